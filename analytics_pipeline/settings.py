@@ -1,0 +1,59 @@
+"""Configuration in one place: every environment variable the project reads, with its default.
+
+Nothing else in the package reads ``os.environ`` directly; import :data:`SETTINGS` or call
+:func:`load_settings` (tests build their own).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "sql"
+
+# name -> (default, description); the README's configuration table is generated from this.
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": ("", "Warehouse PostgreSQL URL. Unset: the embedded PostgreSQL (pgserver) in .pgdata/."),
+    "TEST_DATABASE_URL": ("", "PostgreSQL server the tests create their throw-away databases on. Unset: embedded."),
+    "DAGSTER_PG_URL": ("", "Dagster's own storage (runs, events, schedules). Unset: database `dagster` on the warehouse server, via psycopg2."),
+    "PGDATA_DIR": (".pgdata", "Data folder of the embedded PostgreSQL (relative to the project)."),
+    "LMS_API_URL": ("", "Base URL of the LMS read API. Unset: `make run` starts the sandbox LMS server."),
+    "LMS_API_TOKEN": ("sandbox-token", "Bearer token for the LMS API (never logged)."),
+    "LMS_PAGE_SIZE": ("5000", "Rows per API page (1-5000)."),
+    "LMS_TIMEOUT_SECONDS": ("30", "Read timeout per API request."),
+    "LMS_MAX_RETRY_SECONDS": ("120", "Upper bound on the total time spent retrying one request."),
+    "SANDBOX_PORT": ("8400", "Port of the sandbox LMS server started by `make run`."),
+    "SANDBOX_PROFILE": ("XS", "Scale of the sandbox data started by `make run` (XS, S, M, L)."),
+    "SANDBOX_SEED": ("42", "Seed of the sandbox's synthetic data."),
+    "QUARANTINE_MAX_SHARE": ("0.01", "Share of quarantined rows above which the extraction check fails."),
+    "K_ANONYMITY": ("10", "Smallest published group in peer comparison and skill demand (never below 5)."),
+    "SCHEDULE_TIMEZONE": ("UTC", "Time zone of the nightly schedule."),
+    "NIGHTLY_CRON": ("0 2 * * *", "Cron of the nightly job."),
+    "ALERT_WEBHOOK_URL": ("", "When set, run failures are posted there."),
+    "DAGSTER_EXECUTOR": ("multiprocess", "in_process, multiprocess or celery."),
+}
+
+
+def env(name: str) -> str:
+    """The value of a documented environment variable, or its default."""
+    default, _ = ENVIRONMENT[name]
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=lambda: env("DATABASE_URL"))
+    dagster_pg_url: str = field(default_factory=lambda: env("DAGSTER_PG_URL"))
+    pgdata_dir: Path = field(default_factory=lambda: PROJECT_ROOT / env("PGDATA_DIR"))
+    lms_api_url: str = field(default_factory=lambda: env("LMS_API_URL"))
+    lms_api_token: str = field(default_factory=lambda: env("LMS_API_TOKEN"))
+    lms_page_size: int = field(default_factory=lambda: int(env("LMS_PAGE_SIZE")))
+    sandbox_port: int = field(default_factory=lambda: int(env("SANDBOX_PORT")))
+    sandbox_profile: str = field(default_factory=lambda: env("SANDBOX_PROFILE"))
+    sandbox_seed: int = field(default_factory=lambda: int(env("SANDBOX_SEED")))
+    k_anonymity: int = field(default_factory=lambda: max(5, int(env("K_ANONYMITY"))))
+
+
+def load_settings() -> Settings:
+    return Settings()
