@@ -26,6 +26,7 @@ setup(
         "psutil>=5.9",
         "scikit-learn>=1.5,<2",
         "plotly>=5.20",
+    "pyarrow>=15",
     ],
     extras_require={
         "dev": [

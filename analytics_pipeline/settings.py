@@ -57,3 +57,14 @@ class Settings:
 
 def load_settings() -> Settings:
     return Settings()
+
+
+def shared_file(relative: str) -> Path:
+    """A file of the ``shared/`` folder that lies beside the project (or beside a worktree's parent)."""
+    override = os.environ.get("SHARED_DIR")
+    candidates = [Path(override)] if override else []
+    candidates += [parent / "shared" for parent in PROJECT_ROOT.parents]
+    for folder in candidates:
+        if (folder / relative).exists():
+            return folder / relative
+    raise FileNotFoundError(f"shared/{relative} not found beside {PROJECT_ROOT} (set SHARED_DIR)")

@@ -1,0 +1,105 @@
+"""`analytics-pipeline`: the operations that are not Dagster's own.
+
+    analytics-pipeline env        the configuration table (every variable, its value or default)
+    analytics-pipeline migrate    start the warehouse if embedded, apply migrations
+    analytics-pipeline run        migrate, start the sandbox LMS if LMS_API_URL is unset,
+                                  materialize the nightly job once, print what it wrote
+    analytics-pipeline ui         the Dagster UI and daemon on 127.0.0.1:3000
+    analytics-pipeline sandbox    the sandbox LMS server, standalone
+    analytics-pipeline db-url     print the warehouse URL (starting the embedded server)
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from analytics_pipeline.settings import ENVIRONMENT, load_settings
+from analytics_pipeline.warehouse.errors import WarehouseError
+
+log = logging.getLogger("analytics_pipeline")
+
+
+def _cmd_env(args) -> int:
+    for name, (default, description) in ENVIRONMENT.items():
+        value = os.environ.get(name)
+        shown = "(set)" if value and ("TOKEN" in name or "URL" in name) else (value or f"default: {default or '—'}")
+        print(f"{name:24} {shown:28} {description}")
+    return 0
+
+
+def _cmd_migrate(args) -> int:
+    from analytics_pipeline.runtime import prepare_environment
+
+    environment = prepare_environment(load_settings())
+    applied = ", ".join(environment.migrations_applied) or "none (up to date)"
+    print(f"PostgreSQL {environment.server_version}; migrations applied: {applied}")
+    return 0
+
+
+def _cmd_db_url(args) -> int:
+    from analytics_pipeline.runtime import resolve_database_url
+
+    print(resolve_database_url(load_settings())[0])
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from analytics_pipeline.orchestration.launch import run_pipeline
+
+    return run_pipeline(load_settings(), partition=args.partition, job=args.job)
+
+
+def _cmd_ui(args) -> int:
+    from analytics_pipeline.orchestration.launch import run_ui
+
+    return run_ui(load_settings(), port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="analytics-pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("env", help="show the configuration").set_defaults(func=_cmd_env)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
+    commands.add_parser("db-url", help="print the warehouse URL").set_defaults(func=_cmd_db_url)
+    run = commands.add_parser("run", help="run the whole pipeline once")
+    run.add_argument("--partition", help="logical day (YYYY-MM-DD); default: the source's last complete day")
+    run.add_argument("--job", default="nightly", help="job to execute (default: nightly)")
+    run.set_defaults(func=_cmd_run)
+    ui = commands.add_parser("ui", help="Dagster UI + daemon")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=_cmd_ui)
+    try:
+        from analytics_pipeline.sandbox.cli import add_arguments, run_from_args
+    except ImportError:
+        pass
+    else:
+        sandbox = commands.add_parser("sandbox", help="the sandbox LMS server")
+        add_arguments(sandbox)
+        sandbox.set_defaults(func=run_from_args)
+    try:
+        from analytics_pipeline.bench.cli import add_arguments as add_bench_arguments, run_from_args as run_bench
+    except ImportError:
+        pass
+    else:
+        bench = commands.add_parser("bench", help="the benchmark")
+        add_bench_arguments(bench)
+        bench.set_defaults(func=run_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except WarehouseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Jobs, schedules, partitions and the launcher of runs."""

@@ -1,0 +1,133 @@
+"""What `make run` and `make ui` do: prepare the environment, start the sandbox LMS when no
+LMS_API_URL is given, then hand over to Dagster (its CLI, so runs land in the Postgres instance
+and the job's own executor is used)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pandas as pd
+import requests
+import sqlalchemy as sa
+
+from analytics_pipeline.runtime import prepare_environment
+from analytics_pipeline.settings import PROJECT_ROOT, Settings
+from analytics_pipeline.warehouse.engine import make_engine
+from analytics_pipeline.warehouse.errors import WarehouseError
+
+log = logging.getLogger(__name__)
+
+SUMMARY_TABLES = (
+    "organizations", "users", "courses", "enrollments", "skills", "user_skills", "content_items",
+    "assessment_results", "learning_events", "user_preferences", "quarantine",
+    "learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics", "mastery_analytics",
+    "performance_analytics", "content_effectiveness_analytics", "point_transactions", "user_points",
+    "user_achievements", "daily_activity", "predictive_analytics_cache",
+    "leaderboard_weekly", "leaderboard_monthly", "peer_comparison_aggregates", "skill_demand_aggregates",
+)
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex((host, port)) != 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def sandbox_if_needed(settings: Settings) -> Iterator[str]:
+    """Yield the LMS API URL: LMS_API_URL when set, else a sandbox server started for the duration."""
+    if settings.lms_api_url:
+        yield settings.lms_api_url
+        return
+    port = settings.sandbox_port
+    if not port_is_free(port):
+        chosen = free_port()
+        log.warning("port %s is taken; starting the sandbox LMS on port %s instead", port, chosen)
+        port = chosen
+    command = [
+        sys.executable, "-m", "analytics_pipeline.sandbox", "--port", str(port),
+        "--profile", settings.sandbox_profile, "--seed", str(settings.sandbox_seed), "--token", settings.lms_api_token,
+    ]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise WarehouseError(f"The sandbox LMS server exited with code {process.returncode}; see its output above.")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{url}/healthz", timeout=2).ok:
+                    break
+            if time.monotonic() > deadline:
+                raise WarehouseError("The sandbox LMS server did not answer within 120 s.")
+            time.sleep(0.2)
+        log.info("sandbox LMS server at %s (profile %s)", url, settings.sandbox_profile)
+        os.environ["LMS_API_URL"] = url
+        yield url
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+
+
+def default_partition(api_url: str, token: str) -> str:
+    """The source's last complete day: the sandbox's clock when it has one, else yesterday (UTC)."""
+    with contextlib.suppress(requests.RequestException, ValueError, KeyError):
+        state = requests.get(f"{api_url}/_sandbox/state", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        if state.ok:
+            now = pd.Timestamp(state.json()["now"])
+            return (now.tz_convert("UTC").normalize() - pd.Timedelta(days=1)).date().isoformat()
+    return (pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=1)).date().isoformat()
+
+
+def print_summary(database_url: str) -> None:
+    engine = make_engine(database_url)
+    print("\nRows in the warehouse:")
+    with engine.connect() as conn:
+        for table in SUMMARY_TABLES:
+            exists = conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": table}).scalar_one()
+            count = conn.execute(sa.text(f"select count(*) from {table}")).scalar_one() if exists else None
+            print(f"  {table:34} {count if count is not None else '-':>10}")
+
+
+def run_pipeline(settings: Settings, partition: str | None = None, job: str = "nightly") -> int:
+    environment = prepare_environment(settings)
+    with sandbox_if_needed(settings) as api_url:
+        partition = partition or default_partition(api_url, settings.lms_api_token)
+        print(f"Running job {job!r} for {partition} against {api_url}")
+        command = [
+            sys.executable, "-m", "dagster", "job", "execute", "-m", "analytics_pipeline.definitions",
+            "-j", job, "--tags", json.dumps({"dagster/partition": partition}),
+        ]
+        started = time.monotonic()
+        result = subprocess.run(command, cwd=PROJECT_ROOT)
+        elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        print(f"error: job {job!r} failed after {elapsed:.0f} s (exit {result.returncode}); see the log above "
+              "or the run in the UI (`make ui`).", file=sys.stderr)
+        return result.returncode
+    print_summary(environment.database_url)
+    print(f"\nJob {job!r} for {partition} succeeded in {elapsed:.1f} s.")
+    return 0
+
+
+def run_ui(settings: Settings, port: int = 3000) -> int:
+    prepare_environment(settings)
+    if not port_is_free(port):
+        raise WarehouseError(f"Port {port} is taken: stop what runs there or pass --port (make ui UI_PORT=...).")
+    with sandbox_if_needed(settings):
+        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+        print(f"Dagster UI on http://127.0.0.1:{port} (with the daemon; Ctrl-C stops both)")
+        return subprocess.run(command, cwd=PROJECT_ROOT).returncode

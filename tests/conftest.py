@@ -1,0 +1,102 @@
+"""Shared fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL), a throw-away migrated
+warehouse database per test session, and a Dagster instance on Postgres storage.
+
+Tests that touch the database are marked ``db`` automatically (CI runs them a second time
+against the machine's PostgreSQL 15)."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from analytics_pipeline.settings import PROJECT_ROOT
+from analytics_pipeline.warehouse.embedded import start_embedded
+from analytics_pipeline.warehouse.engine import drop_database, ensure_database, make_engine
+from analytics_pipeline.warehouse.migrate import migrate
+from analytics_pipeline.warehouse.urls import dagster_storage_url, warehouse_url
+
+DB_FIXTURES = {"pg_server_url", "warehouse_url", "engine", "clean_warehouse", "dagster_instance", "fresh_database_url"}
+# Data kept by truncation: catalogs seeded by migrations.
+SEEDED_TABLES = {"achievements", "skills", "pipeline_settings"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """URL of the PostgreSQL server the tests create their databases on."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return warehouse_url(url).render_as_string(hide_password=False)
+    return start_embedded(PROJECT_ROOT / os.environ.get("PGDATA_DIR", ".pgdata"))
+
+
+@pytest.fixture
+def fresh_database_url(pg_server_url):
+    """An empty database (not migrated), dropped afterwards."""
+    name = f"ap_fresh_{uuid.uuid4().hex[:10]}"
+    url = ensure_database(pg_server_url, name)
+    yield url
+    make_engine.cache_clear()
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(pg_server_url):
+    """A migrated warehouse database for this test session; DATABASE_URL points at it."""
+    name = f"ap_test_{uuid.uuid4().hex[:10]}"
+    url = ensure_database(pg_server_url, name)
+    migrate(url)
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    yield url
+    if previous is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = previous
+    make_engine(url).dispose()
+    make_engine.cache_clear()
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def engine(warehouse_url) -> sa.Engine:
+    return make_engine(warehouse_url)
+
+
+def truncate_all(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        tables = conn.execute(sa.text(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition "
+            "and c.relname not like '\\_yoyo%' and c.relname <> 'yoyo_lock'"
+        )).scalars().all()
+        wiped = [t for t in tables if t not in SEEDED_TABLES]
+        conn.execute(sa.text("truncate " + ", ".join(f'"{t}"' for t in wiped) + " cascade"))
+        # skills seeded by the migration stay; skills loaded by a test go
+        conn.execute(sa.text("delete from skills where id not like 'skill-%'"))
+
+
+@pytest.fixture
+def clean_warehouse(engine) -> sa.Engine:
+    """The session's warehouse, emptied of data (seeded catalogs kept) before the test."""
+    truncate_all(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def dagster_instance(pg_server_url):
+    """A Dagster instance whose run and event storage is PostgreSQL (a throw-away database)."""
+    import dagster as dg
+
+    name = f"ap_dagster_{uuid.uuid4().hex[:10]}"
+    url = ensure_database(pg_server_url, name)
+    with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url(url, name)}}}) as instance:
+        yield instance
+    drop_database(pg_server_url, name)
