@@ -20,7 +20,9 @@ Rule
        Reason: ``"Closes your React gap (40 points): learners who did this scored +12 on
        React"``.
     3. Fallback (no effect known): unused items of the learner's courses (any course when
-       ``learner_courses`` is not given) whose ``skill_ids`` contain a top-gap skill, after all
+       ``learner_courses`` is not given) whose ``skill_ids`` contain a top-gap skill and that
+       have no measured effect on that skill (a measured effect <= ``min_effect`` excludes
+       the item), after all
        effect-backed ones, same round-robin, by title. Reason: ``"Targets your React gap (40
        points) in your course c1; no effectiveness data yet"``.
     4. An item appears once (its first place), at most ``max_items`` (5) per learner.
@@ -106,6 +108,9 @@ def recommend_next(
     if learner_courses is not None:
         fb = fb.merge(learner_courses[["user_id", "course_id"]].drop_duplicates(), on=["user_id", "course_id"])
     fb = _unused(fb, used_content)
+    measured = content_effects[["content_id", "skill_id"]].drop_duplicates().assign(_measured=True)
+    fb = fb.merge(measured, on=["content_id", "skill_id"], how="left")
+    fb = fb.loc[fb["_measured"].isna()].drop(columns="_measured")  # a known (even poor) effect is not "unknown"
     fb = fb.sort_values(["user_id", "gap_rank", "title", "content_id"])
     fb["item_rank"] = fb.groupby(["user_id", "gap_rank"]).cumcount()
     fb["effect"] = np.nan
