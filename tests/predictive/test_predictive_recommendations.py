@@ -1,0 +1,62 @@
+"""Next-content recommendations by hand."""
+import pandas as pd
+
+from analytics_pipeline.predictive.recommendations import RecommendationConfig, recommend_next
+
+GAPS = pd.DataFrame(
+    {
+        "user_id": ["u1", "u1", "u2"],
+        "skill_id": ["react", "sql", "sql"],
+        "skill_name": ["React", "SQL", "SQL"],
+        "gap": [40.0, 20.0, 10.0],
+        "priority": [40.0, 60.0, 10.0],  # for u1, SQL is the top priority
+    }
+)
+ITEMS = pd.DataFrame(
+    {
+        "id": ["i1", "i2", "i3", "i4", "i5", "i6"],
+        "course_id": ["c1", "c1", "c1", "c1", "c2", "c1"],
+        "title": ["A", "B", "C", "D", "E", "F"],
+        "content_type": "video",
+        "skill_ids": [["react"], ["react"], ["react"], ["sql"], ["sql"], ["go"]],
+        "duration_minutes": 10,
+    }
+)
+EFFECTS = pd.DataFrame({"content_id": ["i1", "i2", "i3", "i4", "i5"], "skill_id": ["react", "react", "react", "sql", "sql"],
+                        "effect": [12.0, 20.0, -3.0, 7.4, 9.0]})
+
+
+def content(out, user):
+    return out.set_index("user_id").loc[user, "data"]["content"]
+
+
+def test_most_effective_unused_item_for_the_top_gap_first_with_reason():
+    used = pd.DataFrame({"user_id": ["u1"], "content_id": ["i5"]})  # u1 already used the best SQL item
+    out = recommend_next(GAPS, EFFECTS, ITEMS, used)
+    c = content(out, "u1")
+    assert c[0]["content_id"] == "i4"  # top gap SQL: i5 (+9) used, so i4 (+7.4)
+    assert c[0]["reason"] == "Closes your SQL gap (20 points): learners who did this scored +7 on SQL"
+    assert c[1]["content_id"] == "i2"  # then React's best
+    assert c[1]["reason"] == "Closes your React gap (40 points): learners who did this scored +20 on React"
+    assert [x["content_id"] for x in c] == ["i4", "i2", "i1"]  # i3 has a negative effect
+    assert all(x["source"] == "effect" for x in c)
+    assert out.set_index("user_id").loc["u1", "confidence_score"] == 100.0
+    assert content(out, "u2")[0]["content_id"] == "i5"  # u2 has not used it
+    skills = out.set_index("user_id").loc["u1", "data"]["skills"]
+    assert [s["skill_id"] for s in skills] == ["sql", "react"]
+
+
+def test_at_most_n_items():
+    out = recommend_next(GAPS, EFFECTS, ITEMS, pd.DataFrame({"user_id": [], "content_id": []}),
+                         config=RecommendationConfig(max_items=2))
+    assert [x["content_id"] for x in content(out, "u1")] == ["i5", "i2"]
+
+
+def test_fallback_to_course_content_when_no_effect_is_known():
+    courses = pd.DataFrame({"user_id": ["u1", "u2"], "course_id": ["c1", "c1"]})
+    out = recommend_next(GAPS, EFFECTS.iloc[:0], ITEMS, pd.DataFrame({"user_id": ["u1"], "content_id": ["i1"]}), learner_courses=courses)
+    c = content(out, "u1")
+    assert c[0]["content_id"] == "i4" and c[0]["source"] == "fallback"  # i5 is in c2, not u1's course
+    assert c[0]["reason"] == "Targets your SQL gap (20 points) in your course c1; no effectiveness data yet"
+    assert [x["content_id"] for x in c] == ["i4", "i2", "i3"]
+    assert out.set_index("user_id").loc["u1", "confidence_score"] == 0.0
