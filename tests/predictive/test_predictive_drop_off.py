@@ -11,7 +11,7 @@ from analytics_pipeline.predictive.drop_off import (
     snapshot_instants,
 )
 from analytics_pipeline.predictive.features import build_features, build_labels
-from predictive_synth import make_history
+from tests.predictive.predictive_synth import make_history
 
 D = pd.Timedelta(days=1)
 
