@@ -29,7 +29,7 @@ Learner values:
 - ``estimated_completion`` = T + (mean remaining ``100 - progress_e``) / ``current_pace``
   weeks; null when ``current_pace <= 0`` or when the estimate is further than
   ``max_estimate_weeks`` (default 520 weeks = 10 years, not meaningful and it would overflow
-  timestamps for tiny paces); T itself when nothing remains.
+  timestamps for tiny paces); T itself when nothing remains; rounded to the second.
 
 Paces are rounded to 2 decimals and clipped to ±999.99.
 """
@@ -141,7 +141,7 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
     weeks_to_go = np.where(weeks_to_go <= cfg.max_estimate_weeks, weeks_to_go, np.nan)
     out["estimated_completion"] = (
         T + pd.to_timedelta(pd.Series(weeks_to_go, index=out.index) * 7, unit="D")
-    ).astype("datetime64[us, UTC]")
+    ).dt.round("s").astype("datetime64[us, UTC]")
     out["current_pace"] = common.clip_numeric(out["current_pace"])
     out["target_pace"] = common.clip_numeric(out["target_pace"])
     return common.finish(out, COLUMNS, T, cfg.ttl)
