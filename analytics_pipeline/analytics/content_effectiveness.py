@@ -163,14 +163,12 @@ def compute_content_effectiveness(
     in_w = ev.loc[ev["occurred_at"].gt(T - pd.Timedelta(days=cfg.window_days))
                   & ev["user_id"].isin(learners), ["user_id", "content_id"]].drop_duplicates()
     used_items = in_w.merge(items, on="content_id", how="left")
-    cand_i = used_items.merge(per_item.rename("effect"), left_on="content_id",
-                              right_index=True)
+    cand_i = used_items.merge(per_item.rename("effect").reset_index(), on="content_id")
     cand_i["kind"] = "item"
     used_types = used_items.loc[~used_items["user_id"].isin(cand_i["user_id"])
                                 & used_items["content_type"].notna(),
                                 ["user_id", "content_type"]].drop_duplicates()
-    cand_t = used_types.merge(per_type.rename("effect"), left_on="content_type",
-                              right_index=True)
+    cand_t = used_types.merge(per_type.rename("effect").reset_index(), on="content_type")
     cand_t["kind"] = "type"
     most_i, least_i = _ranked(cand_i, "content_id", cfg.max_items)
     most_t, least_t = _ranked(cand_t, "content_type", cfg.max_items)
