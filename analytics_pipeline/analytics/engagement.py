@@ -1,0 +1,183 @@
+"""Engagement (table ``engagement_analytics``).
+
+Who gets a row: every learner with at least one active enrollment at ``T``. All of the
+learner's learning events count (any course), up to and including ``T``.
+
+Sessions: the learner's events of the last ``trend_weeks`` x 7 = 56 days ``(T-56d, T]``,
+ordered by (occurred_at, duration_seconds); a new session starts when the gap to the
+previous event is **more than** 30 minutes (exactly 30 minutes stays in the session). A
+session lasts from its first event to its last event plus that event's
+``duration_seconds`` (null = 0) and belongs to the week/window of its first event. (A session
+running across the 56-day boundary is cut there.)
+
+Over W = ``(T-28d, T]``:
+
+- ``sessions_per_week`` = sessions in W / (28 / 7);
+- ``avg_session_duration`` = mean session length in W in whole minutes (half up), 0 without
+  sessions;
+- ``last_active`` = the latest event at or before T (any time, not only in W). The column
+  is NOT NULL: a learner who never had an event gets the latest ``enrolled_at`` of their
+  active enrollments (recency still counts as 0 for them, see below);
+- ``engagement_by_type`` = ``{content_type: share}`` of the summed ``duration_seconds`` of
+  the events in W per content type, rounded to 4 decimals (sums to 1 up to rounding);
+  ``{}`` when there is no time; a null content type is reported as ``"unknown"``;
+- ``overall_score`` = round_half_up(100 x (0.35 F + 0.25 D + 0.25 R + 0.15 B)) with
+  F = min(sessions_per_week / 5, 1), D = min(avg_session_duration / 60, 1) (the whole
+  minutes shown), R = 0.5 ^ (days from last event to T / 7) (0 with no event ever),
+  B = min(distinct non-null content types in W / 5, 1).
+
+``weekly_trend``: the same score for each of the last 8 weeks, oldest first; week ``k``
+(k = 0 the latest) is ``(T-7(k+1)d, T-7k d]``, F uses that week's sessions (per week, so
+/ 5), D its sessions' mean whole minutes, B its distinct types, R the time from the last
+event at or before the week's end to the week's end. ``trend`` = ``rising`` / ``falling`` /
+``stable`` by the +-10 % rule on (sum of the last two weeks) against (sum of the two before);
+both zero: ``stable``; from zero to positive: ``rising``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import common
+
+TABLE = "engagement_analytics"
+COLUMNS = ["overall_score", "trend", "sessions_per_week", "avg_session_duration",
+           "last_active", "engagement_by_type", "weekly_trend"]
+
+
+@dataclass(frozen=True)
+class EngagementConfig:
+    window_days: int = 28
+    session_gap_minutes: float = 30.0
+    trend_weeks: int = 8
+    trend_compare_weeks: int = 2
+    trend_threshold_pct: float = 10.0
+    weight_frequency: float = 0.35
+    weight_duration: float = 0.25
+    weight_recency: float = 0.25
+    weight_breadth: float = 0.15
+    target_sessions_per_week: float = 5.0
+    target_session_minutes: float = 60.0
+    recency_half_life_days: float = 7.0
+    breadth_types: int = 5
+    share_decimals: int = 4
+    ttl: pd.Timedelta = common.DEFAULT_TTL
+
+
+def _score(cfg: EngagementConfig, sessions_per_week, minutes, days_since, n_types) -> np.ndarray:
+    f = np.minimum(np.asarray(sessions_per_week, float) / cfg.target_sessions_per_week, 1.0)
+    d = np.minimum(np.asarray(minutes, float) / cfg.target_session_minutes, 1.0)
+    days = np.asarray(days_since, float)
+    r = np.where(np.isnan(days), 0.0, 0.5 ** (np.nan_to_num(days, nan=0.0)
+                                             / cfg.recency_half_life_days))
+    b = np.minimum(np.asarray(n_types, float) / cfg.breadth_types, 1.0)
+    raw = 100.0 * (cfg.weight_frequency * f + cfg.weight_duration * d
+                   + cfg.weight_recency * r + cfg.weight_breadth * b)
+    return common.round_half_up(raw).astype("int64")
+
+
+def sessionise(ev: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
+    """Sessions of events (columns user_id, occurred_at, duration_seconds).
+
+    Returns one row per session: user_id, start, end, minutes.
+    """
+    ev = ev.sort_values(["user_id", "occurred_at", "duration_seconds"], kind="stable")
+    same_user = ev["user_id"].eq(ev["user_id"].shift())
+    new = ~same_user | (ev["occurred_at"] - ev["occurred_at"].shift()).gt(gap)
+    sid = new.cumsum().rename("session")
+    ev = ev.assign(session=sid.to_numpy(),
+                   end=ev["occurred_at"] + pd.to_timedelta(ev["duration_seconds"], unit="s"))
+    g = ev.groupby("session", sort=False)
+    s = pd.DataFrame({"user_id": g["user_id"].first(), "start": g["occurred_at"].first(),
+                      "end": g["end"].last()})
+    s["minutes"] = (s["end"] - s["start"]) / pd.Timedelta(minutes=1)
+    return s.reset_index(drop=True)
+
+
+def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame | None,
+                       T: pd.Timestamp, config: EngagementConfig = EngagementConfig()
+                       ) -> pd.DataFrame:
+    """One row per learner with an active enrollment at ``T`` (see module docstring)."""
+    T = common.utc(T)
+    cfg = config
+    act = common.active_enrollments(enrollments, T)
+    learners = common.active_learners(enrollments, T)
+    n = len(learners)
+    weeks = cfg.trend_weeks
+    span = weeks * 7
+
+    ev = common.until(learning_events, "occurred_at", T,
+                      ["user_id", "occurred_at", "duration_seconds", "content_type"])
+    ev["user_id"] = ev["user_id"].astype(str)
+    ev = ev.loc[ev["user_id"].isin(learners)]
+    ev["duration_seconds"] = pd.to_numeric(ev["duration_seconds"]).astype(float).fillna(0.0)
+    age = ((T - ev["occurred_at"]) / pd.Timedelta(days=1)).to_numpy()
+    last_event = ev.groupby("user_id")["occurred_at"].max().reindex(learners)
+    prior_age = pd.Series(age[age >= span], index=ev.index[age >= span]).groupby(
+        ev.loc[age >= span, "user_id"]).min().reindex(learners)
+    recent = ev.loc[age < span].copy()
+    recent["age"] = age[age < span]
+    recent["week"] = (recent["age"] // 7).astype("int64")
+    recent["in_w"] = recent["age"] < cfg.window_days
+
+    sess = sessionise(recent[["user_id", "occurred_at", "duration_seconds"]],
+                      pd.Timedelta(minutes=cfg.session_gap_minutes))
+    s_age = (T - sess["start"]) / pd.Timedelta(days=1)
+    sess["week"] = (s_age // 7).astype("int64")
+    sess["in_w"] = s_age < cfg.window_days
+
+    out = pd.DataFrame(index=learners)
+    # --- window W ---------------------------------------------------------------------
+    sw = sess.loc[sess["in_w"]].groupby("user_id")["minutes"].agg(["size", "mean"])
+    sw = sw.reindex(learners)
+    n_sessions = sw["size"].fillna(0).to_numpy()
+    out["sessions_per_week"] = common.clip_numeric(n_sessions / (cfg.window_days / 7.0))
+    minutes = common.round_half_up(sw["mean"].fillna(0.0).to_numpy())
+    out["avg_session_duration"] = minutes.astype("int64")
+    ew = recent.loc[recent["in_w"]]
+    typed = ew["content_type"].dropna()
+    n_types = typed.groupby(ew.loc[typed.index, "user_id"]).nunique().reindex(learners).fillna(0)
+    days_since = ((T - last_event) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    out["overall_score"] = _score(cfg, out["sessions_per_week"], minutes, days_since,
+                                  n_types.to_numpy())
+    fallback = act.assign(user_id=act["user_id"].astype(str)).groupby("user_id")[
+        "enrolled_at"].max().reindex(learners)
+    out["last_active"] = last_event.fillna(fallback).astype("datetime64[us, UTC]")
+
+    # engagement_by_type: {type: share} of time in W.
+    t = ew.assign(content_type=ew["content_type"].astype(object).fillna("unknown"))
+    t = t.groupby(["user_id", "content_type"], sort=True)["duration_seconds"].sum()
+    t = t.loc[t > 0]
+    share = (t / t.groupby(level="user_id").transform("sum")).round(cfg.share_decimals)
+    by_type = share.groupby(level="user_id", sort=False).agg(
+        lambda x: x.droplevel("user_id").to_dict())
+    out["engagement_by_type"] = common.per_learner(
+        by_type, pd.Series(by_type.index.to_numpy(), index=by_type.index), learners,
+        how="first", default=dict)
+
+    # --- weekly scores, oldest first (columns weeks-1 ... 0) -----------------------------
+    cols = np.arange(weeks - 1, -1, -1)
+    ws = sess.groupby(["user_id", "week"])["minutes"].agg(["size", "mean"])
+    w_n = ws["size"].unstack().reindex(index=learners, columns=cols).fillna(0).to_numpy()
+    w_min = common.round_half_up(
+        ws["mean"].unstack().reindex(index=learners, columns=cols).fillna(0.0).to_numpy())
+    rt = recent.loc[recent["content_type"].notna()]
+    w_types = rt.groupby(["user_id", "week"])["content_type"].nunique().unstack().reindex(
+        index=learners, columns=cols).fillna(0).to_numpy()
+    # days from each week's last event back to T; running min from the oldest week on gives
+    # the last event at or before each week's end (the "prior" column: before the 8 weeks).
+    w_last = recent.groupby(["user_id", "week"])["age"].min().unstack().reindex(
+        index=learners, columns=cols)
+    w_last.insert(0, "prior", prior_age)
+    before_t = np.fmin.accumulate(w_last.to_numpy(dtype=float), axis=1)[:, 1:]
+    w_days = before_t - 7.0 * cols[None, :]
+    scores = _score(cfg, w_n, w_min, w_days, w_types).reshape(n, weeks)
+    out["weekly_trend"] = pd.Series(scores.tolist(), index=learners, dtype=object)
+    c = cfg.trend_compare_weeks
+    recent_sum = scores[:, weeks - c:].sum(axis=1)
+    previous_sum = scores[:, weeks - 2 * c: weeks - c].sum(axis=1)
+    pct = common.percent_change(recent_sum, previous_sum)
+    out["trend"] = common.classify_trend(pct, "rising", "falling", cfg.trend_threshold_pct)
+    return common.finish(out, COLUMNS, T, cfg.ttl)
