@@ -61,7 +61,7 @@ def timezone_by_user(user_ids: pd.Series, org_timezones: pd.Series | None) -> pd
     raw = user_ids.map(mapping).astype("object")
     distinct = pd.unique(raw.dropna())
     valid = {name: _valid_tz(name) for name in distinct}
-    return raw.map(valid).fillna("UTC").astype("str")
+    return raw.map(valid).astype("object").fillna("UTC").astype("str")
 
 
 def _local_day(ts_utc: pd.Series, tz: pd.Series) -> pd.Series:
