@@ -5,25 +5,23 @@ backfilling a day never awards twice (the database enforces it with a unique ind
 ``ON CONFLICT DO NOTHING``).  Only awards earned at or before T are returned, and the same
 inputs always give the same rows (same order, same timestamps).
 
-===========================  ======  ===============================  =====================
-activity_type                points  source_id                        timestamp
-===========================  ======  ===============================  =====================
-content_completed            10      learning_events.id (``completed``  occurred_at
-                                     event; first one per learner and
-                                     content item)
-course_completed             100     enrollments.id (completed_at set) completed_at
-assessment_passed            25      assessment_results.id (score >=    submitted_at
-                                     passing_score; first pass per
-                                     learner and assessment)
-assessment_excellence_bonus  10      assessment_results.id (first pass  submitted_at
-                                     with score >= 90 per assessment)
-daily_first_activity         5       ``user_id:YYYY-MM-DD`` (local day) first event of the day
-streak_bonus                 50      ``user_id:YYYY-MM-DD`` of the 7th, first event of the day
-                                     14th, ... day of a streak
-===========================  ======  ===============================  =====================
+activity_type (points)              source_id                      timestamp
+- content_completed (10)            learning_events.id of a        occurred_at
+                                    ``completed`` event
+- course_completed (100)            enrollments.id with            completed_at
+                                    completed_at set
+- assessment_passed (25)            assessment_results.id with     submitted_at
+                                    score >= passing_score
+- assessment_excellence_bonus (10)  assessment_results.id of a     submitted_at
+                                    passing result with score >= 90
+- daily_first_activity (5)          ``user_id:YYYY-MM-DD`` (local  first event of the day
+                                    day, see ``streaks``)
+- streak_bonus (50)                 ``user_id:YYYY-MM-DD`` of the  first event of the day
+                                    7th, 14th, ... day of a run
 
-Points come from ``PointRules``.  "Once per item" (``PointRules.award_once_per_item``)
-picks the earliest qualifying event/result by timestamp, ties broken by id.
+Points come from ``PointRules``.  With ``PointRules.award_once_per_item`` (default) a
+learner earns each content item, course and assessment (and its excellence bonus) once: the
+earliest qualifying event/enrollment/result by timestamp, ties broken by id.
 
 ``metadata`` is a JSON-serialisable dict (native Python str/int/float, ISO dates):
 content: ``content_id, course_id, content_type``; course: ``course_id``; assessment:
@@ -90,9 +88,13 @@ def completed_contents(learning_events: pd.DataFrame, T, once_per_item: bool = T
     return ev.reset_index(drop=True)
 
 
-def completed_courses(enrollments: pd.DataFrame, T) -> pd.DataFrame:
-    """Enrollments completed at or before T (``completed_at`` is the completion instant)."""
-    return _prepare(enrollments, "completed_at", _as_utc(T))
+def completed_courses(enrollments: pd.DataFrame, T, once_per_item: bool = True) -> pd.DataFrame:
+    """Enrollments completed at or before T (``completed_at`` is the completion instant);
+    first completion per learner and course when ``once_per_item``."""
+    e = _prepare(enrollments, "completed_at", _as_utc(T))
+    if once_per_item:
+        e = e.drop_duplicates(["user_id", "course_id"], keep="first")
+    return e.reset_index(drop=True)
 
 
 def passed_results(assessment_results: pd.DataFrame, T, once_per_item: bool = True) -> pd.DataFrame:
@@ -140,7 +142,7 @@ def award_points(
                        c["occurred_at"], _records(c, ["content_id", "course_id", "content_type"])))
 
     # course completed
-    e = completed_courses(enrollments, T)
+    e = completed_courses(enrollments, T, rules.award_once_per_item)
     parts.append(_rows(e, rules.course_completed, "course_completed", e["id"],
                        e["completed_at"], _records(e, ["course_id"])))
 

@@ -54,7 +54,8 @@ class PointRules:
     """Points per ledger activity type.
 
     ``award_once_per_item``: a learner earns ``content_completed`` once per content item (at
-    its first completion) and ``assessment_passed`` once per assessment (at its first passing
+    its first completion), ``course_completed`` once per course (a re-enrollment completed
+    again earns nothing) and ``assessment_passed`` once per assessment (at its first passing
     result), so repeating a completion or retaking a passed assessment does not farm points.
     The excellence bonus is likewise awarded once per assessment, at the first passing result
     scoring >= ``excellence_score``.  Set it to False to award every event/result.

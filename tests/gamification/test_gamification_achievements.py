@@ -133,6 +133,9 @@ def test_skill_master_at_fifth_mastered_skill(frames):
         ["u1", "first-skill", frames.ts("2024-03-01")],
         ["u1", "skill-master", frames.ts("2024-03-06")],
     ]
+    # as of 6 March 12:00 the 5th skill is s7 as well; s6/s8 (assessed later) do not count
+    early = _earned(frames, _only(["skill-master"]), skills=skills, T=frames.ts("2024-03-06 12:00"))
+    assert early.values.tolist() == [["u1", "skill-master", frames.ts("2024-03-06")]]
 
 
 def test_total_points_when_running_total_crosses(frames):
@@ -164,6 +167,10 @@ def test_each_achievement_once_and_stable_across_T(frames):
     assert late.values.tolist() == [["u1", "first-course", frames.ts("2024-03-02 09:00")]]
     pd.testing.assert_frame_equal(early, late)
     assert not late.duplicated(["user_id", "achievement_id"]).any()
+    # three completions of the same course are one course, not a course-trio
+    same = frames.enrollments([(f"n{i}", "u1", "k1", f"2024-03-0{i} 09:00") for i in (1, 2, 3)])
+    out = _earned(frames, _only(["course-trio", "first-course"]), enrollments=same)
+    assert out["achievement_id"].tolist() == ["first-course"]
     assert _earned(frames, catalog_frame(), enrollments=enr, T=frames.ts("2024-03-02 08:59")).empty
 
 

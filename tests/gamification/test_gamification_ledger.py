@@ -64,6 +64,11 @@ def test_course_completion_100_points_is_level_2_and_400_is_level_3(frames):
     assert ledger["timestamp"].tolist() == [frames.ts("2024-03-01 10:00")]
     empty_streaks = streaks(active_days(frames.no_events, None, frames.T), frames.T)
     assert user_points(ledger, empty_streaks)["current_level"].tolist() == [2]
+    # completing the same course again (re-enrollment) earns nothing more
+    again = frames.enrollments([("n1", "u1", "k1", "2024-03-01 10:00"),
+                                ("n9", "u1", "k1", "2024-03-05 10:00")])
+    ledger2 = award_points(frames.no_events, frames.no_results, again, frames.T)
+    assert ledger2["source_id"].tolist() == ["n1"]
     four = frames.enrollments([(f"n{i}", "u1", f"k{i}", f"2024-03-0{i} 10:00") for i in range(1, 5)])
     ledger4 = award_points(frames.no_events, frames.no_results, four, frames.T)
     assert user_points(ledger4, empty_streaks)[["total_points", "current_level"]].values.tolist() == [[400, 3]]

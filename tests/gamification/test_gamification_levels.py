@@ -20,7 +20,8 @@ def test_level_exact_at_every_threshold_guard():
         levels = np.arange(1, 3001)
         thresholds = rules.threshold(levels)
         assert (rules.level_for(thresholds) == levels).all()
-        below = thresholds[1:] - 1e-6 * np.maximum(thresholds[1:], 1)
+        # the largest float just below each threshold is still the previous level
+        below = np.nextafter(thresholds[1:], -np.inf)
         assert (rules.level_for(below) == levels[:-1]).all()
 
 

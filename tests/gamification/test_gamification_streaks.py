@@ -53,6 +53,23 @@ def test_first_active_day(frames):
 def test_events_after_T_ignored(frames):
     T = frames.ts("2024-03-05 11:00")  # the 12:00 event on 5 March is after T
     assert _streak(frames, [3, 4, 5, 6], T) == [2, 2]
+    events = frames.events([("e1", "u1", "c1", "started", "2024-03-05 10:00"),
+                            ("e2", "u1", "c1", "started", "2024-03-05 12:00"),
+                            ("e3", "u1", "c1", "started", "2024-03-06 12:00")])
+    d = daily_activity(events, None, T)
+    assert d.values.tolist() == [["u1", pd.Timestamp("2024-03-05"), frames.ts("2024-03-05 10:00")]]
+
+
+def test_streaks_ignore_daily_rows_after_T(frames):
+    # daily_activity computed at a later T, streaks asked as of an earlier T
+    events = frames.events([(f"e{d}", "u1", "c1", "started", f"2024-03-{d:02d} 12:00")
+                            for d in (1, 2, 3, 6, 7)])
+    later = daily_activity(events, None, frames.ts("2024-03-07 23:59:59"))
+    out = streaks(later, frames.ts("2024-03-03 23:59:59"))
+    assert out[["current_streak", "longest_streak"]].values.tolist() == [[3, 3]]
+    # same local day as T but after T: not yet active at T
+    out = streaks(later, frames.ts("2024-03-07 11:00"))
+    assert out[["current_streak", "longest_streak"]].values.tolist() == [[1, 3]]
 
 
 def test_timezone_boundary_changes_days_and_streak(frames):
