@@ -10,6 +10,18 @@ Pipeline of the pure functions, all as of a snapshot instant T (tz-aware UTC):
     totals  = user_points(ledger, st, LevelRules())
     earned  = earned_achievements(catalog_frame(), ledger, days, enrollments,
                                   assessment_results, user_skills, T)
+
+Choices (defaults in ``rules.py``; details in each module's docstring):
+- each content item, course and assessment earns points once per learner (first
+  completion / first pass; ``PointRules.award_once_per_item``), so repeats cannot farm points;
+- an active day is any learning event (started/progressed/completed) at or before T, counted
+  in the organisation's time zone (unknown/missing zone → UTC); the daily and streak awards'
+  origin is ``user_id:YYYY-MM-DD`` of that local day and their timestamp the day's first event;
+- the current streak survives one day without activity before T's local date
+  (``StreakRules.grace_days``);
+- ``earned_at`` is the instant a criterion was first met (N-th course/assessment/skill,
+  N-th streak day, the ledger row where the running total reaches N); mastered skills use
+  ``user_skills.last_assessed_at`` (the only timestamp available for the current mastery).
 """
 
 from .achievements import (

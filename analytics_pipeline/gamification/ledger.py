@@ -118,7 +118,7 @@ def _rows(df, points, activity_type, source_id, timestamp, metadata) -> pd.DataF
             "source_id": pd.Series(source_id).astype("str").to_numpy(),
             "metadata": pd.Series(metadata, dtype="object").to_numpy()
             if len(df) else np.array([], dtype="object"),
-            "timestamp": pd.to_datetime(pd.Series(timestamp), utc=True).to_numpy(),
+            "timestamp": pd.to_datetime(pd.Series(timestamp), utc=True).reset_index(drop=True),
         }
     )
 

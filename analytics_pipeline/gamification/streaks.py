@@ -56,7 +56,8 @@ def timezone_by_user(user_ids: pd.Series, org_timezones: pd.Series | None) -> pd
     user_ids = pd.Series(user_ids).reset_index(drop=True)
     if org_timezones is None or len(org_timezones) == 0:
         return pd.Series("UTC", index=user_ids.index, dtype="str")
-    mapping = pd.Series(org_timezones)
+    mapping = pd.Series(org_timezones).astype("object")
+    mapping.index = mapping.index.astype("str")
     mapping = mapping[~mapping.index.duplicated(keep="last")]
     raw = user_ids.map(mapping).astype("object")
     distinct = pd.unique(raw.dropna())
