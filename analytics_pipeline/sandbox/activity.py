@@ -113,7 +113,8 @@ def build_activity(rng: np.random.Generator, p: Profile, d: Directory) -> Activi
     hi = np.maximum((np.minimum(dropoff[enr_user], end) - START) / DAY, lo)
     mass = np.interp(hi, grid, cum) - np.interp(lo, grid, cum)
     rate, per_session = 0.3 + 1.4 * e, 1 + 2.5 * (0.5 + e)
-    base = 1.25 * p.events_per_learner * n_l / max((rate * mass * per_session).sum(), 1e-9)
+    wanted = p.events_per_learner * n_l * p.timeline_days / p.days  # per visible history
+    base = 1.6 * wanted / max((rate * mass * per_session).sum(), 1e-9)
     n_sess = rng.poisson(base * rate * mass)
     s_enr = np.repeat(np.arange(len(enr_user)), n_sess)
     u = np.interp(lo[s_enr], grid, cum) + rng.random(len(s_enr)) * mass[s_enr]
