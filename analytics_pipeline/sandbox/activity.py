@@ -55,7 +55,7 @@ def day_factors(rng: np.random.Generator, n_days: int) -> np.ndarray:
 def build_enrollments(rng, p: Profile, d: Directory):
     """Enrollments (user, course, enrolled_at, target) sorted by enrolled_at."""
     n_l = d.n_learners
-    k = np.minimum(1 + rng.poisson(max(p.enrollments_per_learner - 1, 0), n_l), len(d.course_org))
+    k = np.minimum(1 + rng.poisson(max(1.25 * p.enrollments_per_learner - 1, 0), n_l), len(d.course_org))
     user = np.repeat(np.arange(n_l), k)
     owned = np.flatnonzero(d.course_org >= 0)
     owned = owned[np.argsort(d.course_org[owned], kind="stable")]
