@@ -161,6 +161,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return self._error(400, str(exc))
         return self._error(404, "no such endpoint")
 
+    def send_error(self, code, message=None, explain=None):
+        """Protocol-level errors as JSON; an unsupported method is 405, not 501."""
+        self.close_connection = True
+        if code == 501:
+            return self._error(405, "method not allowed", {"Allow": "GET, POST", "Connection": "close"})
+        return self._error(code, message or "bad request", {"Connection": "close"})
+
     # ---- the one table-serving path ---------------------------------------------------
     def _serve_page(self, resource: str, query: dict[str, str]) -> None:
         faults = self.server.faults
