@@ -182,6 +182,8 @@ def build_events(rng, d: Directory, enr_user, enr_course, engagement, s_enr, s_s
     late = rng.random(n) < 0.03
     lag = np.where(late, rng.integers(HOUR, 72 * HOUR, n), rng.integers(1, 120, n))
     cols["updated"] = cols["occurred"] + np.nan_to_num(cols["duration"]).astype(np.int64) + lag
-    cols["user"] = enr_user[cols["enr"]]
-    cols["course"] = enr_course[cols["enr"]]
-    return cols
+    cols["user"] = enr_user[cols["enr"]].astype(np.int32)
+    cols["course"] = enr_course[cols["enr"]].astype(np.int32)
+    small = {"enr": np.int32, "content": np.int32, "ctype": np.int8, "etype": np.int8,
+             "duration": np.float32, "delta": np.float32}
+    return {k: v.astype(small[k]) if k in small else v for k, v in cols.items()}

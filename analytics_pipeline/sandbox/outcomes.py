@@ -7,7 +7,7 @@
 - Assessment results: a completed quiz (always), exercise (70 %) or project (90 %) is
   submitted; score ~ N(30 + 55 e, 15) clipped to 0-100, passing score 50-80 per assessment;
   half of the failures are retaken 1-4 days later (+8 points on average).
-- User skills: a few self-declared skills per learner (never assessed), then one version per
+- User skills: about five self-declared skills per learner (never assessed), then one version per
   assessment of the skill with mastery = mean score so far.
 """
 from __future__ import annotations
@@ -107,7 +107,7 @@ def assessment_results(rng, p: Profile, d: Directory, a: Activity) -> dict:
 def user_skill_versions(rng, p: Profile, d: Directory, results: dict) -> dict:
     """Declared and assessed user-skill versions (``pair`` = user * skills + skill)."""
     n_l, n_s = d.n_learners, p.skills
-    k = np.minimum(rng.poisson(3, n_l), n_s)
+    k = np.minimum(rng.poisson(5, n_l), n_s)
     du = np.repeat(np.arange(n_l), k)
     ds = rng.integers(0, n_s, len(du))
     has = results["skill"] >= 0
