@@ -10,7 +10,6 @@ import dataclasses
 import numpy as np
 
 from analytics_pipeline.sandbox.profiles import DAY, HOUR, START, Profile
-from analytics_pipeline.sandbox.tables import NULL_TS
 
 LEARNER, TRAINER, ORG_ADMIN, PLATFORM_ADMIN = 1, 2, 4, 8
 ROLE_NAMES = ["learner", "trainer", "org_admin", "platform_admin"]
