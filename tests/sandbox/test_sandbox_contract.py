@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                response_schema_conformance, status_code_conformance)
 
 from analytics_pipeline.sandbox import start_in_thread
-from conftest import TOKEN
+from tests.sandbox.conftest import TOKEN
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -6,7 +6,7 @@ import re
 import pytest
 import requests
 
-from conftest import RESOURCES, TOKEN
+from tests.sandbox.conftest import RESOURCES, TOKEN
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
