@@ -7,12 +7,33 @@ custom overrides (learners, organizations, courses, skills, days, ...).
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+import os
+from datetime import datetime, timedelta, timezone
 
 DAY = 86_400
 HOUR = 3_600
-# Day 0 of the simulated timeline (a Monday, midnight UTC), as epoch seconds.
-START = int(datetime(2025, 1, 6, tzinfo=timezone.utc).timestamp())
+HISTORY_DAYS = 90
+
+
+def _start() -> int:
+    """Day 0 of the simulated timeline (midnight UTC), as epoch seconds.
+
+    ``SANDBOX_START`` (YYYY-MM-DD) fixes it; by default it is the Monday that puts the sandbox's
+    "now" (day 0 + 90 days of history) within the last week before today, so that snapshots
+    computed as of the sandbox's clock are current (unexpired) in real time too. The data is
+    deterministic for a given seed and start.
+    """
+    fixed = os.environ.get("SANDBOX_START")
+    if fixed:
+        day = datetime.strptime(fixed, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    else:
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        day = today - timedelta(days=HISTORY_DAYS)
+        day -= timedelta(days=day.weekday())
+    return int(day.timestamp())
+
+
+START = _start()
 
 
 @dataclasses.dataclass(frozen=True)
