@@ -23,16 +23,21 @@ CREATE SCHEMA IF NOT EXISTS auth;
 DO $$
 BEGIN
   IF to_regprocedure('auth.uid()') IS NULL THEN
-    -- Malformed claims (not JSON, no sub, not an object) give NULL, never an error.
+    -- Malformed claims (not JSON, not an object, no sub, sub not a string) give NULL, never an error.
     EXECUTE $f$
       CREATE FUNCTION auth.uid() RETURNS text LANGUAGE plpgsql STABLE AS $body$
       DECLARE
         claims text := current_setting('request.jwt.claims', true);
+        sub jsonb;
       BEGIN
         IF claims IS NULL OR claims = '' THEN
           RETURN NULL;
         END IF;
-        RETURN nullif(claims::jsonb ->> 'sub', '');
+        sub := claims::jsonb -> 'sub';
+        IF jsonb_typeof(sub) IS DISTINCT FROM 'string' THEN
+          RETURN NULL;  -- only a string sub identifies a user
+        END IF;
+        RETURN nullif(sub #>> '{}', '');
       EXCEPTION WHEN others THEN
         RETURN NULL;
       END $body$
