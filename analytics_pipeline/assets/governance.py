@@ -239,7 +239,7 @@ def retention(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
                 description="After retention, no row (and no whole partition) is past its limit at the run's T.")
 def retention_limits_hold(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.engine().connect() as conn:
-        as_of = conn.execute(_query("last_retention_as_of.sql"), {"run_id": context.run_id}).scalar_one_or_none()
+        as_of = conn.execute(_query("last_retention_as_of.sql"), {"run_id": context.op_execution_context.run_id}).scalar_one_or_none()
         if as_of is None:
             return dg.AssetCheckResult(passed=False, metadata={"problem": "no retention run recorded in governance_audit"})
         found = retention_violations(conn, pd.Timestamp(as_of).tz_convert("UTC"))
