@@ -150,3 +150,14 @@ def test_expiry_constraint_and_check(clean_warehouse):
         problems, missing = expiry_problems(conn)
         assert problems["mastery_analytics_current"] == 1 and "mastery_analytics_current" not in missing
         conn.rollback()
+
+
+def test_docs_name_every_table_of_the_policy():
+    from analytics_pipeline.settings import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "docs" / "governance.md").read_text()
+    for rule in RETENTION_POLICY.rules():
+        assert f"`{rule.table}`" in text or rule.table in ("learner_velocity_analytics", "skill_gap_analytics",
+                                                           "engagement_analytics", "mastery_analytics",
+                                                           "performance_analytics", "content_effectiveness_analytics")
+    assert "six analytics tables" in text
