@@ -2,7 +2,9 @@
 -- total_points = SUM over the ledger (never incremented), so re-runs and backfills cannot
 -- count anything twice. Streaks from daily_activity (local days): the run containing the
 -- learner's latest day counts as current when that day is at most :grace days before
--- :as_of's local date; longest = the longest run.
+-- :as_of's local date; longest = the longest run. The local date of :as_of is taken just before
+-- it: a partition's T is the first instant of the next UTC day, and "the day of T" is the day
+-- that just ended (the learner active on D is on a current streak at the end of D).
 WITH learners AS (
   SELECT u.id AS user_id, coalesce(ot.tz, 'UTC') AS tz
   FROM users u
@@ -15,11 +17,11 @@ WITH learners AS (
   WHERE pt."timestamp" <= :as_of
   GROUP BY pt.user_id
 ), days AS (
-  SELECT d.user_id, d.date, (CAST(:as_of AS timestamptz) AT TIME ZONE l.tz)::date AS t_day,
+  SELECT d.user_id, d.date, ((CAST(:as_of AS timestamptz) - interval '1 microsecond') AT TIME ZONE l.tz)::date AS t_day,
          d.date - (row_number() OVER (PARTITION BY d.user_id ORDER BY d.date))::int AS run
   FROM daily_activity d
   JOIN learners l ON l.user_id = d.user_id
-  WHERE d.date <= (CAST(:as_of AS timestamptz) AT TIME ZONE l.tz)::date
+  WHERE d.date <= ((CAST(:as_of AS timestamptz) - interval '1 microsecond') AT TIME ZONE l.tz)::date
     AND coalesce(d.first_activity_at, d.last_activity_at) <= :as_of
 ), runs AS (
   SELECT user_id, run, count(*) AS len, max(date) AS last_day, max(t_day) AS t_day
