@@ -28,10 +28,8 @@ def previous_day_partition(scheduled_time) -> str:
     """The last complete partition (UTC day) at ``scheduled_time``."""
     t = pd.Timestamp(scheduled_time)
     t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    key = DAILY_PARTITIONS.get_last_partition_key(current_time=t.to_pydatetime())
-    if key is None:
-        raise ValueError(f"no complete partition before {t.isoformat()}")
-    return key
+    # the day that contains t - 1 day is the last one that ended at or before t
+    return DAILY_PARTITIONS.get_partition_key_for_timestamp((t - pd.Timedelta(days=1)).timestamp())
 
 
 def build_nightly_schedule(cron: str | None = None, timezone: str | None = None) -> dg.ScheduleDefinition:
