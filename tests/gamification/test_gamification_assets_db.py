@@ -137,3 +137,37 @@ def test_seventh_day_streak_bonus_and_week_achievement_once(wh):
     assert earned["streak-3"] == pd.Timestamp("2025-03-03 08:00", tz="UTC")
     # 8 daily awards × 5 + one bonus 50 = 90: not yet the 100 of points-100
     assert _points(engine).loc["u1", "total_points"] == 90
+
+
+def test_late_earlier_completion_and_learners_that_arrive_late(wh):
+    engine, url = wh
+    add_users(engine, ["u1"])
+    add_events(engine, [("e2", "u1", "c1", "completed", "2025-03-10 10:00"),
+                        ("x1", "ghost", "c1", "completed", "2025-03-10 10:00")])  # user not loaded yet
+    result = run_gamification(url, "2025-03-10")
+    meta = metadata(result, "point_transactions")
+    assert meta["item_awards_of_unknown_users"] == 1
+    assert metadata(result, "daily_activity")["events_of_unknown_users"] == 1
+    # a late, earlier completion of the same content and the missing user arrive; both days re-run
+    add_events(engine, [("e1", "u1", "c1", "completed", "2025-03-09 10:00")])
+    add_users(engine, ["ghost"])
+    run_gamification(url, "2025-03-09")
+    run_gamification(url, "2025-03-10")
+    led = ledger(engine)
+    content = led[led.activity_type == "content_completed"].set_index("user_id")
+    assert content["source_id"].to_dict() == {"u1": "u1:c1", "ghost": "ghost:c1"}  # c1 paid once each
+    assert '"origin_id": "e2"' in content.loc["u1", "metadata"]  # the first award written stays
+    p = _points(engine)
+    assert p["total_points"].to_dict() == {"ghost": 15, "u1": 20}  # u1: 10 + daily 5 + 5
+
+
+def test_rules_are_configuration(wh):
+    engine, url = wh
+    add_users(engine, ["u1"])
+    add_events(engine, [("e1", "u1", "c1", "completed", "2025-03-10 10:00")])
+    rules = {"content_completed": 7, "daily_first_activity": 1, "level_base": 5.0}
+    run_gamification(url, "2025-03-10", run_config={"ops": {
+        name: {"config": rules} for name in ["point_transactions", "user_points", "user_achievements"]}})
+    p = _points(engine)
+    assert p.loc["u1", "total_points"] == 8
+    assert p.loc["u1", "current_level"] == 2  # 5 × (2 − 1)² = 5 <= 8 < 20
