@@ -135,13 +135,7 @@ class Validated:
 
     valid: pd.DataFrame
     rejected: pd.DataFrame  # columns source_id, reason, payload
-
-    @property
-    def max_updated_at(self) -> pd.Timestamp | None:
-        """The latest ``updated_at`` among the valid rows."""
-        if self.valid.empty:
-            return None
-        return self.valid["updated_at"].max()
+    latest_updated_at: pd.Timestamp | None  # over every row whose updated_at parses, valid or not
 
 
 def _instances(series: pd.Series, types: tuple[type, ...], exclude: tuple[type, ...] = ()) -> pd.Series:
@@ -280,4 +274,7 @@ def validate_rows(resource: str, rows: list[dict]) -> Validated:
         "payload": [orjson.dumps(rows[i], default=str).decode() for i in bad_positions],
     })
     valid = _typed(frame[~bad], fields).reset_index(drop=True)
-    return Validated(valid, rejected)
+    stamps = frame["updated_at"]
+    parsed = pd.to_datetime(stamps.where(_instances(stamps, (str,)), None), format="ISO8601", utc=True, errors="coerce")
+    latest = parsed.max() if parsed.notna().any() else None
+    return Validated(valid, rejected, latest)
