@@ -122,7 +122,7 @@ class LmsClient:
         self._token = token
         self.session = requests.Session()
         # No hidden retries in urllib3: one policy (below) sees every failure and bounds the total time.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=Retry(total=0, redirect=0, raise_on_status=False))
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
