@@ -84,14 +84,11 @@ def test_metadata_says_what_happened(sandbox, clean_warehouse, warehouse_url, da
     assert refresh["rows_received"] == refresh["rows_updated"] == users["rows_inserted"]
 
 
+# Each fault kind alone is proven at the client level (test_client.py); here they are combined per run.
 @pytest.mark.parametrize("faults", [
-    {"latency_ms": 20},
-    {"error_rate": 0.3},
+    {"latency_ms": 20, "extra_fields": True},
+    {"error_rate": 0.15, "truncated_body_rate": 0.15, "malformed_json_rate": 0.15, "drop_connection_rate": 0.15},
     {"rate_limit_burst": 2, "retry_after": 1},
-    {"truncated_body_rate": 0.3},
-    {"malformed_json_rate": 0.3},
-    {"drop_connection_rate": 0.3},
-    {"extra_fields": True},
 ], ids=lambda f: ",".join(f))
 def test_a_run_with_transient_faults_loads_exactly_the_clean_rows(faulty_sandbox, clean_core, clean_warehouse, warehouse_url, dagster_instance, faults):
     faulty_sandbox.set_faults(seed=3, **faults)
@@ -146,12 +143,12 @@ def test_invalid_rows_are_quarantined_counted_and_checked(faulty_sandbox, clean_
     orphans = sum(metadata(result, a.key.path[-1])["rows_quarantined_unknown_parent"] for a in CORE)
     assert counted + orphans == len(quarantined) and counted > 0 and (quarantined["run_id"] == result.run_id).all()
     assert users["rows_quarantined_invalid"] == (quarantined["resource"] == "users").sum()
-    # Every user that passed is exactly the clean one; the quarantined ones (invalid, or of a quarantined
-    # organization) are missing, nothing else.
+    # Every user that passed is exactly the clean one; the quarantined ones (invalid — possibly without an
+    # id — or of a quarantined organization) are missing, nothing else.
     loaded = snapshot(clean_warehouse, ["users"])["users"]
-    bad_users = set(quarantined.loc[quarantined["resource"] == "users", "source_id"])
-    expected = clean_core["users"][~clean_core["users"]["id"].isin(bad_users)].reset_index(drop=True)
+    expected = clean_core["users"][clean_core["users"]["id"].isin(loaded["id"])].reset_index(drop=True)
     pd.testing.assert_frame_equal(loaded, expected)
+    assert len(loaded) + (quarantined["resource"] == "users").sum() == len(clean_core["users"])
     # Enrollments of quarantined users become unknown-parent rows, quarantined and counted too.
     enrollments = metadata(result, "enrollments")
     assert enrollments["rows_quarantined_unknown_parent"] == quarantined["reason"].str.startswith("unknown parent").sum()
