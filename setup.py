@@ -23,6 +23,7 @@ setup(
         "pgserver>=0.1.4,<0.2",
         "yoyo-migrations>=9.0,<10",
         "orjson>=3.10",
+        "backoff>=2.2,<3",  # retries of the LMS API client (sources/client.py)
         "psutil>=5.9",
         "scikit-learn>=1.5,<2",
         "plotly>=5.20",
