@@ -2,11 +2,12 @@
 
 ``DELETION_RULES`` is the one place that maps an API resource to the statements that delete a
 row and what hangs on it. Each statement reads the ids from the temp table ``deleted_ids``
-(``resource``, ``id``) restricted to its resource. A user's deletion is an erasure: every raw
-table's rows of that user (``USER_TABLES``), every other table with a foreign key to
-``users(id)`` (found in the catalog, so the analytics and gamification tables are covered as
-they appear), the user's quarantined payloads, and then the user. The governance layer extends
-the erasure to what the catalog cannot see by adding to ``USER_TABLES``.
+(``resource``, ``id``) restricted to its resource. A user's deletion is an erasure, handed to
+the governance layer's one erasure path (``sql/migrations/0006_governance.sql``): the user is
+queued in ``erasure_requests`` and ``process_erasure_requests()`` removes them from every
+per-learner table (raw cache, analytics, gamification, predictive, archive), records the
+action in ``governance_audit`` without personal data and leaves a hashed tombstone — in the
+same transaction as the watermark.
 """
 from __future__ import annotations
 
@@ -19,12 +20,6 @@ from analytics_pipeline.sources.loader import ExtractionStats, quarantine
 from analytics_pipeline.warehouse.bulk import copy_frame
 
 IDS = "(select id from deleted_ids where resource = '{resource}')"
-
-# Raw tables holding a user's rows: (table, column naming the user).
-USER_TABLES: tuple[tuple[str, str], ...] = (
-    ("user_roles", "user_id"), ("user_preferences", "user_id"), ("user_skills", "user_id"),
-    ("enrollments", "user_id"), ("assessment_results", "user_id"), ("learning_events", "user_id"),
-)
 
 
 def _by_key(table: str, column: str = "id") -> tuple[str, ...]:
@@ -52,29 +47,12 @@ DELETION_RULES: dict[str, tuple[str, ...]] = {
     "assessment-results": _by_key("assessment_results"),
     "learning-events": _by_key("learning_events"),
     "user-preferences": _by_key("user_preferences", "user_id"),
-    # "users": built by erasure_statements() (needs the catalog)
+    "users": (
+        "insert into erasure_requests (user_id, source) select id, 'lms:/v1/deletions' from deleted_ids "
+        "where resource = 'users' on conflict (user_id) do nothing",
+        "select coalesce(sum(rows_deleted), 0) from process_erasure_requests(:run_id)",
+    ),
 }
-
-REFERENCING_USERS_SQL = """
-select c.conrelid::regclass::text as table_name, a.attname as column_name
-from pg_constraint c
-join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1]
-where c.contype = 'f' and c.confrelid = 'users'::regclass and c.conparentid = 0
-order by 1
-"""
-
-
-def erasure_statements(conn: Connection) -> tuple[str, ...]:
-    """Statements that erase the users listed in ``deleted_ids``."""
-    known = {table for table, _ in USER_TABLES}
-    referencing = [(t, c) for t, c in conn.execute(sa.text(REFERENCING_USERS_SQL)).all() if t not in known]
-    return (
-        *(f"delete from {table} where {column} in {{ids}}" for table, column in (*USER_TABLES, *referencing)),
-        "update courses set trainer_id = null where trainer_id in {ids}",
-        "delete from quarantine where (resource = 'users' and source_id in {ids}) "
-        "or (case when payload like '{{%' then payload::jsonb ->> 'user_id' end) in {ids}",
-        *_by_key("users"),
-    )
 
 
 class DeletionSink:
@@ -83,7 +61,7 @@ class DeletionSink:
     def __init__(self, conn: Connection, stats: ExtractionStats, run_id: str | None):
         self.conn, self.stats, self.run_id = conn, stats, run_id
         conn.execute(sa.text("create temp table deleted_ids (resource text, id text) on commit drop"))
-        self.rules = {**DELETION_RULES, "users": erasure_statements(conn)}
+        self.rules = DELETION_RULES
         self.by_resource: dict[str, int] = {}
 
     def write(self, validated: Validated) -> None:
@@ -97,8 +75,12 @@ class DeletionSink:
         for resource, count in validated.valid["resource"].value_counts().items():
             deleted = 0
             for statement in self.rules[resource]:
-                result = self.conn.execute(sa.text(statement.format(ids=IDS.format(resource=resource))))
-                deleted += max(result.rowcount, 0) if statement.startswith("delete") else 0
+                result = self.conn.execute(sa.text(statement.format(ids=IDS.format(resource=resource))),
+                                           {"run_id": self.run_id} if ":run_id" in statement else {})
+                if statement.startswith("delete"):
+                    deleted += max(result.rowcount, 0)
+                elif statement.startswith("select"):
+                    deleted += int(result.scalar_one())
             self.by_resource[resource] = self.by_resource.get(resource, 0) + int(count)
             self.stats.deleted += deleted
 
