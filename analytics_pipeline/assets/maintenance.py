@@ -1,6 +1,4 @@
 """Warehouse maintenance: monthly partitions of the snapshot tables, created ahead of need."""
-from __future__ import annotations
-
 import dagster as dg
 import sqlalchemy as sa
 
