@@ -3,6 +3,7 @@ storage on a throw-away database), the probe table, a Celery broker and a PgBoun
 from __future__ import annotations
 
 import os
+import sys
 import shutil
 import tempfile
 import uuid
@@ -71,5 +72,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment of a worker or CLI subprocess: this worktree first on the path."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    # the venv's scripts (dagster-celery starts `celery` by name)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env.update(extra)
     return env
