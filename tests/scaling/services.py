@@ -61,6 +61,20 @@ def apt_install(package: str, binary: str) -> str:
     return found
 
 
+def ensure_package(module: str, requirement: str):
+    """Import ``module``; when missing, pip-install ``requirement`` into this interpreter first
+    (the optional extras `celery` and `k8s` are in `dev`, so this only helps a bare venv)."""
+    import importlib
+    import sys
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True, timeout=600)
+        importlib.invalidate_caches()
+        return importlib.import_module(module)
+
+
 # ─────────────────────────────── Celery broker ───────────────────────────────
 
 @contextlib.contextmanager

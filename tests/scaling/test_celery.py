@@ -17,9 +17,16 @@ import yaml
 
 from analytics_pipeline.settings import PROJECT_ROOT
 from tests.scaling.conftest import subprocess_env
+from tests.scaling.services import ensure_package
 from tests.scaling.runs import PROBE_MODULE, PROJECT_MODULE, execute, step_events
 
 WORKERS = ("ap-worker-1", "ap-worker-2")
+
+
+@pytest.fixture(scope="module")
+def dagster_celery():
+    ensure_package("redis", "redis>=5")  # Celery's Redis transport
+    return ensure_package("dagster_celery", "dagster-celery>=0.29,<0.30")  # the `celery` extra
 
 
 def _dagster_celery_cli() -> str:
@@ -29,7 +36,7 @@ def _dagster_celery_cli() -> str:
 
 
 @pytest.fixture(scope="module")
-def celery_workers(broker_url, scaling_home, warehouse_url, probe_table, tmp_path_factory):
+def celery_workers(dagster_celery, broker_url, scaling_home, warehouse_url, probe_table, tmp_path_factory):
     """Two `dagster-celery worker start` processes (solo pool: a step runs in the worker's own
     process), each with its own node name; stopped (their whole process group) at the end."""
     config = tmp_path_factory.mktemp("celery") / "celery.yaml"
