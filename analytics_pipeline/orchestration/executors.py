@@ -37,14 +37,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.executor_definition import (
-    in_process_executor,
-    multiple_process_executor_requirements,
-    multiprocess_executor,
-)
-from dagster._core.events import EngineEventData
-from dagster._core.executor.base import Executor
-from dagster._core.executor.init import InitExecutorContext
+from dagster import Executor, InitExecutorContext, in_process_executor, multiple_process_executor_requirements, multiprocess_executor
+from dagster._core.events import EngineEventData  # the one non-public import (engine event metadata)
 
 from analytics_pipeline.settings import ENVIRONMENT, env, env_is_set
 

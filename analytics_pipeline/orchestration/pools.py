@@ -11,10 +11,10 @@ Put an asset in a pool with ``@dg.asset(pool=LMS_API, ...)``. Dagster (1.10+) th
   (a few rows, maintenance) stay outside any pool.
 
 The limits live in Dagster's instance, not in code: ``dagster.yaml`` sets
-``concurrency: pools: default_limit`` (the limit of every pool that has none of its own) and
-:func:`apply_pool_limits` (run by ``analytics-pipeline run|ui`` through
-:func:`analytics_pipeline.runtime.prepare_environment`'s callers, or by hand with
-``dagster instance concurrency set lms_api 2``) sets :data:`POOL_LIMITS`.
+``concurrency: pools: default_limit`` (the limit of every pool that has none of its own);
+:data:`POOL_LIMITS` are applied by :func:`apply_pool_limits` — ``python -m
+analytics_pipeline.orchestration.pools`` with DAGSTER_HOME and DAGSTER_PG_URL set — or one by one
+with ``dagster instance concurrency set lms_api 2``. See docs/scaling.md.
 """
 from __future__ import annotations
 
@@ -52,3 +52,15 @@ def apply_pool_limits(instance, limits: dict[str, int] | None = None) -> dict[st
     for pool, slots in limits.items():
         instance.event_log_storage.set_concurrency_slots(pool, slots)
     return limits
+
+
+def main() -> None:  # pragma: no cover - thin CLI
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        for pool, slots in apply_pool_limits(instance).items():
+            print(f"pool {pool}: {slots} slot(s)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -86,5 +86,5 @@ def test_an_unreachable_webhook_fails_the_tick_without_leaking_the_url(scaling_i
 def test_the_sensor_is_in_the_code_location():
     import analytics_pipeline.definitions as definitions
 
-    sensor = definitions.defs.get_sensor_def(alerts.SENSOR_NAME)
+    sensor = definitions.defs.resolve_sensor_def(alerts.SENSOR_NAME)
     assert sensor.name == alerts.SENSOR_NAME

@@ -17,8 +17,11 @@ import yaml
 
 from analytics_pipeline.settings import PROJECT_ROOT
 from tests.scaling.conftest import subprocess_env
-from tests.scaling.services import ensure_package
 from tests.scaling.runs import PROBE_MODULE, PROJECT_MODULE, execute, step_events
+from tests.scaling.services import ensure_package
+
+# dagster-celery registers its task again on every submission in the launching process (harmless)
+pytestmark = pytest.mark.filterwarnings("ignore:Task name .execute_plan. is already registered")
 
 WORKERS = ("ap-worker-1", "ap-worker-2")
 
