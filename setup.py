@@ -30,9 +30,14 @@ setup(
     "pyarrow>=15",
     ],
     extras_require={
+        "celery": ["dagster-celery>=0.29,<0.30", "redis>=5"],
+        "k8s": ["dagster-k8s>=0.29,<0.30"],
         "dev": [
             "pytest>=8",
             "schemathesis>=4,<5",
+            "dagster-celery>=0.29,<0.30",
+            "redis>=5",
+            "dagster-k8s>=0.29,<0.30",
         ],
     },
     entry_points={"console_scripts": ["analytics-pipeline=analytics_pipeline.cli:main"]},
