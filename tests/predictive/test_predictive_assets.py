@@ -178,3 +178,32 @@ def test_bad_inputs(clean_warehouse, warehouse_url, dagster_instance):
     left = cache(clean_warehouse)
     assert "forecast" not in set(left.loc[left["user_id"] == p3, "analytics_type"])
     assert (left["calculated_at"] == T).all()  # the old rows of the others simply expire
+
+
+def test_windowed_reads_give_the_full_history_features(clean_warehouse, warehouse_url, dagster_instance):
+    """events.sql's carry-over row keeps progress and days-since-last-activity exact although
+    the window is bounded; rows that arrived after T are not read; the window bounds snapshots."""
+    from analytics_pipeline.assets.predictive import read
+    from analytics_pipeline.predictive.drop_off import restrict_to_known
+    from analytics_pipeline.predictive.features import build_features
+    from analytics_pipeline.resources import WarehouseResource
+
+    events, enrollments, results, T = history(n_learners=150, days=120, seed=5, start=START)
+    results = results.assign(score=results["score"].round(2))  # numeric(5,2) in the warehouse
+    late = events.iloc[:30].assign(id=lambda d: "late" + d["id"], updated_at=T + pd.Timedelta(days=1))
+    load(clean_warehouse, pd.concat([events, late], ignore_index=True), enrollments, results, T)
+    wh = WarehouseResource(database_url=warehouse_url)
+    since = T - pd.Timedelta(days=60)
+    ev = read(wh, "events", since=since, t=T)
+    en = read(wh, "enrollments", since=since, t=T)
+    res = read(wh, "assessment_results", since=since, t=T)
+    assert len(ev) < len(events)
+    for t in (T, T - pd.Timedelta(days=14), since + pd.Timedelta(days=28)):
+        expected = build_features(*restrict_to_known(events, enrollments, results, t), t)
+        got = build_features(*restrict_to_known(ev, en, res, t), t)
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9)
+
+    result = run(warehouse_url, dagster_instance, partition_of(T), assets=[predictive_drop_off_risk],
+                 run_config={"ops": {"predictive_drop_off_risk": {"config": {"history_days": 60}}}})
+    m = metadata(result, "predictive_drop_off_risk")
+    assert m["labelled_snapshots"] == 3 and m["events_read"] == len(ev)
