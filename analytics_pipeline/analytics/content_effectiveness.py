@@ -115,6 +115,44 @@ def effects(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFra
         .reset_index(drop=True)
 
 
+def evidence(content_items: pd.DataFrame | None, learning_events: pd.DataFrame | None,
+             assessment_results: pd.DataFrame | None, T: pd.Timestamp,
+             cfg: ContentEffectivenessConfig = ContentEffectivenessConfig()):
+    """The inputs of :func:`effects` as of ``T`` (module docstring, "Evidence").
+
+    Returns ``items`` (content_id, title, content_type), ``item_skills``, ``res`` (results in
+    the lookback with a skill and a score, numbered ``rid``), ``ev`` (events <= T with a
+    content id: user_id, content_id, occurred_at, completed) and ``evidence_ev`` (the events
+    that can pair with a result: within lookback + effect window, of learners with results).
+    """
+    T = common.utc(T)
+    items, item_skills = _item_skills(content_items)
+    res = common.until(assessment_results, "submitted_at", T,
+                       ["user_id", "skill_id", "score"], days=cfg.lookback_days)
+    res = res.loc[res["skill_id"].notna() & res["score"].notna()]
+    res = res.assign(user_id=res["user_id"].astype(str), skill_id=res["skill_id"].astype(str),
+                     score=pd.to_numeric(res["score"]).astype(float))
+    res["rid"] = np.arange(len(res))
+    ev = common.until(learning_events, "occurred_at", T,
+                      ["user_id", "content_id", "event_type"])
+    ev = ev.loc[ev["content_id"].notna()]
+    ev = ev.assign(user_id=ev["user_id"].astype(str), content_id=ev["content_id"].astype(str),
+                   completed=ev["event_type"].astype(object).eq("completed").to_numpy())
+    ev = ev.drop(columns="event_type")
+    horizon = T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days)
+    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon) & ev["user_id"].isin(res["user_id"])]
+    return items, item_skills, res, ev, evidence_ev
+
+
+def item_effects(content_items: pd.DataFrame | None, learning_events: pd.DataFrame | None,
+                 assessment_results: pd.DataFrame | None, T: pd.Timestamp,
+                 cfg: ContentEffectivenessConfig = ContentEffectivenessConfig()) -> pd.DataFrame:
+    """Qualifying item effects as of ``T``: content_id, skill_id, effect, n_treated, n_control."""
+    _, item_skills, res, _, evidence_ev = evidence(content_items, learning_events,
+                                                   assessment_results, T, cfg)
+    return effects(res, evidence_ev, item_skills, "content_id", cfg)
+
+
 def _ranked(cand: pd.DataFrame, key: str, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Top ``n`` by effect desc and, among the rest, bottom ``n`` by effect asc per learner."""
     cand = cand.sort_values(["user_id", "effect", key], ascending=[True, False, True],
@@ -137,22 +175,8 @@ def compute_content_effectiveness(
     T = common.utc(T)
     cfg = config
     learners = common.active_learners(enrollments, T)
-    items, item_skills = _item_skills(content_items)
-
-    res = common.until(assessment_results, "submitted_at", T,
-                       ["user_id", "skill_id", "score"], days=cfg.lookback_days)
-    res = res.loc[res["skill_id"].notna() & res["score"].notna()]
-    res = res.assign(user_id=res["user_id"].astype(str), skill_id=res["skill_id"].astype(str),
-                     score=pd.to_numeric(res["score"]).astype(float))
-    res["rid"] = np.arange(len(res))
-    ev = common.until(learning_events, "occurred_at", T,
-                      ["user_id", "content_id", "event_type"])
-    ev = ev.loc[ev["content_id"].notna()]
-    ev = ev.assign(user_id=ev["user_id"].astype(str), content_id=ev["content_id"].astype(str),
-                   completed=ev["event_type"].astype(object).eq("completed").to_numpy())
-    ev = ev.drop(columns="event_type")
-    horizon = T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days)
-    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon) & ev["user_id"].isin(res["user_id"])]
+    items, item_skills, res, ev, evidence_ev = evidence(content_items, learning_events,
+                                                        assessment_results, T, cfg)
 
     item_eff = effects(res, evidence_ev, item_skills, "content_id", cfg)
     type_eff = effects(res, evidence_ev, item_skills, "content_type", cfg)
