@@ -181,7 +181,7 @@ def predictive_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseR
     owners=OWNERS,
     partitions_def=DAILY_PARTITIONS,
     code_version="1",
-    deps=[*SOURCE_KEYS, "content", "skills", "user_skills", "courses",
+    deps=[*SOURCE_KEYS, "content_items", "skills", "user_skills", "courses",
           "skill_gap_analytics", "content_effectiveness_analytics"],
     description=(
         "Next content and skills per active learner: the top skill gaps (skill_gap_table) and the content "
