@@ -32,6 +32,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NIGHTLY_CRON": ("0 2 * * *", "Cron of the nightly job."),
     "ALERT_WEBHOOK_URL": ("", "When set, run failures are posted there."),
     "DAGSTER_EXECUTOR": ("multiprocess", "in_process, multiprocess or celery."),
+    "REPORTS_DIR": ("reports", "Folder of the analyst report (HTML) written after each nightly run (relative to the project; git-ignored)."),
 }
 
 
@@ -53,6 +54,7 @@ class Settings:
     sandbox_profile: str = field(default_factory=lambda: env("SANDBOX_PROFILE"))
     sandbox_seed: int = field(default_factory=lambda: int(env("SANDBOX_SEED")))
     k_anonymity: int = field(default_factory=lambda: max(5, int(env("K_ANONYMITY"))))
+    reports_dir: Path = field(default_factory=lambda: PROJECT_ROOT / env("REPORTS_DIR"))
 
 
 def load_settings() -> Settings:
