@@ -75,6 +75,14 @@ def latest_check_results(instance: dg.DagsterInstance, check_keys) -> pd.DataFra
     return pd.DataFrame(rows, columns=["asset", "check", "status", "when"])
 
 
+def _check_keys(context: dg.AssetExecutionContext):
+    """Every asset check of the code location (of the job when run outside one, e.g. dg.materialize)."""
+    try:
+        return context.repository_def.asset_graph.asset_check_keys
+    except Exception:  # no repository on the context
+        return context.job_def.asset_layer.asset_graph.asset_check_keys
+
+
 def collect_report_data(conn, partition: str, as_of: pd.Timestamp, k_anonymity: int) -> ReportData:
     at = as_of.to_pydatetime()
     return ReportData(
@@ -111,7 +119,7 @@ def analyst_report(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     partition = context.partition_key
     with warehouse.engine().connect() as conn:
         data = collect_report_data(conn, partition, snapshot_instant(context), settings.k_anonymity)
-    data.checks = latest_check_results(context.instance, context.repository_def.asset_graph.asset_check_keys)
+    data.checks = latest_check_results(context.instance, _check_keys(context))
     html_text = render_report(data)
     folder = settings.reports_dir
     folder.mkdir(parents=True, exist_ok=True)
