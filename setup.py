@@ -32,6 +32,7 @@ setup(
         "dev": [
             "pytest>=8",
             "schemathesis>=4,<5",
+            "playwright>=1.45",  # drives Debian's /usr/bin/chromium in tests/ui (no browser download)
         ],
     },
     entry_points={"console_scripts": ["analytics-pipeline=analytics_pipeline.cli:main"]},
