@@ -108,7 +108,7 @@ def collect_report_data(conn, partition: str, as_of: pd.Timestamp, k_anonymity: 
     deps=_other_layer_keys(),
     description=(
         "Self-contained HTML report for analysts (plotly.js inlined, opens offline), written after each nightly run to "
-        "REPORTS_DIR/analyst_report_<day>.html and REPORTS_DIR/latest.html: engagement and velocity per "
+        "REPORTS_DIR/analyst_report_YYYY-MM-DD.html and REPORTS_DIR/latest.html: engagement and velocity per "
         "organisation, most common skill gaps, weekly leaderboard top 10 (hidden learners left out, anonymous "
         "ones masked), k-suppressed peer comparisons, pipeline health (rows per table, quarantine share, "
         "latest asset check results). Renders on empty tables too."

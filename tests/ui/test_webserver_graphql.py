@@ -121,20 +121,6 @@ def _yesterday() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=1)
 
 
-@pytest.fixture(scope="module")
-def backfill(ui_server, project_nodes):
-    """A three-day backfill launched first (the daemon works on it while the other tests run)."""
-    days = [(_yesterday() - pd.Timedelta(days=n)).date().isoformat() for n in (4, 3, 2)]
-    selection = [k for k in ("snapshot_partitions", "analyst_report") if k in project_nodes]
-    data = ui_server.graphql(LAUNCH_BACKFILL, {"params": {
-        "partitionNames": days,
-        "assetSelection": [{"path": k.split("/")} for k in selection],
-        "title": "UI test: three past days",
-    }})["launchPartitionBackfill"]
-    assert data["__typename"] == "LaunchBackfillSuccess", data
-    return data["backfillId"], days, selection
-
-
 def _wait_for_run(ui_server, run_id: str, timeout: float = RUN_TIMEOUT) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -162,7 +148,27 @@ def _launch(ui_server, location: str, job: str, keys: list[str] | None, tags: di
     return data["run"]["runId"]
 
 
-def test_graph_holds_the_expected_keys_and_edges(project_nodes, backfill):
+@pytest.fixture(scope="module")
+def launched(ui_server, project_nodes, runnable_keys):
+    """Everything the tests launch, launched at once so that the runs and the daemon's backfill
+    work in parallel while the graph tests run: a three-day backfill, the nightly run for
+    yesterday, and the test-only location's failing-check run."""
+    days = [(_yesterday() - pd.Timedelta(days=n)).date().isoformat() for n in (4, 3, 2)]
+    selection = [k for k in ("snapshot_partitions", "analyst_report") if k in project_nodes]
+    data = ui_server.graphql(LAUNCH_BACKFILL, {"params": {
+        "partitionNames": days,
+        "assetSelection": [{"path": k.split("/")} for k in selection],
+        "title": "UI test: three past days",
+    }})["launchPartitionBackfill"]
+    assert data["__typename"] == "LaunchBackfillSuccess", data
+    partition = _yesterday().date().isoformat()
+    nightly = _launch(ui_server, ui_server.project_location, spec.NIGHTLY_JOB,
+                      None if ui_server.lms_api_url else runnable_keys, {"dagster/partition": partition})
+    failing = _launch(ui_server, FAILING_LOCATION, "ui_failing_check_job", None, {})
+    return {"backfill": (data["backfillId"], days, selection), "nightly": (nightly, partition), "failing": failing}
+
+
+def test_graph_holds_the_expected_keys_and_edges(project_nodes, launched):
     loaded = set(project_nodes)
     expected = spec.expected_keys_present(loaded)
     assert expected and set(expected) <= loaded, sorted(set(expected) - loaded)
@@ -190,10 +196,8 @@ def test_every_asset_is_documented_in_the_ui(project_nodes):
     assert report["groupName"] == "reporting" and set(report["kinds"]) == {"plotly", "html"}
 
 
-def test_launching_the_nightly_job_succeeds(ui_server, runnable_keys):
-    partition = _yesterday().date().isoformat()
-    keys = None if ui_server.lms_api_url else runnable_keys
-    run_id = _launch(ui_server, ui_server.project_location, spec.NIGHTLY_JOB, keys, {"dagster/partition": partition})
+def test_launching_the_nightly_job_succeeds(ui_server, launched):
+    run_id, partition = launched["nightly"]
     status = _wait_for_run(ui_server, run_id)
     assert status == "SUCCESS", (_step_failures(ui_server, run_id), ui_server.log_tail())
     report = ui_server.reports_dir / f"analyst_report_{partition}.html"
@@ -201,8 +205,8 @@ def test_launching_the_nightly_job_succeeds(ui_server, runnable_keys):
     assert "Pipeline health" in report.read_text(encoding="utf-8")
 
 
-def test_a_failing_blocking_check_shows_as_failed(ui_server):
-    run_id = _launch(ui_server, FAILING_LOCATION, "ui_failing_check_job", None, {})
+def test_a_failing_blocking_check_shows_as_failed(ui_server, launched):
+    run_id = launched["failing"]
     status = _wait_for_run(ui_server, run_id)
     assert status == "FAILURE"  # a failed blocking check fails its step
     checks = ui_server.graphql(CHECK_STATUS, {"key": {"path": ["ui_check_probe"]}})["assetNodes"][0]
@@ -212,8 +216,8 @@ def test_a_failing_blocking_check_shows_as_failed(ui_server):
     assert check["executionForLatestMaterialization"]["runId"] == run_id
 
 
-def test_a_three_day_backfill_completes(ui_server, backfill):
-    backfill_id, days, selection = backfill
+def test_a_three_day_backfill_completes(ui_server, launched):
+    backfill_id, days, selection = launched["backfill"]
     deadline = time.monotonic() + BACKFILL_TIMEOUT
     while True:
         state = ui_server.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
