@@ -62,7 +62,7 @@ def _empty(message: str) -> str:
 
 def _figure(fig: go.Figure, div_id: str) -> str:
     fig.update_layout(margin=dict(l=40, r=20, t=40, b=40), height=360, template="plotly_white")
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{div_id}", config={"displaylogo": False})
 
 
 def _table(frame: pd.DataFrame, labels: dict[str, str]) -> str:

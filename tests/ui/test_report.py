@@ -49,6 +49,8 @@ def test_renders_charts_and_escapes_text():
     page = render_report(data)
     _no_external_resources(page)
     assert page.count("Plotly.newPlot") == 4  # engagement, velocity, skill gaps, peers
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "duplicate element ids (a chart would draw into the wrong element)"
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "Overall quarantine share: <strong>1.00%</strong>" in page
     assert "FAILED" in page and "SQL" in page
