@@ -27,6 +27,7 @@ setup(
         "psutil>=5.9",
         "scikit-learn>=1.5,<2",
         "plotly>=5.20",
+        "pyyaml>=6",
     "pyarrow>=15",
     ],
     extras_require={
@@ -38,6 +39,7 @@ setup(
             "dagster-celery>=0.29,<0.30",
             "redis>=5",
             "dagster-k8s>=0.29,<0.30",
+            "playwright>=1.45",  # drives Debian's /usr/bin/chromium in tests/ui (no browser download)
         ],
     },
     entry_points={"console_scripts": ["analytics-pipeline=analytics_pipeline.cli:main"]},

@@ -36,6 +36,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DAGSTER_EXECUTOR": ("multiprocess", "in_process, multiprocess, celery or k8s (run config `execution: config: executor:` overrides it)."),
     "CELERY_BROKER_URL": ("pyamqp://guest:guest@127.0.0.1:5672//", "Broker of the Celery executor and its workers (RabbitMQ `pyamqp://...` or Redis `redis://host:6379/0`)."),
     "CELERY_RESULT_BACKEND": ("rpc://", "Result backend of the Celery executor (`rpc://` with RabbitMQ; the broker URL with Redis)."),
+    "REPORTS_DIR": ("reports", "Folder of the analyst report (HTML) written after each nightly run (relative to the project; git-ignored)."),
 }
 
 
@@ -64,6 +65,7 @@ class Settings:
     sandbox_profile: str = field(default_factory=lambda: env("SANDBOX_PROFILE"))
     sandbox_seed: int = field(default_factory=lambda: int(env("SANDBOX_SEED")))
     k_anonymity: int = field(default_factory=lambda: max(5, int(env("K_ANONYMITY"))))
+    reports_dir: Path = field(default_factory=lambda: PROJECT_ROOT / env("REPORTS_DIR"))
 
 
 def load_settings() -> Settings:
