@@ -28,7 +28,7 @@ setup(
         "scikit-learn>=1.5,<2",
         "plotly>=5.20",
         "pyyaml>=6",
-    "pyarrow>=15",
+        "pyarrow>=15",
     ],
     extras_require={
         "celery": ["dagster-celery>=0.29,<0.30", "redis>=5"],
