@@ -97,8 +97,8 @@ def test_quality_failure_stops_the_write_and_keeps_the_previous_snapshot(
     failed = quality.metadata["failed_expectations"].value
     assert [(f["expectation"], f["column"]) for f in failed] == [
         ("expect_column_values_to_be_between", "overall_score")]
-    assert "overall_score" in result.failure_data_for_node("engagement_analytics") \
-        .error.message if hasattr(result, "failure_data_for_node") else True
+    [failure] = result.get_step_failure_events()
+    assert "overall_score" in failure.event_specific_data.error.message
 
 
 def test_bad_frame_through_the_writer_path_rolls_back(clean_warehouse):

@@ -38,21 +38,15 @@ PERFORMANCE = {
 }
 
 
-@pytest.mark.parametrize("as_range", [False, True])
-def test_backfill_three_days(clean_warehouse, warehouse_url, dagster_instance, as_range):
+def test_backfill_three_days(clean_warehouse, warehouse_url, dagster_instance):
+    """One run per partition (the assets' backfill policy), days in any order."""
     raw.load(clean_warehouse)
     assets = [ASSETS_BY_KEY["learner_velocity_analytics"], ASSETS_BY_KEY["performance_analytics"],
               ASSETS_BY_KEY["mastery_analytics"]]
     resources = {"warehouse": WarehouseResource(database_url=warehouse_url)}
-    if as_range:
-        # a single-run backfill of the range (the run's partition range: each day computed)
-        for key in ("2025-03-10", "2025-03-11", "2025-03-12"):
-            assert dg.materialize(assets, partition_key=key, resources=resources,
-                                  instance=dagster_instance, tags={"dagster/backfill": "t"}).success
-    else:
-        for key in ("2025-03-12", "2025-03-10", "2025-03-11"):  # any order
-            assert dg.materialize(assets, partition_key=key, resources=resources,
-                                  instance=dagster_instance).success
+    for key in ("2025-03-12", "2025-03-10", "2025-03-11"):  # any order
+        assert dg.materialize(assets, partition_key=key, resources=resources,
+                              instance=dagster_instance).success
     with clean_warehouse.connect() as conn:
         vel = pd.read_sql_query(sa.text(
             "select * from learner_velocity_analytics where user_id = 'u1'"), conn) \
