@@ -104,8 +104,9 @@ def effect_parts(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.Da
         .reset_index().merge(per_user.reset_index(), on=["user_id", "skill_id"])
     no_control = uu.loc[uu["u_n"] >= uu["r_n"]].groupby(ks, observed=True).size() \
         .rename("no_control")
-    parts = treated.join(u, how="left").join(no_control, how="left").fillna(0.0) \
-        .astype(float)
+    # every used (key, skill): a chunk may hold only the "used" side of a key treated elsewhere.
+    parts = u.join(treated, how="left").join(no_control, how="left").fillna(0.0).astype(float)
+    parts = parts[["t_sum", "t_n", "t_learners", "u_sum", "u_n", "no_control"]]
     skill_tot = results.groupby("skill_id").agg(s_sum=("score", "sum"), s_n=("score", "size"),
                                                 s_learners=("user_id", "nunique")).astype(float)
     return parts, skill_tot
@@ -128,7 +129,7 @@ def effects_from_parts(pairs: pd.DataFrame, skill_tot: pd.DataFrame, key: str,
                              "effect": pd.Series(dtype=float),
                              "n_treated": pd.Series(dtype=float),
                              "n_control": pd.Series(dtype=float)})
-    eff = pairs.reset_index()
+    eff = pairs.loc[pairs["t_n"] > 0].reset_index()
     eff = eff.merge(skill_tot, left_on="skill_id", right_index=True, how="left")
     c_n = eff["s_n"] - eff["u_n"]
     eff["n_treated"] = eff["t_learners"]
