@@ -141,6 +141,26 @@ def generate(engine, learners: int, T: pd.Timestamp, seed: int = 7, events_per_l
     return counts
 
 
+def _reset_peak() -> None:
+    """Reset this process's peak RSS (Linux: VmHWM; ru_maxrss survives exec from the parent)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _rss_mb(field: str = "VmHWM") -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure_one(url: str, name: str, T: str, chunk_learners: int) -> dict:
     """Run one category in this process; its numbers (peak RSS of this process in MB)."""
     from analytics_pipeline.quality.validation import _context
@@ -148,10 +168,11 @@ def measure_one(url: str, name: str, T: str, chunk_learners: int) -> dict:
     from analytics_pipeline.warehouse.learner_snapshots import run_snapshot
 
     _context()  # GX imported before the baseline (its import is ~200 MB, paid once per process)
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _reset_peak()
+    baseline = _rss_mb("VmRSS")
     report = run_snapshot(make_engine(url), name, pd.Timestamp(T),
                           chunk_learners=chunk_learners)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _rss_mb("VmHWM")
     return {"category": name, "table": report.table, "rows": report.rows,
             "chunks": report.chunks, "seconds": round(report.elapsed, 2),
             "rows_per_second": round(report.rows_per_second, 1),
