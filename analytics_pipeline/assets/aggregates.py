@@ -103,7 +103,7 @@ leaderboard_monthly = _leaderboard("leaderboard_monthly", "month")
     owners=["team:data-platform"],
     pool=WAREHOUSE_HEAVY,
     code_version="1",
-    deps=[dg.AssetKey("learner_velocity_analytics"), dg.AssetKey("performance_analytics"),
+    deps=[dg.AssetKey("access_control"), dg.AssetKey("learner_velocity_analytics"), dg.AssetKey("performance_analytics"),
           dg.AssetKey("user_skills"), dg.AssetKey("users")],
     description=(
         "Peer groups (organisation × competency level from mean mastery) over each learner's latest "
@@ -125,7 +125,7 @@ def peer_comparison_aggregates(warehouse: WarehouseResource) -> dg.MaterializeRe
     owners=["team:data-platform"],
     pool=WAREHOUSE_HEAVY,
     code_version="1",
-    deps=[dg.AssetKey("user_skills"), dg.AssetKey("skills")],
+    deps=[dg.AssetKey("access_control"), dg.AssetKey("user_skills"), dg.AssetKey("skills")],
     description=(
         "Learners per skill and UTC month of assessment with mean mastery and growth against the "
         "previous calendar month; a cell with fewer than k learners is not published (nor used as the "

@@ -25,6 +25,15 @@ from analytics_pipeline.warehouse import read_frame, sql_text
 
 GROUP = "governance"
 OWNERS = ["team:data-platform"]
+# Every asset that writes per-learner rows: retention and erasure run after them in the nightly
+# job, so nothing they remove is written again in the same run.
+PER_LEARNER_WRITERS = [dg.AssetKey(k) for k in (
+    "deletions", "learning_events", "assessment_results",
+    "learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics", "mastery_analytics",
+    "performance_analytics", "content_effectiveness_analytics",
+    "point_transactions", "daily_activity", "user_points", "user_achievements",
+    "predictive_drop_off_risk", "predictive_forecast", "predictive_recommendations",
+)]
 CURRENT_VIEWS = tuple(f"{table}_current" for table in SNAPSHOT_TABLES)
 EXPIRING_TABLES = SNAPSHOT_TABLES + ("predictive_analytics_cache",)
 K_VIEWS = {"peer_comparison_aggregates": "sample_size", "skill_demand_aggregates": "learner_count"}
@@ -214,6 +223,7 @@ def retention_violations(conn: Connection, as_of: pd.Timestamp, policy: Retentio
     owners=OWNERS,
     partitions_def=DAILY_PARTITIONS,
     code_version="1",
+    deps=PER_LEARNER_WRITERS,
     description=(
         "The seed's retention policy at T (end of the day): predictive cache 48 h, activity logs 90 d, personal "
         "analytics 7 years (whole monthly partitions dropped), point transactions archived after 1 year "
@@ -292,6 +302,7 @@ def process_erasures(conn: Connection, run_id: str | None = None) -> tuple[int, 
     owners=OWNERS,
     partitions_def=DAILY_PARTITIONS,
     code_version="1",
+    deps=PER_LEARNER_WRITERS,
     description=(
         "Learners deleted upstream (erasure_requests, filled by the sources layer from /v1/deletions) are erased "
         "from every table with a user_id column, quarantine, courses.trainer_id and users (erase_learners); the "

@@ -18,10 +18,10 @@ HISTORY_DAYS = 90
 def _start() -> int:
     """Day 0 of the simulated timeline (midnight UTC), as epoch seconds.
 
-    ``SANDBOX_START`` (YYYY-MM-DD) fixes it; by default it is the Monday that puts the sandbox's
-    "now" (day 0 + 90 days of history) within the last week before today, so that snapshots
-    computed as of the sandbox's clock are current (unexpired) in real time too. The data is
-    deterministic for a given seed and start.
+    ``SANDBOX_START`` (YYYY-MM-DD) fixes it; by default it is 90 days before today, so the
+    sandbox's "now" (day 0 + 90 days of history) is today's midnight and snapshots computed as
+    of its clock are current (unexpired) in real time too. The data is deterministic for a
+    given seed and start.
     """
     fixed = os.environ.get("SANDBOX_START")
     if fixed:
@@ -29,7 +29,6 @@ def _start() -> int:
     else:
         today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         day = today - timedelta(days=HISTORY_DAYS)
-        day -= timedelta(days=day.weekday())
     return int(day.timestamp())
 
 

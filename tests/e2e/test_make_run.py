@@ -97,8 +97,15 @@ def test_every_active_learner_has_each_analytics_snapshot(pipeline_run):
 def test_gamification_aggregates_and_predictive_are_filled(pipeline_run):
     engine = pipeline_run["engine"]
     for table in ("point_transactions", "user_points", "daily_activity", "user_achievements",
-                  "leaderboard_weekly", "leaderboard_monthly", "predictive_analytics_cache"):
+                  "predictive_analytics_cache"):
         assert _scalar(engine, f"select count(*) from {table}") > 0, table
+    for board, period in (("leaderboard_weekly", "week"), ("leaderboard_monthly", "month")):
+        expected = _scalar(engine, f"""
+            select count(distinct t.user_id) from point_transactions t join users u on u.id = t.user_id
+            left join user_preferences p on p.user_id = t.user_id
+            where t."timestamp" >= date_trunc('{period}', now() at time zone 'UTC') at time zone 'UTC'
+              and coalesce(p.leaderboard_privacy, 'public') <> 'hidden'""")
+        assert _scalar(engine, f"select count(*) from {board}") == expected, board
     hidden_on_board = _scalar(engine, """
         select count(*) from leaderboard_monthly l join user_preferences p on p.user_id = l.user_id
         where p.leaderboard_privacy <> 'public'""")
