@@ -5,18 +5,13 @@ their expectations from.
 (lineage: a direct dependency or one through other assets; the tests check it on the loaded
 Definitions and on the GraphQL ``dependencyKeys`` of the running webserver).
 
-Until all layers are merged, the tests assert only the keys that exist in the loaded
-definitions today (and the edges whose both ends exist). Flip ``EXPECT_COMPLETE_GRAPH`` to
-``True`` at merge time: then every key below must exist, with every edge, and the nightly and
-hourly leaderboard schedules must be defined.
+Every key below must exist, with every edge, and the nightly and hourly leaderboard
+schedules must be defined.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# ──► THE SWITCH: set to True once sources, learner_analytics, gamification, aggregates, predictive,
-#     governance and the schedules are all on main. False: only what exists today is asserted.
-EXPECT_COMPLETE_GRAPH = False
 
 
 @dataclass(frozen=True)
@@ -63,19 +58,24 @@ GAMIFICATION = {
 AGGREGATES = {
     "leaderboard_weekly": _e("aggregates", "point_transactions"),
     "leaderboard_monthly": _e("aggregates", "point_transactions"),
-    "peer_comparison_aggregates": _e("aggregates", "learner_velocity_analytics", "performance_analytics", "user_skills"),
-    "skill_demand_aggregates": _e("aggregates", "user_skills", "skills"),
+    "peer_comparison_aggregates": _e("aggregates", "learner_velocity_analytics", "performance_analytics", "user_skills",
+                                     "access_control"),
+    "skill_demand_aggregates": _e("aggregates", "user_skills", "skills", "access_control"),
 }
 
 PREDICTIVE = {
-    "predictive_analytics_cache": _e("predictive", "learning_events", "enrollments"),
+    "predictive_drop_off_risk": _e("predictive", "learning_events", "enrollments", "engagement_analytics",
+                                   "learner_velocity_analytics", "performance_analytics"),
+    "predictive_forecast": _e("predictive", "learning_events", "enrollments", "learner_velocity_analytics"),
+    "predictive_recommendations": _e("predictive", "skill_gap_analytics", "content_effectiveness_analytics"),
 }
 
 GOVERNANCE = {
     "snapshot_partitions": _e("governance"),
     "access_control": _e("governance"),
-    "retention": _e("governance"),
-    "erasure": _e("governance", "deletions"),
+    "retention": _e("governance", "learning_events", "point_transactions", "predictive_drop_off_risk"),
+    "erasure": _e("governance", "deletions", "learner_velocity_analytics", "point_transactions",
+                  "predictive_recommendations"),
 }
 
 REPORTING = {
@@ -98,10 +98,8 @@ NIGHTLY_JOB = "nightly"
 
 
 def expected_keys_present(loaded: set[str]) -> dict[str, Expected]:
-    """The expected assets to assert now: all of them when the switch is on, else those loaded."""
-    if EXPECT_COMPLETE_GRAPH:
-        return dict(EXPECTED_ASSETS)
-    return {key: spec for key, spec in EXPECTED_ASSETS.items() if key in loaded}
+    """The expected assets (all of them must be loaded)."""
+    return dict(EXPECTED_ASSETS)
 
 
 def expected_edges(loaded: set[str]) -> set[tuple[str, str]]:
@@ -109,8 +107,7 @@ def expected_edges(loaded: set[str]) -> set[tuple[str, str]]:
     edges = set()
     for key, spec in expected_keys_present(loaded).items():
         for upstream in spec.upstream:
-            if EXPECT_COMPLETE_GRAPH or upstream in loaded:
-                edges.add((upstream, key))
+            edges.add((upstream, key))
     return edges
 
 

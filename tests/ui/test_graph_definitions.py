@@ -81,14 +81,10 @@ def test_expected_keys_have_their_group_and_upstream(graph):
 
 
 def test_the_graph_is_complete():
-    """Strict once spec.EXPECT_COMPLETE_GRAPH is True (flip it when every layer has landed)."""
+    """Every key of tests/ui/expected_graph.py exists, and nothing else."""
     graph = load_definitions().resolve_asset_graph()
     loaded = {k.to_user_string() for k in _real_keys(graph)}
     missing = sorted(set(spec.EXPECTED_ASSETS) - loaded)
-    if not spec.EXPECT_COMPLETE_GRAPH:
-        if missing:
-            pytest.skip(f"graph not complete yet (EXPECT_COMPLETE_GRAPH is False); missing {len(missing)}: {missing}")
-        return
     assert not missing, f"expected assets missing: {missing}"
     unexpected = sorted(loaded - set(spec.EXPECTED_ASSETS))
     assert not unexpected, f"assets not in tests/ui/expected_graph.py (add them there): {unexpected}"
@@ -105,10 +101,6 @@ def test_schedules(defs):
     by_job = {s.job_name: s for s in schedules}
     for schedule in schedules:  # whatever exists targets a job of the code location
         assert repo.has_job(schedule.job_name), schedule.name
-    if not spec.EXPECT_COMPLETE_GRAPH:
-        if not schedules:
-            pytest.skip("no schedule defined yet (EXPECT_COMPLETE_GRAPH is False)")
-        return
     assert spec.NIGHTLY_JOB in by_job, f"no schedule for the nightly job; schedules: {[s.name for s in schedules]}"
     hourly = [s for s in schedules if "leaderboard" in (s.name + s.job_name) and _is_hourly(s.cron_schedule)]
     assert hourly, f"no hourly leaderboard schedule; schedules: {[(s.name, s.cron_schedule) for s in schedules]}"

@@ -19,7 +19,7 @@ TIMEOUT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def page(ui_server):
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    import playwright.sync_api as playwright_api  # installed by the dev extra; the browser by ensure_chromium()
     executable = ensure_chromium()
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(executable), headless=True, args=list(CHROMIUM_ARGS))
