@@ -97,47 +97,46 @@ leaderboard_weekly = _leaderboard("leaderboard_weekly", "week")
 leaderboard_monthly = _leaderboard("leaderboard_monthly", "month")
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"postgres"},
-    owners=["team:data-platform"],
-    pool=WAREHOUSE_HEAVY,
-    code_version="1",
-    deps=[dg.AssetKey("access_control"), dg.AssetKey("learner_velocity_analytics"), dg.AssetKey("performance_analytics"),
-          dg.AssetKey("user_skills"), dg.AssetKey("users")],
+def _k_anonymous_view(name: str, count_column: str, deps: list[str], description: str):
+    """A k-anonymous aggregate view as an asset: refreshed, then its smallest published group and k
+    as metadata (``count_column`` is the group's learner count)."""
+    @dg.asset(
+        name=name,
+        group_name=GROUP,
+        kinds={"postgres"},
+        owners=["team:data-platform"],
+        pool=WAREHOUSE_HEAVY,
+        code_version="1",
+        deps=[dg.AssetKey(key) for key in deps],
+        description=description,
+    )
+    def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        stats = refresh_view(warehouse.engine(), name, ledger_lock=False)
+        with warehouse.engine().connect() as conn:
+            smallest, k = conn.execute(sa.text(f"select min({count_column}), k_anonymity() from {name}")).one()
+        return dg.MaterializeResult(metadata={**stats, "smallest_published_group": int(smallest or 0), "k": int(k)})
+
+    return _asset
+
+
+peer_comparison_aggregates = _k_anonymous_view(
+    "peer_comparison_aggregates", "sample_size",
+    deps=["access_control", "learner_velocity_analytics", "performance_analytics", "user_skills", "users"],
     description=(
         "Peer groups (organisation × competency level from mean mastery) over each learner's latest "
         "unexpired velocity/performance snapshot; a group is published only with at least k learners "
         "(k_anonymity(), never below 5), its avg_score only when k of them have a score."
     ),
 )
-def peer_comparison_aggregates(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    stats = refresh_view(warehouse.engine(), "peer_comparison_aggregates", ledger_lock=False)
-    with warehouse.engine().connect() as conn:
-        smallest, k = conn.execute(sa.text(
-            "select min(sample_size), k_anonymity() from peer_comparison_aggregates")).one()
-    return dg.MaterializeResult(metadata={**stats, "smallest_published_group": int(smallest or 0), "k": int(k)})
-
-
-@dg.asset(
-    group_name=GROUP,
-    kinds={"postgres"},
-    owners=["team:data-platform"],
-    pool=WAREHOUSE_HEAVY,
-    code_version="1",
-    deps=[dg.AssetKey("access_control"), dg.AssetKey("user_skills"), dg.AssetKey("skills")],
+skill_demand_aggregates = _k_anonymous_view(
+    "skill_demand_aggregates", "learner_count",
+    deps=["access_control", "user_skills", "skills"],
     description=(
         "Learners per skill and UTC month of assessment with mean mastery and growth against the "
         "previous calendar month; a cell with fewer than k learners is not published (nor used as the "
         "base of a growth rate)."
     ),
 )
-def skill_demand_aggregates(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    stats = refresh_view(warehouse.engine(), "skill_demand_aggregates", ledger_lock=False)
-    with warehouse.engine().connect() as conn:
-        smallest, k = conn.execute(sa.text(
-            "select min(learner_count), k_anonymity() from skill_demand_aggregates")).one()
-    return dg.MaterializeResult(metadata={**stats, "smallest_published_group": int(smallest or 0), "k": int(k)})
 
 
 AGGREGATE_ASSETS = [leaderboard_weekly, leaderboard_monthly, peer_comparison_aggregates, skill_demand_aggregates]
