@@ -21,6 +21,7 @@ Python parts (item awards, levels, achievements) run per user-hash bucket of at 
 """
 
 import math
+from collections import Counter
 
 import dagster as dg
 import pandas as pd
@@ -98,28 +99,34 @@ def _buckets(n_rows: int, chunk_rows: int) -> int:
     return max(1, math.ceil(n_rows / max(1, chunk_rows)))
 
 
-def _count_by_type(rows) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for activity_type, _points in rows:
-        out[activity_type] = out.get(activity_type, 0) + 1
-    return out
+def _inserted_and_updated(flags: list[bool]) -> tuple[int, int]:
+    """Counts of an upsert's ``inserted`` flags (one per row returned): (true, false)."""
+    inserted = sum(1 for f in flags if f)
+    return inserted, len(flags) - inserted
+
+
+def _stage(conn: sa.Connection, tmp_table: str, frame: pd.DataFrame, **copy_options) -> None:
+    """Empty ``tmp_table`` and COPY ``frame`` into it (one bucket's rows)."""
+    conn.execute(sa.text(f"truncate {tmp_table}"))
+    copy_frame(conn, tmp_table, frame, **copy_options)
 
 
 def _q(name: str) -> sa.TextClause:
     return sa.text(sql_text(f"gamification/{name}.sql"))
 
 
-COMMON = dict(
+DAILY_ASSET = dict(
     group_name=GROUP,
     kinds={"postgres"},
     owners=["team:data-platform"],
     partitions_def=DAILY_PARTITIONS,
+    code_version="1",
 )
+HEAVY_DAILY_ASSET = dict(DAILY_ASSET, pool=WAREHOUSE_HEAVY)
 
 
 @dg.asset(
-    **COMMON,
-    code_version="1",
+    **DAILY_ASSET,
     deps=[dg.AssetKey("learning_events"), dg.AssetKey("users"), dg.AssetKey("organizations")],
     description=(
         "One row per learner per active local day (organisation time zone, else UTC): first and "
@@ -134,10 +141,10 @@ def daily_activity(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     with warehouse.engine().begin() as conn:
         flags = conn.execute(_q("daily_activity_upsert"), params).scalars().all()
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
-    inserted = sum(1 for f in flags if f)
+    inserted, updated = _inserted_and_updated(flags)
     return dg.MaterializeResult(metadata={
         "days_inserted": inserted,
-        "days_updated": len(flags) - inserted,
+        "days_updated": updated,
         "events_of_unknown_users": int(unknown.events),
         "unknown_users": int(unknown.learners),
         "window_start": start.isoformat(),
@@ -146,9 +153,7 @@ def daily_activity(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 
 @dg.asset(
-    **COMMON,
-    code_version="1",
-    pool=WAREHOUSE_HEAVY,
+    **HEAVY_DAILY_ASSET,
     deps=[daily_activity, dg.AssetKey("learning_events"), dg.AssetKey("assessment_results"),
           dg.AssetKey("enrollments"), dg.AssetKey("users")],
     description=(
@@ -164,7 +169,7 @@ def point_transactions(
     start, T = _window(context)
     rules = config.to_rules().points
     window = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
-    awarded: dict[str, int] = {}
+    awarded: Counter[str] = Counter()  # new awards per activity_type
     computed = skipped_unknown = 0
     with warehouse.engine().begin() as conn:
         conn.execute(sa.text(f"select pg_advisory_xact_lock_shared({LEDGER_LOCK_SQL})"))
@@ -178,21 +183,18 @@ def point_transactions(
             enrollments = read_frame(conn, sql_text("gamification/window_completed_enrollments.sql"), params)
             ledger = item_awards(events, results, enrollments, T, rules)
             computed += len(ledger)
-            conn.execute(sa.text("truncate tmp_point_awards"))
-            copy_frame(conn, "tmp_point_awards", ledger[["user_id", "points", "activity_type", "source_id",
-                                                         "origin_id", "metadata", "timestamp"]],
-                       json_columns=["metadata"])
+            _stage(conn, "tmp_point_awards", ledger[["user_id", "points", "activity_type", "source_id",
+                                                     "origin_id", "metadata", "timestamp"]],
+                   json_columns=["metadata"])
             skipped_unknown += conn.execute(_q("count_tmp_unknown_users")).scalar_one()
-            for k, v in _count_by_type(conn.execute(_q("insert_item_awards")).all()).items():
-                awarded[k] = awarded.get(k, 0) + v
+            awarded.update(activity_type for activity_type, _ in conn.execute(_q("insert_item_awards")).all())
         day_rows = conn.execute(_q("insert_day_awards"), {
             **window, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,
             "streak_every": rules.streak_bonus_every_days,
         }).all()
-        for k, v in _count_by_type(day_rows).items():
-            awarded[k] = awarded.get(k, 0) + v
+        awarded.update(activity_type for activity_type, _ in day_rows)
         total_rows = conn.execute(sa.text("select count(*) from point_transactions")).scalar_one()
-    context.log.info("ledger %s: %s new awards %s", context.partition_key, sum(awarded.values()), awarded)
+    context.log.info("ledger %s: %s new awards %s", context.partition_key, sum(awarded.values()), dict(awarded))
     return dg.MaterializeResult(metadata={
         "awards_inserted": sum(awarded.values()),
         **{f"inserted_{k}": v for k, v in sorted(awarded.items())},
@@ -205,9 +207,7 @@ def point_transactions(
 
 
 @dg.asset(
-    **COMMON,
-    code_version="1",
-    pool=WAREHOUSE_HEAVY,
+    **HEAVY_DAILY_ASSET,
     deps=[point_transactions, daily_activity, dg.AssetKey("users"), dg.AssetKey("organizations")],
     description=(
         "Totals, level and streaks per learner, recomputed set-based (SQL SUM over the ledger, "
@@ -235,12 +235,11 @@ def user_points(
                 continue
             frame["current_level"] = rules.levels.level_for(frame["total_points"].to_numpy())
             learners += len(frame)
-            conn.execute(sa.text("truncate tmp_user_points"))
-            copy_frame(conn, "tmp_user_points", frame[["user_id", "total_points", "current_level",
-                                                       "current_streak", "longest_streak"]])
-            flags = conn.execute(_q("upsert_user_points")).scalars().all()
-            inserted += sum(1 for f in flags if f)
-            updated += sum(1 for f in flags if not f)
+            _stage(conn, "tmp_user_points", frame[["user_id", "total_points", "current_level",
+                                                   "current_streak", "longest_streak"]])
+            bucket_inserted, bucket_updated = _inserted_and_updated(conn.execute(_q("upsert_user_points")).scalars().all())
+            inserted += bucket_inserted
+            updated += bucket_updated
         summary = conn.execute(sa.text(
             "select count(*), coalesce(sum(total_points), 0), coalesce(max(current_level), 0), "
             "coalesce(max(longest_streak), 0) from user_points")).one()
@@ -258,9 +257,7 @@ def user_points(
 
 
 @dg.asset(
-    **COMMON,
-    code_version="1",
-    pool=WAREHOUSE_HEAVY,
+    **HEAVY_DAILY_ASSET,
     deps=[point_transactions, daily_activity, dg.AssetKey("enrollments"),
           dg.AssetKey("assessment_results"), dg.AssetKey("user_skills"), dg.AssetKey("users")],
     description=(
@@ -291,11 +288,11 @@ def user_achievements(
             earned = earned_achievements(catalog, frames["ledger"], frames["days"], frames["enrollments"],
                                          frames["results"], frames["skills"], T, rules)
             evaluated += len(earned)
-            conn.execute(sa.text("truncate tmp_user_achievements"))
-            copy_frame(conn, "tmp_user_achievements", earned[["user_id", "achievement_id", "earned_at"]])
-            flags = conn.execute(_q("insert_user_achievements")).scalars().all()
-            inserted += sum(1 for f in flags if f)
-            moved_back += sum(1 for f in flags if not f)
+            _stage(conn, "tmp_user_achievements", earned[["user_id", "achievement_id", "earned_at"]])
+            bucket_inserted, bucket_moved_back = _inserted_and_updated(
+                conn.execute(_q("insert_user_achievements")).scalars().all())
+            inserted += bucket_inserted
+            moved_back += bucket_moved_back
         total = conn.execute(sa.text("select count(*) from user_achievements")).scalar_one()
     return dg.MaterializeResult(metadata={
         "candidates": int(n_candidates),
