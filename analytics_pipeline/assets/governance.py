@@ -37,6 +37,13 @@ PER_LEARNER_WRITERS = [dg.AssetKey(k) for k in (
 CURRENT_VIEWS = tuple(f"{table}_current" for table in SNAPSHOT_TABLES)
 EXPIRING_TABLES = SNAPSHOT_TABLES + ("predictive_analytics_cache",)
 K_VIEWS = {"peer_comparison_aggregates": "sample_size", "skill_demand_aggregates": "learner_count"}
+DAILY_GOVERNANCE_ASSET = dict(
+    group_name=GROUP,
+    kinds={"postgres"},
+    owners=OWNERS,
+    partitions_def=DAILY_PARTITIONS,
+    code_version="1",
+)
 
 
 def _ident(name: str) -> str:
@@ -72,11 +79,7 @@ def apply_access_control(conn: Connection, k: int) -> dict:
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"postgres"},
-    owners=OWNERS,
-    partitions_def=DAILY_PARTITIONS,
-    code_version="1",
+    **DAILY_GOVERNANCE_ASSET,
     description=(
         "k-anonymity threshold (K_ANONYMITY, never below 5) written to pipeline_settings for SQL's k_anonymity(); "
         "grants re-applied: role authenticated reads the per-learner tables through row-level security, views run "
@@ -154,18 +157,22 @@ def k_anonymity_of_frame(published: pd.DataFrame, count_column: str, k: int, sql
     )
 
 
-@dg.asset_check(asset=dg.AssetKey("peer_comparison_aggregates"), blocking=True,
-                description="No published peer group has fewer than k learners (sample_size).")
-def peer_comparison_k_anonymity(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.engine().connect() as conn:
-        return k_anonymity_result(conn, "peer_comparison_aggregates", K_VIEWS["peer_comparison_aggregates"], load_settings().k_anonymity)
+def _k_anonymity_check(name: str, view: str, description: str) -> dg.AssetChecksDefinition:
+    """Blocking check ``name`` on the aggregate view ``view``: no published group under k."""
+    @dg.asset_check(name=name, asset=dg.AssetKey(view), blocking=True, description=description)
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.engine().connect() as conn:
+            return k_anonymity_result(conn, view, K_VIEWS[view], load_settings().k_anonymity)
+
+    return _check
 
 
-@dg.asset_check(asset=dg.AssetKey("skill_demand_aggregates"), blocking=True,
-                description="No published skill-month cell has fewer than k learners (learner_count).")
-def skill_demand_k_anonymity(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.engine().connect() as conn:
-        return k_anonymity_result(conn, "skill_demand_aggregates", K_VIEWS["skill_demand_aggregates"], load_settings().k_anonymity)
+peer_comparison_k_anonymity = _k_anonymity_check(
+    "peer_comparison_k_anonymity", "peer_comparison_aggregates",
+    "No published peer group has fewer than k learners (sample_size).")
+skill_demand_k_anonymity = _k_anonymity_check(
+    "skill_demand_k_anonymity", "skill_demand_aggregates",
+    "No published skill-month cell has fewer than k learners (learner_count).")
 
 
 # ═══════════════ retention ═══════════════
@@ -218,11 +225,7 @@ def retention_violations(conn: Connection, as_of: pd.Timestamp, policy: Retentio
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"postgres"},
-    owners=OWNERS,
-    partitions_def=DAILY_PARTITIONS,
-    code_version="1",
+    **DAILY_GOVERNANCE_ASSET,
     deps=PER_LEARNER_WRITERS,
     description=(
         "The seed's retention policy at T (end of the day): predictive cache 48 h, activity logs 90 d, personal "
@@ -297,11 +300,7 @@ def process_erasures(conn: Connection, run_id: str | None = None) -> tuple[int, 
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"postgres"},
-    owners=OWNERS,
-    partitions_def=DAILY_PARTITIONS,
-    code_version="1",
+    **DAILY_GOVERNANCE_ASSET,
     deps=PER_LEARNER_WRITERS,
     description=(
         "Learners deleted upstream (erasure_requests, filled by the sources layer from /v1/deletions) are erased "
