@@ -35,6 +35,12 @@ OWNERS = ["team:data-platform"]
 SOURCE_KEYS = ["learning_events", "enrollments", "assessment_results", "user_preferences"]
 # Feature windows reach 28 days back from a snapshot (events, results, progress trend).
 FEATURE_LOOKBACK_DAYS = 28
+DAILY_PREDICTIVE_ASSET = dict(
+    group_name=GROUP,
+    owners=OWNERS,
+    partitions_def=DAILY_PARTITIONS,
+    code_version="1",
+)
 
 
 class DropOffRunConfig(dg.Config):
@@ -119,11 +125,8 @@ def drop_off_metadata(evaluation: dict) -> dict:
 
 
 @dg.asset(
-    group_name=GROUP,
+    **DAILY_PREDICTIVE_ASSET,
     kinds={"scikitlearn", "postgres"},
-    owners=OWNERS,
-    partitions_def=DAILY_PARTITIONS,
-    code_version="1",
     deps=[*SOURCE_KEYS, "engagement_analytics", "performance_analytics", "learner_velocity_analytics"],
     description=(
         "Drop-off risk (no learning activity in the 14 days after T) per active learner, trained on the "
@@ -154,11 +157,8 @@ def predictive_drop_off_risk(
 
 
 @dg.asset(
-    group_name=GROUP,
+    **DAILY_PREDICTIVE_ASSET,
     kinds={"pandas", "postgres"},
-    owners=OWNERS,
-    partitions_def=DAILY_PARTITIONS,
-    code_version="1",
     deps=["learning_events", "enrollments", "user_preferences", "learner_velocity_analytics"],
     description=(
         "Expected completion date with an interval per active enrollment, from the pace of the last 8 weeks "
@@ -176,11 +176,8 @@ def predictive_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
 
 @dg.asset(
-    group_name=GROUP,
+    **DAILY_PREDICTIVE_ASSET,
     kinds={"pandas", "postgres"},
-    owners=OWNERS,
-    partitions_def=DAILY_PARTITIONS,
-    code_version="1",
     deps=[*SOURCE_KEYS, "content_items", "skills", "user_skills", "courses",
           "skill_gap_analytics", "content_effectiveness_analytics"],
     description=(
