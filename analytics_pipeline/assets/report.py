@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from analytics_pipeline import assets as assets_package
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
+from analytics_pipeline.orchestration.table_counts import row_counts
 from analytics_pipeline.reporting import ReportData, render_report
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.settings import load_settings
@@ -23,15 +24,6 @@ from analytics_pipeline.warehouse import sql_text
 
 TOP_N = 10
 CRITICAL_GAP = 40.0
-# Tables counted in the health section (the ones `make run` prints, plus the leaderboard views).
-HEALTH_TABLES = (
-    "organizations", "users", "courses", "enrollments", "skills", "user_skills", "content_items",
-    "assessment_results", "learning_events", "user_preferences", "quarantine",
-    "learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics", "mastery_analytics",
-    "performance_analytics", "content_effectiveness_analytics", "point_transactions", "user_points",
-    "user_achievements", "daily_activity", "predictive_analytics_cache",
-    "leaderboard_weekly", "leaderboard_monthly", "peer_comparison_aggregates", "skill_demand_aggregates",
-)
 
 
 def _other_layer_keys() -> list[dg.AssetKey]:
@@ -56,12 +48,7 @@ def _read(conn, name: str, **params) -> pd.DataFrame:
 
 
 def _table_rows(conn) -> pd.DataFrame:
-    rows = []
-    for table in HEALTH_TABLES:
-        exists = conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": table}).scalar_one()
-        rows.append({"table": table,
-                     "rows": conn.execute(sa.text(f'select count(*) from "{table}"')).scalar_one() if exists else None})
-    return pd.DataFrame(rows, columns=["table", "rows"])
+    return pd.DataFrame(list(row_counts(conn).items()), columns=["table", "rows"])
 
 
 def latest_check_results(instance: dg.DagsterInstance, check_keys) -> pd.DataFrame:

@@ -15,23 +15,14 @@ from collections.abc import Iterator
 
 import pandas as pd
 import requests
-import sqlalchemy as sa
 
+from analytics_pipeline.orchestration.table_counts import row_counts
 from analytics_pipeline.runtime import prepare_environment
 from analytics_pipeline.settings import PROJECT_ROOT, Settings
 from analytics_pipeline.warehouse.engine import make_engine
 from analytics_pipeline.warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
-
-SUMMARY_TABLES = (
-    "organizations", "users", "courses", "enrollments", "skills", "user_skills", "content_items",
-    "assessment_results", "learning_events", "user_preferences", "quarantine",
-    "learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics", "mastery_analytics",
-    "performance_analytics", "content_effectiveness_analytics", "point_transactions", "user_points",
-    "user_achievements", "daily_activity", "predictive_analytics_cache",
-    "leaderboard_weekly", "leaderboard_monthly", "peer_comparison_aggregates", "skill_demand_aggregates",
-)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -96,10 +87,9 @@ def print_summary(database_url: str) -> None:
     engine = make_engine(database_url)
     print("\nRows in the warehouse:")
     with engine.connect() as conn:
-        for table in SUMMARY_TABLES:
-            exists = conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": table}).scalar_one()
-            count = conn.execute(sa.text(f"select count(*) from {table}")).scalar_one() if exists else None
-            print(f"  {table:34} {count if count is not None else '-':>10}")
+        counts = row_counts(conn)
+    for table, count in counts.items():
+        print(f"  {table:34} {count if count is not None else '-':>10}")
 
 
 def run_pipeline(settings: Settings, partition: str | None = None, job: str = "nightly") -> int:
