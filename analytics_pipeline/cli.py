@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -57,6 +58,19 @@ def _cmd_ui(args) -> int:
     return run_ui(load_settings(), port=args.port)
 
 
+def _add_optional_command(commands, name: str, help_text: str, module: str) -> None:
+    """Sub-command ``name`` from ``module`` (its ``add_arguments`` and ``run_from_args``), when
+    that module is installed; otherwise the command is left out."""
+    try:
+        plugin = importlib.import_module(module)
+        add_arguments, run_from_args = plugin.add_arguments, plugin.run_from_args
+    except (ImportError, AttributeError):
+        return
+    command = commands.add_parser(name, help=help_text)
+    add_arguments(command)
+    command.set_defaults(func=run_from_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analytics-pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,22 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui = commands.add_parser("ui", help="Dagster UI + daemon")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=_cmd_ui)
-    try:
-        from analytics_pipeline.sandbox.cli import add_arguments, run_from_args
-    except ImportError:
-        pass
-    else:
-        sandbox = commands.add_parser("sandbox", help="the sandbox LMS server")
-        add_arguments(sandbox)
-        sandbox.set_defaults(func=run_from_args)
-    try:
-        from analytics_pipeline.bench.cli import add_arguments as add_bench_arguments, run_from_args as run_bench
-    except ImportError:
-        pass
-    else:
-        bench = commands.add_parser("bench", help="the benchmark")
-        add_bench_arguments(bench)
-        bench.set_defaults(func=run_bench)
+    _add_optional_command(commands, "sandbox", "the sandbox LMS server", "analytics_pipeline.sandbox.cli")
+    _add_optional_command(commands, "bench", "the benchmark", "analytics_pipeline.bench.cli")
     return parser
 
 
