@@ -32,18 +32,24 @@ def previous_day_partition(scheduled_time) -> str:
     return DAILY_PARTITIONS.get_partition_key_for_timestamp((t - pd.Timedelta(days=1)).timestamp())
 
 
+def _running_schedule(name: str, cron: str, timezone: str, job, description: str):
+    """``dg.schedule`` decorator for a schedule that starts RUNNING (visible and firing with the daemon)."""
+    return dg.schedule(
+        name=name,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
+    )
+
+
 def build_nightly_schedule(cron: str | None = None, timezone: str | None = None) -> dg.ScheduleDefinition:
     cron = cron or env("NIGHTLY_CRON")
     timezone = timezone or env("SCHEDULE_TIMEZONE")
 
-    @dg.schedule(
-        name="nightly_schedule",
-        cron_schedule=cron,
-        execution_timezone=timezone,
-        job=nightly_job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"The nightly job for the previous UTC day, at {cron} ({timezone}).",
-    )
+    @_running_schedule("nightly_schedule", cron, timezone, nightly_job,
+                       f"The nightly job for the previous UTC day, at {cron} ({timezone}).")
     def _nightly(context: dg.ScheduleEvaluationContext):
         partition = previous_day_partition(context.scheduled_execution_time)
         return dg.RunRequest(run_key=f"nightly:{partition}", partition_key=partition,
@@ -55,14 +61,8 @@ def build_nightly_schedule(cron: str | None = None, timezone: str | None = None)
 def build_leaderboard_schedule(timezone: str | None = None) -> dg.ScheduleDefinition:
     timezone = timezone or env("SCHEDULE_TIMEZONE")
 
-    @dg.schedule(
-        name="leaderboard_refresh_schedule",
-        cron_schedule=HOURLY_CRON,
-        execution_timezone=timezone,
-        job=leaderboard_refresh_job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Refresh the weekly and monthly leaderboards every hour.",
-    )
+    @_running_schedule("leaderboard_refresh_schedule", HOURLY_CRON, timezone, leaderboard_refresh_job,
+                       "Refresh the weekly and monthly leaderboards every hour.")
     def _hourly(context: dg.ScheduleEvaluationContext):
         hour = pd.Timestamp(context.scheduled_execution_time).tz_convert("UTC").strftime("%Y-%m-%dT%H")
         return dg.RunRequest(run_key=f"leaderboard_refresh:{hour}", tags={"trigger": "leaderboard_refresh_schedule"})
