@@ -61,7 +61,7 @@ def read_copy(conn, sql: str, ts_columns, t: pd.Timestamp) -> pd.DataFrame:
         for block in copy:
             buffer.write(block)
     buffer.seek(0)
-    frame = pa_csv.read_csv(buffer).to_pandas()
+    frame = pa_csv.read_csv(buffer, convert_options=pa_csv.ConvertOptions(strings_can_be_null=True)).to_pandas()
     for column in ts_columns:
         frame[column] = pd.to_datetime(frame[column], unit="us", utc=True)
     return frame
