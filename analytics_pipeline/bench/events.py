@@ -3,8 +3,8 @@ graph: every step that ran is reported, so the benchmark grows with the asset gr
 
 For each step key: STEP_START -> STEP_SUCCESS / STEP_FAILURE timestamps, the asset keys it
 materialized, their group names (from the code location's asset graph) and the rows it reports
-(materialization metadata: ``dagster/row_count``, else the largest numeric entry whose name
-contains "row").
+(materialization metadata: the first of ``ROW_KEYS`` present, else the largest numeric entry
+whose name contains "row"); the step's short metadata values are kept too.
 """
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ STEP_EVENTS = {
     dg.DagsterEventType.RUN_SUCCESS,
     dg.DagsterEventType.RUN_FAILURE,
 }
+
+
+ROW_KEYS = ("rows_received", "rows_written", "rows_loaded", "rows", "dagster/row_count")
 
 
 def asset_groups() -> dict[str, str]:
@@ -39,8 +42,9 @@ def _rows(metadata: dict) -> int | None:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             continue
         values[name] = raw
-    if "dagster/row_count" in values:
-        return int(values["dagster/row_count"])
+    for name in ROW_KEYS:  # rows this run handled first, the table's total (dagster/row_count) after
+        if name in values:
+            return int(values[name])
     candidates = [v for k, v in values.items() if "row" in k.lower() and "share" not in k.lower()]
     return int(max(candidates)) if candidates else None
 
@@ -81,6 +85,9 @@ def step_timings(instance: dg.DagsterInstance, run_id: str, groups: dict[str, st
             group = groups.get(asset)
             if group and group not in step["groups"]:
                 step["groups"].append(group)
+            step.setdefault("metadata", {}).update({
+                name: getattr(value, "value", value) for name, value in (materialization.metadata or {}).items()
+                if isinstance(getattr(value, "value", value), (int, float, str)) and len(str(getattr(value, "value", value))) < 200})
             rows = _rows(materialization.metadata)
             if rows is not None:
                 step["rows"] = (step["rows"] or 0) + rows
