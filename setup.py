@@ -23,15 +23,23 @@ setup(
         "pgserver>=0.1.4,<0.2",
         "yoyo-migrations>=9.0,<10",
         "orjson>=3.10",
+        "backoff>=2.2,<3",  # retries of the LMS API client (sources/client.py)
         "psutil>=5.9",
         "scikit-learn>=1.5,<2",
         "plotly>=5.20",
-    "pyarrow>=15",
+        "pyyaml>=6",
+        "pyarrow>=15",
     ],
     extras_require={
+        "celery": ["dagster-celery>=0.29,<0.30", "redis>=5"],
+        "k8s": ["dagster-k8s>=0.29,<0.30"],
         "dev": [
             "pytest>=8",
             "schemathesis>=4,<5",
+            "dagster-celery>=0.29,<0.30",
+            "redis>=5",
+            "dagster-k8s>=0.29,<0.30",
+            "playwright>=1.45",  # drives Debian's /usr/bin/chromium in tests/ui (no browser download)
         ],
     },
     entry_points={"console_scripts": ["analytics-pipeline=analytics_pipeline.cli:main"]},

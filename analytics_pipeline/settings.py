@@ -32,7 +32,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "SCHEDULE_TIMEZONE": ("UTC", "Time zone of the nightly schedule."),
     "NIGHTLY_CRON": ("0 2 * * *", "Cron of the nightly job."),
     "ALERT_WEBHOOK_URL": ("", "When set, run failures are posted there."),
-    "DAGSTER_EXECUTOR": ("multiprocess", "in_process, multiprocess or celery."),
+    "DAGSTER_UI_URL": ("http://127.0.0.1:3000", "Base URL of the Dagster UI, for the run links in alerts."),
+    "DAGSTER_EXECUTOR": ("multiprocess", "in_process, multiprocess, celery or k8s (run config `execution: config: executor:` overrides it)."),
+    "CELERY_BROKER_URL": ("pyamqp://guest:guest@127.0.0.1:5672//", "Broker of the Celery executor and its workers (RabbitMQ `pyamqp://...` or Redis `redis://host:6379/0`)."),
+    "CELERY_RESULT_BACKEND": ("rpc://", "Result backend of the Celery executor (`rpc://` with RabbitMQ; the broker URL with Redis)."),
+    "REPORTS_DIR": ("reports", "Folder of the analyst report (HTML) written after each nightly run (relative to the project; git-ignored)."),
 }
 
 
@@ -40,6 +44,13 @@ def env(name: str) -> str:
     """The value of a documented environment variable, or its default."""
     default, _ = ENVIRONMENT[name]
     return os.environ.get(name, default)
+
+
+def env_is_set(name: str) -> bool:
+    """Whether a documented variable is set in the environment (not just defaulted)."""
+    if name not in ENVIRONMENT:
+        raise KeyError(name)
+    return bool(os.environ.get(name))
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class Settings:
     sandbox_profile: str = field(default_factory=lambda: env("SANDBOX_PROFILE"))
     sandbox_seed: int = field(default_factory=lambda: int(env("SANDBOX_SEED")))
     k_anonymity: int = field(default_factory=lambda: max(5, int(env("K_ANONYMITY"))))
+    reports_dir: Path = field(default_factory=lambda: PROJECT_ROOT / env("REPORTS_DIR"))
 
 
 def load_settings() -> Settings:

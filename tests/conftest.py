@@ -15,7 +15,8 @@ from analytics_pipeline.settings import PROJECT_ROOT
 from analytics_pipeline.warehouse.embedded import start_embedded
 from analytics_pipeline.warehouse.engine import drop_database, ensure_database, make_engine
 from analytics_pipeline.warehouse.migrate import migrate
-from analytics_pipeline.warehouse.urls import dagster_storage_url, warehouse_url
+from analytics_pipeline.warehouse import urls
+from analytics_pipeline.warehouse.urls import dagster_storage_url
 
 DB_FIXTURES = {"pg_server_url", "warehouse_url", "engine", "clean_warehouse", "dagster_instance", "fresh_database_url"}
 # Data kept by truncation: catalogs seeded by migrations.
@@ -33,7 +34,7 @@ def pg_server_url() -> str:
     """URL of the PostgreSQL server the tests create their databases on."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return warehouse_url(url).render_as_string(hide_password=False)
+        return urls.warehouse_url(url).render_as_string(hide_password=False)  # not the fixture below
     return start_embedded(PROJECT_ROOT / os.environ.get("PGDATA_DIR", ".pgdata"))
 
 

@@ -73,14 +73,19 @@ def _item_skills(content_items: pd.DataFrame | None) -> pd.DataFrame:
         x.astype({"skill_id": str}).drop_duplicates(["content_id", "skill_id"])
 
 
-def effects(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFrame,
-            key: str, cfg: ContentEffectivenessConfig) -> pd.DataFrame:
-    """Qualifying effects per (key, skill_id); ``key`` is ``content_id`` or ``content_type``.
+def effect_parts(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFrame,
+                 key: str, effect_window_days: float = 14) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Additive partial sums of the effects per (key, skill_id) over a set of learners.
 
-    results: rid, user_id, skill_id, score, submitted_at; events: user_id, content_id,
-    occurred_at, completed. Returns key, skill_id, effect, n_treated, n_control.
+    Every evidence pair joins a learner's events with the *same* learner's results, so the
+    sums (and the distinct-learner counts) of disjoint learner sets add up: the parts of
+    learner chunks summed with :func:`combine_effect_parts` equal the parts over all of them
+    (up to the order of float additions). Returns ``(pairs, skills)``:
+    pairs indexed by (key, skill_id) with t_sum, t_n, t_learners (treated), u_sum, u_n
+    (results that used the key: not control), no_control (learners without a control
+    result); skills indexed by skill_id with s_sum, s_n, s_learners (all results).
     """
-    win = pd.Timedelta(days=cfg.effect_window_days)
+    win = pd.Timedelta(days=effect_window_days)
     ev = events.merge(item_skills[["content_id", "content_type", "skill_id"]], on="content_id")
     pairs = ev[["user_id", key, "skill_id", "occurred_at", "completed"]].merge(
         results, on=["user_id", "skill_id"])
@@ -99,11 +104,33 @@ def effects(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFra
         .reset_index().merge(per_user.reset_index(), on=["user_id", "skill_id"])
     no_control = uu.loc[uu["u_n"] >= uu["r_n"]].groupby(ks, observed=True).size() \
         .rename("no_control")
+    # every used (key, skill): a chunk may hold only the "used" side of a key treated elsewhere.
+    parts = u.join(treated, how="left").join(no_control, how="left").fillna(0.0).astype(float)
+    parts = parts[["t_sum", "t_n", "t_learners", "u_sum", "u_n", "no_control"]]
     skill_tot = results.groupby("skill_id").agg(s_sum=("score", "sum"), s_n=("score", "size"),
-                                                s_learners=("user_id", "nunique"))
-    eff = treated.join(u, how="left").join(no_control, how="left").reset_index()
+                                                s_learners=("user_id", "nunique")).astype(float)
+    return parts, skill_tot
+
+
+def combine_effect_parts(parts: list[tuple[pd.DataFrame, pd.DataFrame]]
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sum :func:`effect_parts` of disjoint learner sets (small frames: items x skills)."""
+    pairs = pd.concat([p for p, _ in parts])
+    skills = pd.concat([s for _, s in parts])
+    pairs = pairs.groupby(level=list(range(pairs.index.nlevels)), observed=True).sum()
+    return pairs, skills.groupby(level=0).sum()
+
+
+def effects_from_parts(pairs: pd.DataFrame, skill_tot: pd.DataFrame, key: str,
+                       cfg: ContentEffectivenessConfig) -> pd.DataFrame:
+    """Qualifying effects from (combined) parts; see :func:`effects`."""
+    if pairs.empty:
+        return pd.DataFrame({key: pd.Series(dtype=object), "skill_id": pd.Series(dtype=object),
+                             "effect": pd.Series(dtype=float),
+                             "n_treated": pd.Series(dtype=float),
+                             "n_control": pd.Series(dtype=float)})
+    eff = pairs.loc[pairs["t_n"] > 0].reset_index()
     eff = eff.merge(skill_tot, left_on="skill_id", right_index=True, how="left")
-    eff["no_control"] = eff["no_control"].fillna(0)
     c_n = eff["s_n"] - eff["u_n"]
     eff["n_treated"] = eff["t_learners"]
     eff["n_control"] = eff["s_learners"] - eff["no_control"]
@@ -113,6 +140,67 @@ def effects(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFra
         & eff["effect"].notna()
     return eff.loc[ok, [key, "skill_id", "effect", "n_treated", "n_control"]] \
         .reset_index(drop=True)
+
+
+def effects(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFrame,
+            key: str, cfg: ContentEffectivenessConfig) -> pd.DataFrame:
+    """Qualifying effects per (key, skill_id); ``key`` is ``content_id`` or ``content_type``.
+
+    results: rid, user_id, skill_id, score, submitted_at; events: user_id, content_id,
+    occurred_at, completed. Returns key, skill_id, effect, n_treated, n_control.
+    """
+    parts = effect_parts(results, events, item_skills, key, cfg.effect_window_days)
+    return effects_from_parts(*parts, key, cfg)
+
+
+def evidence(assessment_results: pd.DataFrame | None, learning_events: pd.DataFrame | None,
+             T: pd.Timestamp, cfg: ContentEffectivenessConfig
+             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(results with a skill in the lookback, evidence events, all events <= T) as used by
+    :func:`effects` (see the module docstring)."""
+    res = common.until(assessment_results, "submitted_at", T,
+                       ["user_id", "skill_id", "score"], days=cfg.lookback_days)
+    res = res.loc[res["skill_id"].notna() & res["score"].notna()]
+    res = res.assign(user_id=res["user_id"].astype(str), skill_id=res["skill_id"].astype(str),
+                     score=pd.to_numeric(res["score"]).astype(float))
+    res["rid"] = np.arange(len(res))
+    ev = common.until(learning_events, "occurred_at", T,
+                      ["user_id", "content_id", "event_type"])
+    ev = ev.loc[ev["content_id"].notna()]
+    ev = ev.assign(user_id=ev["user_id"].astype(str), content_id=ev["content_id"].astype(str),
+                   completed=ev["event_type"].astype(object).eq("completed").to_numpy())
+    ev = ev.drop(columns="event_type")
+    horizon = T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days)
+    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon) & ev["user_id"].isin(res["user_id"])]
+    return res, evidence_ev, ev
+
+
+def effect_parts_of(content_items: pd.DataFrame | None,
+                    learning_events: pd.DataFrame | None,
+                    assessment_results: pd.DataFrame | None, T: pd.Timestamp,
+                    config: ContentEffectivenessConfig = ContentEffectivenessConfig()
+                    ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Item and type :func:`effect_parts` of the learners in the given frames (one chunk)."""
+    T = common.utc(T)
+    _items, item_skills = _item_skills(content_items)
+    res, evidence_ev, _ev = evidence(assessment_results, learning_events, T, config)
+    return {key: effect_parts(res, evidence_ev, item_skills, key, config.effect_window_days)
+            for key in ("content_id", "content_type")}
+
+
+def effect_tables(parts: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
+                  config: ContentEffectivenessConfig = ContentEffectivenessConfig()
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(item effects, type effects) from the (combined) parts of :func:`effect_parts_of`."""
+    return (effects_from_parts(*parts["content_id"], "content_id", config),
+            effects_from_parts(*parts["content_type"], "content_type", config))
+
+
+def item_effects(content_items: pd.DataFrame | None, learning_events: pd.DataFrame | None,
+                 assessment_results: pd.DataFrame | None, T: pd.Timestamp,
+                 cfg: ContentEffectivenessConfig = ContentEffectivenessConfig()) -> pd.DataFrame:
+    """Qualifying item effects as of ``T``: content_id, skill_id, effect, n_treated, n_control."""
+    return effect_tables(effect_parts_of(content_items, learning_events, assessment_results, T, cfg), cfg)[0]
 
 
 def _ranked(cand: pd.DataFrame, key: str, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -132,30 +220,29 @@ def compute_content_effectiveness(
         learning_events: pd.DataFrame | None, assessment_results: pd.DataFrame | None,
         course_skills: pd.DataFrame | None, user_skills: pd.DataFrame | None,
         skills: pd.DataFrame | None, T: pd.Timestamp,
-        config: ContentEffectivenessConfig = ContentEffectivenessConfig()) -> pd.DataFrame:
-    """One row per learner with an active enrollment at ``T`` (see module docstring)."""
+        config: ContentEffectivenessConfig = ContentEffectivenessConfig(),
+        precomputed_effects: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """One row per learner with an active enrollment at ``T`` (see module docstring).
+
+    ``precomputed_effects`` = ``(item effects, type effects)`` (see :func:`effect_tables`)
+    lets a caller compute the cross-learner evidence once and the learner rows per chunk;
+    ``assessment_results`` is then not used.
+    """
     T = common.utc(T)
     cfg = config
     learners = common.active_learners(enrollments, T)
     items, item_skills = _item_skills(content_items)
 
-    res = common.until(assessment_results, "submitted_at", T,
-                       ["user_id", "skill_id", "score"], days=cfg.lookback_days)
-    res = res.loc[res["skill_id"].notna() & res["score"].notna()]
-    res = res.assign(user_id=res["user_id"].astype(str), skill_id=res["skill_id"].astype(str),
-                     score=pd.to_numeric(res["score"]).astype(float))
-    res["rid"] = np.arange(len(res))
-    ev = common.until(learning_events, "occurred_at", T,
-                      ["user_id", "content_id", "event_type"])
-    ev = ev.loc[ev["content_id"].notna()]
-    ev = ev.assign(user_id=ev["user_id"].astype(str), content_id=ev["content_id"].astype(str),
-                   completed=ev["event_type"].astype(object).eq("completed").to_numpy())
-    ev = ev.drop(columns="event_type")
-    horizon = T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days)
-    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon) & ev["user_id"].isin(res["user_id"])]
-
-    item_eff = effects(res, evidence_ev, item_skills, "content_id", cfg)
-    type_eff = effects(res, evidence_ev, item_skills, "content_type", cfg)
+    if precomputed_effects is None:
+        res, evidence_ev, ev = evidence(assessment_results, learning_events, T, cfg)
+        parts = {key: effect_parts(res, evidence_ev, item_skills, key, cfg.effect_window_days)
+                 for key in ("content_id", "content_type")}
+        item_eff, type_eff = effect_tables(parts, cfg)
+    else:
+        # chunked run: effects computed once over all learners (effect_parts_of per chunk,
+        # combine_effect_parts, effect_tables); the frames here hold one chunk's learners.
+        item_eff, type_eff = precomputed_effects
+        _res, _evidence_ev, ev = evidence(None, learning_events, T, cfg)
     per_item = item_eff.groupby("content_id")["effect"].mean().round(2)
     per_type = type_eff.groupby("content_type")["effect"].mean().round(2)
 

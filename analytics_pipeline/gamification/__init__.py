@@ -22,6 +22,10 @@ Choices (defaults in ``rules.py``; details in each module's docstring):
 - ``earned_at`` is the instant a criterion was first met (N-th course/assessment/skill,
   N-th streak day, the ledger row where the running total reaches N); mastered skills use
   ``user_skills.last_assessed_at`` (the only timestamp available for the current mastery).
+
+Incremental (daily-partitioned) ledger: ``item_awards`` keys the once-per-item awards on
+``user_id:item`` so a later or late completion of the same item is never awarded twice across
+runs (``award_points`` alone dedups only within the frames it is given).
 """
 
 from .achievements import (
@@ -32,6 +36,7 @@ from .achievements import (
     catalog_frame,
     earned_achievements,
 )
+from .incremental import ITEM_ACTIVITY_TYPES, item_awards
 from .ledger import LEDGER_COLUMNS, award_points
 from .rules import (
     ACTIVITY_TYPES,
@@ -48,6 +53,7 @@ __all__ = [
     "ACHIEVEMENTS",
     "ACTIVITY_TYPES",
     "CRITERIA_KEYS",
+    "ITEM_ACTIVITY_TYPES",
     "LEDGER_COLUMNS",
     "TIERS",
     "USER_POINTS_COLUMNS",
@@ -62,6 +68,7 @@ __all__ = [
     "catalog_frame",
     "daily_activity",
     "earned_achievements",
+    "item_awards",
     "streaks",
     "timezone_by_user",
     "user_points",

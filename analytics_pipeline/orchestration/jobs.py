@@ -1,15 +1,25 @@
-"""Jobs: the nightly run of the whole graph for one logical day."""
+"""Jobs: the nightly run of the whole graph for one logical day, and the hourly leaderboard refresh."""
 from __future__ import annotations
 
 import dagster as dg
 
+from analytics_pipeline.orchestration.executors import select_executor
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS
 
 nightly_job = dg.define_asset_job(
     "nightly",
     selection=dg.AssetSelection.all(),
     partitions_def=DAILY_PARTITIONS,
+    executor_def=select_executor(),
     description="Sources → learner analytics → gamification → aggregates → predictive → governance, for one day.",
 )
 
-JOBS = [nightly_job]
+# The two leaderboard views only (unpartitioned): points since the start of the UTC week/month.
+LEADERBOARD_ASSET_KEYS = ("leaderboard_weekly", "leaderboard_monthly")
+leaderboard_refresh_job = dg.define_asset_job(
+    "leaderboard_refresh",
+    selection=dg.AssetSelection.assets(*LEADERBOARD_ASSET_KEYS),
+    description="REFRESH MATERIALIZED VIEW CONCURRENTLY of the weekly and monthly leaderboards (hourly).",
+)
+
+JOBS = [nightly_job, leaderboard_refresh_job]

@@ -32,7 +32,9 @@ Rule
 
 Output: user_id, data = ``{"content": [{"content_id", "title", "course_id", "skill_id",
 "effect", "source", "reason"}...], "skills": [...]}``, confidence_score; one row per
-learner with at least one gap > 0.
+learner with at least one gap > 0, or, when ``learners`` is given, exactly one row per id in
+``learners`` (a learner without a gap gets empty lists and confidence 0; gaps of other
+learners are ignored).
 """
 from __future__ import annotations
 
@@ -83,6 +85,7 @@ def recommend_next(
     learner_courses: pd.DataFrame | None = None,
     skills: pd.DataFrame | None = None,
     config: RecommendationConfig = RecommendationConfig(),
+    learners=None,
 ) -> pd.DataFrame:
     gaps = _top_gaps(skill_gaps, skills, config)
     top = gaps.loc[gaps["gap_rank"] < config.top_gaps, ["user_id", "skill_id", "skill_name", "gap", "priority", "gap_rank"]]
@@ -139,7 +142,10 @@ def recommend_next(
     skill_records = sk[["skill_id", "skill_name", "gap", "priority", "reason"]].astype(object)
     skill_list = pd.Series(skill_records.to_dict("records"), index=sk["user_id"].to_numpy()).groupby(level=0).agg(list)
 
-    users = pd.Index(gaps["user_id"].unique(), name="user_id").sort_values()
+    if learners is None:
+        users = pd.Index(gaps["user_id"].unique(), name="user_id").sort_values()
+    else:
+        users = pd.Index(pd.unique(np.asarray(list(learners), dtype=object)).astype(str), name="user_id").sort_values()
     content = content.reindex(users)
     skill_list = skill_list.reindex(users)
     data = [

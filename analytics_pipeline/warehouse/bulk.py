@@ -8,7 +8,7 @@ array literals.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import orjson
@@ -86,11 +86,36 @@ def read_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.Dat
 
 
 class SnapshotWriter:
-    """Writes one as-of snapshot of a table: the rows of ``calculated_at`` are replaced atomically."""
+    """Writes one as-of snapshot of a table: the rows of ``calculated_at`` (within ``scope``) are replaced atomically."""
 
-    def __init__(self, conn: Connection, table: str, calculated_at: pd.Timestamp, json_columns: Sequence[str] = ()):
+    def __init__(self, conn: Connection, table: str, calculated_at: pd.Timestamp, json_columns: Sequence[str] = (),
+                 scope: Mapping[str, object] | None = None):
         self.conn, self.table, self.calculated_at, self.json_columns = conn, table, calculated_at, json_columns
+        self.scope = dict(scope or {})
         self.rows = 0
+
+    def _scope_sql(self) -> tuple[str, dict]:
+        clauses = [f'"{column}" = :scope_{i}' for i, column in enumerate(self.scope)]
+        params = {f"scope_{i}": value for i, value in enumerate(self.scope.values())}
+        return (" and ".join(clauses) or "true"), params
+
+    def delete_snapshot(self) -> int:
+        where, params = self._scope_sql()
+        return self.conn.execute(
+            sa.text(f"delete from {self.table} where calculated_at = :at and {where}"),
+            {"at": self.calculated_at.to_pydatetime(), **params},
+        ).rowcount
+
+    def delete_users(self, user_ids: Iterable[str]) -> int:
+        """Delete every row of these learners within ``scope``, whatever its ``calculated_at``
+        (older snapshots of a learner's one-live-row table, opted-out learners)."""
+        ids = [str(u) for u in user_ids]
+        if not ids:
+            return 0
+        where, params = self._scope_sql()
+        return self.conn.execute(
+            sa.text(f"delete from {self.table} where user_id = any(:ids) and {where}"), {"ids": ids, **params}
+        ).rowcount
 
     def write(self, frame: pd.DataFrame) -> int:
         written = copy_frame(self.conn, self.table, frame, json_columns=self.json_columns)
@@ -100,9 +125,14 @@ class SnapshotWriter:
 
 @contextmanager
 def replace_snapshot(
-    engine: Engine, table: str, calculated_at: pd.Timestamp, json_columns: Sequence[str] = ()
+    engine: Engine, table: str, calculated_at: pd.Timestamp, json_columns: Sequence[str] = (),
+    scope: Mapping[str, object] | None = None,
 ) -> Iterator[SnapshotWriter]:
     """One transaction: make sure the month's partition exists, delete the snapshot, COPY the new one.
+
+    ``scope`` (column -> value, e.g. ``{"analytics_type": "forecast"}``) limits every delete to
+    the rows of one slice of a table several writers share. ``writer.delete_users(ids)``
+    deletes those learners' rows of the slice in the same transaction.
 
     Readers see the old snapshot until commit, then the new one: never half of it. A failure
     anywhere rolls the whole snapshot back.
@@ -112,6 +142,6 @@ def replace_snapshot(
             sa.text("select ensure_monthly_partitions(:table, :at, :at)"),
             {"table": table, "at": calculated_at.to_pydatetime()},
         )
-        conn.execute(sa.text(f"delete from {table} where calculated_at = :at"), {"at": calculated_at.to_pydatetime()})
-        writer = SnapshotWriter(conn, table, calculated_at, json_columns)
+        writer = SnapshotWriter(conn, table, calculated_at, json_columns, scope)
+        writer.delete_snapshot()
         yield writer

@@ -60,3 +60,14 @@ def test_fallback_to_course_content_when_no_effect_is_known():
     assert c[0]["reason"] == "Targets your SQL gap (20 points) in your course c1; no effectiveness data yet"
     assert [x["content_id"] for x in c] == ["i4", "i2", "i3"]
     assert out.set_index("user_id").loc["u1", "confidence_score"] == 0.0
+
+
+def test_learners_gives_exactly_one_row_per_active_learner():
+    used = pd.DataFrame({"user_id": [], "content_id": []}, dtype=str)
+    out = recommend_next(GAPS, EFFECTS, ITEMS, used, learners=["u2", "u3"])  # u1 not active, u3 has no gap
+    assert list(out["user_id"]) == ["u2", "u3"]
+    assert content(out, "u2")[0]["content_id"] == "i5"
+    assert out.set_index("user_id").loc["u3", "data"] == {"content": [], "skills": []}
+    assert out.set_index("user_id").loc["u3", "confidence_score"] == 0.0
+    empty = recommend_next(GAPS.iloc[:0], EFFECTS.iloc[:0], ITEMS, used, learners=["u9"])
+    assert empty.set_index("user_id").loc["u9", "data"] == {"content": [], "skills": []}

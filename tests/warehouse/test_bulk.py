@@ -62,3 +62,23 @@ def test_a_failed_snapshot_write_leaves_the_previous_snapshot_whole(two_users):
     with two_users.connect() as conn:
         values = conn.execute(sa.text("select mastered_skills from mastery_analytics where calculated_at = :t"), {"t": T.to_pydatetime()}).scalars().all()
     assert sorted(values) == [1, 1]
+
+
+def test_a_scoped_snapshot_replaces_only_its_slice_and_deletes_given_learners(two_users):
+    def cache_rows(kind, at):
+        return pd.DataFrame({"user_id": ["u1", "u2"], "analytics_type": kind, "data": [{"k": kind}] * 2,
+                             "calculated_at": at, "expires_at": at + pd.Timedelta(hours=48)})
+
+    earlier = T - pd.Timedelta(days=1)
+    for kind, at in [("forecast", earlier), ("forecast", T), ("drop_off_risk", T)]:
+        with replace_snapshot(two_users, "predictive_analytics_cache", at, ["data"], scope={"analytics_type": kind}) as w:
+            w.write(cache_rows(kind, at))
+    with replace_snapshot(two_users, "predictive_analytics_cache", T, ["data"], scope={"analytics_type": "forecast"}) as w:
+        assert w.delete_users(["u1"]) == 1  # u1's older forecast (this T's was deleted already)
+        assert w.delete_users([]) == 0
+        w.write(cache_rows("forecast", T).iloc[:1])
+    with two_users.connect() as conn:
+        rows = conn.execute(sa.text("select analytics_type, user_id, calculated_at = :t from predictive_analytics_cache "
+                                    "order by 1, 2, 3"), {"t": T.to_pydatetime()}).all()
+    assert [tuple(r) for r in rows] == [("drop_off_risk", "u1", True), ("drop_off_risk", "u2", True),
+                                        ("forecast", "u1", True), ("forecast", "u2", False)]

@@ -1,0 +1,145 @@
+"""The four materialized views as assets (group ``aggregates``), each refreshed with
+``REFRESH MATERIALIZED VIEW CONCURRENTLY`` (readers are never blocked; every view has a unique
+index, sql/migrations/0005_gamification.sql).
+
+Not partitioned: a view is one current state (the leaderboards cover the current UTC week and
+month, the aggregates each learner's latest unexpired snapshot), so the nightly job refreshes
+them once after the day's writes and ``leaderboard_refresh`` refreshes the two leaderboards hourly.
+
+No collision with the nightly writes (docs/gamification.md, "Schedules and collisions"):
+- both leaderboard assets are in the Dagster pool ``leaderboards`` (limit 1): two refreshes of
+  the hourly job and of the nightly job never run at the same time;
+- a leaderboard refresh takes the ledger's advisory lock exclusively (``point_transactions``
+  writers hold it shared), so it waits until a ledger write in progress has committed (at most
+  ``lock_timeout_seconds``, then it fails with a clear message and the next hour retries) and
+  publishes a whole day, never a half-written one.
+"""
+
+import time
+
+import dagster as dg
+import sqlalchemy as sa
+
+from analytics_pipeline.assets.gamification import LEDGER_LOCK_SQL
+from analytics_pipeline.resources import WarehouseResource
+
+try:
+    from analytics_pipeline.orchestration.pools import WAREHOUSE_HEAVY
+except ImportError:  # pragma: no cover - before the scaling layer lands
+    WAREHOUSE_HEAVY = "warehouse_heavy"
+
+GROUP = "aggregates"
+LEADERBOARDS_POOL = "leaderboards"
+LEADERBOARD_KEYS = ("leaderboard_weekly", "leaderboard_monthly")
+
+
+class RefreshConfig(dg.Config):
+    """``lock_timeout_seconds``: how long a leaderboard refresh waits for a ledger write."""
+
+    lock_timeout_seconds: int = 900
+
+
+def refresh_view(engine: sa.Engine, view: str, ledger_lock: bool, lock_timeout_seconds: int = 900) -> dict:
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY ``view`` (plain REFRESH the first time, when the
+    view was created WITH NO DATA); return rows and duration."""
+    started = time.monotonic()
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"set local lock_timeout = '{int(lock_timeout_seconds)}s'"))
+        if ledger_lock:
+            try:
+                conn.execute(sa.text(f"select pg_advisory_xact_lock({LEDGER_LOCK_SQL})"))
+            except sa.exc.OperationalError as exc:
+                raise dg.Failure(
+                    f"{view}: the ledger was being written for more than {lock_timeout_seconds} s; "
+                    "refresh not started (the next run retries)."
+                ) from exc
+        populated = conn.execute(
+            sa.text("select relispopulated from pg_class where oid = to_regclass(:v)"), {"v": view}
+        ).scalar_one()
+        concurrently = "concurrently " if populated else ""
+        conn.execute(sa.text(f"refresh materialized view {concurrently}{view}"))
+    seconds = time.monotonic() - started
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"select count(*) from {view}")).scalar_one()
+    return {"rows": int(rows), "refresh_seconds": round(seconds, 3), "concurrently": bool(populated)}
+
+
+def _leaderboard(name: str, period: str):
+    @dg.asset(
+        name=name,
+        group_name=GROUP,
+        kinds={"postgres"},
+        owners=["team:data-platform"],
+        pool=LEADERBOARDS_POOL,
+        code_version="1",
+        deps=[dg.AssetKey("point_transactions"), dg.AssetKey("user_preferences"), dg.AssetKey("users")],
+        description=(
+            f"{period.capitalize()} leaderboard (points since the start of the UTC {period}): hidden "
+            "learners left out, anonymous ones ranked as 'Anonymous learner' with no user id or avatar; "
+            "opaque entry_id as unique key. Refreshed CONCURRENTLY nightly and hourly."
+        ),
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+               config: RefreshConfig) -> dg.MaterializeResult:
+        stats = refresh_view(warehouse.engine(), name, ledger_lock=True,
+                             lock_timeout_seconds=config.lock_timeout_seconds)
+        with warehouse.engine().connect() as conn:
+            shown = conn.execute(sa.text(
+                f"select count(*) filter (where is_anonymous), count(*) filter (where not is_anonymous) from {name}"
+            )).one()
+        return dg.MaterializeResult(metadata={**stats, "anonymous_entries": int(shown[0]),
+                                              "public_entries": int(shown[1])})
+
+    return _asset
+
+
+leaderboard_weekly = _leaderboard("leaderboard_weekly", "week")
+leaderboard_monthly = _leaderboard("leaderboard_monthly", "month")
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"postgres"},
+    owners=["team:data-platform"],
+    pool=WAREHOUSE_HEAVY,
+    code_version="1",
+    deps=[dg.AssetKey("learner_velocity_analytics"), dg.AssetKey("performance_analytics"),
+          dg.AssetKey("user_skills"), dg.AssetKey("users")],
+    description=(
+        "Peer groups (organisation × competency level from mean mastery) over each learner's latest "
+        "unexpired velocity/performance snapshot; a group is published only with at least k learners "
+        "(k_anonymity(), never below 5), its avg_score only when k of them have a score."
+    ),
+)
+def peer_comparison_aggregates(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    stats = refresh_view(warehouse.engine(), "peer_comparison_aggregates", ledger_lock=False)
+    with warehouse.engine().connect() as conn:
+        smallest, k = conn.execute(sa.text(
+            "select min(sample_size), k_anonymity() from peer_comparison_aggregates")).one()
+    return dg.MaterializeResult(metadata={**stats, "smallest_published_group": int(smallest or 0), "k": int(k)})
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"postgres"},
+    owners=["team:data-platform"],
+    pool=WAREHOUSE_HEAVY,
+    code_version="1",
+    deps=[dg.AssetKey("user_skills"), dg.AssetKey("skills")],
+    description=(
+        "Learners per skill and UTC month of assessment with mean mastery and growth against the "
+        "previous calendar month; a cell with fewer than k learners is not published (nor used as the "
+        "base of a growth rate)."
+    ),
+)
+def skill_demand_aggregates(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    stats = refresh_view(warehouse.engine(), "skill_demand_aggregates", ledger_lock=False)
+    with warehouse.engine().connect() as conn:
+        smallest, k = conn.execute(sa.text(
+            "select min(learner_count), k_anonymity() from skill_demand_aggregates")).one()
+    return dg.MaterializeResult(metadata={**stats, "smallest_published_group": int(smallest or 0), "k": int(k)})
+
+
+AGGREGATE_ASSETS = [leaderboard_weekly, leaderboard_monthly, peer_comparison_aggregates, skill_demand_aggregates]
+
+defs = dg.Definitions(assets=AGGREGATE_ASSETS)

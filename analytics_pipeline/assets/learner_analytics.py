@@ -1,0 +1,231 @@
+"""The six learner analytics as daily-partitioned Dagster assets, generated from one spec.
+
+Partition day D has snapshot instant T = D + 1 day (UTC midnight ending the day). Each asset
+runs ``warehouse.learner_snapshots.run_snapshot``: reads the rows known at T by learner hash
+chunks, calls the pure function of ``analytics``, validates each chunk with the category's
+Great Expectations suite (``quality``) and COPYs it, all in one transaction that replaces the
+snapshot of T. A critical expectation failing stops the write (rolled back, the previous
+snapshot stays), the ``quality`` check shows failed with the failing expectations, and the
+asset fails. Warning-only expectations are reported by the ``quality_warnings`` check.
+"""
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import dagster as dg
+import pandas as pd
+
+from analytics_pipeline.analytics import CATEGORIES, CONFIGS
+from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
+from analytics_pipeline.resources import WarehouseResource
+from analytics_pipeline.warehouse.learner_snapshots import (
+    DEFAULT_CHUNK_LEARNERS, JSON_COLUMNS, SOURCE_TABLES, QualityError, SnapshotReport,
+    category_config, run_snapshot)
+
+GROUP = "learner_analytics"
+OWNERS = ["team:learner-analytics"]
+CODE_VERSION = "1"
+QUALITY_CHECK = "quality"
+WARNINGS_CHECK = "quality_warnings"
+
+# Raw table -> the extraction asset (group `sources`) that loads it.
+SOURCE_ASSET = {"users": "users", "enrollments": "enrollments", "courses": "courses",
+                "course_skills": "courses", "skills": "skills", "user_skills": "user_skills",
+                "content_items": "content_items", "assessment_results": "assessment_results",
+                "learning_events": "learning_events"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str          # category (key of analytics.CATEGORIES)
+    formula: str       # description summary (docs/analytics.md has the details)
+    columns: str       # "column type, ..." of the table (without id)
+
+
+SPECS = [
+    Spec("velocity",
+         "Per active enrollment pace = Σ progress_delta in the 28 days to T / 4 (points/week); "
+         "current_pace = mean pace, target_pace = mean (100 − progress at T) / weeks left; "
+         "trend = last 14 d vs the 14 before (±10 %); status ahead ≥1.1×, on_track ≥0.9×, "
+         "behind ≥0.5× target, else (or no event in 14 d) at_risk.",
+         "current_pace numeric(5,2), target_pace numeric(5,2), trend_direction text, "
+         "trend_percentage numeric(5,2), status text, estimated_completion timestamptz"),
+    Spec("skill_gap",
+         "Per skill required by an active course: gap = max(0, max target_level − mastery "
+         "known at T); priority = gap × active courses needing it; critical = gap ≥ 40.",
+         "total_gaps integer, critical_gaps integer, gaps jsonb, top_priority jsonb"),
+    Spec("engagement",
+         "Sessions (30-min gap) of the last 56 days; score = 100 × (0.35 min(sessions/week/5,1) "
+         "+ 0.25 min(minutes/60,1) + 0.25 · 0.5^(days since last event/7) + 0.15 min(types/5,1)); "
+         "weekly scores of 8 weeks, trend = last 2 vs 2 before (±10 %).",
+         "overall_score integer, trend text, sessions_per_week numeric(5,2), "
+         "avg_session_duration integer, last_active timestamptz, engagement_by_type jsonb, "
+         "weekly_trend jsonb"),
+    Spec("mastery",
+         "Skills known at T: mastered ≥ 80, in progress 0 < m < 80, bands beginner < 30 ≤ "
+         "intermediate < 70 ≤ advanced < 90 ≤ expert.",
+         "mastered_skills integer, in_progress_skills integer, skills jsonb, "
+         "mastery_distribution jsonb"),
+    Spec("performance",
+         "Results of the 90 days to T: mean score, count, pass rate in percent (score ≥ "
+         "passing score), trend = least-squares slope of the last 10 (±1 point/assessment).",
+         "avg_score numeric(5,2), trend text, assessments_taken integer, pass_rate numeric(5,2), "
+         "performance_by_skill jsonb, recent_scores jsonb"),
+    Spec("content_effectiveness",
+         "Effect of an item on a skill = mean score of results within 14 days after completing "
+         "it − mean score of results without using it (≥ 10 learners each side, results of the "
+         "90 days to T, computed once over all learners); per learner the most / least "
+         "effective items (or types) used in 28 days and recommendations for the top gaps.",
+         "most_effective jsonb, least_effective jsonb, recommendations jsonb"),
+]
+
+
+class LearnerAnalyticsConfig(dg.Config):
+    """Run configuration shared by the six assets (the TTL default differs per category)."""
+
+    ttl_hours: float = 24.0
+    chunk_learners: int = DEFAULT_CHUNK_LEARNERS
+    thresholds: Dict[str, float] = {}
+
+
+def _config_class(spec: Spec) -> type:
+    ttl_hours = CONFIGS[spec.name]().ttl / pd.Timedelta(hours=1)
+    camel = "".join(part.title() for part in spec.name.split("_"))
+    return type(f"{camel}AnalyticsConfig", (LearnerAnalyticsConfig,), {
+        "__annotations__": {"ttl_hours": float},
+        "ttl_hours": ttl_hours,
+        "__module__": __name__,
+        "__doc__": (f"{spec.name}: expires_at = calculated_at + ttl_hours (default {ttl_hours:g}); "
+                    f"thresholds override fields of {CONFIGS[spec.name].__name__}; "
+                    "chunk_learners = learners per hash chunk."),
+    })
+
+
+def _table_schema(spec: Spec) -> dg.TableSchema:
+    cols = [("user_id", "text")] + [tuple(c.strip().split(" ", 1)) for c in spec.columns.split(", ")]
+    cols += [("calculated_at", "timestamptz"), ("expires_at", "timestamptz")]
+    return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in cols])
+
+
+def _markdown(frame: Optional[pd.DataFrame], json_columns) -> str:
+    if frame is None or frame.empty:
+        return "(no rows)"
+    shown = frame.copy()
+    for c in shown.columns:
+        if c in json_columns or shown[c].dtype == object:
+            shown[c] = shown[c].map(lambda v: (str(v)[:80] + "…") if len(str(v)) > 80 else str(v))
+    return shown.to_markdown(index=False)
+
+
+def _distribution_md(dist: pd.Series) -> str:
+    if dist.empty:
+        return "(no rows)"
+    return pd.DataFrame({"value": dist.index.astype(str), "learners": dist.to_numpy()}) \
+        .to_markdown(index=False)
+
+
+def _check_results(key: dg.AssetKey, report_quality, failed_chunk=None) -> list:
+    failures = report_quality.failures if report_quality else []
+    warnings = report_quality.warnings if report_quality else []
+    evaluated = report_quality.evaluated if report_quality else 0
+    return [
+        dg.AssetCheckResult(
+            asset_key=key, check_name=QUALITY_CHECK, passed=not failures,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"failed_expectations": dg.MetadataValue.json(failures),
+                      "expectations_evaluated": evaluated,
+                      "rows_validated": report_quality.rows if report_quality else 0,
+                      **({"failed_chunk": failed_chunk} if failed_chunk is not None else {}),
+                      "summary": report_quality.describe() if report_quality else ""}),
+        dg.AssetCheckResult(
+            asset_key=key, check_name=WARNINGS_CHECK, passed=not warnings,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"warnings": dg.MetadataValue.json(warnings),
+                      "summary": report_quality.describe("warnings") if report_quality else ""}),
+    ]
+
+
+def _materialization_metadata(spec: Spec, report: SnapshotReport, schema: dg.TableSchema,
+                              ttl_hours: float) -> dict:
+    sources = list(SOURCE_TABLES[spec.name])
+    return {
+        "dagster/row_count": report.rows,
+        "dagster/column_schema": schema,
+        "preview": dg.MetadataValue.md(_markdown(report.preview, JSON_COLUMNS[spec.name])),
+        "distribution": dg.MetadataValue.md(_distribution_md(report.distribution)),
+        "distribution_of": str(report.distribution.name),
+        "distribution_counts": dg.MetadataValue.json(
+            {str(k): int(v) for k, v in report.distribution.items()}),
+        "source_tables": dg.MetadataValue.json(sources),
+        "snapshot_instant": report.T.isoformat(),
+        "ttl_hours": ttl_hours,
+        "elapsed_seconds": round(report.elapsed, 3),
+        "rows_per_second": round(report.rows_per_second, 1),
+        "chunks": report.chunks,
+        "rows_per_chunk": dg.MetadataValue.json(report.chunk_rows),
+        "seconds_by_phase": dg.MetadataValue.json(
+            {k: round(v, 3) for k, v in report.seconds.items()}),
+        "quality_warnings": len(report.quality.warnings) if report.quality else 0,
+    }
+
+
+def build_asset(spec: Spec) -> dg.AssetsDefinition:
+    """The asset of one category (all six come from SPECS through this factory)."""
+    _fn, table = CATEGORIES[spec.name]
+    key = dg.AssetKey(table)
+    config_class = _config_class(spec)
+    schema = _table_schema(spec)
+    upstream = sorted({SOURCE_ASSET[t] for t in (*SOURCE_TABLES[spec.name], "users")})
+    default_ttl = CONFIGS[spec.name]().ttl / pd.Timedelta(hours=1)
+
+    @dg.asset(
+        name=table,
+        group_name=GROUP,
+        partitions_def=DAILY_PARTITIONS,
+        kinds={"pandas", "postgres"},
+        owners=OWNERS,
+        code_version=CODE_VERSION,
+        deps=[dg.AssetKey(k) for k in upstream],
+        description=(f"{spec.formula} One row per learner per daily snapshot (calculated_at = T = "
+                     f"end of the partition day, UTC; expires_at = T + {default_ttl:g} h by "
+                     "default); rows known at T only, so backfills give the values of that day. "
+                     "See docs/analytics.md and docs/learner-analytics-assets.md."),
+        metadata={"dagster/column_schema": schema, "dagster/table_name": f"public.{table}",
+                  "source_tables": dg.MetadataValue.json(list(SOURCE_TABLES[spec.name]))},
+        check_specs=[
+            dg.AssetCheckSpec(QUALITY_CHECK, asset=key, blocking=True,
+                              description=f"Great Expectations suite {spec.name!r} (critical "
+                                          "expectations) on every chunk before it is written."),
+            dg.AssetCheckSpec(WARNINGS_CHECK, asset=key,
+                              description=f"Warning-only expectations of suite {spec.name!r} "
+                                          "(at least one row, distribution sanity)."),
+        ],
+    )
+    def _asset(context: dg.AssetExecutionContext, config: config_class,
+               warehouse: WarehouseResource):
+        T = snapshot_instant(context)
+        cfg = category_config(spec.name, pd.Timedelta(hours=config.ttl_hours),
+                              dict(config.thresholds))
+        try:
+            report = run_snapshot(warehouse.engine(), spec.name, T, cfg,
+                                  chunk_learners=config.chunk_learners)
+        except QualityError as exc:
+            for result in _check_results(key, exc.outcome, exc.chunk):
+                yield result
+            raise dg.Failure(
+                description=str(exc),
+                metadata={"failed_expectations": dg.MetadataValue.json(exc.outcome.failures)},
+            ) from None
+        context.log.info(
+            f"{table} at {T.isoformat()}: {report.rows} rows in {report.chunks} chunk(s), "
+            f"{report.elapsed:.2f} s ({report.rows_per_second:.0f} rows/s)")
+        yield dg.MaterializeResult(
+            metadata=_materialization_metadata(spec, report, schema, config.ttl_hours),
+            check_results=_check_results(key, report.quality),
+        )
+
+    return _asset
+
+
+ASSETS = [build_asset(spec) for spec in SPECS]
+
+defs = dg.Definitions(assets=ASSETS)

@@ -1,0 +1,141 @@
+"""The analyst report: one self-contained HTML page per nightly run, written to REPORTS_DIR.
+
+Thin over ``analytics_pipeline.reporting`` (pure rendering) and ``sql/queries/reporting/``
+(reads; the leaderboard query leaves hidden learners out and masks anonymous ones). It depends
+on every other asset of the code location, so within the nightly job it runs last and its
+"pipeline health" section sees the night's results.
+"""
+
+import importlib
+import pkgutil
+import shutil
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from analytics_pipeline import assets as assets_package
+from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
+from analytics_pipeline.reporting import ReportData, render_report
+from analytics_pipeline.resources import WarehouseResource
+from analytics_pipeline.settings import load_settings
+from analytics_pipeline.warehouse import sql_text
+
+TOP_N = 10
+CRITICAL_GAP = 40.0
+# Tables counted in the health section (the ones `make run` prints, plus the leaderboard views).
+HEALTH_TABLES = (
+    "organizations", "users", "courses", "enrollments", "skills", "user_skills", "content_items",
+    "assessment_results", "learning_events", "user_preferences", "quarantine",
+    "learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics", "mastery_analytics",
+    "performance_analytics", "content_effectiveness_analytics", "point_transactions", "user_points",
+    "user_achievements", "daily_activity", "predictive_analytics_cache",
+    "leaderboard_weekly", "leaderboard_monthly", "peer_comparison_aggregates", "skill_demand_aggregates",
+)
+
+
+def _other_layer_keys() -> list[dg.AssetKey]:
+    """Keys of the assets every other module of ``analytics_pipeline.assets`` defines."""
+    keys: set[dg.AssetKey] = set()
+    for info in pkgutil.iter_modules(assets_package.__path__):
+        if info.name == __name__.rsplit(".", 1)[-1]:
+            continue
+        layer_defs = getattr(importlib.import_module(f"{assets_package.__name__}.{info.name}"), "defs", None)
+        if isinstance(layer_defs, dg.Definitions):
+            for item in layer_defs.assets or []:
+                if isinstance(item, dg.AssetsDefinition):
+                    keys.update(item.keys)
+                elif isinstance(item, dg.AssetSpec):
+                    keys.add(item.key)
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+def _read(conn, name: str, **params) -> pd.DataFrame:
+    result = conn.execute(sa.text(sql_text(f"reporting/{name}.sql")), params)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _table_rows(conn) -> pd.DataFrame:
+    rows = []
+    for table in HEALTH_TABLES:
+        exists = conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": table}).scalar_one()
+        rows.append({"table": table,
+                     "rows": conn.execute(sa.text(f'select count(*) from "{table}"')).scalar_one() if exists else None})
+    return pd.DataFrame(rows, columns=["table", "rows"])
+
+
+def latest_check_results(instance: dg.DagsterInstance, check_keys) -> pd.DataFrame:
+    """The latest evaluation of each asset check, from Dagster's instance (no record: not run)."""
+    rows = []
+    for key in sorted(check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        record = instance.get_latest_asset_check_evaluation_record(key)
+        status = record.status.value if record else "NOT RUN"
+        when = pd.Timestamp(record.create_timestamp, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M UTC") if record else None
+        rows.append({"asset": key.asset_key.to_user_string(), "check": key.name, "status": status, "when": when})
+    return pd.DataFrame(rows, columns=["asset", "check", "status", "when"])
+
+
+def _check_keys(context: dg.AssetExecutionContext):
+    """Every asset check of the code location (of the job when run outside one, e.g. dg.materialize)."""
+    try:
+        return context.repository_def.asset_graph.asset_check_keys
+    except Exception:  # no repository on the context
+        return context.job_def.asset_layer.asset_graph.asset_check_keys
+
+
+def collect_report_data(conn, partition: str, as_of: pd.Timestamp, k_anonymity: int) -> ReportData:
+    at = as_of.to_pydatetime()
+    return ReportData(
+        partition=partition,
+        generated_at=pd.Timestamp.now(tz="UTC"),
+        engagement=_read(conn, "engagement_by_organization", as_of=at),
+        velocity=_read(conn, "velocity_status_by_organization", as_of=at),
+        skill_gaps=_read(conn, "common_skill_gaps", as_of=at, critical_gap=CRITICAL_GAP, top=15),
+        leaderboard=_read(conn, "leaderboard_top", top=TOP_N),
+        peers=_read(conn, "peer_comparisons"),
+        table_rows=_table_rows(conn),
+        quarantine=_read(conn, "quarantine_share"),
+        k_anonymity=k_anonymity,
+    )
+
+
+@dg.asset(
+    group_name="reporting",
+    kinds={"plotly", "html"},
+    owners=["team:analytics"],
+    partitions_def=DAILY_PARTITIONS,
+    code_version="1",
+    deps=_other_layer_keys(),
+    description=(
+        "Self-contained HTML report for analysts (plotly.js inlined, opens offline), written after each nightly run to "
+        "REPORTS_DIR/analyst_report_YYYY-MM-DD.html and REPORTS_DIR/latest.html: engagement and velocity per "
+        "organisation, most common skill gaps, weekly leaderboard top 10 (hidden learners left out, anonymous "
+        "ones masked), k-suppressed peer comparisons, pipeline health (rows per table, quarantine share, "
+        "latest asset check results). Renders on empty tables too."
+    ),
+)
+def analyst_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    settings = load_settings()
+    partition = context.partition_key
+    with warehouse.engine().connect() as conn:
+        data = collect_report_data(conn, partition, snapshot_instant(context), settings.k_anonymity)
+    data.checks = latest_check_results(context.instance, _check_keys(context))
+    html_text = render_report(data)
+    folder = settings.reports_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"analyst_report_{partition}.html"
+    path.write_text(html_text, encoding="utf-8")
+    shutil.copyfile(path, folder / "latest.html")
+    failed = int((data.checks["status"] == "FAILED").sum()) if not data.checks.empty else 0
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(path)),
+        "url": dg.MetadataValue.url(path.resolve().as_uri()),
+        "bytes": len(html_text.encode("utf-8")),
+        "learners_with_engagement": len(data.engagement),
+        "leaderboard_rows": len(data.leaderboard),
+        "peer_groups_published": len(data.peers),
+        "failed_checks": failed,
+    })
+
+
+defs = dg.Definitions(assets=[analyst_report])

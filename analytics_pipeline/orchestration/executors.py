@@ -1,0 +1,282 @@
+"""The executor of the jobs, chosen by configuration: in_process, multiprocess, Celery or Kubernetes.
+
+:func:`select_executor` returns one executor definition, ``analytics_pipeline``, whose run config
+is a selector over the four kinds; ``DAGSTER_EXECUTOR`` (settings.ENVIRONMENT, default
+``multiprocess``) picks the default and a run's config may pick another::
+
+    execution:
+      config:
+        executor:
+          celery:                       # or in_process: {}, multiprocess: {max_concurrent: 4}, k8s: {...}
+            broker: {env: CELERY_BROKER_URL}
+        run_lock:
+          wait_seconds: 0               # the default: a second run of the same job and partition fails at once
+
+The ``celery`` kind is dagster-celery's ``celery_executor`` (extra ``celery``), the ``k8s`` kind
+dagster-k8s' ``k8s_job_executor`` (extra ``k8s``); their config is theirs, unchanged. The default
+broker of ``celery`` is ``CELERY_BROKER_URL``, its result backend ``CELERY_RESULT_BACKEND``.
+
+Every kind is wrapped in a *run lock*: before the first step, the run takes a PostgreSQL
+transaction-level advisory lock on (job, partition) and keeps it until the last step ended, so two
+runs of the same job for the same day never write the same snapshot at once — whichever way they
+were started (``make run`` executes directly, bypassing the run queue; the UI, schedules and
+backfills go through it). The lock lives on Dagster's own storage database when that is
+PostgreSQL (a direct connection; see docs/scaling.md), else on the warehouse (``DATABASE_URL``);
+being transaction-scoped, it is also correct behind a transaction-mode pooler. When the process
+that holds it dies, PostgreSQL drops the connection and the lock with it.
+
+Steps share nothing but the warehouse and the environment: assets return ``MaterializeResult``
+(no values through an IO manager), so any step can run on any worker or pod.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster import Executor, InitExecutorContext, in_process_executor, multiple_process_executor_requirements, multiprocess_executor
+from dagster._core.events import EngineEventData  # the one non-public import (engine event metadata)
+
+from analytics_pipeline.settings import ENVIRONMENT, env, env_is_set
+
+log = logging.getLogger(__name__)
+
+KINDS = ("in_process", "multiprocess", "celery", "k8s")
+EXECUTOR_NAME = "analytics_pipeline"
+PARTITION_TAG = "dagster/partition"
+LOCK_NAMESPACE = 0x4150  # "AP": first key of the two-int advisory lock, keeps clear of other users' locks
+
+
+class RunLockedError(dg.DagsterError):
+    """Another run of the same job and partition holds the run lock."""
+
+
+def _celery_executor_def() -> dg.ExecutorDefinition | None:
+    try:
+        from dagster_celery import celery_executor
+    except ImportError:
+        return None
+    return celery_executor
+
+
+def _k8s_executor_def() -> dg.ExecutorDefinition | None:
+    try:
+        from dagster_k8s import k8s_job_executor
+    except ImportError:
+        return None
+    return k8s_job_executor
+
+
+_EXTRA = {"celery": ("dagster-celery", "celery", _celery_executor_def), "k8s": ("dagster-k8s", "k8s", _k8s_executor_def)}
+
+
+def kind_definitions() -> dict[str, dg.ExecutorDefinition | None]:
+    """kind -> Dagster's executor definition (None when its optional package is not installed)."""
+    return {
+        "in_process": in_process_executor,
+        "multiprocess": multiprocess_executor,
+        "celery": _celery_executor_def(),
+        "k8s": _k8s_executor_def(),
+    }
+
+
+def default_kind() -> str:
+    kind = env("DAGSTER_EXECUTOR").strip().lower().replace("-", "_") or "multiprocess"
+    if kind not in KINDS:
+        raise dg.DagsterInvariantViolationError(
+            f"DAGSTER_EXECUTOR={kind!r} is not one of {', '.join(KINDS)} ({ENVIRONMENT['DAGSTER_EXECUTOR'][1]})."
+        )
+    return kind
+
+
+def _kind_field(kind: str, definition: dg.ExecutorDefinition | None) -> dg.Field:
+    if definition is not None:
+        return definition.config_schema.as_field()
+    package, extra, _ = _EXTRA[kind]
+    return dg.Field(dg.Permissive(), description=f"Needs {package}: pip install 'analytics_pipeline[{extra}]'.")
+
+
+def _from_environment(name: str) -> Any:
+    """A StringSource value: ``{"env": name}`` when set (no secret in the run config), else its default."""
+    return {"env": name} if env_is_set(name) else env(name)
+
+
+def _default_kind_config(kind: str) -> dict[str, Any]:
+    if kind == "celery":
+        return {"broker": _from_environment("CELERY_BROKER_URL"), "backend": _from_environment("CELERY_RESULT_BACKEND")}
+    return {}
+
+
+def _requirements(config: Mapping[str, object]) -> list:
+    selected = config.get("executor") or {}
+    return [] if "in_process" in selected else multiple_process_executor_requirements()
+
+
+class RunLockedExecutor(Executor):
+    """Runs ``inner`` while holding the (job, partition) advisory lock."""
+
+    def __init__(self, inner: Executor, kind: str, wait_seconds: int, enabled: bool):
+        self.inner, self.kind, self.wait_seconds, self.enabled = inner, kind, wait_seconds, enabled
+
+    @property
+    def retries(self):
+        return self.inner.retries
+
+    @property
+    def step_dependency_config(self):
+        return self.inner.step_dependency_config
+
+    def __getattr__(self, name):  # anything else a caller asks of the real executor (Celery: app_args)
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def execute(self, plan_context, execution_plan) -> Iterator[dg.DagsterEvent]:
+        if not self.enabled:
+            yield from self.inner.execute(plan_context, execution_plan)
+            return
+        run = plan_context.dagster_run
+        lock = RunLock.for_run(plan_context.instance, run.job_name, run.tags.get(PARTITION_TAG), run.run_id)
+        if lock is None:
+            yield from self.inner.execute(plan_context, execution_plan)
+            return
+        with lock:
+            lock.acquire(self.wait_seconds)
+            yield dg.DagsterEvent.engine_event(
+                plan_context,
+                f"Run lock {lock.label!r} taken ({self.kind} executor).",
+                EngineEventData({"run_lock": lock.label, "executor": self.kind}),
+            )
+            yield from self.inner.execute(plan_context, execution_plan)
+
+
+def lock_key(job_name: str, partition: str | None) -> tuple[int, int]:
+    """The two-int advisory lock key of (job, partition): a stable 31-bit hash of both."""
+    digest = hashlib.sha256(f"{job_name}|{partition or ''}".encode()).digest()
+    return LOCK_NAMESPACE, int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def _lock_database_url(instance) -> str | None:
+    storage = getattr(instance, "run_storage", None)
+    url = getattr(storage, "postgres_url", None)
+    if url:
+        return url
+    return env("DATABASE_URL") or None
+
+
+class RunLock:
+    """A transaction-level advisory lock held for as long as the context is open."""
+
+    def __init__(self, database_url: str, job_name: str, partition: str | None, run_id: str):
+        self.database_url, self.job_name, self.partition, self.run_id = database_url, job_name, partition, run_id
+        self.key = lock_key(job_name, partition)
+        self.label = f"{job_name}[{partition}]" if partition else job_name
+        self.connection = None
+
+    @classmethod
+    def for_run(cls, instance, job_name: str, partition: str | None, run_id: str) -> RunLock | None:
+        url = _lock_database_url(instance)
+        if not url:
+            log.warning("no PostgreSQL for the run lock of %s: runs of the same partition are not serialised", job_name)
+            return None
+        return cls(url, job_name, partition, run_id)
+
+    def __enter__(self) -> RunLock:
+        import psycopg
+
+        from analytics_pipeline.warehouse.urls import libpq_url
+
+        self.connection = psycopg.connect(
+            libpq_url(self.database_url), prepare_threshold=None, connect_timeout=10,
+            application_name=f"dagster-run-lock {self.run_id}"[:63],
+        )
+        # idle in transaction for the whole run: never killed for it, and no snapshot is held
+        self.connection.execute("set local idle_in_transaction_session_timeout = 0")
+        return self
+
+    def _try(self) -> bool:
+        return bool(self.connection.execute("select pg_try_advisory_xact_lock(%s, %s)", self.key).fetchone()[0])
+
+    def holder(self) -> str:
+        """Who holds the lock: the application_name of the holding session (``dagster-run-lock <run id>``)."""
+        row = self.connection.execute(
+            "select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+            "where l.locktype = 'advisory' and l.classid = %s and l.objid = %s and l.objsubid = 2 and l.granted "
+            "and l.database = (select oid from pg_database where datname = current_database())",
+            (self.key[0], self.key[1]),
+        ).fetchone()
+        return row[0] if row and row[0] else "another session"
+
+    def acquire(self, wait_seconds: int = 0) -> None:
+        deadline = time.monotonic() + max(0, wait_seconds)
+        while not self._try():
+            if time.monotonic() >= deadline:
+                holder = self.holder().replace("dagster-run-lock ", "run ")
+                raise RunLockedError(
+                    f"{self.label} is already being materialized by {holder}; this run stopped before its "
+                    f"first step and changed nothing. Wait for that run to finish (or cancel it), then re-run. "
+                    f"(run_lock.wait_seconds={wait_seconds})"
+                )
+            time.sleep(1)
+
+    def __exit__(self, *exc) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.rollback()  # ends the transaction: the lock goes
+            finally:
+                self.connection.close()
+                self.connection = None
+
+
+def select_executor(kind: str | None = None) -> dg.ExecutorDefinition:
+    """The jobs' executor: ``kind`` (default ``DAGSTER_EXECUTOR``) unless the run config picks another."""
+    kind = kind or default_kind()
+    definitions = kind_definitions()
+    if kind not in KINDS:
+        raise dg.DagsterInvariantViolationError(f"executor kind {kind!r} is not one of {', '.join(KINDS)}")
+    if definitions[kind] is None:
+        package, extra, _ = _EXTRA[kind]
+        raise dg.DagsterInvariantViolationError(
+            f"DAGSTER_EXECUTOR={kind} needs {package}: pip install -e '.[{extra}]' (or choose in_process / multiprocess)."
+        )
+
+    @dg.executor(
+        name=EXECUTOR_NAME,
+        config_schema={
+            "executor": dg.Field(
+                dg.Selector({name: _kind_field(name, definition) for name, definition in definitions.items()}),
+                default_value={kind: _default_kind_config(kind)},
+                description="in_process | multiprocess | celery | k8s, each with its own config (default: DAGSTER_EXECUTOR).",
+            ),
+            "run_lock": dg.Field(
+                {
+                    "enabled": dg.Field(bool, default_value=True),
+                    "wait_seconds": dg.Field(
+                        int, default_value=0,
+                        description="How long a run waits for another run of the same job and partition; then it fails.",
+                    ),
+                },
+                description="The (job, partition) advisory lock held for the whole run.",
+            ),
+        },
+        requirements=_requirements,
+    )
+    def analytics_pipeline_executor(init_context: InitExecutorContext) -> Executor:
+        (chosen, chosen_config), = init_context.executor_config["executor"].items()
+        definition = kind_definitions()[chosen]
+        if definition is None:
+            package, extra, _ = _EXTRA[chosen]
+            raise dg.DagsterInvariantViolationError(f"The {chosen} executor needs {package}: pip install -e '.[{extra}]'.")
+        inner = definition.executor_creation_fn(
+            InitExecutorContext(
+                job=init_context.job, executor_def=definition,
+                executor_config=chosen_config or {}, instance=init_context.instance,
+            )
+        )
+        run_lock = init_context.executor_config["run_lock"]
+        return RunLockedExecutor(inner, chosen, run_lock["wait_seconds"], run_lock["enabled"])
+
+    return analytics_pipeline_executor

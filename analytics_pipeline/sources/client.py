@@ -1,0 +1,265 @@
+"""The LMS read API client: a pooled ``requests.Session``, bounded retries, cursor pagination.
+
+``LmsApiResource`` is the Dagster resource (configuration); ``LmsClient`` does the HTTP work:
+
+- connect and read timeouts on every request;
+- transient failures — 5xx, 429, dropped or refused connections, timeouts, bodies cut short
+  or not JSON — are retried by ``backoff`` with exponential waits and full jitter; on 429 the
+  wait is at least the server's ``Retry-After``; the total time spent retrying one request is
+  bounded by ``max_retry_seconds`` (then :class:`RetriesExhaustedError` names the endpoint and
+  the last cause);
+- 401/403 raise :class:`AuthenticationError` at once (no retries); other 4xx raise
+  :class:`SourceError`;
+- pagination follows ``next_cursor`` and stops with :class:`CursorLoopError` when a cursor
+  comes back that was already followed in the same pagination.
+
+The token lives only in the session's ``Authorization`` header; every message passes through
+:func:`redact`, and the resource never puts it in logs or metadata.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import backoff
+import dagster as dg
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+from analytics_pipeline.settings import ENVIRONMENT, env
+from analytics_pipeline.sources.errors import (
+    AuthenticationError,
+    CursorLoopError,
+    RetriesExhaustedError,
+    SourceError,
+    TransientSourceError,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 5000
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One parsed page of a list endpoint."""
+
+    endpoint: str
+    number: int
+    rows: list[dict]
+    next_cursor: str | None
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait between attempts and how long to keep trying one request."""
+
+    max_retry_seconds: float = 120.0
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+
+    def waits(self) -> Iterator[float | None]:
+        """``backoff`` wait generator: full-jitter exponential, at least the server's Retry-After.
+
+        ``backoff`` primes the generator with ``send(None)`` and then sends each exception.
+        """
+        attempt = 0
+        error = yield None
+        while True:
+            ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * 2**attempt)
+            wait = random.uniform(0, ceiling)
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is not None:
+                wait = max(wait, retry_after)
+            attempt += 1
+            error = yield wait
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` with every occurrence of ``secret`` replaced (no-op for an empty secret)."""
+    return text.replace(secret, REDACTED) if secret else text
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    header = response.headers.get("Retry-After")
+    if header is None:
+        return None
+    try:
+        return float(Retry().parse_retry_after(header))
+    except Exception:
+        return None
+
+
+class LmsClient:
+    """HTTP access to the LMS list endpoints (use as a context manager, or call :meth:`close`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        page_size: int = 1000,
+        connect_timeout_seconds: float = 5.0,
+        read_timeout_seconds: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        logger: logging.Logger | None = None,
+    ):
+        if not base_url:
+            raise SourceError("The LMS API URL is not set (LMS_API_URL).")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise SourceError(f"The page size must be between 1 and {MAX_PAGE_SIZE}, not {page_size} (LMS_PAGE_SIZE).")
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self.timeout = (connect_timeout_seconds, read_timeout_seconds)
+        self.retry = retry
+        self.log = logger or log
+        self._token = token
+        self.session = requests.Session()
+        # No hidden retries in urllib3: one policy (below) sees every failure and bounds the total time.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self.attempts = 0
+        self.retries = 0
+        self._get_page = backoff.on_exception(
+            self.retry.waits,
+            TransientSourceError,
+            max_time=lambda: self.retry.max_retry_seconds,
+            jitter=None,
+            on_backoff=self._log_retry,
+            logger=None,
+        )(self._get_page_once)
+
+    def __enter__(self) -> LmsClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _log_retry(self, details: dict) -> None:
+        self.retries += 1
+        self.log.warning(
+            "retrying %s in %.2f s (attempt %d, %.1f s spent): %s",
+            details["args"][0], details["wait"], details["tries"], details["elapsed"], details["exception"],
+        )
+
+    def _get_page_once(self, endpoint: str, params: dict) -> tuple[dict, int]:
+        """One GET; returns the decoded body and its size, or raises a classified error."""
+        self.attempts += 1
+        url = f"{self.base_url}/v1/{endpoint}"
+        try:
+            response = self.session.get(url, params=params, timeout=self.timeout)
+            body = response.content  # a body cut short raises here (ChunkedEncodingError / ConnectionError)
+        except requests.RequestException as exc:
+            raise TransientSourceError(f"/v1/{endpoint}: {redact(f'{type(exc).__name__}: {exc}', self._token)}") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthenticationError(
+                f"/v1/{endpoint}: the LMS API refused the token (HTTP {status}). Check LMS_API_TOKEN; not retried."
+            )
+        if status == 429:
+            raise TransientSourceError(f"/v1/{endpoint}: rate limited (HTTP 429)", _retry_after_seconds(response))
+        if status >= 500:
+            raise TransientSourceError(f"/v1/{endpoint}: server error HTTP {status}")
+        if status != 200:
+            detail = redact(body[:200].decode("utf-8", "replace"), self._token)
+            raise SourceError(f"/v1/{endpoint}: HTTP {status} for {redact(str(params), self._token)}: {detail}")
+        try:
+            page = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise TransientSourceError(f"/v1/{endpoint}: the body is not valid JSON ({exc}; {len(body)} bytes)") from None
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list) or "next_cursor" not in page:
+            raise TransientSourceError(f"/v1/{endpoint}: the body is not a page (expected data and next_cursor)")
+        return page, len(body)
+
+    def get_page(self, endpoint: str, params: dict) -> tuple[dict, int]:
+        """One page with retries; :class:`RetriesExhaustedError` when the retry budget is spent."""
+        try:
+            return self._get_page(endpoint, params)
+        except TransientSourceError as exc:
+            raise RetriesExhaustedError(
+                f"{exc} — still failing after retrying for {self.retry.max_retry_seconds:g} s (LMS_MAX_RETRY_SECONDS)"
+            ) from None
+
+    def pages(self, endpoint: str, updated_since: str | None = None) -> Iterator[Page]:
+        """Every page of ``/v1/<endpoint>`` (rows with ``updated_at`` strictly after ``updated_since``)."""
+        params: dict = {"limit": self.page_size}
+        if updated_since:
+            params["updated_since"] = updated_since
+        seen: set[str] = set()
+        number = 0
+        while True:
+            body, nbytes = self.get_page(endpoint, params)
+            number += 1
+            cursor = body["next_cursor"]
+            yield Page(endpoint, number, body["data"], cursor, nbytes)
+            if cursor is None:
+                return
+            if not isinstance(cursor, str) or cursor in seen:
+                raise CursorLoopError(
+                    f"/v1/{endpoint}: the API returned a cursor already followed on page {number} "
+                    "(a pagination loop); stopped instead of reading forever."
+                )
+            seen.add(cursor)
+            params = {**params, "cursor": cursor}
+
+
+def _from_env(name: str, cast=str):
+    """``dg.EnvVar(name)`` when the variable differs from its documented default, else the default.
+
+    (Dagster resolves an EnvVar at run time and fails when it is unset; the defaults of
+    ``settings.ENVIRONMENT`` keep `make run` working without exporting every variable.)
+    """
+    default = ENVIRONMENT[name][0]
+    if env(name) == default:
+        return cast(default) if default else default
+    return dg.EnvVar.int(name) if cast is int else dg.EnvVar(name)
+
+
+class LmsApiResource(dg.ConfigurableResource):
+    """The LMS read API (base URL, bearer token, paging, timeouts and retry budget)."""
+
+    base_url: str
+    token: str
+    page_size: int = 5000
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: int = 30
+    max_retry_seconds: float = 120.0
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+
+    @classmethod
+    def from_environment(cls) -> LmsApiResource:
+        """Configured from LMS_API_URL, LMS_API_TOKEN, LMS_PAGE_SIZE, LMS_TIMEOUT_SECONDS, LMS_MAX_RETRY_SECONDS."""
+        return cls(
+            base_url=dg.EnvVar("LMS_API_URL"),
+            token=_from_env("LMS_API_TOKEN"),
+            page_size=_from_env("LMS_PAGE_SIZE", int),
+            read_timeout_seconds=_from_env("LMS_TIMEOUT_SECONDS", int),
+            max_retry_seconds=float(env("LMS_MAX_RETRY_SECONDS")),
+        )
+
+    def client(self, logger: logging.Logger | None = None) -> LmsClient:
+        return LmsClient(
+            self.base_url,
+            self.token,
+            page_size=self.page_size,
+            connect_timeout_seconds=self.connect_timeout_seconds,
+            read_timeout_seconds=self.read_timeout_seconds,
+            retry=RetryPolicy(self.max_retry_seconds, self.backoff_base_seconds, self.backoff_max_seconds),
+            logger=logger,
+        )
+
+    def describe(self) -> str:
+        """Where the resource points, for metadata (never the token)."""
+        return f"{self.base_url} (page size {self.page_size})"

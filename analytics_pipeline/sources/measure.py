@@ -1,0 +1,141 @@
+"""Measure extraction throughput (rows/s) and peak memory of this process.
+
+``measure_extraction(api_url, token, database_url)`` extracts resources (a full read) through the
+same code as the assets and returns one :class:`Measurement` per resource. The API is any
+server (the benchmark developer starts the sandbox at the scale they want); this module does
+not import the sandbox. ``python -m analytics_pipeline.sources.measure`` starts a sandbox
+*process* (profile S with 10,000 learners ≈ 1M learning events), measures, and prints.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+import psutil
+import requests
+
+from analytics_pipeline.sources.client import LmsClient
+from analytics_pipeline.sources.loader import DEFAULT_BATCH_ROWS, TableSink, extract
+from analytics_pipeline.sources.specs import SOURCES_BY_RESOURCE
+from analytics_pipeline.warehouse.engine import make_engine
+
+
+@dataclass(frozen=True)
+class Measurement:
+    resource: str
+    rows: int
+    pages: int
+    seconds: float
+    rows_per_second: float
+    megabytes_received: float
+    rss_before_mb: float
+    rss_peak_mb: float
+
+    @property
+    def rss_growth_mb(self) -> float:
+        return self.rss_peak_mb - self.rss_before_mb
+
+
+class PeakMemory:
+    """Samples this process's resident set size in a thread; ``peak`` in bytes."""
+
+    def __init__(self, interval: float = 0.02):
+        self.process, self.interval = psutil.Process(), interval
+        self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+
+def measure_extraction(
+    api_url: str,
+    token: str,
+    database_url: str,
+    resources: Sequence[str] = ("learning-events",),
+    page_size: int = 5000,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> list[Measurement]:
+    """Full extraction of each resource into the (migrated) warehouse; timing and peak RSS."""
+    engine = make_engine(database_url)
+    results = []
+    for resource in resources:
+        spec = SOURCES_BY_RESOURCE[resource]
+        rss_before = psutil.Process().memory_info().rss
+        with LmsClient(api_url, token, page_size=page_size) as client, PeakMemory() as memory:
+            stats = extract(engine, client, resource, lambda conn, stats: TableSink(conn, spec, stats, "measure"),
+                            run_id="measure", full_refresh=True, batch_rows=batch_rows)
+        results.append(Measurement(
+            resource, stats.rows_received, stats.pages, round(stats.elapsed, 2), round(stats.rows_per_second),
+            round(stats.bytes / 1e6, 1), round(rss_before / 1e6, 1), round(memory.peak / 1e6, 1),
+        ))
+    return results
+
+
+@contextlib.contextmanager
+def sandbox_process(port: int, token: str, profile: str, learners: int | None) -> Iterator[str]:
+    """A sandbox server in a child process (so its memory is not counted); yields its URL."""
+    command = [sys.executable, "-m", "analytics_pipeline.sandbox", "--port", str(port), "--profile", profile, "--token", token]
+    if learners:
+        command += ["--learners", str(learners)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 900
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the sandbox exited with code {process.returncode}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{url}/healthz", timeout=2).ok:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sandbox did not start within 900 s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from analytics_pipeline.orchestration.launch import free_port
+    from analytics_pipeline.runtime import prepare_environment
+    from analytics_pipeline.settings import load_settings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="S")
+    parser.add_argument("--learners", type=int, default=10_000)
+    parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS)
+    parser.add_argument("--resources", nargs="+", default=["learning-events"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    database_url = prepare_environment(load_settings()).database_url
+    token = "measure-token"
+    started = time.monotonic()
+    with sandbox_process(free_port(), token, args.profile, args.learners) as url:
+        print(f"sandbox ready in {time.monotonic() - started:.0f} s")
+        for result in measure_extraction(url, token, database_url, args.resources, args.page_size, args.batch_rows):
+            print({**asdict(result), "rss_growth_mb": round(result.rss_growth_mb, 1)})
+
+
+if __name__ == "__main__":
+    main()

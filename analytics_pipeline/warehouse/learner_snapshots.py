@@ -1,0 +1,286 @@
+"""One as-of snapshot of a learner-analytics table: read by chunks, compute, validate, COPY.
+
+No Dagster here (the assets in ``assets/learner_analytics.py`` and the measurement script
+``analytics/measure.py`` both call :func:`run_snapshot`).
+
+Reading: set-based SQL files ``sql/queries/learner_analytics/*.sql``, only the columns and
+the time window each category needs, and only rows **known at T**: events with
+``occurred_at <= T`` and ``updated_at <= T`` (``updated_at`` is when the platform ingested
+the event, so a late-arriving event counts from the first snapshot after its arrival and a
+re-run of T gives the same values), results with ``submitted_at <= T`` and
+``updated_at <= T``, skill levels last assessed at or before T, enrollments active at T by
+their timestamps. Velocity's progress at T is rewound in SQL by the deltas of the events not
+known at T.
+
+Bounded memory: learners are split into ``n = ceil(users / chunk_learners)`` hash buckets
+(``mod(abs(hashtext(user_id)::bigint), n) = i``; every query of a chunk uses the same
+predicate, so a learner's rows always land in the same chunk). The small catalogs (courses,
+course skills, skills, content items) are read once. Each chunk is computed by the pure
+function, validated by its GX suite and COPYed; only one chunk's inputs and rows are in
+memory at a time.
+
+Content effectiveness needs a cross-learner table first: the item and type effects. Their
+evidence pairs join a learner's events with the same learner's results, so a first pass over
+the chunks computes additive partial sums per (item or type, skill)
+(``content_effectiveness.effect_parts_of``: small, items x skills), which are summed and
+turned into effects once (``effect_tables``); the second pass computes the learner rows per
+chunk with these effects (``precomputed_effects``). Memory is one chunk's evidence plus the
+effect tables.
+
+Writing: one transaction (``replace_snapshot``): partition ensured, the snapshot of T
+deleted, every chunk COPYed; a quality failure or any error in any chunk rolls the whole
+snapshot back, so a re-run never duplicates and a reader never sees half a snapshot.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from analytics_pipeline.analytics import CATEGORIES, CONFIGS, INPUTS, AnalyticsInputs, compute
+from analytics_pipeline.analytics import content_effectiveness as ce
+from analytics_pipeline.analytics.common import utc
+from analytics_pipeline.quality.validation import ValidationOutcome, validate
+from analytics_pipeline.warehouse.bulk import read_frame, replace_snapshot, sql_text
+
+QUERIES = "learner_analytics"
+DEFAULT_CHUNK_LEARNERS = 20_000
+
+# Catalogs read once per run (not chunked): input name -> SQL file.
+CATALOGS = {"courses": "courses.sql", "course_skills": "course_skills.sql",
+            "skills": "skills.sql", "content_items": "content_items.sql"}
+
+
+@dataclass(frozen=True)
+class Read:
+    """A chunked input: SQL file and its look-back in days (from the category's config)."""
+    sql: str
+    days: Callable[[object], float] | None = None
+    extra: Callable[[object], dict[str, float]] | None = None  # other look-backs (days)
+
+
+# Per category: chunked input name -> Read (catalog inputs come from CATALOGS).
+READS: dict[str, dict[str, Read]] = {
+    "velocity": {"enrollments": Read("velocity_enrollments.sql"),
+                 "learning_events": Read("velocity_events.sql", lambda c: c.window_days)},
+    "skill_gap": {"enrollments": Read("enrollments.sql"), "user_skills": Read("user_skills.sql")},
+    "engagement": {"enrollments": Read("enrollments.sql"),
+                   "learning_events": Read("engagement_events.sql", lambda c: 7 * c.trend_weeks)},
+    "mastery": {"user_skills": Read("user_skills.sql"), "enrollments": Read("enrollments.sql")},
+    "performance": {"assessment_results": Read("performance_results.sql",
+                                               lambda c: c.window_days),
+                    "enrollments": Read("enrollments.sql")},
+    "content_effectiveness": {"enrollments": Read("enrollments.sql"),
+                              "learning_events": Read("content_usage.sql"),
+                              "user_skills": Read("user_skills.sql")},
+}
+# First pass of content effectiveness: the evidence of the effects.
+EFFECT_READS: dict[str, Read] = {
+    "assessment_results": Read("effect_results.sql", lambda c: c.lookback_days),
+    "learning_events": Read("effect_events.sql",
+                            lambda c: c.lookback_days + c.effect_window_days,
+                            lambda c: {"results_since": c.lookback_days}),
+}
+# Raw tables each category reads (lineage metadata).
+SOURCE_TABLES: dict[str, tuple[str, ...]] = {
+    "velocity": ("enrollments", "courses", "learning_events"),
+    "skill_gap": ("enrollments", "course_skills", "user_skills", "skills"),
+    "engagement": ("enrollments", "learning_events"),
+    "mastery": ("user_skills", "skills", "enrollments"),
+    "performance": ("assessment_results", "users", "enrollments", "skills"),
+    "content_effectiveness": ("enrollments", "content_items", "learning_events",
+                              "assessment_results", "course_skills", "user_skills", "skills"),
+}
+JSON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "velocity": (),
+    "skill_gap": ("gaps", "top_priority"),
+    "engagement": ("engagement_by_type", "weekly_trend"),
+    "mastery": ("skills", "mastery_distribution"),
+    "performance": ("performance_by_skill", "recent_scores"),
+    "content_effectiveness": ("most_effective", "least_effective", "recommendations"),
+}
+
+_DECILES = [f"{lo}-{lo + 9}" for lo in range(0, 90, 10)] + ["90-100"]
+
+
+def _deciles(s: pd.Series) -> pd.Series:
+    bins = np.minimum(np.asarray(s, dtype=float) // 10, 9).astype(int)
+    return pd.Series(np.bincount(bins, minlength=10)[:10], index=_DECILES)
+
+
+# Per category: the distribution of its categorical outcome (counts, summed over chunks).
+DISTRIBUTIONS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
+    "velocity": ("status counts", lambda df: df["status"].value_counts()),
+    "skill_gap": ("learners by number of critical gaps",
+                  lambda df: df["critical_gaps"].value_counts()),
+    "engagement": ("overall_score deciles", lambda df: _deciles(df["overall_score"])),
+    "mastery": ("learners by number of mastered skills",
+                lambda df: df["mastered_skills"].value_counts()),
+    "performance": ("trend counts", lambda df: df["trend"].value_counts()),
+    "content_effectiveness": (
+        "learners with / without a most-effective entry",
+        lambda df: df["most_effective"].map(len).gt(0).map(
+            {True: "with_most_effective", False: "without_most_effective"}).value_counts()),
+}
+
+
+class QualityError(RuntimeError):
+    """The suite's critical expectations failed: nothing was written (rolled back)."""
+
+    def __init__(self, outcome: ValidationOutcome, chunk: int):
+        self.outcome, self.chunk = outcome, chunk
+        super().__init__(f"data quality suite {outcome.suite!r} failed on chunk {chunk}: "
+                         f"{outcome.describe()}. The snapshot was not written.")
+
+
+@dataclass
+class SnapshotReport:
+    name: str
+    table: str
+    T: pd.Timestamp
+    rows: int = 0
+    chunks: int = 0
+    learners_bound: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: {
+        "read": 0.0, "effects": 0.0, "compute": 0.0, "validate": 0.0, "write": 0.0})
+    elapsed: float = 0.0
+    quality: ValidationOutcome | None = None
+    preview: pd.DataFrame | None = None
+    distribution: pd.Series | None = None
+    chunk_rows: list[int] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def category_config(name: str, ttl: pd.Timedelta | None = None,
+                    overrides: dict[str, float] | None = None):
+    """The category's pure ``...Config`` with ``ttl`` and field ``overrides`` applied."""
+    base = CONFIGS[name]()
+    changes: dict[str, object] = {}
+    for key, value in (overrides or {}).items():
+        if not hasattr(base, key) or key == "ttl":
+            raise ValueError(f"{CONFIGS[name].__name__} has no setting {key!r}")
+        current = getattr(base, key)
+        changes[key] = type(current)(value) if isinstance(current, (int, float)) else value
+    if ttl is not None:
+        changes["ttl"] = pd.Timedelta(ttl)
+    return dataclasses.replace(base, **changes)
+
+
+def _params(T: pd.Timestamp, cfg, read: Read, n: int, i: int) -> dict:
+    params = {"t": T.to_pydatetime(), "n": n, "i": i}
+    if read.days is not None:
+        params["since"] = (T - pd.Timedelta(days=float(read.days(cfg)))).to_pydatetime()
+    for key, days in (read.extra(cfg) if read.extra else {}).items():
+        params[key] = (T - pd.Timedelta(days=float(days))).to_pydatetime()
+    return params
+
+
+def _read(conn: Connection, reads: dict[str, Read], T, cfg, n: int, i: int) -> dict:
+    return {name: read_frame(conn, sql_text(f"{QUERIES}/{r.sql}"), _params(T, cfg, r, n, i))
+            for name, r in reads.items()}
+
+
+def chunk_count(conn: Connection, chunk_learners: int) -> tuple[int, int]:
+    learners = int(read_frame(conn, sql_text(f"{QUERIES}/chunk_count.sql"))["learners"].iloc[0])
+    return max(1, math.ceil(learners / max(1, chunk_learners))), learners
+
+
+def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
+                 chunk_learners: int = DEFAULT_CHUNK_LEARNERS, check_quality: bool = True,
+                 transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+                 ) -> SnapshotReport:
+    """Compute and write the snapshot of category ``name`` at ``T`` (see module docstring).
+
+    Raises :class:`QualityError` (nothing written) when a critical expectation fails.
+    ``transform`` (tests, fault injection) is applied to each computed chunk before checks.
+    """
+    started = time.perf_counter()
+    T = utc(T)
+    cfg = config if config is not None else CONFIGS[name]()
+    _fn, table = CATEGORIES[name]
+    report = SnapshotReport(name, table, T, quality=ValidationOutcome(name))
+    secs = report.seconds
+    label, distribution = DISTRIBUTIONS[name]
+    with replace_snapshot(engine, table, T, JSON_COLUMNS[name]) as writer:
+        conn = writer.conn
+        t0 = time.perf_counter()
+        n, report.learners_bound = chunk_count(conn, chunk_learners)
+        report.chunks = n
+        catalogs = {k: read_frame(conn, sql_text(f"{QUERIES}/{sql}"))
+                    for k, sql in CATALOGS.items() if k in INPUTS[name]}
+        secs["read"] += time.perf_counter() - t0
+
+        effects = None
+        if name == "content_effectiveness":
+            t0 = time.perf_counter()
+            parts = {"content_id": [], "content_type": []}
+            for i in range(n):
+                frames = _read(conn, EFFECT_READS, T, cfg, n, i)
+                p = ce.effect_parts_of(catalogs["content_items"], frames["learning_events"],
+                                       frames["assessment_results"], T, cfg)
+                for key in parts:
+                    parts[key].append(p[key])
+                del frames
+            effects = ce.effect_tables(
+                {k: ce.combine_effect_parts(v) for k, v in parts.items()}, cfg)
+            secs["effects"] += time.perf_counter() - t0
+
+        counts: pd.Series | None = None
+        for i in range(n):
+            t0 = time.perf_counter()
+            frames = {**catalogs, **_read(conn, READS[name], T, cfg, n, i)}
+            t1 = time.perf_counter()
+            inputs = AnalyticsInputs(**frames)
+            if effects is not None:
+                args = [getattr(inputs, f) for f in INPUTS[name]]
+                frame = ce.compute_content_effectiveness(*args, T, cfg,
+                                                         precomputed_effects=effects)
+            else:
+                frame = compute(name, inputs, T, cfg)
+            if transform is not None:
+                frame = transform(frame)
+            del frames, inputs
+            t2 = time.perf_counter()
+            if check_quality:
+                outcome = validate(frame, name)
+                report.quality = report.quality.merge(outcome)
+                if not outcome.success:
+                    raise QualityError(report.quality, i)
+            t3 = time.perf_counter()
+            writer.write(frame)
+            t4 = time.perf_counter()
+            secs["read"] += t1 - t0
+            secs["compute"] += t2 - t1
+            secs["validate"] += t3 - t2
+            secs["write"] += t4 - t3
+            report.rows += len(frame)
+            report.chunk_rows.append(len(frame))
+            if report.preview is None or len(report.preview) < 10:
+                head = frame.head(10 - (0 if report.preview is None else len(report.preview)))
+                report.preview = head if report.preview is None else pd.concat(
+                    [report.preview, head], ignore_index=True)
+            d = distribution(frame)
+            counts = d if counts is None else counts.add(d, fill_value=0)
+            del frame
+    report.distribution = (counts if counts is not None else pd.Series(dtype="int64")) \
+        .fillna(0).astype("int64").rename(label)
+    if name in ("skill_gap", "mastery"):
+        report.distribution = report.distribution.sort_index()
+    report.elapsed = time.perf_counter() - started
+    return report
+
+
+def count_rows(engine: Engine, table: str, T: pd.Timestamp) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(f"select count(*) from {table} where calculated_at = :t"),
+                                {"t": utc(T).to_pydatetime()}).scalar_one())

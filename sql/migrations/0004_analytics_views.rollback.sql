@@ -1,0 +1,3 @@
+DROP VIEW IF EXISTS learner_velocity_analytics_current, skill_gap_analytics_current,
+  engagement_analytics_current, mastery_analytics_current, performance_analytics_current,
+  content_effectiveness_analytics_current;

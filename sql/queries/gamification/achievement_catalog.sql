@@ -1,0 +1,1 @@
+SELECT id, name, description, icon, tier, criteria FROM achievements ORDER BY id

@@ -1,0 +1,27 @@
+-- daily_activity for one partition: one row per learner per local day (organisation time zone,
+-- else UTC) that has a learning event in [:start, :t]. Events are read from :read_from (26 h
+-- before :start) so a local day that began in the previous UTC day gets its true first event.
+-- Upsert: first = least, last = greatest, so re-runs and out-of-order backfills converge.
+WITH tz AS (
+  SELECT u.id AS user_id, coalesce(ot.tz, 'UTC') AS tz
+  FROM users u
+  LEFT JOIN organization_timezones() ot ON ot.organization_id = u.organization_id
+), days AS (
+  SELECT e.user_id,
+         (e.occurred_at AT TIME ZONE tz.tz)::date AS date,
+         min(e.occurred_at) AS first_activity_at,
+         max(e.occurred_at) AS last_activity_at
+  FROM learning_events e
+  JOIN tz ON tz.user_id = e.user_id
+  WHERE e.occurred_at >= :read_from AND e.occurred_at <= :t
+  GROUP BY e.user_id, (e.occurred_at AT TIME ZONE tz.tz)::date
+  HAVING max(e.occurred_at) >= :start
+)
+INSERT INTO daily_activity AS d (user_id, date, first_activity_at, last_activity_at)
+SELECT user_id, date, first_activity_at, last_activity_at FROM days
+ON CONFLICT (user_id, date) DO UPDATE SET
+  first_activity_at = LEAST(d.first_activity_at, EXCLUDED.first_activity_at),
+  last_activity_at = GREATEST(d.last_activity_at, EXCLUDED.last_activity_at)
+WHERE d.first_activity_at IS DISTINCT FROM LEAST(d.first_activity_at, EXCLUDED.first_activity_at)
+   OR d.last_activity_at IS DISTINCT FROM GREATEST(d.last_activity_at, EXCLUDED.last_activity_at)
+RETURNING (xmax = 0) AS inserted

@@ -1,0 +1,40 @@
+-- Daily first-activity and streak-bonus awards for the local days touched by the partition
+-- (daily_activity rows with an event in [:start, :t]). The streak position of a day needs the
+-- learner's earlier days, so the learner's whole history up to the last window day is read;
+-- positions by gaps-and-islands (date - row_number is constant along a run of consecutive days).
+-- Origin: user_id:YYYY-MM-DD of the local day; timestamp: the day's first event.
+WITH window_days AS (
+  SELECT d.user_id, d.date
+  FROM daily_activity d
+  WHERE d.last_activity_at >= :start
+    AND coalesce(d.first_activity_at, d.last_activity_at) <= :t
+), window_users AS (
+  SELECT user_id, max(date) AS last_date FROM window_days GROUP BY user_id
+), history AS (
+  SELECT d.user_id, d.date, coalesce(d.first_activity_at, d.last_activity_at) AS first_activity_at,
+         d.date - (row_number() OVER (PARTITION BY d.user_id ORDER BY d.date))::int AS run
+  FROM daily_activity d
+  JOIN window_users w ON w.user_id = d.user_id AND d.date <= w.last_date
+), positions AS (
+  SELECT h.user_id, h.date, h.first_activity_at,
+         row_number() OVER (PARTITION BY h.user_id, h.run ORDER BY h.date) AS streak_day
+  FROM history h
+), awards AS (
+  SELECT p.*, coalesce(ot.tz, 'UTC') AS tz
+  FROM positions p
+  JOIN window_days w ON w.user_id = p.user_id AND w.date = p.date
+  JOIN users u ON u.id = p.user_id
+  LEFT JOIN organization_timezones() ot ON ot.organization_id = u.organization_id
+)
+INSERT INTO point_transactions (user_id, points, activity_type, source_id, metadata, "timestamp")
+SELECT user_id, :daily_points, 'daily_first_activity', user_id || ':' || to_char(date, 'YYYY-MM-DD'),
+       jsonb_build_object('date', to_char(date, 'YYYY-MM-DD'), 'timezone', tz), first_activity_at
+FROM awards
+UNION ALL
+SELECT user_id, :streak_points, 'streak_bonus', user_id || ':' || to_char(date, 'YYYY-MM-DD'),
+       jsonb_build_object('date', to_char(date, 'YYYY-MM-DD'), 'timezone', tz, 'streak_day', streak_day),
+       first_activity_at
+FROM awards
+WHERE streak_day % :streak_every = 0
+ON CONFLICT (activity_type, source_id) DO NOTHING
+RETURNING activity_type, points

@@ -1,0 +1,1 @@
+SELECT count(*) FROM erasure_requests WHERE processed_at IS NULL

@@ -1,0 +1,1 @@
+select id, title, content_type, skill_ids from content_items

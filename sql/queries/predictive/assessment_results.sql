@@ -1,0 +1,5 @@
+-- Assessment results known at :t, submitted in (:since, :t].
+SELECT user_id, course_id, skill_id, score::float8 AS score, passing_score::float8 AS passing_score,
+       submitted_at, updated_at
+FROM assessment_results
+WHERE submitted_at > :since AND submitted_at <= :t AND updated_at <= :t

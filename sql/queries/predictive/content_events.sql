@@ -1,0 +1,5 @@
+-- Events with a content item known at :t in (:since, :t]: the evidence of content
+-- effectiveness (results of the lookback paired with completions of the 14 days before).
+SELECT user_id, content_id, event_type, occurred_at
+FROM learning_events
+WHERE content_id IS NOT NULL AND occurred_at > :since AND occurred_at <= :t AND updated_at <= :t

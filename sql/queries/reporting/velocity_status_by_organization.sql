@@ -1,0 +1,12 @@
+-- Learners per velocity status and organisation, from each learner's latest snapshot at or before :as_of.
+SELECT coalesce(o.name, 'No organisation') AS organization, v.status, count(*)::int AS learners
+FROM (
+  SELECT DISTINCT ON (user_id) user_id, status
+  FROM learner_velocity_analytics
+  WHERE calculated_at <= :as_of
+  ORDER BY user_id, calculated_at DESC
+) v
+JOIN users u ON u.id = v.user_id
+LEFT JOIN organizations o ON o.id = u.organization_id
+GROUP BY 1, 2
+ORDER BY 1, 2

@@ -1,0 +1,104 @@
+"""Erasure: a learner deleted upstream disappears from every table, aggregates at their refresh."""
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from analytics_pipeline.assets.governance import process_erasures
+from tests.governance.people import PEOPLE, seed_people
+
+T = pd.Timestamp.now(tz="UTC").normalize().to_pydatetime()
+
+
+def occurrences(conn, user_id: str) -> dict[str, int]:
+    """Rows holding ``user_id`` in every table or view with a user_id column, users.id, courses.trainer_id,
+    quarantine payloads and the materialized views."""
+    found = {}
+    relations = conn.execute(sa.text(
+        "select c.table_name from information_schema.columns c join information_schema.tables t "
+        "on t.table_schema = c.table_schema and t.table_name = c.table_name "
+        "where c.table_schema = 'public' and c.column_name = 'user_id'")).scalars().all()
+    relations += conn.execute(sa.text(
+        "select c.relname from pg_class c join pg_attribute a on a.attrelid = c.oid "
+        "where c.relkind = 'm' and a.attname = 'user_id'")).scalars().all()
+    for relation in set(relations):
+        found[relation] = conn.execute(sa.text(f'select count(*) from "{relation}" where user_id::text = :u'), {"u": user_id}).scalar_one()
+    found["users.id"] = conn.execute(sa.text("select count(*) from users where id = :u"), {"u": user_id}).scalar_one()
+    found["courses.trainer_id"] = conn.execute(sa.text("select count(*) from courses where trainer_id = :u"), {"u": user_id}).scalar_one()
+    found["quarantine.payload"] = conn.execute(
+        sa.text("select count(*) from quarantine where payload like :p or source_id = :u"), {"p": f'%"{user_id}"%', "u": user_id}).scalar_one()
+    found["governance_audit"] = conn.execute(
+        sa.text("select count(*) from governance_audit where detail::text like :p or target_table = :u"), {"p": f"%{user_id}%", "u": user_id}).scalar_one()
+    return found
+
+
+@pytest.fixture
+def seeded(clean_warehouse):
+    with clean_warehouse.begin() as conn:
+        seed_people(conn, T)
+        conn.execute(sa.text("refresh materialized view leaderboard_weekly"))
+        conn.execute(sa.text("refresh materialized view leaderboard_monthly"))
+    return clean_warehouse
+
+
+def test_an_erased_trainer_disappears_from_every_table(seeded):
+    with seeded.begin() as conn:
+        assert sum(occurrences(conn, "t1").values()) > 20
+        conn.execute(sa.text("insert into erasure_requests (user_id, source) values ('t1', 'lms:/v1/deletions')"))
+    with seeded.begin() as conn:
+        learners, counts = process_erasures(conn, run_id="run-1")
+    assert learners == 1
+    assert counts["users"] == 1 and counts["courses.trainer_id"] == 1 and counts["quarantine"] == 1
+    assert counts["learner_velocity_analytics"] == 1 and counts["point_transactions_archive"] == 1
+    with seeded.begin() as conn:
+        conn.execute(sa.text("refresh materialized view leaderboard_weekly"))
+        conn.execute(sa.text("refresh materialized view leaderboard_monthly"))
+    with seeded.connect() as conn:
+        left = {where: n for where, n in occurrences(conn, "t1").items() if n}
+        assert left == {}
+        # the others are untouched
+        for person in set(PEOPLE) - {"t1"}:
+            assert occurrences(conn, person)["learner_velocity_analytics"] == 1
+        # tombstone instead of the id; audit has counts only
+        tomb = conn.execute(sa.text("select user_id, processed_at is not null from erasure_requests")).all()
+        assert len(tomb) == 1 and tomb[0][0].startswith("sha256:") and tomb[0][1]
+        audit = conn.execute(sa.text("select target_table, rows_affected, detail ->> 'learners', run_id from governance_audit "
+                                     "where action = 'erasure'")).all()
+        assert {row[0] for row in audit} >= {"users", "learning_events", "point_transactions"}
+        assert all(row[2] == "1" and row[3] == "run-1" for row in audit)
+
+
+def test_repeated_and_concurrent_requests_and_resurrection(seeded):
+    with seeded.begin() as conn:
+        conn.execute(sa.text("insert into erasure_requests (user_id) values ('a2'), ('b1')"))
+        assert process_erasures(conn)[0] == 2
+        # the feed delivers the deletion again, and an unknown id: no error, one tombstone each
+        conn.execute(sa.text("insert into erasure_requests (user_id) values ('a2'), ('never-existed')"))
+        learners, counts = process_erasures(conn)
+        assert learners == 2 and counts["users"] == 0
+        assert conn.execute(sa.text("select count(*) from erasure_requests")).scalar_one() == 3
+        assert conn.execute(sa.text("select count(*) from erasure_requests where processed_at is null")).scalar_one() == 0
+        assert process_erasures(conn) == (0, {})
+        # a user row coming back for an erased learner is detected (by hash, no id kept)
+        conn.execute(sa.text("insert into users (id, email) values ('b1', 'b1-again@example.org')"))
+        back = conn.execute(sa.text(open("sql/queries/governance/erased_learners_present.sql").read())).scalar_one()
+        assert back == 1
+
+
+@pytest.mark.parametrize("odd_id", ["x' OR '1'='1", "%", "a_", "a1\\", '"a1"'])
+def test_odd_ids_erase_nothing_else(seeded, odd_id):
+    with seeded.begin() as conn:
+        rows = dict(conn.execute(sa.text("select * from erase_learners(array[:u])"), {"u": odd_id}).all())
+        assert sum(rows.values()) == 0
+        assert conn.execute(sa.text("select count(*) from users")).scalar_one() == len(PEOPLE)
+        assert conn.execute(sa.text("select count(*) from quarantine")).scalar_one() == len(PEOPLE)
+        assert conn.execute(sa.text("select count(*) from erase_learners(cast(array[] as text[]))")).scalar_one() == 0
+        assert conn.execute(sa.text("select count(*) from erase_learners(null)")).scalar_one() == 0
+
+
+def test_erasure_covers_a_table_added_later(seeded):
+    with seeded.begin() as conn:
+        conn.execute(sa.text("create table gov_later_child (id serial primary key, user_id text references users(id), note text)"))
+        conn.execute(sa.text("insert into gov_later_child (user_id, note) values ('a1', 'x'), ('a2', 'y')"))
+        counts = dict(conn.execute(sa.text("select * from erase_learners(array['a1'])")).all())
+        assert counts["gov_later_child"] == 1 and counts["users"] == 1
+        conn.rollback()

@@ -1,0 +1,209 @@
+"""The predictive assets through Dagster against the real PostgreSQL: cache rows, opt-out,
+idempotence, the heuristic on a fresh platform, the trainers' risk view, the model's AUC."""
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from analytics_pipeline.assets.predictive import predictive_drop_off_risk
+from analytics_pipeline.predictive.features import active_enrollments_at
+from tests.predictive.predictive_db import cache, history, load, metadata, partition_of, run, set_preferences
+
+START = pd.Timestamp("2025-01-01", tz="UTC")  # the first daily partition
+KINDS = {"drop_off_risk", "forecast", "recommendations"}
+
+
+def active_at(enrollments, T) -> set:
+    return set(active_enrollments_at(enrollments, T)["user_id"])
+
+
+def test_known_rule_history_fills_the_cache_and_the_model_beats_the_heuristic(clean_warehouse, warehouse_url, dagster_instance):
+    events, enrollments, results, T = history(n_learners=600, days=182, seed=0, start=START)
+    active = active_at(enrollments, T)
+    assert len(active) > 100
+    a, b = sorted(active)[:2]
+    load(clean_warehouse, events, enrollments, results, T, opted_out={a: ["dropOffRisk"], b: ["forecasting", "recommendations"]})
+    result = run(warehouse_url, dagster_instance, partition_of(T))
+
+    rows = cache(clean_warehouse)
+    by_kind = {k: set(g["user_id"]) for k, g in rows.groupby("analytics_type")}
+    assert by_kind["drop_off_risk"] == active - {a}
+    assert by_kind["forecast"] == active - {b}
+    assert by_kind["recommendations"] == active - {b}
+    assert (rows["calculated_at"] == T).all()
+    assert (rows["expires_at"] - rows["calculated_at"] == pd.Timedelta(hours=48)).all()
+    assert not rows.duplicated(["user_id", "analytics_type"]).any()
+
+    risk = rows.loc[rows["analytics_type"] == "drop_off_risk"]
+    assert risk["data"].map(lambda d: 0 <= d["probability"] <= 1 and len(d["top_reasons"]) == 3).all()
+    forecast = rows.loc[rows["analytics_type"] == "forecast", "data"]
+    assert forecast.map(lambda d: d["enrollments"][0]["course_id"] == "c1").all()
+    recs = rows.loc[rows["analytics_type"] == "recommendations", "data"]
+    assert recs.map(lambda d: isinstance(d["content"], list) and isinstance(d["skills"], list)).all()
+    assert recs.map(lambda d: len(d["skills"]) > 0).any()
+
+    m = metadata(result, "predictive_drop_off_risk")
+    assert m["method"] == "model", m.get("heuristic_reason")
+    assert m["auc"] > m["heuristic_auc"] and m["auc"] > 0.75
+    assert m["brier"] < m["heuristic_brier"]
+    assert m["training_rows"] > 1000 and m["row_count"] == len(active) - 1
+    assert m["opted_out_learners"] == 1 and m["opted_out_skipped"] == 1
+    assert "| mean_predicted |" in m["calibration"] or "mean_predicted" in m["calibration"]
+    assert risk["confidence_score"].iloc[0] == pytest.approx(m["confidence_score"])
+    assert metadata(result, "predictive_forecast")["opted_out_learners"] == 1
+    print(f"\nsynthetic 600 learners: AUC {m['auc']:.4f} (heuristic {m['heuristic_auc']:.4f}), "
+          f"Brier {m['brier']:.4f} (heuristic {m['heuristic_brier']:.4f}), train {m['training_rows']}, test {m['test_rows']}")
+
+
+@pytest.fixture
+def small_platform(clean_warehouse):
+    events, enrollments, results, T = history(n_learners=120, days=70, seed=3, start=START)
+    load(clean_warehouse, events, enrollments, results, T)
+    return clean_warehouse, enrollments, T
+
+
+def test_opt_out_removes_the_existing_row_at_the_next_run(small_platform, warehouse_url, dagster_instance):
+    engine, enrollments, T = small_platform
+    run(warehouse_url, dagster_instance, partition_of(T))
+    before = cache(engine)
+    a, b = sorted(active_at(enrollments, T + pd.Timedelta(days=1)))[:2]  # active on both days
+    assert {a, b} <= set(before.loc[before["analytics_type"] == "drop_off_risk", "user_id"])
+    with engine.begin() as conn:
+        set_preferences(conn, [a, b], {a: ["dropOffRisk"], b: ["recommendations"]})
+
+    next_day = T + pd.Timedelta(days=1)
+    result = run(warehouse_url, dagster_instance, partition_of(next_day))
+    after = cache(engine)
+    kinds = lambda u: set(after.loc[after["user_id"] == u, "analytics_type"])  # noqa: E731
+    assert kinds(a) == {"forecast", "recommendations"}
+    assert kinds(b) == {"drop_off_risk", "forecast"}
+    # the next day's rows replaced the previous day's: one live row per learner and kind
+    assert not after.duplicated(["user_id", "analytics_type"]).any()
+    assert (after["calculated_at"] == next_day).all()
+    assert metadata(result, "predictive_drop_off_risk")["opted_out_rows_removed"] == 1
+    assert metadata(result, "predictive_recommendations")["opted_out_rows_removed"] == 1
+
+    # an opted-out learner stays without a row; turning the kind back on brings it back
+    with engine.begin() as conn:
+        set_preferences(conn, [a], {})
+    run(warehouse_url, dagster_instance, partition_of(next_day))
+    after = cache(engine)
+    assert "drop_off_risk" in kinds(a)
+
+
+def test_rerunning_the_same_day_does_not_duplicate(small_platform, warehouse_url, dagster_instance):
+    engine, enrollments, T = small_platform
+    run(warehouse_url, dagster_instance, partition_of(T))
+    first = cache(engine)
+    run(warehouse_url, dagster_instance, partition_of(T))
+    second = cache(engine)
+    assert len(second) == len(first) == 3 * len(active_at(enrollments, T))
+    pd.testing.assert_frame_equal(first.drop(columns="data"), second.drop(columns="data"))
+    assert first["data"].tolist() == second["data"].tolist()
+
+
+def test_fresh_platform_uses_the_heuristic_with_low_confidence(clean_warehouse, warehouse_url, dagster_instance):
+    events, enrollments, results, T = history(n_learners=60, days=5, seed=1, start=START + pd.Timedelta(days=30))
+    load(clean_warehouse, events, enrollments, results, T)
+    result = run(warehouse_url, dagster_instance, partition_of(T), assets=[predictive_drop_off_risk])
+    m = metadata(result, "predictive_drop_off_risk")
+    assert m["method"] == "heuristic" and "snapshots" in m["heuristic_reason"]
+    assert m["training_rows"] == 0 and m["row_count"] == len(active_at(enrollments, T)) > 0
+    rows = cache(clean_warehouse)
+    assert (rows["confidence_score"] <= 20).all()
+    assert rows["data"].map(lambda d: d["method"] == "heuristic" and len(d["top_reasons"]) == 2).all()
+
+
+def test_risk_view_shows_unexpired_rows_with_reasons_highest_first(clean_warehouse, warehouse_url, dagster_instance):
+    today = pd.Timestamp.now(tz="UTC").floor("D")  # the newest complete partition ends today: rows unexpired
+    events, enrollments, results, T = history(n_learners=150, days=90, seed=2, start=today - pd.Timedelta(days=90))
+    assert T == today
+    load(clean_warehouse, events, enrollments, results, T)
+    run(warehouse_url, dagster_instance, partition_of(T), assets=[predictive_drop_off_risk])
+    stale_user = sorted(set(enrollments["user_id"]) - active_at(enrollments, T))[0]
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text(
+            "insert into predictive_analytics_cache (user_id, analytics_type, data, confidence_score, calculated_at, expires_at) "
+            "values (:u, 'drop_off_risk', '{\"probability\": 0.99, \"top_reasons\": [\"x: raises risk\"]}', 50, :c, :e)"),
+            {"u": stale_user, "c": (T - pd.Timedelta(days=3)).to_pydatetime(), "e": (T - pd.Timedelta(days=1)).to_pydatetime()})
+        view = pd.read_sql_query(sa.text("select * from learner_risk_current"), conn)
+    assert list(view.columns[:7]) == ["user_id", "organization_id", "probability", "risk_level",
+                                      "confidence_score", "top_reasons", "method"]
+    assert set(view["user_id"]) == active_at(enrollments, T)
+    assert stale_user not in set(view["user_id"])
+    assert view["probability"].is_monotonic_decreasing
+    assert view["top_reasons"].map(lambda r: len(r) >= 1 and ": " in r[0]).all()
+    assert set(view["organization_id"]) == {"o1", "o2"}
+    assert (view["expires_at"] > pd.Timestamp.now(tz="UTC")).all()
+    with clean_warehouse.connect() as conn:
+        options = conn.execute(sa.text("select reloptions from pg_class where relname = 'learner_risk_current'")).scalar_one()
+    assert "security_invoker=true" in options
+
+
+def test_bad_inputs(clean_warehouse, warehouse_url, dagster_instance):
+    """Late events, null durations/deltas, a future enrollment, a never-active learner, an item
+    without skills, string/odd preference flags; then an empty platform removes opted-out rows."""
+    events, enrollments, results, T = history(n_learners=80, days=60, seed=4, start=START)
+    late = events.iloc[:50].assign(id=lambda d: "late" + d["id"], occurred_at=T - pd.Timedelta(hours=1),
+                                   updated_at=T + pd.Timedelta(days=2))  # arrived after T: unknown at T
+    events = pd.concat([events, late], ignore_index=True)
+    events.loc[events.index[:20], ["duration_seconds", "progress_delta"]] = None
+    extra = enrollments.iloc[:2].assign(id=["en-new", "en-idle"], user_id=["u-future", "u-idle"],
+                                        enrolled_at=[T + pd.Timedelta(days=1), T - pd.Timedelta(days=3)],
+                                        withdrawn_at=pd.NaT)
+    enrollments = pd.concat([enrollments, extra], ignore_index=True)
+    p1, p2, p3 = sorted(active_at(enrollments, T) - {"u-idle"})[:3]
+    load(clean_warehouse, events, enrollments, results, T)
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("update user_preferences set predictive_analytics_enabled = :p where user_id = :u"),
+                     {"p": '{"dropOffRisk": "false", "forecasting": null}', "u": p1})
+        conn.execute(sa.text("update user_preferences set predictive_analytics_enabled = '{}' where user_id = :u"), {"u": p2})
+    result = run(warehouse_url, dagster_instance, partition_of(T))
+    rows = cache(clean_warehouse)
+    users = lambda kind: set(rows.loc[rows["analytics_type"] == kind, "user_id"])  # noqa: E731
+    active = active_at(enrollments, T)
+    assert "u-future" not in active and "u-idle" in active
+    assert users("drop_off_risk") == active - {p1}
+    assert users("forecast") == users("recommendations") == active
+    idle = rows.loc[(rows["user_id"] == "u-idle") & (rows["analytics_type"] == "forecast"), "data"].iloc[0]
+    assert idle["enrollments"][0]["reason"] == "no pace"
+    assert metadata(result, "predictive_drop_off_risk")["opted_out_learners"] == 1
+
+    # the platform empties (every enrollment withdrawn); a learner opts out of forecasts
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("update enrollments set withdrawn_at = :t, status = 'withdrawn'"), {"t": (T - pd.Timedelta(days=30)).to_pydatetime()})
+        set_preferences(conn, [p3], {p3: ["forecasting"]})
+    result = run(warehouse_url, dagster_instance, partition_of(T + pd.Timedelta(days=1)))
+    assert metadata(result, "predictive_forecast")["row_count"] == 0
+    assert metadata(result, "predictive_forecast")["opted_out_rows_removed"] == 1
+    left = cache(clean_warehouse)
+    assert "forecast" not in set(left.loc[left["user_id"] == p3, "analytics_type"])
+    assert (left["calculated_at"] == T).all()  # the old rows of the others simply expire
+
+
+def test_windowed_reads_give_the_full_history_features(clean_warehouse, warehouse_url, dagster_instance):
+    """events.sql's carry-over row keeps progress and days-since-last-activity exact although
+    the window is bounded; rows that arrived after T are not read; the window bounds snapshots."""
+    from analytics_pipeline.assets.predictive import read
+    from analytics_pipeline.predictive.drop_off import restrict_to_known
+    from analytics_pipeline.predictive.features import build_features
+    from analytics_pipeline.resources import WarehouseResource
+
+    events, enrollments, results, T = history(n_learners=150, days=120, seed=5, start=START)
+    results = results.assign(score=results["score"].round(2))  # numeric(5,2) in the warehouse
+    late = events.iloc[:30].assign(id=lambda d: "late" + d["id"], updated_at=T + pd.Timedelta(days=1))
+    load(clean_warehouse, pd.concat([events, late], ignore_index=True), enrollments, results, T)
+    wh = WarehouseResource(database_url=warehouse_url)
+    since = T - pd.Timedelta(days=60)
+    ev = read(wh, "events", since=since, t=T)
+    en = read(wh, "enrollments", since=since, t=T)
+    res = read(wh, "assessment_results", since=since, t=T)
+    assert len(ev) < len(events)
+    for t in (T, T - pd.Timedelta(days=14), since + pd.Timedelta(days=28)):
+        expected = build_features(*restrict_to_known(events, enrollments, results, t), t)
+        got = build_features(*restrict_to_known(ev, en, res, t), t)
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9)
+
+    result = run(warehouse_url, dagster_instance, partition_of(T), assets=[predictive_drop_off_risk],
+                 run_config={"ops": {"predictive_drop_off_risk": {"config": {"history_days": 60}}}})
+    m = metadata(result, "predictive_drop_off_risk")
+    assert m["labelled_snapshots"] == 3 and m["events_read"] == len(ev)

@@ -1,0 +1,90 @@
+"""The executor by configuration, and the pools that bound concurrent steps."""
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from analytics_pipeline.orchestration import executors
+from analytics_pipeline.orchestration.pools import LMS_API, POOL_LIMITS, WAREHOUSE_HEAVY, apply_pool_limits
+from analytics_pipeline.settings import PROJECT_ROOT
+from tests.scaling.runs import PROBE_MODULE, PROJECT_MODULE, execute, step_events
+
+
+@pytest.mark.parametrize("kind", ["in_process", "multiprocess", "celery", "k8s"])
+def test_dagster_executor_picks_the_default_kind(monkeypatch, kind):
+    monkeypatch.setenv("DAGSTER_EXECUTOR", kind)
+    definition = executors.select_executor()
+    default = definition.config_schema.as_field().default_value
+    assert list(default["executor"]) == [kind]
+    assert default["run_lock"] == {"enabled": True, "wait_seconds": 0}
+    requirements = definition.get_requirements(default)
+    assert (requirements == []) == (kind == "in_process")
+
+
+def test_celery_broker_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.setenv("DAGSTER_EXECUTOR", "celery")
+    default = executors.select_executor().config_schema.as_field().default_value
+    assert default["executor"]["celery"]["broker"] == "pyamqp://guest:guest@127.0.0.1:5672//"
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://broker:6379/0")
+    default = executors.select_executor().config_schema.as_field().default_value
+    assert default["executor"]["celery"]["broker"] == {"env": "CELERY_BROKER_URL"}  # no secret in the run config
+
+
+def test_an_unknown_executor_is_refused_with_the_choices(monkeypatch):
+    monkeypatch.setenv("DAGSTER_EXECUTOR", "threads")
+    with pytest.raises(dg.DagsterInvariantViolationError, match="in_process, multiprocess, celery, k8s"):
+        executors.select_executor()
+
+
+def test_the_nightly_job_uses_the_configurable_executor():
+    from analytics_pipeline.orchestration.jobs import nightly_job
+
+    assert nightly_job.executor_def.name == executors.EXECUTOR_NAME
+
+
+def test_lock_keys_differ_by_job_and_partition():
+    keys = {executors.lock_key(j, p) for j in ("nightly", "other") for p in ("2025-03-01", "2025-03-02", None)}
+    assert len(keys) == 6
+    assert all(k[0] == executors.LOCK_NAMESPACE and 0 <= k[1] < 2**31 for k in keys)
+
+
+def test_project_dagster_yaml_is_a_valid_instance_config(tmp_path):
+    from dagster._core.instance.config import dagster_instance_config
+
+    (tmp_path / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["concurrency"]["pools"]["default_limit"] >= 1
+    assert config["concurrency"]["pools"]["granularity"] == "op"
+
+
+@pytest.mark.parametrize("kind", ["in_process", "multiprocess"])
+def test_nightly_runs_with_each_local_executor(scaling_instance, warehouse_url, kind):
+    run = execute(scaling_instance, PROJECT_MODULE, "nightly", "2025-02-10", kind)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
+    engine_messages = [e.message for e in step_events(scaling_instance, run.run_id, dg.DagsterEventType.ENGINE_EVENT)]
+    assert any("Run lock 'nightly[2025-02-10]' taken" in m and kind in m for m in engine_messages), engine_messages
+    materialized = step_events(scaling_instance, run.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)
+    assert {e.asset_key for e in materialized} >= {dg.AssetKey("snapshot_partitions")}
+
+
+def test_a_pool_limit_of_one_serialises_the_steps(scaling_instance, probe_table, monkeypatch):
+    """Four independent steps of the pool warehouse_heavy, four processes allowed: with one slot
+    they still run one after another (their intervals in the warehouse never overlap)."""
+    monkeypatch.setenv("PROBE_SLEEP_SECONDS", "0.5")
+    apply_pool_limits(scaling_instance, {WAREHOUSE_HEAVY: 1, LMS_API: POOL_LIMITS[LMS_API]})
+    try:
+        run = execute(scaling_instance, PROBE_MODULE, "probe_nightly", "2025-02-11", "multiprocess", {"max_concurrent": 4})
+    finally:
+        apply_pool_limits(scaling_instance)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    with probe_table.connect() as conn:
+        rows = pd.read_sql_query(
+            sa.text("select asset, started_at, finished_at from scaling_probe where run_id = :r order by started_at"),
+            conn, params={"r": run.run_id},
+        )
+    assert len(rows) == 4
+    assert (rows["started_at"].iloc[1:].to_numpy() >= rows["finished_at"].iloc[:-1].to_numpy()).all(), rows
+    assert scaling_instance.event_log_storage.get_concurrency_info(WAREHOUSE_HEAVY).slot_count == POOL_LIMITS[WAREHOUSE_HEAVY]

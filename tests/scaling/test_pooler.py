@@ -1,0 +1,87 @@
+"""The warehouse through a transaction-mode PgBouncer: psycopg 3's auto-prepare would break there,
+the project's engines never prepare, and the whole nightly job runs through the pooler (Dagster's
+own storage stays on its direct URL)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import dagster as dg
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from analytics_pipeline.settings import PROJECT_ROOT
+from analytics_pipeline.warehouse.engine import make_engine
+from analytics_pipeline.warehouse.urls import libpq_url
+from tests.scaling.conftest import subprocess_env
+
+STATEMENT = "select count(*) from pg_class where relname = %s"
+REPEAT = 12  # > psycopg's default prepare_threshold (5)
+
+
+def _stats(pooler, database: str) -> dict:
+    return next(row for row in pooler.admin("SHOW STATS") if row["database"] == database)
+
+
+def test_the_pooler_is_in_transaction_mode(pooler):
+    config = {row["key"]: row["value"] for row in pooler.admin("SHOW CONFIG")}
+    assert config["pool_mode"] == "transaction"
+    assert config.get("max_prepared_statements", "0") == "0"
+
+
+def test_psycopg_auto_prepare_breaks_behind_the_pooler(pooler):
+    """Two clients share one server connection. With psycopg's default (prepare after 5 runs) the
+    first client leaves `_pg3_0` prepared on the server; the second, preparing its own `_pg3_0`,
+    collides. This is the failure prepare_threshold=None prevents."""
+    url = libpq_url(pooler.url_for("prepare_demo"))
+    with psycopg.connect(url, autocommit=True) as first, psycopg.connect(url, autocommit=True) as second:
+        assert first.prepare_threshold == 5  # psycopg's default
+        for _ in range(REPEAT):
+            first.execute(STATEMENT, ("users",))
+        with pytest.raises((psycopg.errors.DuplicatePreparedStatement, psycopg.errors.InvalidSqlStatementName)):
+            for _ in range(REPEAT):
+                second.execute(STATEMENT, ("users",))
+    with psycopg.connect(url, autocommit=True, prepare_threshold=None) as cleanup:
+        cleanup.execute("deallocate all")
+
+
+def test_the_project_engine_never_prepares_behind_the_pooler(pooler):
+    engine = make_engine(pooler.url_for("prepare_demo"))
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            assert first.connection.driver_connection.prepare_threshold is None
+            assert second.connection.driver_connection.prepare_threshold is None
+            for _ in range(REPEAT):  # interleaved, one server connection, more than 5 runs each
+                for conn in (first, second):
+                    assert conn.execute(sa.text("select count(*) from pg_class where relname = :n"), {"n": "users"}).scalar_one() == 1
+                    conn.commit()
+            prepared = first.execute(sa.text("select count(*) from pg_prepared_statements")).scalar_one()
+            assert prepared == 0
+    finally:
+        engine.dispose()
+    assert int(_stats(pooler, "prepare_demo")["total_xact_count"]) >= 2 * REPEAT
+
+
+def test_the_nightly_job_runs_through_the_pooler(pooler, warehouse_url, scaling_home, scaling_instance):
+    """`make run`'s own path (dagster job execute, the multiprocess executor) with DATABASE_URL on
+    the pooler; Dagster's storage on its direct DAGSTER_PG_URL."""
+    database = sa.engine.make_url(warehouse_url).database
+    pooled = pooler.url_for(database)
+    before = int(_stats(pooler, database)["total_xact_count"]) if any(
+        r["database"] == database for r in pooler.admin("SHOW STATS")) else 0
+    partition = "2025-02-15"
+    env = subprocess_env(DATABASE_URL=pooled, DAGSTER_HOME=str(scaling_home), DAGSTER_EXECUTOR="multiprocess")
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "job", "execute", "-m", "analytics_pipeline.definitions", "-j", "nightly",
+         "--tags", json.dumps({"dagster/partition": partition})],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = scaling_instance.get_runs(dg.RunsFilter(job_name="nightly", tags={"dagster/partition": partition}))
+    assert runs and runs[0].status == dg.DagsterRunStatus.SUCCESS
+    starts = scaling_instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.STEP_WORKER_STARTED)
+    assert starts  # the multiprocess executor started step processes
+    after = int(_stats(pooler, database)["total_xact_count"])
+    assert after > before  # the steps' transactions went through PgBouncer
