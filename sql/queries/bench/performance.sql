@@ -7,7 +7,7 @@
 WITH params AS (
   SELECT CAST(:t AS timestamptz) AS t
 ), r AS (
-  SELECT ar.id, ar.user_id, ar.assessment_id, ar.skill_id, ar.score::float8 AS score,
+  SELECT ar.id, ar.user_id, ar.assessment_id, ar.skill_id, ar.score::float8 AS score, ar.score AS score_n,
          coalesce(ar.passing_score, 70)::float8 AS passing_score, ar.submitted_at,
          row_number() OVER (PARTITION BY ar.user_id ORDER BY ar.submitted_at DESC, ar.id COLLATE "C" DESC) AS from_end
   FROM assessment_results ar CROSS JOIN params p
@@ -22,7 +22,11 @@ WITH params AS (
 ), totals AS (
   SELECT user_id, count(*) AS n, avg(score) AS avg_score,
          100.0 * avg(CASE WHEN score >= passing_score THEN 1.0 ELSE 0.0 END) AS pass_rate,
-         regr_slope(score, -from_end::float8) FILTER (WHERE from_end <= 10) AS slope,
+         -- least-squares slope in exact numeric arithmetic (a slope of exactly ±1 is 'stable')
+         (count(*) FILTER (WHERE from_end <= 10) * sum(-from_end * score_n) FILTER (WHERE from_end <= 10)
+          - sum(-from_end) FILTER (WHERE from_end <= 10) * sum(score_n) FILTER (WHERE from_end <= 10))
+         / nullif(count(*) FILTER (WHERE from_end <= 10) * sum(from_end * from_end) FILTER (WHERE from_end <= 10)
+                  - sum(-from_end) FILTER (WHERE from_end <= 10) ^ 2, 0) AS slope,
          jsonb_agg(jsonb_build_object(
              'score', score,
              'submittedAt', to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
