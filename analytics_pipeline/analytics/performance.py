@@ -85,7 +85,8 @@ def compute_performance(assessment_results: pd.DataFrame | None,
     dy = last["score"] - lg["score"].transform("mean")
     num = (dx * dy).groupby(last["user_id"]).sum()
     den = (dx * dx).groupby(last["user_id"]).sum()
-    slope = (num / den.where(den > 0)).reindex(learners).fillna(0.0)
+    # rounded so that float error cannot push an exact slope of ±1 over the threshold
+    slope = (num / den.where(den > 0)).round(9).reindex(learners).fillna(0.0)
     out["trend"] = np.where(slope > cfg.slope_threshold, "improving",
                             np.where(slope < -cfg.slope_threshold, "declining", "stable")
                             ).astype(object)

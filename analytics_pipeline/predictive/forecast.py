@@ -12,7 +12,8 @@ For each enrollment active at T (``docs/raw-schema.md``), using events known at 
 * ``expected_completion`` = T + remaining / pace weeks; ``earliest`` = T + remaining /
   (pace + spread) weeks; ``latest`` = T + remaining / max(pace - spread,
   ``min_pace_fraction`` * pace) weeks (the lower pace is clamped so the interval stays
-  finite). Pace 0 (or negative): all three dates null and ``reason = 'no pace'``.
+  finite). Pace 0 (or negative): all three dates null and ``reason = 'no pace'``. A date more
+  than ``max_weeks`` (520) weeks after T is null (a tiny pace would overflow timestamps).
   Nothing left (progress 100): all three are T.
 * Confidence per enrollment = 100 * (weeks_observed / weeks) * max(0, 1 - spread / pace)
   (0 without pace); the learner's ``confidence_score`` is the mean over their active
@@ -40,6 +41,7 @@ class ForecastConfig:
     weeks: int = 8
     min_pace_fraction: float = 0.25
     pace_decimals: int = 2
+    max_weeks: float = 520.0  # a date further than this (10 years) is null: meaningless, and beyond pandas' range
 
 
 def enrollment_forecasts(events: pd.DataFrame, enrollments: pd.DataFrame, T, config: ForecastConfig = ForecastConfig()) -> pd.DataFrame:
@@ -79,7 +81,8 @@ def enrollment_forecasts(events: pd.DataFrame, enrollments: pd.DataFrame, T, con
     low = np.maximum(pace - spread, config.min_pace_fraction * pace)
 
     def date(weeks_needed):
-        td = pd.to_timedelta(np.where(has_pace, weeks_needed, np.nan) * 7, unit="D")
+        weeks_needed = np.where(has_pace & (weeks_needed <= config.max_weeks), weeks_needed, np.nan)
+        td = pd.to_timedelta(weeks_needed * 7, unit="D")
         return pd.Series(T + td, index=act.index)
 
     act["weekly_pace"] = pace

@@ -130,8 +130,19 @@ def build_activity(rng: np.random.Generator, p: Profile, d: Directory) -> Activi
                     target, build_events(rng, d, enr_user, enr_course, engagement, s_enr, s_start, end))
 
 
+def _filter(cols: dict, index) -> None:
+    """Apply a mask or permutation to every column in place (each old array is freed as soon as
+    it is replaced, so only one extra column is alive at a time)."""
+    for key in list(cols):
+        cols[key] = cols[key][index]
+
+
 def build_events(rng, d: Directory, enr_user, enr_course, engagement, s_enr, s_start, end) -> dict:
-    """Events of each session, then truncated at 100 % course progress."""
+    """Events of each session, then truncated at 100 % course progress.
+
+    Memory: at L this handles ~15 M candidate events; temporaries are deleted as soon as they
+    are used and columns are filtered in place (same random draws, same values).
+    """
     n_ev_s = 1 + rng.poisson(2.5 * (0.5 + engagement[enr_user[s_enr]]))
     sess, j = group_offsets(n_ev_s)
     enr = s_enr[sess]
@@ -139,51 +150,70 @@ def build_events(rng, d: Directory, enr_user, enr_course, engagement, s_enr, s_s
     n_items = d.course_content_ptr[course + 1] - d.course_content_ptr[course]
     first_item = rng.integers(0, 1 << 30, len(s_enr))[sess]
     content = d.course_content_ptr[course] + (first_item + j) % n_items
+    del course, first_item, j
     ctype = d.content_type[content]
     n = len(sess)
     etype = rng.choice(3, n, p=[0.35, 0.35, 0.30])
     minutes = np.nan_to_num(d.content_minutes[content], nan=10.0)
     duration = np.where(etype == STARTED, rng.integers(5, 120, n),
                         minutes * 60 * rng.uniform(0.3, 1.2, n)).round()
+    del minutes
     step = duration + rng.integers(5, 240, n)
-    csum = np.cumsum(step)
-    before = csum - step
-    occurred = s_start[sess] + (before - before[np.concatenate([[0], np.cumsum(n_ev_s)[:-1]])][sess]).astype(np.int64)
+    before = np.cumsum(step)
+    before -= step
+    del step
+    offset = before[np.concatenate([[0], np.cumsum(n_ev_s)[:-1]])][sess]
+    before -= offset
+    del offset
+    occurred = s_start[sess] + before.astype(np.int64)
+    del before, sess
     delta = np.select([etype == COMPLETED, etype == PROGRESSED],
                       [50.0 / n_items * rng.uniform(0.7, 1.3, n), rng.uniform(0.1, 1.0, n)], 0.0)
+    del n_items
     order = np.lexsort((occurred, enr))
     cols = {"enr": enr, "content": content, "ctype": ctype, "etype": etype, "occurred": occurred,
             "duration": duration, "delta": delta}
-    cols = {k: v[order] for k, v in cols.items()}
-    keep = cols["occurred"] < end
-    cols = {k: v[keep] for k, v in cols.items()}
+    del enr, content, ctype, etype, occurred, duration, delta
+    _filter(cols, order)
+    del order
+    _filter(cols, cols["occurred"] < end)
 
     # progress: cumulative per enrollment, stop at the event that reaches 100 %
     enr, delta = cols["enr"], cols["delta"]
     csum = np.cumsum(delta)
     starts = np.flatnonzero(np.concatenate([[True], enr[1:] != enr[:-1]]))
     owner = np.repeat(np.arange(len(starts)), np.diff(np.concatenate([starts, [len(enr)]])))
-    prev_total = (csum[starts] - delta[starts])[owner]
-    progress = csum - prev_total
+    progress = csum - (csum[starts] - delta[starts])[owner]
+    del csum
     reached = np.flatnonzero(progress >= 100)
     _, first = np.unique(enr[reached], return_index=True)
     stop = reached[first]
+    del reached, first
     cut = np.full(len(starts), len(enr))
     cut[np.searchsorted(enr[starts], enr[stop])] = stop
     keep = np.arange(len(enr)) <= cut[owner]
+    del owner, cut, starts
     delta[stop] = 100 - (progress[stop] - delta[stop])
     cols["etype"][stop] = COMPLETED
     progress[stop] = 100.0
     cols["progress"] = progress
-    cols = {k: v[keep] for k, v in cols.items()}
+    del enr, delta, progress
+    _filter(cols, keep)
+    del keep
     n = len(cols["enr"])
     cols["duration"] = np.where(rng.random(n) < 0.02, np.nan, cols["duration"])
     cols["delta"] = np.where((cols["etype"] == STARTED) & (rng.random(n) < 0.1), np.nan, cols["delta"])
     late = rng.random(n) < 0.03
     lag = np.where(late, rng.integers(HOUR, 72 * HOUR, n), rng.integers(1, 120, n))
-    cols["updated"] = cols["occurred"] + np.nan_to_num(cols["duration"]).astype(np.int64) + lag
+    del late
+    lag += cols["occurred"]
+    lag += np.nan_to_num(cols["duration"]).astype(np.int64)
+    cols["updated"] = lag
+    del lag
     cols["user"] = enr_user[cols["enr"]].astype(np.int32)
     cols["course"] = enr_course[cols["enr"]].astype(np.int32)
     small = {"enr": np.int32, "content": np.int32, "ctype": np.int8, "etype": np.int8,
              "duration": np.float32, "delta": np.float32}
-    return {k: v.astype(small[k]) if k in small else v for k, v in cols.items()}
+    for key, dtype in small.items():
+        cols[key] = cols[key].astype(dtype)
+    return cols

@@ -192,20 +192,21 @@ class Platform:
             ts_field("last_assessed_at", "last_assessed_at", False), ts_field("updated_at", "updated_at")],
             us, us["pair"], lambda pairs: user_skill_id(pairs, p.skills), erase_of[us["user"]]))
         ev = a.ev
+        del a.ev  # the only other reference: columns are moved out of ``ev`` one at a time below
         order = np.argsort(ev["updated"], kind="stable")  # event ids follow ingestion order
-        cols = {"user": ev["user"], "course": ev["course"], "content": ev["content"], "ctype": ev["ctype"],
-                "etype": ev["etype"], "occurred_at": ev["occurred"], "duration": ev["duration"],
-                "delta": ev["delta"], "updated_at": ev["updated"]}
-        cols = {k: v[order] for k, v in cols.items()}
-        del a.ev
+        names = {"user": "user", "course": "course", "content": "content", "ctype": "ctype", "etype": "etype",
+                 "occurred_at": "occurred", "duration": "duration", "delta": "delta", "updated_at": "updated"}
+        cols = {new: ev.pop(old)[order] for new, old in names.items()}
+        del ev
         cols["num"] = np.arange(len(order))
+        del order
         self._add(Table("learning-events", [
             id_field("id", "num", EVENT_ID), id_field("user_id", "user", USER_ID),
             id_field("course_id", "course", COURSE_ID, False), id_field("content_id", "content", CONTENT_ID, False),
             cat_field("content_type", "ctype", dirs.CONTENT_TYPES, False), cat_field("event_type", "etype", EVENT_TYPES),
             ts_field("occurred_at", "occurred_at"), num_field("duration_seconds", "duration", 0, False),
             num_field("progress_delta", "delta", 2, False, pct=True), ts_field("updated_at", "updated_at")],
-            cols, cols["num"], EVENT_ID, erase_of[cols["user"]]))
+            cols, cols["num"], EVENT_ID, erase_of[cols["user"]], consume=True))
 
     def _deletions_table(self) -> None:
         parts = [(name, t.id_format(t.deleted_ids), t.deleted_at) for name, t in self.tables.items()

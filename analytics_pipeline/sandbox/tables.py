@@ -117,12 +117,15 @@ class Table:
 
     def __init__(self, resource: str, fields: list[Field], columns: dict[str, np.ndarray],
                  id_rank: np.ndarray, id_format: Callable[[np.ndarray], list],
-                 deleted_at: np.ndarray | None = None):
+                 deleted_at: np.ndarray | None = None, consume: bool = False):
         updated = columns["updated_at"]
         deleted = np.full(len(updated), NEVER) if deleted_at is None else deleted_at
         order, self.valid_to = sort_versions(id_rank, updated, deleted)
         self.resource, self.fields = resource, fields
-        self.columns = {k: v[order] for k, v in columns.items()}
+        # consume=True moves the columns out of the caller's dict one at a time (it is emptied), so
+        # at most one extra column copy is alive (the events table at L is ~1 GB)
+        self.columns = ({k: columns.pop(k)[order] for k in list(columns)} if consume
+                        else {k: v[order] for k, v in columns.items()})
         self.id_rank = id_rank[order]
         self.id_format = id_format
         self.sort_key = self.columns["updated_at"] * KEY_SHIFT + self.id_rank

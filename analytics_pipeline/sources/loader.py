@@ -5,7 +5,8 @@ their child rows (user_roles, course_skills), the quarantine entries and the new
 ``extraction_watermarks`` commit together, or — on any error: retries exhausted, bad token,
 cursor loop, database error — none of it does, so the next run starts again from the same
 watermark and nobody ever sees a partial extraction. Memory stays bounded by one batch (at most
-``batch_rows`` rows, a few pages); the uncommitted rows wait in PostgreSQL, not in Python.
+``batch_rows`` rows, a few pages, plus up to ``PREFETCH_PAGES`` pages fetched ahead by a
+background thread while a batch is loaded); the uncommitted rows wait in PostgreSQL, not in Python.
 
 The watermark after a run is the largest ``updated_at`` received (valid or quarantined rows
 whose timestamp parses): the API returns rows with ``updated_at`` strictly later than
@@ -25,8 +26,10 @@ them once the parent exists.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -237,6 +240,55 @@ def batches(pages: Iterable[Page], batch_rows: int, stats: ExtractionStats, log:
         yield pending
 
 
+PREFETCH_PAGES = 12  # pages fetched ahead while the previous batch is validated and loaded
+
+
+def prefetched(items: Iterable, depth: int = PREFETCH_PAGES) -> Iterator:
+    """Iterate ``items`` in a background thread, at most ``depth`` items ahead, in order.
+
+    The HTTP waits of the next pages overlap the validation and the database work of the
+    current batch (both release the GIL while waiting). An exception of the producer is raised
+    in the consumer at its place in the sequence; when the consumer stops early the producer
+    stops at its next item.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(("error", exc))
+            return
+        put(("done", None))
+
+    thread = threading.Thread(target=produce, name="lms-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def extract(
     engine: Engine,
     client: LmsClient,
@@ -260,7 +312,7 @@ def extract(
         log.info("extracting /v1/%s %s", resource, f"updated since {since}" if since else "from the beginning")
         sink = make_sink(conn, stats)
         seen_latest = None
-        for rows in batches(client.pages(resource, since), batch_rows, stats, log):
+        for rows in batches(prefetched(client.pages(resource, since)), batch_rows, stats, log):
             validated = validate_rows(resource, rows)
             seen_latest = _latest(seen_latest, validated.latest_updated_at)
             sink.write(validated)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -50,8 +51,21 @@ def _serialisable(frame: pd.DataFrame, json_columns: Sequence[str], array_column
         elif column in array_columns:
             data[column] = pa.array([_pg_array_or_none(v) for v in series.tolist()], type=pa.string())
         else:
-            data[column] = pa.Array.from_pandas(series)
+            array = pa.Array.from_pandas(series)
+            if pa.types.is_timestamp(array.type) and array.type.tz is not None:
+                array = _utc_text(array)
+            data[column] = array
     return pa.table(data)
+
+
+def _utc_text(array: pa.Array) -> pa.Array:
+    """A tz-aware timestamp column as text with an explicit ``+00`` offset.
+
+    Arrow's CSV writer formats zoned timestamps ~25x slower than naive ones (a time-zone lookup
+    per value); the values are stored in UTC, so the naive text plus ``+00`` is the same instant.
+    """
+    naive = array.cast(pa.timestamp(array.type.unit))
+    return pc.binary_join_element_wise(naive.cast(pa.string()), pa.scalar("+00"), "")
 
 
 def frame_to_csv(frame: pd.DataFrame, json_columns: Sequence[str] = (), array_columns: Sequence[str] = ()) -> bytes:

@@ -76,3 +76,11 @@ def test_no_pace_gives_no_date():
     assert out.loc["u1", "confidence_score"] == 25.0  # mean of 50 and 0
     assert out.loc["u5", "data"]["enrollments"][0]["reason"] == "no pace"
     assert out.loc["u5", "confidence_score"] == 0.0
+
+
+def test_a_tiny_pace_gives_no_date_instead_of_overflowing():
+    # 0.01 points in 4 weeks: 99.99 left / 0.0025 per week = 39,996 weeks, beyond pandas' timestamps
+    ev, en = frames({("u1", "c1"): [0.01, 0.0, 0.0, 0.0]})
+    f = enrollment_forecasts(ev, en, T).iloc[0]
+    assert f["weekly_pace"] > 0
+    assert pd.isna(f["expected_completion"]) and pd.isna(f["earliest"]) and pd.isna(f["latest"])

@@ -1,0 +1,58 @@
+-- Performance (performance_analytics) as of T = :t in one statement, as a dbt user would write it.
+-- Meaning: shared/design/analytics.md and docs/analytics.md ("Performance"): learners with an
+-- active enrollment at T or a result in (T-90d, T]; results ordered by (submitted_at, id);
+-- pass rate in percent (null passing score = 70); trend = least-squares slope over the last 10
+-- results against 0..n-1 (> +1 improving, < -1 declining); by-skill averages ordered by skill
+-- id; the last 10 scores oldest first.
+WITH params AS (
+  SELECT CAST(:t AS timestamptz) AS t
+), r AS (
+  SELECT ar.id, ar.user_id, ar.assessment_id, ar.skill_id, ar.score::float8 AS score, ar.score AS score_n,
+         coalesce(ar.passing_score, 70)::float8 AS passing_score, ar.submitted_at,
+         row_number() OVER (PARTITION BY ar.user_id ORDER BY ar.submitted_at DESC, ar.id COLLATE "C" DESC) AS from_end
+  FROM assessment_results ar CROSS JOIN params p
+  WHERE ar.submitted_at <= p.t AND ar.submitted_at > p.t - interval '90 days' AND ar.score IS NOT NULL
+), learners AS (
+  SELECT user_id FROM r
+  UNION
+  SELECT e.user_id FROM enrollments e CROSS JOIN params p
+  WHERE e.enrolled_at <= p.t
+    AND (e.completed_at IS NULL OR e.completed_at > p.t)
+    AND (e.withdrawn_at IS NULL OR e.withdrawn_at > p.t)
+), totals AS (
+  SELECT user_id, count(*) AS n, avg(score) AS avg_score,
+         100.0 * avg(CASE WHEN score >= passing_score THEN 1.0 ELSE 0.0 END) AS pass_rate,
+         -- least-squares slope in exact numeric arithmetic (a slope of exactly ±1 is 'stable')
+         (count(*) FILTER (WHERE from_end <= 10) * sum(-from_end * score_n) FILTER (WHERE from_end <= 10)
+          - sum(-from_end) FILTER (WHERE from_end <= 10) * sum(score_n) FILTER (WHERE from_end <= 10))
+         / nullif(count(*) FILTER (WHERE from_end <= 10) * sum(from_end * from_end) FILTER (WHERE from_end <= 10)
+                  - sum(-from_end) FILTER (WHERE from_end <= 10) ^ 2, 0) AS slope,
+         jsonb_agg(jsonb_build_object(
+             'score', score,
+             'submittedAt', to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+             'assessmentId', assessment_id,
+             'skillId', skill_id) ORDER BY from_end DESC) FILTER (WHERE from_end <= 10) AS recent_scores
+  FROM r GROUP BY user_id
+), by_skill AS (
+  SELECT user_id,
+         jsonb_agg(jsonb_build_object('skillId', skill_id, 'skillName', skill_name,
+                                      'avgScore', round(avg_score::numeric, 2)::float8, 'assessments', n)
+                   ORDER BY skill_id COLLATE "C") AS performance_by_skill
+  FROM (
+    SELECT r.user_id, r.skill_id, s.name AS skill_name, avg(r.score) AS avg_score, count(*) AS n
+    FROM r LEFT JOIN skills s ON s.id = r.skill_id
+    WHERE r.skill_id IS NOT NULL
+    GROUP BY r.user_id, r.skill_id, s.name
+  ) k
+  GROUP BY user_id
+)
+SELECT l.user_id,
+       round(coalesce(t.avg_score, 0)::numeric, 2)::float8 AS avg_score,
+       CASE WHEN t.slope > 1 THEN 'improving' WHEN t.slope < -1 THEN 'declining' ELSE 'stable' END AS trend,
+       coalesce(t.n, 0)::int AS assessments_taken,
+       round(coalesce(t.pass_rate, 0)::numeric, 2)::float8 AS pass_rate,
+       coalesce(b.performance_by_skill, '[]'::jsonb) AS performance_by_skill,
+       coalesce(t.recent_scores, '[]'::jsonb) AS recent_scores
+FROM learners l
+LEFT JOIN totals t USING (user_id)
+LEFT JOIN by_skill b USING (user_id)

@@ -1,0 +1,78 @@
+"""The benchmark harness end to end at a small custom scale (profile S shrunk to 1 000
+learners, in_process executor, so it stays within a few minutes): no timing assertions, only
+that every stage that ran is in the JSON, the ratios are computed and SQL equals pandas."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analytics_pipeline.bench.harness import BenchOptions, run_bench
+from analytics_pipeline.bench.report import START_MARK, END_MARK, markdown_table, update_readme
+from analytics_pipeline.warehouse.engine import drop_database, ensure_database
+from analytics_pipeline.warehouse.urls import dagster_storage_url
+
+
+@pytest.fixture(scope="module")
+def bench_results(pg_server_url, tmp_path_factory):
+    storage = "ap_bench_dagster_test"
+    url = ensure_database(pg_server_url, storage)
+    # in_process executor: at this scale a step's own work is well under its process start-up
+    results = run_bench(BenchOptions(profile="S", overrides={"learners": 1000, "organizations": 20},
+                                     executor="in_process",
+                                     results_dir=tmp_path_factory.mktemp("results"),
+                                     dagster_pg_url=dagster_storage_url(url, storage), quiet=True))
+    yield results
+    drop_database(pg_server_url, storage)
+
+
+@pytest.mark.db
+def test_every_step_of_both_runs_is_in_the_json(bench_results):
+    saved = json.loads(open(bench_results["results_file"]).read())
+    assert saved["full"]["exit_code"] == 0 and saved["incremental"]["exit_code"] == 0
+    for run in ("full", "incremental"):
+        steps = saved[run]["steps"]
+        assert steps, "the event log gave no steps"
+        assert all(s["seconds"] is not None and s["status"] == "success" for s in steps)
+        stage_names = {row["stage"] for row in saved["stages"]}
+        if run == "full":
+            assert all(any(s["step_key"] in name for name in stage_names) for s in steps)
+    assert saved["full"]["run"]["seconds"] > 0
+    assert saved["full"]["peak_rss"]["pipeline"]["rss_sum_mb"] > 0
+
+
+@pytest.mark.db
+def test_ratios_are_computed(bench_results):
+    stages = {row["stage"]: row for row in bench_results["stages"]}
+    assert bench_results["copy_limit"] and all(v["seconds"] > 0 for v in bench_results["copy_limit"].values())
+    assert bench_results["transfer_limit"]["learning-events"]["bytes"] > 0
+    incremental = stages["incremental: next day"]
+    assert incremental["ratio"] is not None and incremental["ratio"] > 0
+    pandas_rows = [r for name, r in stages.items() if name.startswith("pandas: ")]
+    assert len(pandas_rows) == 2 and all(r["ratio"] is not None for r in pandas_rows)
+    extract = [r for name, r in stages.items() if name.startswith("sources: extract + load")]
+    if any(r["limit"] and r["limit"].startswith("COPY ") for r in bench_results["stages"][:-1]):
+        assert extract and extract[0]["ratio"] is not None
+    table = markdown_table(bench_results)
+    assert table.count("\n") >= len(bench_results["stages"]) + 1
+
+
+@pytest.mark.db
+def test_sql_alternative_equals_pandas(bench_results):
+    for name in ("engagement", "performance"):
+        entry = bench_results["in_database"][name]
+        check = entry["check"]
+        assert check["learners_compared"] > 0
+        assert check["passed"], json.dumps(check, indent=1, default=str)[:3000]
+
+
+@pytest.mark.db
+def test_readme_section_is_replaced_between_markers(bench_results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# X\n\n## Performance\n\n{START_MARK}\nOLD-SECTION\n{END_MARK}\n\n## After\n")
+    from pathlib import Path
+
+    update_readme(Path(bench_results["results_file"]), readme)
+    text = readme.read_text()
+    assert "OLD-SECTION" not in text and "## After" in text and "| stage | seconds |" in text
+    assert text.count(START_MARK) == 1 and "cores" in text
