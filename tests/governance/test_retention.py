@@ -134,22 +134,32 @@ def test_expiry_constraint_and_check(clean_warehouse):
         seed_people(conn, T.to_pydatetime())
         problems, missing = expiry_problems(conn)
     assert all(n == 0 for n in problems.values())
-    assert set(missing) <= {f"{t}_current" for t in ("learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics",
-                                                     "mastery_analytics", "performance_analytics", "content_effectiveness_analytics")}
+    current_views = {f"{t}_current" for t in ("learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics",
+                                              "mastery_analytics", "performance_analytics", "content_effectiveness_analytics")}
+    assert missing == [] and current_views <= set(problems)  # migration 0004 creates the six views
     with clean_warehouse.connect() as conn:
         with pytest.raises(sa.exc.IntegrityError):
             conn.execute(sa.text("insert into mastery_analytics (user_id, mastered_skills, in_progress_skills, skills, "
                                  "mastery_distribution, calculated_at, expires_at) values ('a1', 0, 0, '[]', '{}', :at, :at)"),
                          {"at": T.to_pydatetime()})
         conn.rollback()
-        # a current view that serves an expired row is caught
-        conn.execute(sa.text("create view mastery_analytics_current as select * from mastery_analytics"))
+        # an expired row: the real current view (0004) does not serve it
         conn.execute(sa.text("insert into mastery_analytics (user_id, mastered_skills, in_progress_skills, skills, "
                              "mastery_distribution, calculated_at, expires_at) values ('a2', 0, 0, '[]', '{}', :a, :b)"),
                      {"a": _at(pd.Timedelta(days=3)), "b": _at(pd.Timedelta(days=2))})
         problems, missing = expiry_problems(conn)
+        assert problems["mastery_analytics_current"] == 0 and missing == []
+        # a current view that serves an expired row is caught (same columns, expiry filter dropped; rolled back)
+        conn.execute(sa.text(
+            "create or replace view mastery_analytics_current with (security_invoker = true) as "
+            "select id, user_id, mastered_skills, in_progress_skills, skills, mastery_distribution, calculated_at, expires_at "
+            "from mastery_analytics"))
+        problems, missing = expiry_problems(conn)
         assert problems["mastery_analytics_current"] == 1 and "mastery_analytics_current" not in missing
         conn.rollback()
+    with clean_warehouse.connect() as conn:  # the real view is back
+        assert "expires_at > now()" in conn.execute(sa.text(
+            "select pg_get_viewdef('mastery_analytics_current'::regclass)")).scalar_one()
 
 
 def test_docs_name_every_table_of_the_policy():

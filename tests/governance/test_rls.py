@@ -134,10 +134,45 @@ def test_authenticated_cannot_run_the_pipelines_functions(cast_warehouse):
         as_authenticated(conn, '{"sub": "adm"}')
         for call in ("select erase_learners(array['a1'])", "select process_erasure_requests(null)",
                      "select governance_enforce_access()", "select drop_partitions_before('users', now())",
-                     "select * from quarantine", "select * from erasure_requests", "select * from leaderboard_weekly"):
+                     "select ensure_monthly_partitions('learner_velocity_analytics', now(), now())",
+                     "select leaderboard_entry_id('weekly', current_date, 'a1')", "select erasure_subject_hash('a1')",
+                     "select * from quarantine", "select * from erasure_requests"):
             with pytest.raises(sa.exc.ProgrammingError) as raised, conn.begin_nested():
                 conn.execute(sa.text(call))
             assert isinstance(raised.value.orig, pg_errors.InsufficientPrivilege), call
+    # any function of any layer (later migrations included) that may change data is the pipeline's:
+    # authenticated may execute STABLE/IMMUTABLE functions only (they cannot write)
+    with cast_warehouse.connect() as conn:
+        executable_volatile = conn.execute(sa.text(
+            "select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+            "where n.nspname in ('public', 'auth') and p.prokind = 'f' and p.provolatile = 'v' "
+            "and has_function_privilege('authenticated', p.oid, 'EXECUTE') "
+            "and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')")).scalars().all()
+    assert executable_volatile == []
+
+
+def test_leaderboards_are_readable_only_while_masked(cast_warehouse):
+    """0005 masks the leaderboards (hidden learners left out), so access_control grants them; a learner who
+    turns hidden after the last refresh makes the board withheld until it is refreshed."""
+    with cast_warehouse.connect() as conn:
+        conn.execute(sa.text("update user_preferences set leaderboard_privacy = 'anonymous' where user_id = 'a2'"))
+        conn.execute(sa.text("update user_preferences set leaderboard_privacy = 'hidden' where user_id = 'b1'"))
+        conn.execute(sa.text("refresh materialized view leaderboard_weekly"))
+        conn.execute(sa.text("select governance_enforce_access()"))
+        conn.execute(sa.text("savepoint masked"))
+        as_authenticated(conn, '{"sub": "a1"}')
+        rows = conn.execute(sa.text("select user_id, is_anonymous from leaderboard_weekly")).all()
+        assert sorted(rows, key=str) == sorted([("a1", False), ("t1", False), ("adm", False), (None, True)], key=str)
+        conn.execute(sa.text("rollback to savepoint masked"))
+        # a1 turns hidden: the board still holds a1 until its next refresh, so it is withheld
+        conn.execute(sa.text("update user_preferences set leaderboard_privacy = 'hidden' where user_id = 'a1'"))
+        assert "leaderboard_weekly" in conn.execute(sa.text(
+            "select governance_enforce_access() -> 'materialized_views_withheld'")).scalar_one()
+        as_authenticated(conn, '{"sub": "a1"}')
+        with pytest.raises(sa.exc.ProgrammingError) as raised:
+            conn.execute(sa.text("select * from leaderboard_weekly"))
+        assert isinstance(raised.value.orig, pg_errors.InsufficientPrivilege)
+        conn.rollback()  # grants are transactional: the session database keeps its state
 
 
 def test_partitions_cannot_be_read_directly(cast_warehouse):

@@ -160,8 +160,12 @@ def test_current_views_latest_unexpired_row_per_learner(clean_warehouse, warehou
                      {"t": today.to_pydatetime()})
         assert conn.execute(sa.text(
             "select count(*) from learner_velocity_analytics_current")).scalar_one() == 0
+        views = sorted(f"{t}_current" for t in (  # the six analytics views of 0004, by name
+            "learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics",
+            "mastery_analytics", "performance_analytics", "content_effectiveness_analytics"))
         opts = conn.execute(sa.text(
-            "select c.relname, c.reloptions from pg_class c where c.relname like '%\\_current' "
-            "and c.relkind = 'v' order by 1")).all()
-        assert len(opts) == 6 and all("security_invoker=true" in o for _, o in opts)
+            "select c.relname, c.reloptions from pg_class c where c.relname = any(:v) "
+            "and c.relkind = 'v' order by 1"), {"v": views}).all()
+        assert len(views) == 6 and [name for name, _ in opts] == views
+        assert all(o and "security_invoker=true" in o for _, o in opts)
         conn.rollback()
