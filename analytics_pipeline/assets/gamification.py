@@ -89,10 +89,21 @@ class GamificationRules(dg.Config):
         )
 
 
-def _window(context: dg.AssetExecutionContext) -> tuple[pd.Timestamp, pd.Timestamp]:
+#: The first run (an empty ledger) catches up on this much history — the activity logs'
+#: retention — so a new warehouse starts with every learner's points, streaks and achievements.
+CATCH_UP_DAYS = 90
+
+
+def _window(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[start, T]``: the partition's day, widened back to the last day ever processed (so a
+    missed night leaves no gap) or, on the first run, to ``CATCH_UP_DAYS`` before T. The writes
+    are idempotent, so the overlap costs time, never a double award."""
     T = snapshot_instant(context)
     start = pd.Timestamp(context.partition_time_window.start).tz_convert("UTC")
-    return start, T
+    with warehouse.engine().connect() as conn:
+        last = conn.execute(_q("last_as_of")).scalar()
+    caught_up_from = pd.Timestamp(last).tz_convert("UTC") if last is not None else T - pd.Timedelta(days=CATCH_UP_DAYS)
+    return min(start, caught_up_from), T
 
 
 def _buckets(n_rows: int, chunk_rows: int) -> int:
@@ -135,7 +146,7 @@ HEAVY_DAILY_ASSET = dict(DAILY_ASSET, pool=WAREHOUSE_HEAVY)
     ),
 )
 def daily_activity(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    start, T = _window(context)
+    start, T = _window(context, warehouse)
     params = {"read_from": (start - LOOKBACK).to_pydatetime(), "start": start.to_pydatetime(),
               "t": T.to_pydatetime()}
     with warehouse.engine().begin() as conn:
@@ -166,7 +177,7 @@ def daily_activity(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 def point_transactions(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: GamificationRules
 ) -> dg.MaterializeResult:
-    start, T = _window(context)
+    start, T = _window(context, warehouse)
     rules = config.to_rules().points
     window = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
     awarded: Counter[str] = Counter()  # new awards per activity_type
@@ -218,7 +229,7 @@ def point_transactions(
 def user_points(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: GamificationRules
 ) -> dg.MaterializeResult:
-    _, T = _window(context)
+    T = snapshot_instant(context)
     rules = config.to_rules()
     inserted = updated = learners = 0
     with warehouse.engine().begin() as conn:
@@ -269,7 +280,7 @@ def user_points(
 def user_achievements(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: GamificationRules
 ) -> dg.MaterializeResult:
-    start, T = _window(context)
+    start, T = _window(context, warehouse)
     rules = config.to_rules().achievements
     window = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
     inserted = moved_back = evaluated = 0

@@ -58,9 +58,9 @@ def test_backfill_of_an_earlier_day_does_not_change_later_totals_twice(wh):
         ("e2", "u1", "c2", "completed", "2025-03-10 10:00"),
         ("e3", "u1", "c1", "completed", "2025-03-10 11:00"),  # c1 again on the later day
     ])
-    run_gamification(url, "2025-03-10")         # later day first: c2 10 + c1 10 (first seen here) + daily 5
-    assert _points(engine).loc["u1", "total_points"] == 25
-    run_gamification(url, "2025-03-09")         # backfill: daily 5 for the 9th; c1 already awarded
+    run_gamification(url, "2025-03-10")         # first run catches up (CATCH_UP_DAYS): c1 10 + c2 10 + daily 5 + 5
+    assert _points(engine).loc["u1", "total_points"] == 30
+    run_gamification(url, "2025-03-09")         # backfill: the 9th again; nothing new
     run_gamification(url, "2025-03-10")         # and the later day again
     p = _points(engine)
     assert p.loc["u1", "total_points"] == 30    # 10 + 10 + 5 + 5, nothing twice
