@@ -39,11 +39,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # scikit-learn is imported where a model is fitted or scored (~2 s per import):
+    from sklearn.pipeline import Pipeline  # every Dagster step process imports this module
 
 from .features import (
     FeatureConfig,
@@ -140,6 +139,11 @@ def heuristic_probability(X: pd.DataFrame, config: DropOffConfig = DropOffConfig
 
 
 def _fit(X: pd.DataFrame, y: np.ndarray, config: DropOffConfig) -> Pipeline:
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     model = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
@@ -178,6 +182,8 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict
 
 
 def evaluate(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
     y = np.asarray(y, dtype=bool)
     p = np.asarray(p, dtype=float)
     two = 0 < y.sum() < len(y)
