@@ -1,7 +1,8 @@
 """The analyst report: one self-contained HTML page per nightly run, written to REPORTS_DIR.
 
 Thin over ``analytics_pipeline.reporting`` (pure rendering) and ``sql/queries/reporting/``
-(reads; the leaderboard query leaves hidden learners out and masks anonymous ones). It depends
+(reads; the leaderboard comes from the masked view leaderboard_weekly: hidden learners left out,
+anonymous ones masked, as sql/migrations/0005_gamification.sql builds it). It depends
 on every other asset of the code location, so within the nightly job it runs last and its
 "pipeline health" section sees the night's results.
 """

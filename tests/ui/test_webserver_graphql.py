@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from analytics_pipeline.orchestration.freshness import DASHBOARD_GROUPS, FAIL_WINDOW
+from analytics_pipeline.orchestration.launch import default_partition
 from tests.ui import expected_graph as spec
-from tests.ui.conftest import FAILING_LOCATION
+from tests.ui.conftest import FAILING_LOCATION, SANDBOX_TOKEN
 
 pytestmark = pytest.mark.slow
 
@@ -121,6 +122,14 @@ def _yesterday() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=1)
 
 
+def _nightly_partition(ui_server) -> str:
+    """The day the nightly runs for: the sandbox LMS's last complete day (its clock's day before,
+    as `make run` picks it), so the sources have data; yesterday (UTC) without the sandbox."""
+    if ui_server.lms_api_url:
+        return default_partition(ui_server.lms_api_url, SANDBOX_TOKEN)
+    return _yesterday().date().isoformat()
+
+
 def _wait_for_run(ui_server, run_id: str, timeout: float = RUN_TIMEOUT) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -152,7 +161,7 @@ def _launch(ui_server, location: str, job: str, keys: list[str] | None, tags: di
 def launched(ui_server, project_nodes, runnable_keys):
     """Everything the tests launch, launched at once so that the runs and the daemon's backfill
     work in parallel while the graph tests run: a three-day backfill, the nightly run for
-    yesterday, and the test-only location's failing-check run."""
+    the sandbox's last complete day, and the test-only location's failing-check run."""
     days = [(_yesterday() - pd.Timedelta(days=n)).date().isoformat() for n in (4, 3, 2)]
     selection = [k for k in ("snapshot_partitions", "analyst_report") if k in project_nodes]
     data = ui_server.graphql(LAUNCH_BACKFILL, {"params": {
@@ -161,7 +170,7 @@ def launched(ui_server, project_nodes, runnable_keys):
         "title": "UI test: three past days",
     }})["launchPartitionBackfill"]
     assert data["__typename"] == "LaunchBackfillSuccess", data
-    partition = _yesterday().date().isoformat()
+    partition = _nightly_partition(ui_server)
     nightly = _launch(ui_server, ui_server.project_location, spec.NIGHTLY_JOB,
                       None if ui_server.lms_api_url else runnable_keys, {"dagster/partition": partition})
     failing = _launch(ui_server, FAILING_LOCATION, "ui_failing_check_job", None, {})
