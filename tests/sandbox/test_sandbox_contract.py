@@ -17,21 +17,18 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                response_schema_conformance, status_code_conformance)
 
 from analytics_pipeline.sandbox import start_in_thread
+from analytics_pipeline.settings import shared_file
 from tests.sandbox.conftest import TOKEN
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 
 
 def contract_path() -> Path:
+    """The contract: LMS_CONTRACT_PATH, else shared/ beside the project (a missing file fails the test)."""
     if os.environ.get("LMS_CONTRACT_PATH"):
         return Path(os.environ["LMS_CONTRACT_PATH"])
-    for base in (PROJECT_ROOT.parent, PROJECT_ROOT.parent.parent):
-        candidate = base / "shared" / "contracts" / "lms-api.openapi.yaml"
-        if candidate.exists():
-            return candidate
-    pytest.skip("contract file not found (set LMS_CONTRACT_PATH)", allow_module_level=True)
+    return shared_file("contracts/lms-api.openapi.yaml")
 
 
 schema = schemathesis.openapi.from_path(contract_path())
