@@ -1,18 +1,13 @@
 """Fixtures of the sources tests: a real sandbox LMS server (XS, free port) and the resources."""
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 import pytest
 
 from analytics_pipeline.assets.sources import SOURCE_ASSETS, deletions
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.sandbox import start_in_thread
-from analytics_pipeline.settings import PROJECT_ROOT
 from analytics_pipeline.sources.client import LmsApiResource
-from analytics_pipeline.warehouse import urls
-from analytics_pipeline.warehouse.embedded import start_embedded
 
 TOKEN = "sources-test-token"
 ALL_ASSETS = [*SOURCE_ASSETS, deletions]
@@ -23,16 +18,6 @@ def api_resource(url: str, token: str = TOKEN, **overrides) -> LmsApiResource:
     settings = dict(page_size=1000, connect_timeout_seconds=2.0, read_timeout_seconds=5, max_retry_seconds=20.0,
                     backoff_base_seconds=0.01, backoff_max_seconds=0.1)
     return LmsApiResource(base_url=url, token=token, **{**settings, **overrides})
-
-
-@pytest.fixture(scope="session")
-def pg_server_url() -> str:
-    """As tests/conftest.py's, whose fixture ``warehouse_url`` shadows the function ``urls.warehouse_url``
-    it calls when TEST_DATABASE_URL is set (reported; overridden here so both servers work)."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return urls.warehouse_url(url).render_as_string(hide_password=False)
-    return start_embedded(PROJECT_ROOT / os.environ.get("PGDATA_DIR", ".pgdata"))
 
 
 @pytest.fixture(scope="session")
