@@ -1,18 +1,23 @@
 """Fixtures of the scaling tests: a DAGSTER_HOME whose dagster.yaml is the project's (Postgres
-storage on a throw-away database), the probe table, a Celery broker and a PgBouncer."""
+storage on a throw-away database), the probe table, a Celery broker, a PgBouncer and the sandbox
+LMS the nightly's sources read from."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from analytics_pipeline.settings import PROJECT_ROOT
+from analytics_pipeline.orchestration.launch import default_partition
+from analytics_pipeline.sandbox import SandboxHandle, start_in_thread
+from analytics_pipeline.settings import ENVIRONMENT, PROJECT_ROOT
 from analytics_pipeline.warehouse.engine import drop_database, ensure_database, make_engine
 from analytics_pipeline.warehouse.urls import dagster_storage_url
 from tests.scaling import services
@@ -66,6 +71,30 @@ def pooler(pg_server_url, warehouse_url):
     database = sa.engine.make_url(warehouse_url).database
     with services.pgbouncer(pg_server_url, demo_database=database) as bouncer:
         yield bouncer
+
+
+@dataclasses.dataclass(frozen=True)
+class Lms:
+    handle: SandboxHandle
+    partition: str  # the sandbox's last complete day: a partition whose day has data
+
+
+@pytest.fixture(scope="module")
+def lms_sandbox() -> Iterator[Lms]:
+    """One XS sandbox LMS per test module; LMS_API_URL/LMS_API_TOKEN point at it for the module
+    (this process, and so the runs, step processes, workers and CLIs started from it).
+
+    The token is the documented default, so the LMS resource resolves it the same way whenever
+    analytics_pipeline.definitions was first imported."""
+    token = ENVIRONMENT["LMS_API_TOKEN"][0]
+    handle = start_in_thread("XS", seed=42, token=token, port=0)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("LMS_API_URL", handle.url)
+            patch.setenv("LMS_API_TOKEN", token)
+            yield Lms(handle, default_partition(handle.url, token))
+    finally:
+        handle.stop()
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

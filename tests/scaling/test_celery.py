@@ -39,9 +39,10 @@ def _dagster_celery_cli() -> str:
 
 
 @pytest.fixture(scope="module")
-def celery_workers(dagster_celery, broker_url, scaling_home, warehouse_url, probe_table, tmp_path_factory):
+def celery_workers(dagster_celery, broker_url, scaling_home, warehouse_url, probe_table, lms_sandbox, tmp_path_factory):
     """Two `dagster-celery worker start` processes (solo pool: a step runs in the worker's own
-    process), each with its own node name; stopped (their whole process group) at the end."""
+    process), each with its own node name, LMS_API_URL on the module's sandbox; stopped (their
+    whole process group) at the end."""
     config = tmp_path_factory.mktemp("celery") / "celery.yaml"
     config.write_text(yaml.safe_dump({"execution": {"config": {"broker": broker_url, "backend": broker_url}}}))
     env = subprocess_env(DATABASE_URL=warehouse_url, PROBE_SLEEP_SECONDS="1.5")
@@ -102,9 +103,10 @@ def _celery(broker_url):
     return {"broker": broker_url, "backend": broker_url}
 
 
-def test_nightly_runs_through_celery_workers(celery_workers, scaling_instance):
-    run = execute(scaling_instance, PROJECT_MODULE, "nightly", "2025-02-12", "celery", _celery(celery_workers["broker"]))
-    assert run.status == dg.DagsterRunStatus.SUCCESS
+def test_nightly_runs_through_celery_workers(celery_workers, scaling_instance, lms_sandbox):
+    """The whole nightly graph (sources from the sandbox LMS through governance), every step on a worker."""
+    run = execute(scaling_instance, PROJECT_MODULE, "nightly", lms_sandbox.partition, "celery", _celery(celery_workers["broker"]))
+    assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
     workers = _worker_of_each_step(scaling_instance, run.run_id)
     planned = {e.step_key for e in step_events(scaling_instance, run.run_id, dg.DagsterEventType.STEP_START)}
     assert planned and set(workers) == planned  # every step of nightly ran in a Celery worker

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from analytics_pipeline.orchestration import executors
 from analytics_pipeline.orchestration.pools import LMS_API, POOL_LIMITS, WAREHOUSE_HEAVY, apply_pool_limits
 from analytics_pipeline.settings import PROJECT_ROOT
-from tests.scaling.runs import PROBE_MODULE, PROJECT_MODULE, execute, step_events
+from tests.scaling.runs import NIGHTLY_SLICE, PROBE_MODULE, PROJECT_MODULE, execute, step_events
 
 
 @pytest.mark.parametrize("kind", ["in_process", "multiprocess", "celery", "k8s"])
@@ -61,13 +61,19 @@ def test_project_dagster_yaml_is_a_valid_instance_config(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["in_process", "multiprocess"])
-def test_nightly_runs_with_each_local_executor(scaling_instance, warehouse_url, kind):
-    run = execute(scaling_instance, PROJECT_MODULE, "nightly", "2025-02-10", kind)
+def test_nightly_runs_with_each_local_executor(scaling_instance, warehouse_url, lms_sandbox, kind):
+    """The nightly job's own executor and run lock, on a slice of its assets (the full graph runs
+    through Celery and through the pooler)."""
+    partition = lms_sandbox.partition
+    run = execute(scaling_instance, PROJECT_MODULE, "nightly", partition, kind, asset_selection=NIGHTLY_SLICE)
     assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
+    assert run.job_name == "nightly" and set(run.asset_selection) == set(NIGHTLY_SLICE)
     engine_messages = [e.message for e in step_events(scaling_instance, run.run_id, dg.DagsterEventType.ENGINE_EVENT)]
-    assert any("Run lock 'nightly[2025-02-10]' taken" in m and kind in m for m in engine_messages), engine_messages
+    assert any(f"Run lock 'nightly[{partition}]' taken" in m and kind in m for m in engine_messages), engine_messages
     materialized = step_events(scaling_instance, run.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)
-    assert {e.asset_key for e in materialized} >= {dg.AssetKey("snapshot_partitions")}
+    assert {e.asset_key for e in materialized} == set(NIGHTLY_SLICE)
+    workers = step_events(scaling_instance, run.run_id, dg.DagsterEventType.STEP_WORKER_STARTED)
+    assert (len(workers) == len(NIGHTLY_SLICE)) == (kind == "multiprocess")  # one process per step, or none
 
 
 def test_a_pool_limit_of_one_serialises_the_steps(scaling_instance, probe_table, monkeypatch):

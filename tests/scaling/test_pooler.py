@@ -64,19 +64,19 @@ def test_the_project_engine_never_prepares_behind_the_pooler(pooler):
     assert int(_stats(pooler, "prepare_demo")["total_xact_count"]) >= 2 * REPEAT
 
 
-def test_the_nightly_job_runs_through_the_pooler(pooler, warehouse_url, scaling_home, scaling_instance):
+def test_the_nightly_job_runs_through_the_pooler(pooler, warehouse_url, scaling_home, scaling_instance, lms_sandbox):
     """`make run`'s own path (dagster job execute, the multiprocess executor) with DATABASE_URL on
-    the pooler; Dagster's storage on its direct DAGSTER_PG_URL."""
+    the pooler; Dagster's storage on its direct DAGSTER_PG_URL; the sources read the sandbox LMS."""
     database = sa.engine.make_url(warehouse_url).database
     pooled = pooler.url_for(database)
     before = int(_stats(pooler, database)["total_xact_count"]) if any(
         r["database"] == database for r in pooler.admin("SHOW STATS")) else 0
-    partition = "2025-02-15"
+    partition = lms_sandbox.partition
     env = subprocess_env(DATABASE_URL=pooled, DAGSTER_HOME=str(scaling_home), DAGSTER_EXECUTOR="multiprocess")
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "job", "execute", "-m", "analytics_pipeline.definitions", "-j", "nightly",
          "--tags", json.dumps({"dagster/partition": partition})],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,  # the full graph, 2 cores
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runs = scaling_instance.get_runs(dg.RunsFilter(job_name="nightly", tags={"dagster/partition": partition}))

@@ -1,5 +1,9 @@
 """Two overlapping nightly runs of the same partition: the second fails cleanly before its first
-step (default), or waits for the first (run_lock.wait_seconds); the first is never disturbed."""
+step (default), or waits for the first (run_lock.wait_seconds); the first is never disturbed.
+The runs are of the nightly job restricted to its maintenance step (snapshot_partitions): the lock
+is the job's (name and partition), whatever the steps. (With a second, LMS-reading step in the
+slice, the first run hung after that step while the test's other in-process run executed in the
+same process — not investigated further; see the report of branch fix-scaling.)"""
 from __future__ import annotations
 
 import threading
@@ -13,6 +17,7 @@ from analytics_pipeline.orchestration.executors import LOCK_NAMESPACE, lock_key
 from analytics_pipeline.warehouse.urls import libpq_url
 from tests.scaling.runs import PROJECT_MODULE, execute, step_events
 
+GATED_STEP = (dg.AssetKey("snapshot_partitions"),)
 # snapshot_partitions (the nightly's maintenance step) takes this lock first thing; holding it
 # keeps the first run in progress, deterministically, for as long as the test wants.
 STEP_GATE = "select pg_advisory_xact_lock(hashtext('ensure_monthly_partitions:learner_velocity_analytics'))"
@@ -26,7 +31,8 @@ class Background(threading.Thread):
     def run(self):  # noqa: D102 - thread body
         try:
             with dg.DagsterInstance.from_config(str(self.home)) as instance:
-                self.result = execute(instance, PROJECT_MODULE, "nightly", self.partition, "in_process", **self.run_lock)
+                self.result = execute(instance, PROJECT_MODULE, "nightly", self.partition, "in_process",
+                                      asset_selection=GATED_STEP, **self.run_lock)
         except BaseException as exc:  # surfaced by the test
             self.error = exc
 
@@ -55,7 +61,7 @@ def step_gate(warehouse_url):
     conn.close()
 
 
-def test_overlapping_runs_of_one_partition(scaling_home, scaling_instance, warehouse_url, step_gate, monkeypatch):
+def test_overlapping_runs_of_one_partition(scaling_home, scaling_instance, warehouse_url, step_gate):
     import os
 
     partition = "2025-02-16"
@@ -64,7 +70,7 @@ def test_overlapping_runs_of_one_partition(scaling_home, scaling_instance, wareh
     _wait_for_run_lock(os.environ["DAGSTER_PG_URL"], partition)
 
     # the second run of the same partition fails at once, before any step, naming the first
-    second = execute(scaling_instance, PROJECT_MODULE, "nightly", partition, "in_process")
+    second = execute(scaling_instance, PROJECT_MODULE, "nightly", partition, "in_process", asset_selection=GATED_STEP)
     assert second.status == dg.DagsterRunStatus.FAILURE
     assert step_events(scaling_instance, second.run_id, dg.DagsterEventType.STEP_START) == []
     # a run of another partition is not held up by the lock (its step waits on the test's gate only)
@@ -90,7 +96,7 @@ def test_overlapping_runs_of_one_partition(scaling_home, scaling_instance, wareh
         if r.dagster_event and r.dagster_event.event_type in (dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.ENGINE_EVENT)
     )
     assert "RunLockedError" in failure_text and f"run {first.result.run_id}" in failure_text, failure_text
-    assert "nightly[2025-02-16] is already being materialized" in failure_text
+    assert f"nightly[{partition}] is already being materialized" in failure_text
 
     # the waiting run started its steps only after the first run had finished
     first_end = max(r.timestamp for r in scaling_instance.all_logs(first.result.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS))
