@@ -70,7 +70,13 @@ def test_overlapping_runs_of_one_partition(scaling_home, scaling_instance, wareh
     _wait_for_run_lock(os.environ["DAGSTER_PG_URL"], partition)
 
     # the second run of the same partition fails at once, before any step, naming the first
-    second = execute(scaling_instance, PROJECT_MODULE, "nightly", partition, "in_process", asset_selection=GATED_STEP)
+    # (in a thread with a bound: were the lock broken, its step would wait on the gate forever)
+    second_run = Background(scaling_home, partition)
+    second_run.start()
+    second_run.join(120)
+    assert not second_run.is_alive(), "the second run did not fail at once: it is waiting (run lock not taken?)"
+    assert second_run.error is None, second_run.error
+    second = second_run.result
     assert second.status == dg.DagsterRunStatus.FAILURE
     assert step_events(scaling_instance, second.run_id, dg.DagsterEventType.STEP_START) == []
     # a run of another partition is not held up by the lock (its step waits on the test's gate only)
@@ -84,8 +90,9 @@ def test_overlapping_runs_of_one_partition(scaling_home, scaling_instance, wareh
     assert third.is_alive() and first.is_alive()
 
     step_gate.rollback()  # open the gate: the first run goes on and ends
-    first.join(120)
-    third.join(120)
+    first.join(180)
+    third.join(180)
+    assert not first.is_alive() and not third.is_alive(), "a run did not finish within 180 s of opening the gate"
     assert first.error is None and third.error is None, (first.error, third.error)
     assert first.result.status == dg.DagsterRunStatus.SUCCESS
     assert third.result.status == dg.DagsterRunStatus.SUCCESS
