@@ -82,6 +82,10 @@ def truncate_all(engine: sa.Engine) -> None:
         conn.execute(sa.text("truncate " + ", ".join(f'"{t}"' for t in wiped) + " cascade"))
         # skills seeded by the migration stay; skills loaded by a test go
         conn.execute(sa.text("delete from skills where id not like 'skill-%'"))
+        # materialized views keep what earlier tests refreshed into them: empty them too
+        views = conn.execute(sa.text("select matviewname from pg_matviews where schemaname = 'public'")).scalars().all()
+        for view in views:
+            conn.execute(sa.text(f'refresh materialized view "{view}"'))
 
 
 @pytest.fixture
