@@ -17,6 +17,7 @@ import pandas as pd
 import requests
 
 from analytics_pipeline.orchestration.table_counts import row_counts
+from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.runtime import prepare_environment
 from analytics_pipeline.settings import PROJECT_ROOT, Settings
 from analytics_pipeline.warehouse.engine import make_engine
@@ -54,16 +55,10 @@ def sandbox_if_needed(settings: Settings) -> Iterator[str]:
     process = subprocess.Popen(command, cwd=PROJECT_ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise WarehouseError(f"The sandbox LMS server exited with code {process.returncode}; see its output above.")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{url}/healthz", timeout=2).ok:
-                    break
-            if time.monotonic() > deadline:
-                raise WarehouseError("The sandbox LMS server did not answer within 120 s.")
-            time.sleep(0.2)
+        try:
+            wait_until_healthy(process, url, timeout=120)
+        except RuntimeError as exc:
+            raise WarehouseError(f"The sandbox LMS server did not start: {exc}; see its output above.") from None
         log.info("sandbox LMS server at %s (profile %s)", url, settings.sandbox_profile)
         os.environ["LMS_API_URL"] = url
         yield url

@@ -19,8 +19,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import psutil
-import requests
 
+from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.sources.client import LmsClient
 from analytics_pipeline.sources.loader import DEFAULT_BATCH_ROWS, TableSink, extract
 from analytics_pipeline.sources.specs import SOURCES_BY_RESOURCE
@@ -99,16 +99,7 @@ def sandbox_process(port: int, token: str, profile: str, learners: int | None) -
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 900
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the sandbox exited with code {process.returncode}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{url}/healthz", timeout=2).ok:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the sandbox did not start within 900 s")
-            time.sleep(0.5)
+        wait_until_healthy(process, url, timeout=900, poll_seconds=0.5)
         yield url
     finally:
         process.terminate()
