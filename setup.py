@@ -35,6 +35,7 @@ setup(
         "k8s": ["dagster-k8s>=0.29,<0.30"],
         "dev": [
             "pytest>=8",
+            "pytest-timeout>=2.3",  # a hung test fails with every thread's stack instead of stalling CI
             "schemathesis>=4,<5",
             "dagster-celery>=0.29,<0.30",
             "redis>=5",

@@ -40,3 +40,29 @@ def execute(instance, module: str, job_name: str, partition: str, kind: str, kin
 
 def step_events(instance, run_id: str, event_type) -> list:
     return [r.dagster_event for r in instance.all_logs(run_id, of_type=event_type)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.scaling.runs MODULE JOB PARTITION KIND [--select KEY ...] [--wait-seconds N]``:
+    one run in a process of its own (as a run worker is), on the instance of DAGSTER_HOME; prints
+    ``{"run_id": ..., "status": ...}`` as its last line."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m tests.scaling.runs")
+    parser.add_argument("module")
+    parser.add_argument("job")
+    parser.add_argument("partition")
+    parser.add_argument("kind")
+    parser.add_argument("--select", nargs="*", default=None, help="asset keys (slash-separated paths)")
+    parser.add_argument("--wait-seconds", type=int, default=None)
+    args = parser.parse_args(argv)
+    run_lock = {} if args.wait_seconds is None else {"wait_seconds": args.wait_seconds}
+    selection = [dg.AssetKey.from_user_string(k) for k in args.select] if args.select else None
+    with dg.DagsterInstance.get() as instance:
+        run = execute(instance, args.module, args.job, args.partition, args.kind, asset_selection=selection, **run_lock)
+    print(json.dumps({"run_id": run.run_id, "status": run.status.value}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
