@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import backoff
 import dagster as dg
@@ -61,9 +61,9 @@ class Page:
     number: int
     next_cursor: str | None
     nbytes: int
-    body: bytes = b""
-    columns: pa.Table | None = None
-    _rows: list[dict] | None = None
+    body: bytes = field(default=b"", repr=False)
+    columns: pa.Table | None = field(default=None, repr=False)
+    _rows: list[dict] | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> list[dict]:
