@@ -15,6 +15,11 @@ is a selector over the four kinds; ``DAGSTER_EXECUTOR`` (settings.ENVIRONMENT, d
 The ``celery`` kind is dagster-celery's ``celery_executor`` (extra ``celery``), the ``k8s`` kind
 dagster-k8s' ``k8s_job_executor`` (extra ``k8s``); their config is theirs, unchanged. The default
 broker of ``celery`` is ``CELERY_BROKER_URL``, its result backend ``CELERY_RESULT_BACKEND``.
+Their packages are imported only for the kind ``DAGSTER_EXECUTOR`` names (its full schema is in
+the launchpad) or when a run selects one: another optional kind stays selectable with a
+permissive config field, checked against the kind's own schema (defaults included) when the run
+starts. Loading the code location — which every step process does — thus skips dagster-k8s and
+the Kubernetes client (~0.6 s).
 
 Every kind is wrapped in a *run lock*: before the first step, the run takes a PostgreSQL
 transaction-level advisory lock on (job, partition) and keeps it until the last step ended, so two
@@ -31,6 +36,8 @@ Steps share nothing but the warehouse and the environment: assets return ``Mater
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -38,7 +45,8 @@ from typing import Any
 
 import dagster as dg
 from dagster import Executor, InitExecutorContext, in_process_executor, multiple_process_executor_requirements, multiprocess_executor
-from dagster._core.events import EngineEventData  # the one non-public import (engine event metadata)
+from dagster._config import process_config  # non-public: checks a lazily imported executor's config
+from dagster._core.events import EngineEventData  # non-public: engine event metadata
 
 from analytics_pipeline.settings import ENVIRONMENT, env, env_is_set
 
@@ -54,33 +62,34 @@ class RunLockedError(dg.DagsterError):
     """Another run of the same job and partition holds the run lock."""
 
 
-def _celery_executor_def() -> dg.ExecutorDefinition | None:
+# kind -> (module, attribute, package, extra) of the executors that live in optional packages.
+_OPTIONAL = {
+    "celery": ("dagster_celery", "celery_executor", "dagster-celery", "celery"),
+    "k8s": ("dagster_k8s", "k8s_job_executor", "dagster-k8s", "k8s"),
+}
+_LOCAL = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
+
+
+def _installed(kind: str) -> bool:
+    """Whether the optional package of ``kind`` is installed (without importing it)."""
+    return kind in _LOCAL or importlib.util.find_spec(_OPTIONAL[kind][0]) is not None
+
+
+def kind_definition(kind: str) -> dg.ExecutorDefinition | None:
+    """Dagster's executor definition of ``kind`` (imports its package: dagster-k8s costs ~0.6 s);
+    None when the optional package is not installed."""
+    if kind in _LOCAL:
+        return _LOCAL[kind]
+    module, attribute, _, _ = _OPTIONAL[kind]
     try:
-        from dagster_celery import celery_executor
+        return getattr(importlib.import_module(module), attribute)
     except ImportError:
         return None
-    return celery_executor
 
 
-def _k8s_executor_def() -> dg.ExecutorDefinition | None:
-    try:
-        from dagster_k8s import k8s_job_executor
-    except ImportError:
-        return None
-    return k8s_job_executor
-
-
-_EXTRA = {"celery": ("dagster-celery", "celery", _celery_executor_def), "k8s": ("dagster-k8s", "k8s", _k8s_executor_def)}
-
-
-def kind_definitions() -> dict[str, dg.ExecutorDefinition | None]:
-    """kind -> Dagster's executor definition (None when its optional package is not installed)."""
-    return {
-        "in_process": in_process_executor,
-        "multiprocess": multiprocess_executor,
-        "celery": _celery_executor_def(),
-        "k8s": _k8s_executor_def(),
-    }
+def _needs(kind: str) -> str:
+    package, extra = _OPTIONAL[kind][2:]
+    return f"{package}: pip install -e '.[{extra}]'"
 
 
 def default_kind() -> str:
@@ -92,11 +101,26 @@ def default_kind() -> str:
     return kind
 
 
-def _kind_field(kind: str, definition: dg.ExecutorDefinition | None) -> dg.Field:
-    if definition is not None:
-        return definition.config_schema.as_field()
-    package, extra, _ = _EXTRA[kind]
-    return dg.Field(dg.Permissive(), description=f"Needs {package}: pip install 'analytics_pipeline[{extra}]'.")
+def _kind_field(kind: str, default: str) -> dg.Field:
+    """The config of ``kind``: its own schema for the local kinds and the default kind; for another
+    optional kind a permissive field (its package is imported, and the config checked against its
+    schema, only when a run selects it — a step process never pays for dagster-k8s)."""
+    if kind in _LOCAL or kind == default:
+        definition = kind_definition(kind)
+        if definition is not None:
+            return definition.config_schema.as_field()
+    if not _installed(kind):
+        return dg.Field(dg.Permissive(), description=f"Needs {_needs(kind)}.")
+    return dg.Field(dg.Permissive(), description=f"{_OPTIONAL[kind][1]}'s config ({_OPTIONAL[kind][2]}), checked when "
+                    f"the run starts; DAGSTER_EXECUTOR={kind} shows its full schema here.")
+
+
+def _checked_config(kind: str, definition: dg.ExecutorDefinition, config: Mapping[str, Any] | None) -> dict:
+    """``config`` validated against the kind's own schema, with its defaults (a permissive field took it)."""
+    result = process_config(definition.config_schema.config_type, config or {})
+    if not result.success:
+        raise dg.DagsterInvalidConfigError(f"Invalid config of the {kind} executor", result.errors, config)
+    return result.value
 
 
 def _from_environment(name: str) -> Any:
@@ -234,20 +258,18 @@ class RunLock:
 def select_executor(kind: str | None = None) -> dg.ExecutorDefinition:
     """The jobs' executor: ``kind`` (default ``DAGSTER_EXECUTOR``) unless the run config picks another."""
     kind = kind or default_kind()
-    definitions = kind_definitions()
     if kind not in KINDS:
         raise dg.DagsterInvariantViolationError(f"executor kind {kind!r} is not one of {', '.join(KINDS)}")
-    if definitions[kind] is None:
-        package, extra, _ = _EXTRA[kind]
+    if kind_definition(kind) is None:
         raise dg.DagsterInvariantViolationError(
-            f"DAGSTER_EXECUTOR={kind} needs {package}: pip install -e '.[{extra}]' (or choose in_process / multiprocess)."
+            f"DAGSTER_EXECUTOR={kind} needs {_needs(kind)} (or choose in_process / multiprocess)."
         )
 
     @dg.executor(
         name=EXECUTOR_NAME,
         config_schema={
             "executor": dg.Field(
-                dg.Selector({name: _kind_field(name, definition) for name, definition in definitions.items()}),
+                dg.Selector({name: _kind_field(name, kind) for name in KINDS}),
                 default_value={kind: _default_kind_config(kind)},
                 description="in_process | multiprocess | celery | k8s, each with its own config (default: DAGSTER_EXECUTOR).",
             ),
@@ -266,10 +288,11 @@ def select_executor(kind: str | None = None) -> dg.ExecutorDefinition:
     )
     def analytics_pipeline_executor(init_context: InitExecutorContext) -> Executor:
         (chosen, chosen_config), = init_context.executor_config["executor"].items()
-        definition = kind_definitions()[chosen]
+        definition = kind_definition(chosen)
         if definition is None:
-            package, extra, _ = _EXTRA[chosen]
-            raise dg.DagsterInvariantViolationError(f"The {chosen} executor needs {package}: pip install -e '.[{extra}]'.")
+            raise dg.DagsterInvariantViolationError(f"The {chosen} executor needs {_needs(chosen)}.")
+        if chosen in _OPTIONAL and chosen != kind:
+            chosen_config = _checked_config(chosen, definition, chosen_config)
         inner = definition.executor_creation_fn(
             InitExecutorContext(
                 job=init_context.job, executor_def=definition,

@@ -22,16 +22,18 @@ import logging
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import backoff
 import dagster as dg
 import orjson
+import pyarrow as pa
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from analytics_pipeline.settings import ENVIRONMENT, env
+from analytics_pipeline.sources.columnar import decode_page
 from analytics_pipeline.sources.errors import (
     AuthenticationError,
     CursorLoopError,
@@ -46,15 +48,31 @@ MAX_PAGE_SIZE = 5000
 REDACTED = "***"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Page:
-    """One parsed page of a list endpoint."""
+    """One page of a list endpoint.
+
+    ``columns`` holds the rows decoded column-wise when the fast path applies
+    (``sources/columnar.py``); ``rows`` parses ``body`` with orjson on first use (the row path,
+    and the exact payload of quarantined rows).
+    """
 
     endpoint: str
     number: int
-    rows: list[dict]
     next_cursor: str | None
     nbytes: int
+    body: bytes = field(default=b"", repr=False)
+    columns: pa.Table | None = field(default=None, repr=False)
+    _rows: list[dict] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> list[dict]:
+        if self._rows is None:
+            self._rows = orjson.loads(self.body)["data"]
+        return self._rows
+
+    def __len__(self) -> int:
+        return self.columns.num_rows if self.columns is not None else len(self.rows)
 
 
 @dataclass(frozen=True)
@@ -153,8 +171,8 @@ class LmsClient:
             details["args"][0], details["wait"], details["tries"], details["elapsed"], details["exception"],
         )
 
-    def _get_page_once(self, endpoint: str, params: dict) -> tuple[dict, int]:
-        """One GET; returns the decoded body and its size, or raises a classified error."""
+    def _get_page_once(self, endpoint: str, params: dict) -> Page:
+        """One GET; returns the decoded page, or raises a classified error."""
         self.attempts += 1
         url = f"{self.base_url}/v1/{endpoint}"
         try:
@@ -174,15 +192,18 @@ class LmsClient:
         if status != 200:
             detail = redact(body[:200].decode("utf-8", "replace"), self._token)
             raise SourceError(f"/v1/{endpoint}: HTTP {status} for {redact(str(params), self._token)}: {detail}")
+        decoded = decode_page(endpoint, body)
+        if decoded is not None:
+            return Page(endpoint, 0, decoded[1], len(body), body, columns=decoded[0])
         try:
             page = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise TransientSourceError(f"/v1/{endpoint}: the body is not valid JSON ({exc}; {len(body)} bytes)") from None
         if not isinstance(page, dict) or not isinstance(page.get("data"), list) or "next_cursor" not in page:
             raise TransientSourceError(f"/v1/{endpoint}: the body is not a page (expected data and next_cursor)")
-        return page, len(body)
+        return Page(endpoint, 0, page["next_cursor"], len(body), _rows=page["data"])
 
-    def get_page(self, endpoint: str, params: dict) -> tuple[dict, int]:
+    def get_page(self, endpoint: str, params: dict) -> Page:
         """One page with retries; :class:`RetriesExhaustedError` when the retry budget is spent."""
         try:
             return self._get_page(endpoint, params)
@@ -199,10 +220,10 @@ class LmsClient:
         seen: set[str] = set()
         number = 0
         while True:
-            body, nbytes = self.get_page(endpoint, params)
+            page = self.get_page(endpoint, params)
             number += 1
-            cursor = body["next_cursor"]
-            yield Page(endpoint, number, body["data"], cursor, nbytes)
+            page.number, cursor = number, page.next_cursor
+            yield page
             if cursor is None:
                 return
             if not isinstance(cursor, str) or cursor in seen:

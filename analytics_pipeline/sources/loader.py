@@ -1,25 +1,34 @@
-"""Loading one resource: pages -> validated batches -> COPY into a temp staging table -> upsert.
+"""Loading one resource: pages -> validated batches -> one COPY into the table (or staging + upsert).
 
 Transaction design (chosen and tested): **one transaction per resource extraction**. The rows,
 their child rows (user_roles, course_skills), the quarantine entries and the new watermark in
 ``extraction_watermarks`` commit together, or — on any error: retries exhausted, bad token,
 cursor loop, database error — none of it does, so the next run starts again from the same
-watermark and nobody ever sees a partial extraction. Memory stays bounded by one batch (at most
-``batch_rows`` rows, a few pages, plus up to ``PREFETCH_PAGES`` pages fetched ahead by a
-background thread while a batch is loaded); the uncommitted rows wait in PostgreSQL, not in Python.
+watermark and nobody ever sees a partial extraction. The uncommitted rows wait in PostgreSQL,
+not in Python.
+
+Pipeline (three threads, so the HTTP waits, the decoding and PostgreSQL's work overlap): a
+thread fetches pages (decoded column-wise by Arrow when the resource allows, ``columnar.py``) up
+to ``PREFETCH_PAGES`` ahead; a second groups them into batches of about ``batch_rows`` rows and
+validates them, up to ``PREFETCH_BATCHES`` ahead; the caller's thread writes each batch. Memory
+stays bounded by those few pages and batches.
 
 The watermark after a run is the largest ``updated_at`` received (valid or quarantined rows
 whose timestamp parses): the API returns rows with ``updated_at`` strictly later than
 ``updated_since`` in (updated_at, id) order, and since the whole extraction commits at once
 there is no batch boundary inside a group of equal timestamps to worry about.
 
-Upsert: ``INSERT ... SELECT DISTINCT ON (key) ... ORDER BY key, updated_at DESC ON CONFLICT
-(key) DO UPDATE ... WHERE excluded.updated_at >= target.updated_at`` — the newest version wins,
-re-reading a row is idempotent. A full refresh (run config) reads from the beginning through
-the same upsert.
+Writing a batch (resources without child rows): while none of its keys is in the table yet —
+a first load, or new rows only such as appended learning events — the batch is COPied straight
+into the table inside a savepoint: one pass, the same work as the COPY limit. The first key
+conflict rolls the savepoint back and the batch, and every later one, take the upsert:
+COPY into a temp staging table, then ``INSERT ... SELECT DISTINCT ON (key) ... ORDER BY key,
+updated_at DESC ON CONFLICT (key) DO UPDATE ... WHERE excluded.updated_at >= target.updated_at``
+— the newest version wins, re-reading a row is idempotent. Both give the same table. A full
+refresh (run config) reads from the beginning through the same path.
 
 Unknown parents: rows whose foreign key names a parent missing from the warehouse (parents load
-first: asset deps) are moved to the quarantine with reason ``unknown parent <table>.id`` and
+first: asset deps; one query per parent and batch over its distinct keys) go to the quarantine with reason ``unknown parent <table>.id`` and
 counted. They are not retried automatically (the watermark passes them); a full refresh re-reads
 them once the parent exists.
 """
@@ -33,11 +42,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.sources.client import LmsClient, Page
-from analytics_pipeline.sources.contract import Validated, validate_rows
+from analytics_pipeline.sources.columnar import validate_pages
+from analytics_pipeline.sources.contract import Validated
 from analytics_pipeline.sources.specs import SourceSpec
 from analytics_pipeline.warehouse.bulk import copy_frame
 
@@ -147,6 +158,8 @@ class TableSink:
     def __init__(self, conn: Connection, spec: SourceSpec, stats: ExtractionStats, run_id: str | None):
         self.conn, self.spec, self.stats, self.run_id = conn, spec, stats, run_id
         self.stage = f"stage_{spec.table}"
+        # COPY straight into the table while no key conflicts (no child rows to replace)
+        self.direct = spec.child is None
         self.child_stage = f"stage_{spec.child.table}" if spec.child else None
         columns = ", ".join(f'"{c}"' for c in spec.columns)
         conn.execute(sa.text(f"create temp table {self.stage} on commit drop as select {columns} from {spec.table} limit 0"))
@@ -163,27 +176,52 @@ class TableSink:
         rows = self.spec.table_frame(validated.valid)
         if self.stats.preview is None:
             self.stats.preview = rows.head(PREVIEW_ROWS)
+        rows = self._without_orphans(rows)
+        if rows.empty or (self.direct and self._copy_direct(rows)):
+            return
         self.conn.execute(sa.text(f"truncate {self.stage}"))
         copy_frame(self.conn, self.stage, rows, json_columns=self.spec.json_columns, array_columns=self.spec.array_columns)
-        self._quarantine_orphans(rows)
         self._upsert()
         if self.spec.child:
             self._replace_children(validated.valid)
 
-    def _quarantine_orphans(self, rows: pd.DataFrame) -> None:
+    def _copy_direct(self, rows: pd.DataFrame) -> bool:
+        """COPY the batch straight into the table (one pass), in a savepoint.
+
+        Right while none of its keys is in the table yet nor twice in the batch: then the upsert
+        would insert every row. A key conflict rolls the savepoint back and returns False; the
+        batch and every later one go through the staging table and the upsert.
+        """
+        try:
+            with self.conn.begin_nested():
+                copy_frame(self.conn, self.spec.table, rows, self.spec.json_columns, self.spec.array_columns)
+        except psycopg.errors.UniqueViolation:
+            self.direct = False
+            return False
+        self.stats.inserted += len(rows)
+        return True
+
+    def _without_orphans(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """``rows`` minus those whose parent key names no parent row (those go to the quarantine).
+
+        One query per parent and batch, over the batch's distinct parent keys.
+        """
         key = self.spec.key
         for parent in self.spec.parents:
-            orphan_keys = self.conn.execute(sa.text(
-                f'delete from {self.stage} s where s."{parent.column}" is not null and not exists '
-                f'(select 1 from {parent.table} p where p.id = s."{parent.column}") returning s."{key}"'
-            )).scalars().all()
-            if not orphan_keys:
+            keys = rows[parent.column].dropna().unique().tolist()
+            missing = self.conn.execute(sa.text(
+                f"select k from unnest(cast(:keys as text[])) as k where not exists (select 1 from {parent.table} p where p.id = k)"
+            ), {"keys": keys}).scalars().all() if keys else []
+            if not missing:
                 continue
-            orphans = rows[rows[key].isin(orphan_keys) & rows[parent.column].notna()].drop_duplicates(key)
+            orphan = rows[parent.column].isin(missing).to_numpy()
+            orphans = rows[orphan].drop_duplicates(key)
             reasons = "unknown parent " + parent.table + ".id=" + orphans[parent.column].astype(str)
             frame = pd.DataFrame({"source_id": orphans[key].to_numpy(), "reason": reasons.to_numpy(),
                                   "payload": _payloads(orphans)})
             self.stats.quarantined_orphans += quarantine(self.conn, self.spec.resource, frame, self.run_id)
+            rows = rows[~orphan]
+        return rows
 
     def _upsert(self) -> None:
         key, table = self.spec.key, self.spec.table
@@ -223,24 +261,39 @@ class TableSink:
         self.stats.child_rows += result.rowcount
 
 
-def batches(pages: Iterable[Page], batch_rows: int, stats: ExtractionStats, log: logging.Logger) -> Iterable[list[dict]]:
-    """Group pages into batches of at most about ``batch_rows`` rows, logging progress."""
-    pending: list[dict] = []
+@dataclass
+class Batch:
+    """A validated batch and the pages it came from (for the counters and the progress log)."""
+
+    validated: Validated
+    endpoint: str
+    first_page: int
+    last_page: int
+    rows: int
+    nbytes: int
+
+
+def validated_batches(pages: Iterable[Page], resource: str, batch_rows: int) -> Iterator[Batch]:
+    """Group pages into batches of at most about ``batch_rows`` rows and validate each."""
+    group: list[Page] = []
+    rows = 0
     for page in pages:
-        stats.pages += 1
-        stats.bytes += page.nbytes
-        stats.rows_received += len(page.rows)
-        pending.extend(page.rows)
-        log.info("/v1/%s page %d: %d rows (%d so far, %.1f s, %.0f rows/s)", page.endpoint, page.number,
-                 len(page.rows), stats.rows_received, stats.elapsed, stats.rows_per_second)
-        if len(pending) >= batch_rows:
-            yield pending
-            pending = []
-    if pending:
-        yield pending
+        group.append(page)
+        rows += len(page)
+        if rows >= batch_rows:
+            yield _validated(resource, group, rows)
+            group, rows = [], 0
+    if group:
+        yield _validated(resource, group, rows)
 
 
-PREFETCH_PAGES = 12  # pages fetched ahead while the previous batch is validated and loaded
+def _validated(resource: str, pages: list[Page], rows: int) -> Batch:
+    return Batch(validate_pages(resource, pages), pages[0].endpoint, pages[0].number, pages[-1].number, rows,
+                 sum(page.nbytes for page in pages))
+
+
+PREFETCH_PAGES = 12  # pages fetched (and decoded) ahead while a batch is validated
+PREFETCH_BATCHES = 2  # validated batches waiting while the previous one is written
 
 
 def prefetched(items: Iterable, depth: int = PREFETCH_PAGES) -> Iterator:
@@ -271,6 +324,10 @@ def prefetched(items: Iterable, depth: int = PREFETCH_PAGES) -> Iterator:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             put(("error", exc))
             return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator stage (e.g. another ``prefetched``) stops its own thread
         put(("done", None))
 
     thread = threading.Thread(target=produce, name="lms-prefetch", daemon=True)
@@ -312,10 +369,15 @@ def extract(
         log.info("extracting /v1/%s %s", resource, f"updated since {since}" if since else "from the beginning")
         sink = make_sink(conn, stats)
         seen_latest = None
-        for rows in batches(prefetched(client.pages(resource, since)), batch_rows, stats, log):
-            validated = validate_rows(resource, rows)
-            seen_latest = _latest(seen_latest, validated.latest_updated_at)
-            sink.write(validated)
+        pages = prefetched(client.pages(resource, since), PREFETCH_PAGES)
+        for batch in prefetched(validated_batches(pages, resource, batch_rows), PREFETCH_BATCHES):
+            stats.pages += batch.last_page - batch.first_page + 1
+            stats.bytes += batch.nbytes
+            stats.rows_received += batch.rows
+            log.info("/v1/%s pages %d-%d: %d rows (%d so far, %.1f s, %.0f rows/s)", batch.endpoint, batch.first_page,
+                     batch.last_page, batch.rows, stats.rows_received, stats.elapsed, stats.rows_per_second)
+            seen_latest = _latest(seen_latest, batch.validated.latest_updated_at)
+            sink.write(batch.validated)
         stats.watermark_after = _latest(stats.watermark_before, seen_latest)
         watermarks.advance(stats.watermark_after, stats.rows_received - stats.quarantined, run_id)
     stats.finished = time.monotonic()

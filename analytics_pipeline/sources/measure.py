@@ -4,7 +4,10 @@
 same code as the assets and returns one :class:`Measurement` per resource. The API is any
 server (the benchmark developer starts the sandbox at the scale they want); this module does
 not import the sandbox. ``python -m analytics_pipeline.sources.measure`` starts a sandbox
-*process* (profile S with 10,000 learners ≈ 1M learning events), measures, and prints.
+*process* (profile S with 10,000 learners ≈ 1M learning events; ``--api-url`` uses a running
+one), measures, and prints. ``--empty-tables`` truncates each resource's table first (a first
+load, as in the benchmark); ``--copy-limit`` then also times the COPY of the same rows from a
+local CSV into an empty copy of the table (same indexes) and prints the ratio.
 """
 from __future__ import annotations
 
@@ -13,13 +16,17 @@ import contextlib
 import logging
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import psutil
+import sqlalchemy as sa
 
+from analytics_pipeline.bench.limits import LIMIT_SCHEMA, copy_file
 from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.sources.client import LmsClient
 from analytics_pipeline.sources.loader import DEFAULT_BATCH_ROWS, TableSink, extract
@@ -37,6 +44,11 @@ class Measurement:
     megabytes_received: float
     rss_before_mb: float
     rss_peak_mb: float
+    copy_limit_seconds: float | None = None
+
+    @property
+    def ratio_to_copy(self) -> float | None:
+        return round(self.seconds / self.copy_limit_seconds, 2) if self.copy_limit_seconds else None
 
     @property
     def rss_growth_mb(self) -> float:
@@ -73,12 +85,17 @@ def measure_extraction(
     resources: Sequence[str] = ("learning-events",),
     page_size: int = 5000,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    empty_tables: bool = False,
+    copy_limit: bool = False,
 ) -> list[Measurement]:
     """Full extraction of each resource into the (migrated) warehouse; timing and peak RSS."""
     engine = make_engine(database_url)
     results = []
     for resource in resources:
         spec = SOURCES_BY_RESOURCE[resource]
+        if empty_tables:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"truncate {spec.table} cascade"))
         rss_before = psutil.Process().memory_info().rss
         with LmsClient(api_url, token, page_size=page_size) as client, PeakMemory() as memory:
             stats = extract(engine, client, resource, lambda conn, stats: TableSink(conn, spec, stats, "measure"),
@@ -86,8 +103,36 @@ def measure_extraction(
         results.append(Measurement(
             resource, stats.rows_received, stats.pages, round(stats.elapsed, 2), round(stats.rows_per_second),
             round(stats.bytes / 1e6, 1), round(rss_before / 1e6, 1), round(memory.peak / 1e6, 1),
+            round(copy_limit_seconds(engine, spec.table, spec.columns), 2) if copy_limit else None,
         ))
     return results
+
+
+def copy_limit_seconds(engine, table: str, columns: list[str]) -> float:
+    """Seconds to COPY the rows now in ``table`` from a local CSV into an empty copy of it (same indexes)."""
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"{table}.csv"
+            names = ", ".join(f'"{c}"' for c in columns)
+            with driver.cursor() as cursor, open(path, "wb") as sink, \
+                    cursor.copy(f"COPY (select {names} from {table}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for block in copy:
+                    sink.write(block)
+            driver.execute(f"drop schema if exists {LIMIT_SCHEMA} cascade")
+            driver.execute(f"create schema {LIMIT_SCHEMA}")
+            driver.execute(f"create table {LIMIT_SCHEMA}.{table} (like public.{table} including all)")
+            driver.commit()
+            started = time.perf_counter()
+            copy_file(driver, f"{LIMIT_SCHEMA}.{table}", columns, path)
+            driver.commit()
+            seconds = time.perf_counter() - started
+        driver.execute(f"drop schema {LIMIT_SCHEMA} cascade")
+        driver.commit()
+    finally:
+        raw.close()
+    return seconds
 
 
 @contextlib.contextmanager
@@ -117,15 +162,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--page-size", type=int, default=5000)
     parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS)
     parser.add_argument("--resources", nargs="+", default=["learning-events"])
+    parser.add_argument("--api-url", help="a running sandbox (token measure-token) instead of starting one")
+    parser.add_argument("--empty-tables", action="store_true", help="truncate each resource's table first")
+    parser.add_argument("--copy-limit", action="store_true", help="also time COPY of the same rows from a local CSV")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     database_url = prepare_environment(load_settings()).database_url
     token = "measure-token"
     started = time.monotonic()
-    with sandbox_process(free_port(), token, args.profile, args.learners) as url:
+    with contextlib.ExitStack() as stack:
+        url = args.api_url or stack.enter_context(sandbox_process(free_port(), token, args.profile, args.learners))
         print(f"sandbox ready in {time.monotonic() - started:.0f} s")
-        for result in measure_extraction(url, token, database_url, args.resources, args.page_size, args.batch_rows):
-            print({**asdict(result), "rss_growth_mb": round(result.rss_growth_mb, 1)})
+        for result in measure_extraction(url, token, database_url, args.resources, args.page_size, args.batch_rows,
+                                         args.empty_tables, args.copy_limit):
+            print({**asdict(result), "rss_growth_mb": round(result.rss_growth_mb, 1), "ratio_to_copy": result.ratio_to_copy})
 
 
 if __name__ == "__main__":

@@ -94,3 +94,25 @@ def test_a_pool_limit_of_one_serialises_the_steps(scaling_instance, probe_table,
     assert len(rows) == 4
     assert (rows["started_at"].iloc[1:].to_numpy() >= rows["finished_at"].iloc[:-1].to_numpy()).all(), rows
     assert scaling_instance.event_log_storage.get_concurrency_info(WAREHOUSE_HEAVY).slot_count == POOL_LIMITS[WAREHOUSE_HEAVY]
+
+
+def test_an_optional_executor_package_is_imported_only_when_its_kind_is_selected(monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, analytics_pipeline.orchestration.jobs; "
+            "print(sorted(m for m in ('dagster_k8s', 'kubernetes', 'dagster_celery') if m in sys.modules))")
+    env = {**os.environ, "DAGSTER_EXECUTOR": "multiprocess", "PYTHONPATH": str(PROJECT_ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.strip() == "[]"
+    monkeypatch.setenv("DAGSTER_EXECUTOR", "multiprocess")
+    schema = executors.select_executor().config_schema.config_type
+    from dagster._config import process_config
+
+    assert process_config(schema, {"executor": {"k8s": {"job_namespace": "jobs"}}}).success  # still selectable
+    definition = executors.kind_definition("k8s")
+    checked = executors._checked_config("k8s", definition, {"job_namespace": "jobs"})
+    assert checked["job_namespace"] == "jobs" and checked["retries"] == {"enabled": {}}  # its own schema's defaults
+    with pytest.raises(dg.DagsterInvalidConfigError, match="k8s executor"):
+        executors._checked_config("k8s", definition, {"no_such_field": 1})
