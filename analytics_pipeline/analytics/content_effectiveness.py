@@ -73,6 +73,12 @@ def _item_skills(content_items: pd.DataFrame | None) -> pd.DataFrame:
         x.astype({"skill_id": str}).drop_duplicates(["content_id", "skill_id"])
 
 
+def _naive_utc(s: pd.Series) -> np.ndarray:
+    """UTC timestamps as a naive ``datetime64`` array (``to_numpy`` of a zoned column builds
+    one Python object per value)."""
+    return common.to_utc_series(s).dt.tz_localize(None).to_numpy()
+
+
 def effect_parts(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFrame,
                  key: str, effect_window_days: float = 14) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Additive partial sums of the effects per (key, skill_id) over a set of learners.
@@ -86,27 +92,55 @@ def effect_parts(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.Da
     result); skills indexed by skill_id with s_sum, s_n, s_learners (all results).
     """
     win = pd.Timedelta(days=effect_window_days)
-    ev = events.merge(item_skills[["content_id", "content_type", "skill_id"]], on="content_id")
-    pairs = ev[["user_id", key, "skill_id", "occurred_at", "completed"]].merge(
-        results, on=["user_id", "skill_id"])
+    # Integer codes for the joins and groupings (string keys are several times slower):
+    # user u, skill s, item i, key k; a result r is joined on (u, s), an event on i.
+    users = pd.Index(pd.unique(results["user_id"]))
+    skills = pd.Index(pd.unique(pd.concat([results["skill_id"], item_skills["skill_id"]],
+                                          ignore_index=True)))
+    isk = item_skills.loc[item_skills[key].notna()]
+    items = pd.Index(pd.unique(isk["content_id"]))
+    keys = pd.Index(pd.unique(isk[key]))
+    n_s = max(len(skills), 1)
+    r_u = users.get_indexer(results["user_id"])
+    r_s = skills.get_indexer(results["skill_id"])
+    r_key = r_u.astype("int64") * n_s + r_s
+    e_u = users.get_indexer(events["user_id"])
+    e_i = items.get_indexer(events["content_id"])
+    keep = (e_u >= 0) & (e_i >= 0)
+    ev = pd.DataFrame({"i": e_i[keep], "u": e_u[keep],
+                       "occurred_at": _naive_utc(events["occurred_at"])[keep],
+                       "completed": events["completed"].to_numpy(dtype=bool)[keep]})
+    tags = pd.DataFrame({"i": items.get_indexer(isk["content_id"]),
+                         "k": keys.get_indexer(isk[key]),
+                         "s": skills.get_indexer(isk["skill_id"])}).drop_duplicates()
+    ev = ev.merge(tags, on="i")
+    ev["rk"] = ev["u"].to_numpy("int64") * n_s + ev["s"].to_numpy()
+    res = pd.DataFrame({"rk": r_key, "r": np.arange(len(results)),
+                        "submitted_at": _naive_utc(results["submitted_at"])})
+    pairs = ev[["rk", "k", "occurred_at", "completed"]].merge(res, on="rk")
     pairs = pairs.loc[pairs["occurred_at"].le(pairs["submitted_at"])
                       & pairs["occurred_at"].ge(pairs["submitted_at"] - win)]
-    used = pairs.groupby(["rid", key], sort=False, observed=True).agg(
-        completed=("completed", "max"), user_id=("user_id", "first"),
-        skill_id=("skill_id", "first"), score=("score", "first")).reset_index()
-    ks = [key, "skill_id"]
-    treated = used.loc[used["completed"]].groupby(ks, observed=True).agg(
-        t_sum=("score", "sum"), t_n=("score", "size"), t_learners=("user_id", "nunique"))
-    u = used.groupby(ks, observed=True).agg(u_sum=("score", "sum"), u_n=("score", "size"))
+    # one "used" row per (result, key): completed if any of its pairs is a completion.
+    used = pairs.groupby(["r", "k"], sort=False)["completed"].max().reset_index()
+    score = results["score"].to_numpy(dtype=float)
+    used = used.assign(u=r_u[used["r"]], s=r_s[used["r"]], score=score[used["r"]])
+    ks = ["k", "s"]
+    treated = used.loc[used["completed"]].groupby(ks).agg(
+        t_sum=("score", "sum"), t_n=("score", "size"), t_learners=("u", "nunique"))
+    u = used.groupby(ks).agg(u_sum=("score", "sum"), u_n=("score", "size"))
     # learners whose every result on s was "used" for the key have no control result.
-    per_user = results.groupby(["user_id", "skill_id"]).size().rename("r_n")
-    uu = used.groupby([key, "skill_id", "user_id"], observed=True).size().rename("u_n") \
-        .reset_index().merge(per_user.reset_index(), on=["user_id", "skill_id"])
-    no_control = uu.loc[uu["u_n"] >= uu["r_n"]].groupby(ks, observed=True).size() \
-        .rename("no_control")
+    r_n = np.bincount(r_key, minlength=len(users) * n_s) if len(r_key) else np.zeros(0, int)
+    uu = used.groupby(["k", "s", "u"]).size().rename("u_n").reset_index()
+    uu = uu.loc[uu["u_n"].to_numpy() >= r_n[uu["u"].to_numpy("int64") * n_s + uu["s"]]]
+    no_control = uu.groupby(ks).size().rename("no_control")
     # every used (key, skill): a chunk may hold only the "used" side of a key treated elsewhere.
     parts = u.join(treated, how="left").join(no_control, how="left").fillna(0.0).astype(float)
     parts = parts[["t_sum", "t_n", "t_learners", "u_sum", "u_n", "no_control"]]
+    codes = parts.index
+    parts.index = pd.MultiIndex.from_arrays(
+        [keys[codes.get_level_values("k")], skills[codes.get_level_values("s")]],
+        names=[key, "skill_id"])
+    parts = parts.sort_index()
     skill_tot = results.groupby("skill_id").agg(s_sum=("score", "sum"), s_n=("score", "size"),
                                                 s_learners=("user_id", "nunique")).astype(float)
     return parts, skill_tot
@@ -171,7 +205,7 @@ def evidence(assessment_results: pd.DataFrame | None, learning_events: pd.DataFr
                    completed=ev["event_type"].astype(object).eq("completed").to_numpy())
     ev = ev.drop(columns="event_type")
     horizon = T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days)
-    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon) & ev["user_id"].isin(res["user_id"])]
+    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon) & ev["user_id"].isin(res["user_id"].unique())]
     return res, evidence_ev, ev
 
 
@@ -252,7 +286,7 @@ def compute_content_effectiveness(
     used_items = in_w.merge(items, on="content_id", how="left")
     cand_i = used_items.merge(per_item.rename("effect").reset_index(), on="content_id")
     cand_i["kind"] = "item"
-    used_types = used_items.loc[~used_items["user_id"].isin(cand_i["user_id"])
+    used_types = used_items.loc[~used_items["user_id"].isin(cand_i["user_id"].unique())
                                 & used_items["content_type"].notna(),
                                 ["user_id", "content_type"]].drop_duplicates()
     cand_t = used_types.merge(per_type.rename("effect").reset_index(), on="content_type")
