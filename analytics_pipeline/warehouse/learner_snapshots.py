@@ -3,7 +3,8 @@
 No Dagster here (the assets in ``assets/learner_analytics.py`` and the measurement script
 ``analytics/measure.py`` both call :func:`run_snapshot`).
 
-Reading: set-based SQL files ``sql/queries/learner_analytics/*.sql``, only the columns and
+Reading: set-based SQL files ``sql/queries/learner_analytics/*.sql`` (chunks through
+``bulk.read_copy``: COPY to Arrow, typed by the query's description), only the columns and
 the time window each category needs, and only rows **known at T**: events with
 ``occurred_at <= T`` and ``updated_at <= T`` (``updated_at`` is when the platform ingested
 the event, so a late-arriving event counts from the first snapshot after its arrival and a
@@ -16,8 +17,8 @@ Bounded memory: learners are split into ``n = ceil(users / chunk_learners)`` has
 (``mod(abs(hashtext(user_id)::bigint), n) = i``; every query of a chunk uses the same
 predicate, so a learner's rows always land in the same chunk). The small catalogs (courses,
 course skills, skills, content items) are read once. Each chunk is computed by the pure
-function, validated by its GX suite and COPYed; only one chunk's inputs and rows are in
-memory at a time.
+function, validated by its quality suite (``quality.validation``) and COPYed; only one
+chunk's inputs and rows are in memory at a time.
 
 Content effectiveness needs a cross-learner table first: the item and type effects. Their
 evidence pairs join a learner's events with the same learner's results, so a first pass over
