@@ -19,6 +19,7 @@ Conventions used by every category:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -167,35 +168,55 @@ def iso(s: pd.Series) -> pd.Series:
 def records(df: pd.DataFrame, columns: dict[str, str]) -> pd.Series:
     """One JSON-ready dict per row: ``{json_key: value}`` for ``columns = {column: json_key}``.
 
-    Datetime columns become ISO strings, NaN becomes ``None``, numbers Python scalars.
+    Datetime columns become ISO strings, NaN becomes ``None``, numbers Python scalars. Built
+    column-wise (``tolist`` per column, ``dict(zip(keys, row))`` mapped in C): several times
+    faster than ``DataFrame.to_dict("records")``.
     """
-    part = pd.DataFrame(index=df.index)
-    for col, key in columns.items():
+    values = []
+    for col in columns:
         s = df[col]
         if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s):
-            part[key] = iso(s)
+            values.append(iso(s).tolist())
         else:
             s = s.astype(object)
-            part[key] = s.where(pd.notna(s), None)
-    return pd.Series(part.to_dict("records"), index=df.index, dtype=object)
+            values.append(s.where(pd.notna(s), None).tolist())
+    keys = list(columns.values())
+    return pd.Series(list(map(dict, map(zip, repeat(keys), zip(*values)))) if keys else
+                     [{} for _ in range(len(df))], index=df.index, dtype=object)
 
 
 def per_learner(values: pd.Series, keys: pd.Series, learners: pd.Index,
                 default: Callable[[], object] = list, how: str = "list") -> pd.Series:
     """Collect ``values`` per learner (``how='list'``: list in current row order;
-    ``how='first'``: first value), reindexed on ``learners`` with ``default()`` for absent ones.
+    ``how='first'``: first non-null value), reindexed on ``learners`` with ``default()`` for
+    absent ones (keys not in ``learners`` are dropped).
+
+    Vectorised: learner codes, a stable sort, one split of the values at the group bounds.
     """
-    grouped = values.groupby(keys.to_numpy(), sort=False)
-    agg = grouped.agg(list) if how == "list" else grouped.first()
-    agg = agg.reindex(learners)
-    missing = agg.isna().to_numpy() if how == "first" else ~agg.index.isin(
-        keys.unique())
-    out = agg.astype(object)
+    if len(learners) == 0:
+        return pd.Series([], index=learners, dtype=object)
+    codes = learners.get_indexer(pd.Index(keys))
+    vals = np.asarray(values.to_numpy(), dtype=object)
+    if how == "first":
+        keep = (codes >= 0) & pd.notna(values).to_numpy()
+    else:
+        keep = codes >= 0
+    codes, vals = codes[keep], vals[keep]
+    order = np.argsort(codes, kind="stable")
+    codes, vals = codes[order], vals[order]
+    counts = np.bincount(codes, minlength=len(learners))
+    present = counts > 0
+    if how == "first":
+        out = np.empty(len(learners), dtype=object)
+        out[present] = vals[np.cumsum(counts)[present] - counts[present]]
+    else:  # a Series, not an array: lists of equal length would broadcast to 2-D
+        out = pd.Series(list(map(list, np.split(vals, np.cumsum(counts)[:-1]))),
+                        dtype=object).to_numpy(copy=True)
+    missing = ~present
     if missing.any():
-        out[missing] = pd.Series([default() for _ in range(int(missing.sum()))],
-                                 index=out.index[missing], dtype=object)
-    out.index = learners
-    return out
+        out[missing] = pd.Series([default() for _ in range(int(missing.sum()))], dtype=object
+                                 ).to_numpy()
+    return pd.Series(out, index=learners, dtype=object)
 
 
 def finish(df: pd.DataFrame, columns: Sequence[str], T: pd.Timestamp,

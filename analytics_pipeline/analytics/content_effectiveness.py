@@ -73,6 +73,85 @@ def _item_skills(content_items: pd.DataFrame | None) -> pd.DataFrame:
         x.astype({"skill_id": str}).drop_duplicates(["content_id", "skill_id"])
 
 
+def _naive_utc(s: pd.Series) -> np.ndarray:
+    """UTC timestamps as a naive ``datetime64`` array (``to_numpy`` of a zoned column builds
+    one Python object per value)."""
+    return common.to_utc_series(s).dt.tz_localize(None).to_numpy()
+
+
+def _evidence_pairs(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFrame,
+                    effect_window_days: float) -> tuple[pd.DataFrame, dict]:
+    """The evidence pairs once for both keys, on integer codes (string keys are several times
+    slower): one row per (event, item skill tag, result of the same learner on that skill)
+    with the event in ``[t - window, t]``; columns r (result row), i (item), t (item type,
+    -1 when null), completed. Also returns the codes (labels and the results' codes)."""
+    win = np.timedelta64(pd.Timedelta(days=effect_window_days))
+    users = pd.Index(pd.unique(results["user_id"]))
+    skills = pd.Index(pd.unique(pd.concat([results["skill_id"], item_skills["skill_id"]],
+                                          ignore_index=True)))
+    items = pd.Index(pd.unique(item_skills["content_id"]))
+    types = pd.Index(pd.unique(item_skills["content_type"].dropna()))
+    n_s = max(len(skills), 1)
+    r_u = users.get_indexer(results["user_id"])
+    r_s = skills.get_indexer(results["skill_id"])
+    r_key = r_u.astype("int64") * n_s + r_s
+    e_u = users.get_indexer(events["user_id"])
+    e_i = items.get_indexer(events["content_id"])
+    keep = (e_u >= 0) & (e_i >= 0)
+    ev = pd.DataFrame({"i": e_i[keep], "u": e_u[keep],
+                       "occurred_at": _naive_utc(events["occurred_at"])[keep],
+                       "completed": events["completed"].to_numpy(dtype=bool)[keep]})
+    tags = pd.DataFrame({"i": items.get_indexer(item_skills["content_id"]),
+                         "t": types.get_indexer(item_skills["content_type"]),
+                         "s": skills.get_indexer(item_skills["skill_id"])}).drop_duplicates()
+    ev = ev.merge(tags, on="i")
+    ev["rk"] = ev["u"].to_numpy("int64") * n_s + ev["s"].to_numpy()
+    res = pd.DataFrame({"rk": r_key, "r": np.arange(len(results)),
+                        "submitted_at": _naive_utc(results["submitted_at"])})
+    pairs = ev[["rk", "i", "t", "occurred_at", "completed"]].merge(res, on="rk")
+    pairs = pairs.loc[(pairs["occurred_at"] <= pairs["submitted_at"])
+                      & (pairs["occurred_at"] >= pairs["submitted_at"] - win),
+                      ["r", "i", "t", "completed"]]
+    codes = {"content_id": items, "content_type": types, "skills": skills, "n_s": n_s,
+             "r_u": r_u, "r_s": r_s, "r_key": r_key, "users": len(users)}
+    return pairs, codes
+
+
+def _parts(pairs: pd.DataFrame, codes: dict, results: pd.DataFrame,
+           key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`effect_parts` of ``key`` from :func:`_evidence_pairs`."""
+    col = "i" if key == "content_id" else "t"
+    n_s, r_u, r_s = codes["n_s"], codes["r_u"], codes["r_s"]
+    p = pairs.loc[pairs[col].to_numpy() >= 0]
+    # one "used" row per (result, key): completed if any of its pairs is a completion.
+    used = p.groupby(["r", col], sort=False)["completed"].max().reset_index() \
+        .rename(columns={col: "k"})
+    score = results["score"].to_numpy(dtype=float)
+    used = used.assign(u=r_u[used["r"]], s=r_s[used["r"]], score=score[used["r"]])
+    ks = ["k", "s"]
+    treated = used.loc[used["completed"]].groupby(ks).agg(
+        t_sum=("score", "sum"), t_n=("score", "size"), t_learners=("u", "nunique"))
+    u = used.groupby(ks).agg(u_sum=("score", "sum"), u_n=("score", "size"))
+    # learners whose every result on s was "used" for the key have no control result.
+    r_key = codes["r_key"]
+    r_n = np.bincount(r_key, minlength=codes["users"] * n_s) if len(r_key) \
+        else np.zeros(0, dtype=int)
+    uu = used.groupby(["k", "s", "u"]).size().rename("u_n").reset_index()
+    uu = uu.loc[uu["u_n"].to_numpy() >= r_n[uu["u"].to_numpy("int64") * n_s + uu["s"]]]
+    no_control = uu.groupby(ks).size().rename("no_control")
+    # every used (key, skill): a chunk may hold only the "used" side of a key treated elsewhere.
+    parts = u.join(treated, how="left").join(no_control, how="left").fillna(0.0).astype(float)
+    parts = parts[["t_sum", "t_n", "t_learners", "u_sum", "u_n", "no_control"]]
+    index = parts.index
+    parts.index = pd.MultiIndex.from_arrays(
+        [codes[key][index.get_level_values("k")],
+         codes["skills"][index.get_level_values("s")]], names=[key, "skill_id"])
+    parts = parts.sort_index()
+    skill_tot = results.groupby("skill_id").agg(s_sum=("score", "sum"), s_n=("score", "size"),
+                                                s_learners=("user_id", "nunique")).astype(float)
+    return parts, skill_tot
+
+
 def effect_parts(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFrame,
                  key: str, effect_window_days: float = 14) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Additive partial sums of the effects per (key, skill_id) over a set of learners.
@@ -85,31 +164,8 @@ def effect_parts(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.Da
     (results that used the key: not control), no_control (learners without a control
     result); skills indexed by skill_id with s_sum, s_n, s_learners (all results).
     """
-    win = pd.Timedelta(days=effect_window_days)
-    ev = events.merge(item_skills[["content_id", "content_type", "skill_id"]], on="content_id")
-    pairs = ev[["user_id", key, "skill_id", "occurred_at", "completed"]].merge(
-        results, on=["user_id", "skill_id"])
-    pairs = pairs.loc[pairs["occurred_at"].le(pairs["submitted_at"])
-                      & pairs["occurred_at"].ge(pairs["submitted_at"] - win)]
-    used = pairs.groupby(["rid", key], sort=False, observed=True).agg(
-        completed=("completed", "max"), user_id=("user_id", "first"),
-        skill_id=("skill_id", "first"), score=("score", "first")).reset_index()
-    ks = [key, "skill_id"]
-    treated = used.loc[used["completed"]].groupby(ks, observed=True).agg(
-        t_sum=("score", "sum"), t_n=("score", "size"), t_learners=("user_id", "nunique"))
-    u = used.groupby(ks, observed=True).agg(u_sum=("score", "sum"), u_n=("score", "size"))
-    # learners whose every result on s was "used" for the key have no control result.
-    per_user = results.groupby(["user_id", "skill_id"]).size().rename("r_n")
-    uu = used.groupby([key, "skill_id", "user_id"], observed=True).size().rename("u_n") \
-        .reset_index().merge(per_user.reset_index(), on=["user_id", "skill_id"])
-    no_control = uu.loc[uu["u_n"] >= uu["r_n"]].groupby(ks, observed=True).size() \
-        .rename("no_control")
-    # every used (key, skill): a chunk may hold only the "used" side of a key treated elsewhere.
-    parts = u.join(treated, how="left").join(no_control, how="left").fillna(0.0).astype(float)
-    parts = parts[["t_sum", "t_n", "t_learners", "u_sum", "u_n", "no_control"]]
-    skill_tot = results.groupby("skill_id").agg(s_sum=("score", "sum"), s_n=("score", "size"),
-                                                s_learners=("user_id", "nunique")).astype(float)
-    return parts, skill_tot
+    pairs, codes = _evidence_pairs(results, events, item_skills, effect_window_days)
+    return _parts(pairs, codes, results, key)
 
 
 def combine_effect_parts(parts: list[tuple[pd.DataFrame, pd.DataFrame]]
@@ -171,7 +227,7 @@ def evidence(assessment_results: pd.DataFrame | None, learning_events: pd.DataFr
                    completed=ev["event_type"].astype(object).eq("completed").to_numpy())
     ev = ev.drop(columns="event_type")
     horizon = T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days)
-    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon) & ev["user_id"].isin(res["user_id"])]
+    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon) & ev["user_id"].isin(res["user_id"].unique())]
     return res, evidence_ev, ev
 
 
@@ -184,8 +240,8 @@ def effect_parts_of(content_items: pd.DataFrame | None,
     T = common.utc(T)
     _items, item_skills = _item_skills(content_items)
     res, evidence_ev, _ev = evidence(assessment_results, learning_events, T, config)
-    return {key: effect_parts(res, evidence_ev, item_skills, key, config.effect_window_days)
-            for key in ("content_id", "content_type")}
+    pairs, codes = _evidence_pairs(res, evidence_ev, item_skills, config.effect_window_days)
+    return {key: _parts(pairs, codes, res, key) for key in ("content_id", "content_type")}
 
 
 def effect_tables(parts: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
@@ -234,10 +290,9 @@ def compute_content_effectiveness(
     items, item_skills = _item_skills(content_items)
 
     if precomputed_effects is None:
-        res, evidence_ev, ev = evidence(assessment_results, learning_events, T, cfg)
-        parts = {key: effect_parts(res, evidence_ev, item_skills, key, cfg.effect_window_days)
-                 for key in ("content_id", "content_type")}
-        item_eff, type_eff = effect_tables(parts, cfg)
+        _res, _evidence_ev, ev = evidence(None, learning_events, T, cfg)
+        item_eff, type_eff = effect_tables(effect_parts_of(
+            content_items, learning_events, assessment_results, T, cfg), cfg)
     else:
         # chunked run: effects computed once over all learners (effect_parts_of per chunk,
         # combine_effect_parts, effect_tables); the frames here hold one chunk's learners.
@@ -252,7 +307,7 @@ def compute_content_effectiveness(
     used_items = in_w.merge(items, on="content_id", how="left")
     cand_i = used_items.merge(per_item.rename("effect").reset_index(), on="content_id")
     cand_i["kind"] = "item"
-    used_types = used_items.loc[~used_items["user_id"].isin(cand_i["user_id"])
+    used_types = used_items.loc[~used_items["user_id"].isin(cand_i["user_id"].unique())
                                 & used_items["content_type"].notna(),
                                 ["user_id", "content_type"]].drop_duplicates()
     cand_t = used_types.merge(per_type.rename("effect").reset_index(), on="content_type")

@@ -151,11 +151,11 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
     t = t.groupby(["user_id", "content_type"], sort=True)["duration_seconds"].sum()
     t = t.loc[t > 0]
     share = (t / t.groupby(level="user_id").transform("sum")).round(cfg.share_decimals)
-    by_type = share.groupby(level="user_id", sort=False).agg(
-        lambda x: x.droplevel("user_id").to_dict())
-    out["engagement_by_type"] = common.per_learner(
-        by_type, pd.Series(by_type.index.to_numpy(), index=by_type.index), learners,
-        how="first", default=dict)
+    pairs = pd.Series(list(zip(share.index.get_level_values("content_type").tolist(),
+                               share.tolist())), dtype=object)
+    by_type = common.per_learner(pairs, share.index.get_level_values("user_id"), learners)
+    out["engagement_by_type"] = pd.Series(list(map(dict, by_type)), index=learners,
+                                          dtype=object)
 
     # --- weekly scores, oldest first (columns weeks-1 ... 0) -----------------------------
     cols = np.arange(weeks - 1, -1, -1)

@@ -3,7 +3,8 @@
 Partition day D has snapshot instant T = D + 1 day (UTC midnight ending the day). Each asset
 runs ``warehouse.learner_snapshots.run_snapshot``: reads the rows known at T by learner hash
 chunks, calls the pure function of ``analytics``, validates each chunk with the category's
-Great Expectations suite (``quality``) and COPYs it, all in one transaction that replaces the
+quality suite (``quality``: GX expectation types, evaluated with vectorised pandas; GX itself
+is the reference engine, same results) and COPYs it, all in one transaction that replaces the
 snapshot of T. A critical expectation failing stops the write (rolled back, the previous
 snapshot stays), the ``quality`` check shows failed with the failing expectations, and the
 asset fails. Warning-only expectations are reported by the ``quality_warnings`` check.
@@ -193,7 +194,7 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
                   "source_tables": dg.MetadataValue.json(list(SOURCE_TABLES[spec.name]))},
         check_specs=[
             dg.AssetCheckSpec(QUALITY_CHECK, asset=key, blocking=True,
-                              description=f"Great Expectations suite {spec.name!r} (critical "
+                              description=f"Quality suite {spec.name!r} (critical GX-type "
                                           "expectations) on every chunk before it is written."),
             dg.AssetCheckSpec(WARNINGS_CHECK, asset=key,
                               description=f"Warning-only expectations of suite {spec.name!r} "

@@ -16,6 +16,9 @@ Every suite also has: ``user_id`` + ``calculated_at`` unique (one row per learne
 snapshot), ``expires_at > calculated_at``, ``calculated_at`` one value (one snapshot per
 frame); and, as a warning, at least one row. Expectations listed under ``warn_*`` get GX
 severity ``warning``; all others ``critical`` (they stop the write).
+
+:func:`checks` lists a suite's expectations as data (GX type name, severity, kwargs);
+:func:`expectations` builds the GX objects from that list.
 """
 from __future__ import annotations
 
@@ -74,31 +77,62 @@ SUITES: dict[str, SuiteSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class Check:
+    """One expectation of a suite: GX expectation type (snake case), severity, kwargs."""
+    type: str
+    severity: str
+    kwargs: dict
+
+
+def checks(name: str) -> list[Check]:
+    """The expectations of category ``name`` as plain data (no GX import).
+
+    Both evaluators read this list: :func:`expectations` builds the GX objects from it, and
+    ``validation`` evaluates it with vectorised pandas (the default path).
+    """
+    spec = SUITES[name]
+    critical, warning = "critical", "warning"
+    out = [Check("expect_column_values_to_not_be_null", critical, {"column": c})
+           for c in (*STAMPS, *spec.required)]
+    out.append(Check("expect_compound_columns_to_be_unique", critical,
+                     {"column_list": ["user_id", "calculated_at"]}))
+    out.append(Check("expect_column_pair_values_a_to_be_greater_than_b", critical,
+                     {"column_A": "expires_at", "column_B": "calculated_at", "or_equal": False}))
+    out.append(Check("expect_column_unique_value_count_to_be_between", critical,
+                     {"column": "calculated_at", "min_value": 0, "max_value": 1}))
+    for column, (lo, hi) in spec.ranges.items():
+        out.append(Check("expect_column_values_to_be_between", critical,
+                         {"column": column, "min_value": lo, "max_value": hi}))
+    for column, values in spec.sets.items():
+        out.append(Check("expect_column_values_to_be_in_set", critical,
+                         {"column": column, "value_set": list(values)}))
+    for a, b, or_equal in spec.ordered:
+        out.append(Check("expect_column_pair_values_a_to_be_greater_than_b", critical,
+                         {"column_A": a, "column_B": b, "or_equal": or_equal}))
+    out.append(Check("expect_table_row_count_to_be_between", warning,
+                     {"min_value": 1, "max_value": None}))
+    for column, (lo, hi) in spec.warn_means.items():
+        out.append(Check("expect_column_mean_to_be_between", warning,
+                         {"column": column, "min_value": lo, "max_value": hi}))
+    return out
+
+
+_GX_CLASSES = {
+    "expect_column_values_to_not_be_null": "ExpectColumnValuesToNotBeNull",
+    "expect_compound_columns_to_be_unique": "ExpectCompoundColumnsToBeUnique",
+    "expect_column_pair_values_a_to_be_greater_than_b": "ExpectColumnPairValuesAToBeGreaterThanB",
+    "expect_column_unique_value_count_to_be_between": "ExpectColumnUniqueValueCountToBeBetween",
+    "expect_column_values_to_be_between": "ExpectColumnValuesToBeBetween",
+    "expect_column_values_to_be_in_set": "ExpectColumnValuesToBeInSet",
+    "expect_table_row_count_to_be_between": "ExpectTableRowCountToBeBetween",
+    "expect_column_mean_to_be_between": "ExpectColumnMeanToBeBetween",
+}
+
+
 def expectations(name: str) -> list:
     """The GX expectation objects of category ``name`` (imports GX: call lazily)."""
     import great_expectations.expectations as gxe
 
-    spec = SUITES[name]
-    critical, warning = "critical", "warning"
-    out = [gxe.ExpectColumnValuesToNotBeNull(column=c, severity=critical)
-           for c in (*STAMPS, *spec.required)]
-    out.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "calculated_at"],
-                                                   severity=critical))
-    out.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="expires_at", column_B="calculated_at", or_equal=False, severity=critical))
-    out.append(gxe.ExpectColumnUniqueValueCountToBeBetween(
-        column="calculated_at", min_value=0, max_value=1, severity=critical))
-    for column, (lo, hi) in spec.ranges.items():
-        out.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo, max_value=hi,
-                                                     severity=critical))
-    for column, values in spec.sets.items():
-        out.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values),
-                                                   severity=critical))
-    for a, b, or_equal in spec.ordered:
-        out.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=a, column_B=b, or_equal=or_equal, severity=critical))
-    out.append(gxe.ExpectTableRowCountToBeBetween(min_value=1, max_value=None, severity=warning))
-    for column, (lo, hi) in spec.warn_means.items():
-        out.append(gxe.ExpectColumnMeanToBeBetween(column=column, min_value=lo, max_value=hi,
-                                                   severity=warning))
-    return out
+    return [getattr(gxe, _GX_CLASSES[c.type])(**c.kwargs, severity=c.severity)
+            for c in checks(name)]

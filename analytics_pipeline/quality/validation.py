@@ -1,9 +1,18 @@
-"""Run a Great Expectations suite (GX Core 1.x, called directly) on a DataFrame.
+"""Run a learner-analytics quality suite on a DataFrame.
 
-``validate(frame, suite_name) -> ValidationOutcome``. GX is imported lazily (its import takes
-seconds) and once per process: one ephemeral context with a pandas data source, one dataframe
-asset and whole-dataframe batch definition per suite, progress bars and usage analytics off.
-Critical expectations decide ``success``; ``warning`` ones are reported in ``warnings`` only.
+``validate(frame, suite_name) -> ValidationOutcome``. Critical expectations decide
+``success``; ``warning`` ones are reported in ``warnings`` only.
+
+Two evaluators of the same suite (``suites.checks``: GX expectation types and kwargs):
+
+- ``engine="pandas"`` (default): each expectation as one vectorised pandas expression, with
+  GX's semantics (nulls skipped by range / set / mean checks; a pair with one side missing
+  is unexpected, both missing is skipped; duplicates count every row of a duplicated key).
+  Milliseconds per chunk, and no GX import (~4 s and ~200 MB per process).
+- ``engine="gx"``: Great Expectations Core 1.x called directly, imported lazily and once per
+  process: one ephemeral context with a pandas data source, one dataframe asset and
+  whole-dataframe batch definition per suite, progress bars and usage analytics off.
+  ``tests/quality`` checks that both engines report the same failures.
 """
 from __future__ import annotations
 
@@ -12,9 +21,10 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
-from analytics_pipeline.quality.suites import SUITES, expectations
+from analytics_pipeline.quality.suites import SUITES, Check, checks, expectations
 
 _LOCK = threading.Lock()
 SAMPLE_SIZE = 5
@@ -87,10 +97,84 @@ def _describe(result) -> dict:
             "unexpected_count": int(res.get("unexpected_count") or 0), "sample": sample}
 
 
-def validate(frame: pd.DataFrame, suite_name: str) -> ValidationOutcome:
-    """Validate ``frame`` with suite ``suite_name`` (a key of ``quality.suites.SUITES``)."""
+def _sample(values) -> list[str]:
+    return [str(v) for v in list(values)[:SAMPLE_SIZE]]
+
+
+def _evaluate(frame: pd.DataFrame, check: Check) -> tuple[bool, int, list[str]]:
+    """(success, unexpected_count, sample) of one expectation, vectorised pandas."""
+    kw, kind = check.kwargs, check.type
+    if kind == "expect_column_values_to_not_be_null":
+        bad = frame[kw["column"]].isna().to_numpy()
+        return not bad.any(), int(bad.sum()), _sample(frame[kw["column"]][bad])
+    if kind == "expect_compound_columns_to_be_unique":
+        bad = frame.duplicated(kw["column_list"], keep=False).to_numpy()
+        rows = frame.loc[bad, kw["column_list"]].head(SAMPLE_SIZE).to_dict("records")
+        return not bad.any(), int(bad.sum()), _sample(rows)
+    if kind == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = frame[kw["column_A"]], frame[kw["column_B"]]
+        both_missing = (a.isna() & b.isna()).to_numpy()
+        ok = (a >= b) if kw.get("or_equal") else (a > b)
+        bad = ~ok.fillna(False).to_numpy(dtype=bool) & ~both_missing
+        return not bad.any(), int(bad.sum()), _sample(zip(a[bad], b[bad]))
+    if kind in ("expect_column_unique_value_count_to_be_between",
+                "expect_table_row_count_to_be_between", "expect_column_mean_to_be_between"):
+        if kind == "expect_table_row_count_to_be_between":
+            observed = len(frame)
+        elif kind == "expect_column_unique_value_count_to_be_between":
+            observed = int(frame[kw["column"]].nunique())
+        else:
+            values = pd.to_numeric(frame[kw["column"]], errors="coerce")
+            observed = float(values.mean()) if values.notna().any() else None
+        lo, hi = kw.get("min_value"), kw.get("max_value")
+        ok = observed is not None and (lo is None or observed >= lo) \
+            and (hi is None or observed <= hi)
+        return ok, 0, [str(observed)]
+    column = frame[kw["column"]]
+    present = column.notna().to_numpy()
+    if kind == "expect_column_values_to_be_between":
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        lo, hi = kw.get("min_value"), kw.get("max_value")
+        with np.errstate(invalid="ignore"):
+            bad = np.zeros(len(column), dtype=bool)
+            if lo is not None:
+                bad |= values < lo
+            if hi is not None:
+                bad |= values > hi
+        bad &= present
+    elif kind == "expect_column_values_to_be_in_set":
+        bad = ~column.isin(kw["value_set"]).to_numpy() & present
+    else:
+        raise ValueError(f"no pandas evaluator for {kind}")
+    return not bad.any(), int(bad.sum()), _sample(column[bad])
+
+
+def _validate_pandas(frame: pd.DataFrame, suite_name: str) -> ValidationOutcome:
+    suite = checks(suite_name)
+    outcome = ValidationOutcome(suite_name, evaluated=len(suite), rows=len(frame))
+    for check in suite:
+        success, count, sample = _evaluate(frame, check)
+        if success:
+            continue
+        kw = check.kwargs
+        column = kw.get("column") or kw.get("column_list") or (
+            f"{kw.get('column_A')} > {kw.get('column_B')}" if "column_A" in kw else None)
+        entry = {"expectation": check.type,
+                 "column": str(column) if column is not None else "table",
+                 "severity": check.severity, "unexpected_count": count, "sample": sample}
+        (outcome.warnings if check.severity == "warning" else outcome.failures).append(entry)
+    return outcome
+
+
+def validate(frame: pd.DataFrame, suite_name: str, engine: str = "pandas") -> ValidationOutcome:
+    """Validate ``frame`` with suite ``suite_name`` (a key of ``quality.suites.SUITES``);
+    ``engine`` ``"pandas"`` (default) or ``"gx"`` (see the module docstring)."""
     if suite_name not in SUITES:
         raise KeyError(f"no suite {suite_name!r}; known: {sorted(SUITES)}")
+    if engine == "pandas":
+        return _validate_pandas(frame, suite_name)
+    if engine != "gx":
+        raise ValueError(f"unknown validation engine {engine!r} (pandas or gx)")
     with _LOCK:
         definition = _validation_definition(suite_name)
         result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")

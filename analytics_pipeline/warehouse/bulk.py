@@ -4,6 +4,10 @@
 several times slower) and streams it through ``COPY ... FROM STDIN``. JSON columns (Python
 dicts/lists) are serialised with orjson, Python lists of strings for ``text[]`` columns as
 array literals.
+
+``read_copy`` reads a query's rows through ``COPY (query) TO STDOUT`` (CSV) and Arrow's CSV
+reader with the column types of the query's result description: several times faster than
+``read_frame`` (``pd.read_sql_query`` builds a Python tuple per row) for large chunked reads.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from contextlib import contextmanager
 
 import orjson
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -97,6 +102,54 @@ def copy_frame(
 def read_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
     """Run a query and return its rows as a DataFrame."""
     return pd.read_sql_query(sa.text(sql), conn, params=params or {})
+
+
+#: PostgreSQL type oid -> Arrow type of ``read_copy`` (other types: ``read_frame``).
+_PG_ARROW = {
+    16: pa.bool_(), 20: pa.int64(), 21: pa.int64(), 23: pa.int64(), 700: pa.float64(),
+    701: pa.float64(), 25: pa.string(), 1042: pa.string(), 1043: pa.string(),
+    1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _inline(conn: Connection, sql: str, params: Mapping[str, object]) -> str:
+    """The query ``sql`` (``:name`` parameters) with its parameters inlined as literals
+    (COPY takes no bind parameters); psycopg quotes and escapes them."""
+    compiled = sa.text(sql).compile(dialect=conn.dialect)
+    raw = conn.connection.driver_connection
+    return psycopg.ClientCursor(raw).mogrify(compiled.string, compiled.construct_params(params))
+
+
+def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """Run a query and return its rows as a DataFrame, through ``COPY (query) TO STDOUT``.
+
+    Column types come from the query's description: text -> ``str``, float8/float4 ->
+    ``float64``, integers -> ``int64`` (``float64`` with nulls, as ``read_frame``),
+    timestamptz -> ``datetime64[us, UTC]`` (also when all null), boolean -> ``bool``; no rows:
+    object columns (as ``read_frame``). A query with any other column type is read with
+    :func:`read_frame`. NULL -> NaN/NaT/None, an empty string stays an empty string.
+    """
+    query = _inline(conn, sql, params or {}).strip().rstrip(";")
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        cur.execute(f"select * from ({query}) q limit 0")
+        columns = [(d.name, _PG_ARROW.get(d.type_code)) for d in cur.description]
+        if any(t is None for _, t in columns):
+            return read_frame(conn, sql, params)
+        sink = io.BytesIO()
+        with cur.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                sink.write(block)
+    names = [n for n, _ in columns]
+    if sink.tell() == 0:  # as read_frame: no rows, object columns
+        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    sink.seek(0)
+    table = pa_csv.read_csv(
+        sink, read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict(columns), strings_can_be_null=True,
+            quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]))
+    return table.to_pandas()
 
 
 class SnapshotWriter:

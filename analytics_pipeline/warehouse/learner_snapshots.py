@@ -3,7 +3,8 @@
 No Dagster here (the assets in ``assets/learner_analytics.py`` and the measurement script
 ``analytics/measure.py`` both call :func:`run_snapshot`).
 
-Reading: set-based SQL files ``sql/queries/learner_analytics/*.sql``, only the columns and
+Reading: set-based SQL files ``sql/queries/learner_analytics/*.sql`` (chunks through
+``bulk.read_copy``: COPY to Arrow, typed by the query's description), only the columns and
 the time window each category needs, and only rows **known at T**: events with
 ``occurred_at <= T`` and ``updated_at <= T`` (``updated_at`` is when the platform ingested
 the event, so a late-arriving event counts from the first snapshot after its arrival and a
@@ -16,8 +17,8 @@ Bounded memory: learners are split into ``n = ceil(users / chunk_learners)`` has
 (``mod(abs(hashtext(user_id)::bigint), n) = i``; every query of a chunk uses the same
 predicate, so a learner's rows always land in the same chunk). The small catalogs (courses,
 course skills, skills, content items) are read once. Each chunk is computed by the pure
-function, validated by its GX suite and COPYed; only one chunk's inputs and rows are in
-memory at a time.
+function, validated by its quality suite (``quality.validation``) and COPYed; only one
+chunk's inputs and rows are in memory at a time.
 
 Content effectiveness needs a cross-learner table first: the item and type effects. Their
 evidence pairs join a learner's events with the same learner's results, so a first pass over
@@ -48,7 +49,7 @@ from analytics_pipeline.analytics import CATEGORIES, CONFIGS, INPUTS, AnalyticsI
 from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import utc
 from analytics_pipeline.quality.validation import ValidationOutcome, validate
-from analytics_pipeline.warehouse.bulk import read_frame, replace_snapshot, sql_text
+from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
 
 QUERIES = "learner_analytics"
 DEFAULT_CHUNK_LEARNERS = 20_000
@@ -63,7 +64,6 @@ class Read:
     """A chunked input: SQL file and its look-back in days (from the category's config)."""
     sql: str
     days: Callable[[object], float] | None = None
-    extra: Callable[[object], dict[str, float]] | None = None  # other look-backs (days)
 
 
 # Per category: chunked input name -> Read (catalog inputs come from CATALOGS).
@@ -85,8 +85,7 @@ READS: dict[str, dict[str, Read]] = {
 EFFECT_READS: dict[str, Read] = {
     "assessment_results": Read("effect_results.sql", lambda c: c.lookback_days),
     "learning_events": Read("effect_events.sql",
-                            lambda c: c.lookback_days + c.effect_window_days,
-                            lambda c: {"results_since": c.lookback_days}),
+                            lambda c: c.lookback_days + c.effect_window_days),
 }
 # Raw tables each category reads (lineage metadata).
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
@@ -180,13 +179,11 @@ def _params(T: pd.Timestamp, cfg, read: Read, n: int, i: int) -> dict:
     params = {"t": T.to_pydatetime(), "n": n, "i": i}
     if read.days is not None:
         params["since"] = (T - pd.Timedelta(days=float(read.days(cfg)))).to_pydatetime()
-    for key, days in (read.extra(cfg) if read.extra else {}).items():
-        params[key] = (T - pd.Timedelta(days=float(days))).to_pydatetime()
     return params
 
 
 def _read(conn: Connection, reads: dict[str, Read], T, cfg, n: int, i: int) -> dict:
-    return {name: read_frame(conn, sql_text(f"{QUERIES}/{r.sql}"), _params(T, cfg, r, n, i))
+    return {name: read_copy(conn, sql_text(f"{QUERIES}/{r.sql}"), _params(T, cfg, r, n, i))
             for name, r in reads.items()}
 
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from analytics_pipeline.warehouse.bulk import copy_frame, replace_snapshot
+from analytics_pipeline.warehouse.bulk import copy_frame, read_copy, read_frame, replace_snapshot
 
 T = pd.Timestamp("2024-03-31T00:00:00Z")  # an old month: its partition does not exist yet
 
@@ -82,3 +82,24 @@ def test_a_scoped_snapshot_replaces_only_its_slice_and_deletes_given_learners(tw
                                     "order by 1, 2, 3"), {"t": T.to_pydatetime()}).all()
     assert [tuple(r) for r in rows] == [("drop_off_risk", "u1", True), ("drop_off_risk", "u2", True),
                                         ("forecast", "u1", True), ("forecast", "u2", False)]
+
+
+def test_read_copy_types_nulls_parameters_and_fallback(two_users):
+    sql = ("select id, email, full_name, created_at, 1.5::float8 as x, 7 as n, true as b "
+           "from users where id <> :skip and email <> :quote order by id")
+    with two_users.begin() as conn:
+        conn.execute(sa.text("set local timezone = 'Asia/Kolkata'"))  # +05:30 text output
+        got = read_copy(conn, sql, {"skip": "nobody", "quote": "it's"})
+        slow = read_frame(conn, sql, {"skip": "nobody", "quote": "it's"})
+        empty = read_copy(conn, "select id, created_at from users where id = :u", {"u": "none"})
+        arrays = read_copy(conn, "select array['a', 'b'] as ids")
+    assert list(got["id"]) == ["u1", "u2"]
+    assert got["full_name"].isna().iloc[0] and got["full_name"].iloc[1] == ""  # NULL vs ''
+    assert list(got["email"]) == ['a"b@x.org', "c,d@x.org"]
+    assert str(got["created_at"].dtype) == "datetime64[us, UTC]"
+    assert got["created_at"].iloc[0] == pd.Timestamp("2024-01-01T10:00:00.123456Z")
+    assert str(got["x"].dtype) == "float64" and str(got["n"].dtype) == "int64"
+    assert got["b"].tolist() == [True, True]
+    pd.testing.assert_series_equal(got["created_at"], slow["created_at"].dt.tz_convert("UTC"))
+    assert empty.empty and list(empty.columns) == ["id", "created_at"]
+    assert arrays["ids"].iloc[0] == ["a", "b"]  # text[]: not a COPY type, read_frame
