@@ -8,10 +8,12 @@ array literals.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import orjson
+import psycopg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -99,6 +101,48 @@ def read_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.Dat
     return pd.read_sql_query(sa.text(sql), conn, params=params or {})
 
 
+# PostgreSQL type OID -> Arrow type of a COPY CSV column (anything else is read as text).
+_ARROW_TYPES = {
+    16: pa.bool_(), 20: pa.int64(), 21: pa.int64(), 23: pa.int64(), 700: pa.float64(), 701: pa.float64(),
+    1700: pa.float64(), 1082: pa.date32(), 1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"),
+}
+_COMMENT = re.compile(r"--[^\n]*")
+_BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """Like :func:`read_frame`, through ``COPY (query) TO STDOUT`` parsed by Arrow's CSV reader.
+
+    Several times faster than ``read_sql_query`` and without a Python object per value. Column
+    types come from the query's result description (a ``LIMIT 0`` round trip): text columns stay
+    strings whatever they look like, timestamptz is UTC, numbers are float64/int64, anything
+    else (json, arrays) is text. ``:name`` parameters are bound client-side (psycopg quoting).
+    Use :func:`read_frame` for array/json columns that must become Python objects.
+    """
+    driver = conn.connection.driver_connection
+    query = _COMMENT.sub("", sql).strip().rstrip(";")
+    bound = psycopg.ClientCursor(driver).mogrify(_BIND.sub(r"%(\1)s", query), params) if params else query
+    with driver.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({bound}\n) AS q LIMIT 0")
+        columns = [(d.name, _ARROW_TYPES.get(d.type_code, pa.string())) for d in cursor.description]
+        sink = io.BytesIO()
+        with cursor.copy(f"COPY ({bound}\n) TO STDOUT WITH (FORMAT csv, HEADER false)") as copy:
+            for block in copy:
+                sink.write(block)
+    names = [name for name, _ in columns]
+    if not sink.tell():
+        return pd.DataFrame({n: pd.Series(pa.array([], type=t).to_pandas()) for n, t in columns})[names]
+    sink.seek(0)
+    table = pa_csv.read_csv(
+        sink,
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict(columns), strings_can_be_null=True, quoted_strings_can_be_null=False,
+            true_values=["t"], false_values=["f"]),
+    )
+    return table.to_pandas()
+
+
 class SnapshotWriter:
     """Writes one as-of snapshot of a table: the rows of ``calculated_at`` (within ``scope``) are replaced atomically."""
 
@@ -140,13 +184,16 @@ class SnapshotWriter:
 @contextmanager
 def replace_snapshot(
     engine: Engine, table: str, calculated_at: pd.Timestamp, json_columns: Sequence[str] = (),
-    scope: Mapping[str, object] | None = None,
+    scope: Mapping[str, object] | None = None, delete_existing: bool = True,
 ) -> Iterator[SnapshotWriter]:
     """One transaction: make sure the month's partition exists, delete the snapshot, COPY the new one.
 
     ``scope`` (column -> value, e.g. ``{"analytics_type": "forecast"}``) limits every delete to
     the rows of one slice of a table several writers share. ``writer.delete_users(ids)``
     deletes those learners' rows of the slice in the same transaction.
+
+    ``delete_existing=False`` keeps the rows of ``calculated_at`` that the writer does not
+    delete itself (a cache whose unchanged rows are reused).
 
     Readers see the old snapshot until commit, then the new one: never half of it. A failure
     anywhere rolls the whole snapshot back.
@@ -157,5 +204,6 @@ def replace_snapshot(
             {"table": table, "at": calculated_at.to_pydatetime()},
         )
         writer = SnapshotWriter(conn, table, calculated_at, json_columns, scope)
-        writer.delete_snapshot()
+        if delete_existing:
+            writer.delete_snapshot()
         yield writer
