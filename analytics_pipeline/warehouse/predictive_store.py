@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from analytics_pipeline.predictive.cache_rows import KINDS
 from analytics_pipeline.warehouse.bulk import read_copy, read_frame, sql_text
 
 DEFAULT_CHUNK_LEARNERS = 20_000
@@ -59,7 +60,7 @@ class LearnerSet:
 
     def stale(self, kind: str, T: pd.Timestamp) -> int:
         """The learners active at T without a fresh cache row of ``kind`` (``learners_stale.sql``)."""
-        return self._fill("learners_stale", {"kind": kind, "t": T, **STALE_INPUTS[kind]})
+        return self._fill("learners_stale", {"kind": kind, "t": T, "pref_key": KINDS[kind], **STALE_INPUTS[kind]})
 
     def enrolled(self, T: pd.Timestamp, sample_learners: int | None = None) -> int:
         """Every learner enrolled by T, or a hash sample of about ``sample_learners`` of them."""

@@ -46,7 +46,8 @@ def test_known_rule_history_fills_the_cache_and_the_model_beats_the_heuristic(cl
     assert m["auc"] > m["heuristic_auc"] and m["auc"] > 0.75
     assert m["brier"] < m["heuristic_brier"]
     assert m["training_rows"] > 1000 and m["row_count"] == len(active) - 1
-    assert m["opted_out_learners"] == 1 and m["opted_out_skipped"] == 1
+    assert m["opted_out_learners"] == 1 and m["opted_out_skipped"] == 0  # an opted-out learner is not even computed
+    assert m["learners_computed"] == len(active) - 1
     assert "| mean_predicted |" in m["calibration"] or "mean_predicted" in m["calibration"]
     assert risk["confidence_score"].iloc[0] == pytest.approx(m["confidence_score"])
     assert metadata(result, "predictive_forecast")["opted_out_learners"] == 1

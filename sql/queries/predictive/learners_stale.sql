@@ -3,7 +3,8 @@
 -- A row is fresh when calculated_at <= :t < expires_at and no input of the kind changed since
 -- its calculated_at: no row of the learner's learning events, enrollments, (:results)
 -- assessment results or (:skills) user skills has updated_at in (calculated_at, :t], and
--- (:catalog) no content item or skill changed after it either.
+-- (:catalog) no content item or skill changed after it either. Learners whose preferences
+-- turn the kind off (:pref_key false, as preferences.sql) are left out: they get no row.
 INSERT INTO pg_temp.predictive_learners (user_id)
 WITH cached AS (
   SELECT user_id, max(calculated_at) AS calculated_at
@@ -38,3 +39,5 @@ WHERE e.enrolled_at <= :t
   AND (e.completed_at IS NULL OR e.completed_at > :t)
   AND (e.withdrawn_at IS NULL OR e.withdrawn_at > :t)
   AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.user_id = e.user_id)
+  AND NOT EXISTS (SELECT 1 FROM user_preferences p WHERE p.user_id = e.user_id
+                  AND lower(trim(p.predictive_analytics_enabled ->> :pref_key)) IN ('false', '0', 'no', 'off'))
