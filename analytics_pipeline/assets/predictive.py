@@ -47,6 +47,8 @@ FEATURE_LOOKBACK_DAYS = 28
 # Scoring at T reads twice that (streaks up to 56 days are exact; older history is the carry-over row).
 SCORING_LOOKBACK = pd.Timedelta(days=2 * FEATURE_LOOKBACK_DAYS)
 TTL = pd.Timedelta(hours=48)
+# The content-effect evidence pairs a learner's events with their results: smaller chunks (memory).
+RECOMMENDATION_CHUNK_LEARNERS = 10_000
 DAILY_PREDICTIVE_ASSET = dict(
     group_name=GROUP,
     owners=OWNERS,
@@ -237,7 +239,7 @@ def predictive_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseR
 def predictive_recommendations(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     T = snapshot_instant(context)
     rc = RecommendationConfig()
-    with learner_set(warehouse.engine()) as learners:
+    with learner_set(warehouse.engine(), RECOMMENDATION_CHUNK_LEARNERS) as learners:
         conn = learners.conn
         items, course_skills, skills = (catalog(conn, n) for n in ("content_items", "course_skills", "skills"))
         model = load_model(conn, "recommendations", T)
