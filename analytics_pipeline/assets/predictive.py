@@ -53,7 +53,7 @@ DAILY_PREDICTIVE_ASSET = dict(
     group_name=GROUP,
     owners=OWNERS,
     partitions_def=DAILY_PARTITIONS,
-    code_version="1",
+    code_version="2",  # 2: chunked reads, training sample, cache and model reuse
 )
 
 
