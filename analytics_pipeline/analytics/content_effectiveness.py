@@ -234,14 +234,16 @@ def evidence(assessment_results: pd.DataFrame | None, learning_events: pd.DataFr
 def effect_parts_of(content_items: pd.DataFrame | None,
                     learning_events: pd.DataFrame | None,
                     assessment_results: pd.DataFrame | None, T: pd.Timestamp,
-                    config: ContentEffectivenessConfig = ContentEffectivenessConfig()
+                    config: ContentEffectivenessConfig = ContentEffectivenessConfig(),
+                    keys: tuple[str, ...] = ("content_id", "content_type"),
                     ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """Item and type :func:`effect_parts` of the learners in the given frames (one chunk)."""
+    """Item and type :func:`effect_parts` of the learners in the given frames (one chunk);
+    ``keys`` = ``("content_id",)`` for the item parts only."""
     T = common.utc(T)
     _items, item_skills = _item_skills(content_items)
     res, evidence_ev, _ev = evidence(assessment_results, learning_events, T, config)
     pairs, codes = _evidence_pairs(res, evidence_ev, item_skills, config.effect_window_days)
-    return {key: _parts(pairs, codes, res, key) for key in ("content_id", "content_type")}
+    return {key: _parts(pairs, codes, res, key) for key in keys}
 
 
 def effect_tables(parts: dict[str, tuple[pd.DataFrame, pd.DataFrame]],

@@ -1,19 +1,25 @@
 """Predictive assets: drop-off risk, completion forecast and recommendations into
 ``predictive_analytics_cache`` (one live row per learner and kind, 48 h).
 
-Thin over the pure layer (``analytics_pipeline.predictive``, docs/predictive.md): each asset
-reads its inputs with the set-based queries of ``sql/queries/predictive/`` (only the columns
-and the time window it needs), computes, and writes its kind in one transaction
-(:func:`write_kind`): delete the kind's rows of this ``T``, every row of the kind of the
-learners being written (their older snapshots) and of the learners whose preferences turn the
-kind off, then COPY the new rows. Opt-outs are the preferences *now*, also for a backfill.
+Thin over the pure layer (``analytics_pipeline.predictive``, docs/predictive.md) and
+``warehouse/predictive_store.py``: each asset recomputes only the learners without a fresh
+cache row (active at T; no row valid at T, or an input changed since it was calculated),
+reading their inputs by COPY in hash-bucket chunks with the set-based queries of
+``sql/queries/predictive/``; the model (drop-off coefficients, recommendation item effects)
+is trained once per cache lifetime and stored in ``predictive_models``. Each kind is written
+in one transaction (:func:`write_kind`): every row of the kind of the learners being written
+(their older snapshots) and of the learners whose preferences turn the kind off is deleted,
+then the new rows are COPYed; fresh rows stay. Opt-outs are the preferences *now*, also for a
+backfill.
 """
+
+import time
 
 import dagster as dg
 import pandas as pd
 
+from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import active_learners
-from analytics_pipeline.analytics.content_effectiveness import ContentEffectivenessConfig, item_effects
 from analytics_pipeline.analytics.skill_gap import skill_gap_table
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.predictive import (
@@ -22,12 +28,15 @@ from analytics_pipeline.predictive import (
     RecommendationConfig,
     forecast_completion,
     opted_out_users,
-    predict_drop_off,
     recommend_next,
     to_cache_rows,
 )
+from analytics_pipeline.predictive.drop_off import score_drop_off, train_drop_off
 from analytics_pipeline.resources import WarehouseResource
-from analytics_pipeline.warehouse.bulk import read_frame, replace_snapshot, sql_text
+from analytics_pipeline.warehouse.bulk import replace_snapshot
+from analytics_pipeline.warehouse.predictive_store import (
+    DEFAULT_CHUNK_LEARNERS, LearnerSet, catalog, learner_set, load_model, query, save_model,
+)
 
 TABLE = "predictive_analytics_cache"
 GROUP = "predictive"
@@ -35,11 +44,16 @@ OWNERS = ["team:data-platform"]
 SOURCE_KEYS = ["learning_events", "enrollments", "assessment_results", "user_preferences"]
 # Feature windows reach 28 days back from a snapshot (events, results, progress trend).
 FEATURE_LOOKBACK_DAYS = 28
+# Scoring at T reads twice that (streaks up to 56 days are exact; older history is the carry-over row).
+SCORING_LOOKBACK = pd.Timedelta(days=2 * FEATURE_LOOKBACK_DAYS)
+TTL = pd.Timedelta(hours=48)
+# The content-effect evidence pairs a learner's events with their results: smaller chunks (memory).
+RECOMMENDATION_CHUNK_LEARNERS = 10_000
 DAILY_PREDICTIVE_ASSET = dict(
     group_name=GROUP,
     owners=OWNERS,
     partitions_def=DAILY_PARTITIONS,
-    code_version="1",
+    code_version="2",  # 2: chunked reads, training sample, cache and model reuse
 )
 
 
@@ -49,13 +63,8 @@ class DropOffRunConfig(dg.Config):
     history_days: int = 224  # events/results/enrollments of (T - history_days, T]; 224 = 26 weekly snapshots
     max_snapshots: int = 26  # also bounded by history_days (each snapshot needs its label and feature windows)
     horizon_days: int = 14
-
-
-def read(warehouse: WarehouseResource, query: str, **params) -> pd.DataFrame:
-    """Run ``sql/queries/predictive/<query>.sql`` with timestamp parameters as datetimes."""
-    bound = {k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for k, v in params.items()}
-    with warehouse.engine().connect() as conn:
-        return read_frame(conn, sql_text(f"predictive/{query}.sql"), bound)
+    training_learners: int = 10_000  # the model trains on a hash sample of about this many learners (docs)
+    chunk_learners: int = DEFAULT_CHUNK_LEARNERS  # learners scored per chunk (memory bound)
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -76,7 +85,8 @@ def write_kind(warehouse: WarehouseResource, kind: str, frame: pd.DataFrame, T: 
     """Replace the cache rows of ``kind`` (module docstring) in one transaction; return metadata."""
     rows = to_cache_rows(kind, frame, T, preferences)
     opted_out = opted_out_users(kind, preferences)
-    with replace_snapshot(warehouse.engine(), TABLE, T, json_columns=["data"], scope={"analytics_type": kind}) as writer:
+    with replace_snapshot(warehouse.engine(), TABLE, T, json_columns=["data"], scope={"analytics_type": kind},
+                          delete_existing=False) as writer:
         replaced = writer.delete_users(rows["user_id"])
         removed = writer.delete_users(opted_out)
         writer.write(rows)
@@ -86,7 +96,7 @@ def write_kind(warehouse: WarehouseResource, kind: str, frame: pd.DataFrame, T: 
         "row_count": dg.MetadataValue.int(len(rows)),
         "calculated_at": T.isoformat(),
         "expires_at": (T + pd.Timedelta(hours=48)).isoformat() if len(rows) else dg.MetadataValue.null(),
-        "learners_computed": dg.MetadataValue.int(len(frame)),
+        "learners_computed": dg.MetadataValue.int(len(frame)),  # the stale ones; fresh rows were kept
         "opted_out_learners": dg.MetadataValue.int(len(opted_out)),
         "opted_out_skipped": dg.MetadataValue.int(len(frame) - len(rows)),
         "opted_out_rows_removed": dg.MetadataValue.int(removed),
@@ -139,21 +149,58 @@ def predictive_drop_off_risk(
     context: dg.AssetExecutionContext, config: DropOffRunConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     T = snapshot_instant(context)
-    since = T - pd.Timedelta(days=config.history_days)
-    events = read(warehouse, "events", since=since, t=T)
-    enrollments = read(warehouse, "enrollments", since=since, t=T)
-    results = read(warehouse, "assessment_results", since=since, t=T)
-    preferences = read(warehouse, "preferences")
-    frame, evaluation = predict_drop_off(events, enrollments, results, T, drop_off_config(config))
+    cfg = drop_off_config(config)
+    with learner_set(warehouse.engine(), config.chunk_learners) as learners:
+        started = time.perf_counter()
+        model = load_model(learners.conn, "drop_off_risk", T)
+        reused = model is not None
+        if not reused:
+            model = train_on_sample(learners, T, config, cfg)
+        trained = time.perf_counter()
+        learners.stale("drop_off_risk", T)
+        frames = [score_drop_off(model, *chunk_frames(learners, chunk, T, T - SCORING_LOOKBACK), T, cfg)
+                  for chunk in learners.chunks()]
+        preferences = query(learners.conn, "preferences")
+        scored = time.perf_counter()
+    if not reused:
+        save_model(warehouse.engine(), "drop_off_risk", T, model, TTL)
+    frame = concat(frames, ["user_id", "probability", "confidence_score", "top_reasons", "method"])
+    evaluation = model["evaluation"]
     context.log.info(
-        "drop-off: method %s, AUC %s, Brier %s, %s training rows (%s events read)",
-        evaluation["method"], evaluation["auc"], evaluation["brier"], evaluation["train_rows"], len(events),
+        "drop-off: method %s (%s), AUC %s, Brier %s, %s training rows, %s learners recomputed",
+        model["method"], "reused" if reused else "trained", evaluation["auc"], evaluation["brier"],
+        evaluation["train_rows"], len(frame),
     )
     metadata = write_kind(warehouse, "drop_off_risk", frame, T, preferences)
     metadata.update(drop_off_metadata(evaluation))
-    metadata["events_read"] = dg.MetadataValue.int(len(events))
+    metadata["model_reused"] = reused
+    metadata["model_trained_at"] = model.get("trained_at", T.isoformat())
+    metadata["training_learners"] = dg.MetadataValue.int(int(model.get("training_learners", 0)))
+    metadata["train_seconds"] = round(trained - started, 2)
+    metadata["score_seconds"] = round(scored - trained, 2)
     metadata["high_risk_learners"] = dg.MetadataValue.int(int((frame["probability"] >= 0.6).sum()))
     return dg.MaterializeResult(metadata=metadata)
+
+
+def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp):
+    """(events, enrollments, results) of one chunk of the learner set, window (since, T]."""
+    return tuple(query(learners.conn, name, since=since, t=T, **chunk)
+                 for name in ("events", "enrollments", "assessment_results"))
+
+
+def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_score")) -> pd.DataFrame:
+    """The chunks' rows (no chunk: no learner to recompute, an empty frame)."""
+    if frames:
+        return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame({c: pd.Series([], dtype="str" if c == "user_id" else object) for c in columns})
+
+
+def train_on_sample(learners: LearnerSet, T: pd.Timestamp, config: DropOffRunConfig, cfg: DropOffConfig) -> dict:
+    """Train (train_drop_off) on the history of a hash sample of ~training_learners learners."""
+    learners.enrolled(T, config.training_learners)
+    frames = chunk_frames(learners, {"n": 1, "i": 0}, T, T - pd.Timedelta(days=config.history_days))
+    model = train_drop_off(*frames, T, cfg)
+    return {**model, "training_learners": learners.count}
 
 
 @dg.asset(
@@ -168,10 +215,13 @@ def predictive_drop_off_risk(
 def predictive_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     T = snapshot_instant(context)
     cfg = ForecastConfig()
-    events = read(warehouse, "events", since=T - pd.Timedelta(weeks=cfg.weeks), t=T)
-    enrollments = read(warehouse, "enrollments", since=T, t=T)
-    preferences = read(warehouse, "preferences")
-    frame = forecast_completion(events, enrollments, T, cfg)
+    with learner_set(warehouse.engine()) as learners:
+        learners.stale("forecast", T)
+        frames = [forecast_completion(query(learners.conn, "events", since=T - pd.Timedelta(weeks=cfg.weeks), t=T, **chunk),
+                                      query(learners.conn, "enrollments", since=T, t=T, **chunk), T, cfg)
+                  for chunk in learners.chunks()]
+        preferences = query(learners.conn, "preferences")
+    frame = concat(frames)
     return dg.MaterializeResult(metadata=write_kind(warehouse, "forecast", frame, T, preferences))
 
 
@@ -188,27 +238,51 @@ def predictive_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseR
 )
 def predictive_recommendations(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     T = snapshot_instant(context)
-    ce = ContentEffectivenessConfig()
-    enrollments = read(warehouse, "enrollments", since=T, t=T)
-    course_skills = read(warehouse, "course_skills")
-    user_skills = read(warehouse, "user_skills", t=T)
-    skills = read(warehouse, "skills")
-    items = read(warehouse, "content_items")
-    events = read(warehouse, "content_events", since=T - pd.Timedelta(days=ce.lookback_days + ce.effect_window_days), t=T)
-    results = read(warehouse, "assessment_results", since=T - pd.Timedelta(days=ce.lookback_days), t=T)
-    used = read(warehouse, "used_content", t=T)
-    preferences = read(warehouse, "preferences")
-
-    learners = active_learners(enrollments, T)
-    gaps = skill_gap_table(enrollments, course_skills, user_skills, skills, T)
-    effects = item_effects(items, events, results, T, ce)
-    active = enrollments.loc[enrollments["user_id"].isin(learners), ["user_id", "course_id"]]
-    frame = recommend_next(gaps, effects, items, used, learner_courses=active, skills=skills,
-                           config=RecommendationConfig(), learners=learners)
+    rc = RecommendationConfig()
+    with learner_set(warehouse.engine(), RECOMMENDATION_CHUNK_LEARNERS) as learners:
+        conn = learners.conn
+        items, course_skills, skills = (catalog(conn, n) for n in ("content_items", "course_skills", "skills"))
+        model = load_model(conn, "recommendations", T)
+        reused = model is not None
+        if not reused:
+            model = {"effects": item_effects_by_chunk(learners, items, T).to_dict("list")}
+        effects = pd.DataFrame(model["effects"], columns=["content_id", "skill_id", "effect"])
+        learners.stale("recommendations", T)
+        frames, with_gaps = [], 0
+        for chunk in learners.chunks():
+            enrollments = query(conn, "enrollments", since=T, t=T, **chunk)
+            gaps = skill_gap_table(enrollments, course_skills, query(conn, "user_skills", t=T, **chunk), skills, T)
+            active_ids = active_learners(enrollments, T)
+            active = enrollments.loc[enrollments["user_id"].isin(active_ids), ["user_id", "course_id"]]
+            frames.append(recommend_next(gaps, effects, items, query(conn, "used_content", t=T, **chunk),
+                                         learner_courses=active, skills=skills, config=rc, learners=active_ids))
+            with_gaps += int(gaps["user_id"].nunique())
+        preferences = query(conn, "preferences")
+    if not reused:
+        save_model(warehouse.engine(), "recommendations", T, model, TTL)
+    frame = concat(frames)
     metadata = write_kind(warehouse, "recommendations", frame, T, preferences)
     metadata["measured_item_effects"] = dg.MetadataValue.int(len(effects))
-    metadata["learners_with_gaps"] = dg.MetadataValue.int(int(gaps["user_id"].nunique()))
+    metadata["learners_with_gaps"] = dg.MetadataValue.int(with_gaps)
+    metadata["model_reused"] = reused
     return dg.MaterializeResult(metadata=metadata)
+
+
+def item_effects_by_chunk(learners: LearnerSet, items: pd.DataFrame, T: pd.Timestamp) -> pd.DataFrame:
+    """Content-effectiveness item effects (``item_effects``) over every learner, in chunks:
+    additive evidence parts per chunk, summed, then turned into effects once."""
+    cfg = ce.ContentEffectivenessConfig()
+    learners.enrolled(T)
+    parts = []
+    for chunk in learners.chunks():
+        events = query(learners.conn, "content_events", since=T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days),
+                       t=T, **chunk)
+        results = query(learners.conn, "assessment_results", since=T - pd.Timedelta(days=cfg.lookback_days), t=T, **chunk)
+        parts.append(ce.effect_parts_of(items, events, results, T, cfg, keys=("content_id",))["content_id"])
+    if not parts:
+        return pd.DataFrame({"content_id": [], "skill_id": [], "effect": []})
+    effects = ce.effects_from_parts(*ce.combine_effect_parts(parts), "content_id", cfg)
+    return effects[["content_id", "skill_id", "effect"]].astype({"content_id": str, "skill_id": str, "effect": float})
 
 
 PREDICTIVE_ASSETS = [predictive_drop_off_risk, predictive_forecast, predictive_recommendations]

@@ -154,12 +154,6 @@ def _fit(X: pd.DataFrame, y: np.ndarray, config: DropOffConfig) -> Pipeline:
     return model.fit(X.to_numpy(dtype=float), y)
 
 
-def model_contributions(model: Pipeline, X: pd.DataFrame) -> pd.DataFrame:
-    """coef * standardized (imputed) value per learner and feature."""
-    Z = model[:-1].transform(X.to_numpy(dtype=float))
-    return pd.DataFrame(Z * model[-1].coef_[0], index=X.index, columns=X.columns)
-
-
 def top_reasons(contrib: pd.DataFrame, k: int) -> list[list[str]]:
     """Per row, the k largest |contribution| features as 'name: raises/lowers risk'."""
     if contrib.empty:
@@ -213,19 +207,50 @@ def _output(users: pd.Index, prob: pd.Series, confidence: float, reasons: list, 
     )[OUTPUT_COLUMNS]
 
 
-def predict_drop_off(events, enrollments, results, T, config: DropOffConfig = DropOffConfig()):
-    """Drop-off probability per learner active at T, and the evaluation report.
+def model_params(model: Pipeline, cols: list[str]) -> dict:
+    """The fitted pipeline as plain numbers (JSON): imputation fill, scaler, coefficients.
 
-    Returns ``(frame[user_id, probability, confidence_score, top_reasons, method], evaluation)``.
+    ``p = sigmoid(intercept + sum(coef * (x_filled - mean) / scale))`` is exactly the
+    pipeline's ``predict_proba``; a stored model scores later runs without scikit-learn.
+    """
+    return {
+        "features": list(cols),
+        "fill": np.nan_to_num(model[0].statistics_.astype(float), nan=0.0).tolist(),
+        "mean": model[1].mean_.tolist(),
+        "scale": model[1].scale_.tolist(),
+        "coef": model[-1].coef_[0].tolist(),
+        "intercept": float(model[-1].intercept_[0]),
+    }
+
+
+def linear_contributions(params: dict, X: pd.DataFrame) -> pd.DataFrame:
+    """coef * standardized (imputed) value per learner and feature (:func:`model_params`)."""
+    cols = params["features"]
+    A = X[cols].to_numpy(dtype=float)
+    A = np.where(np.isnan(A), np.asarray(params["fill"], dtype=float), A)
+    Z = (A - np.asarray(params["mean"], dtype=float)) / np.asarray(params["scale"], dtype=float)
+    return pd.DataFrame(Z * np.asarray(params["coef"], dtype=float), index=X.index, columns=cols)
+
+
+def linear_probability(params: dict, X: pd.DataFrame) -> pd.Series:
+    logit = params["intercept"] + linear_contributions(params, X).sum(axis=1).to_numpy(dtype=float)
+    return pd.Series(1.0 / (1.0 + np.exp(-logit)), index=X.index, name="probability")
+
+
+def train_drop_off(events, enrollments, results, T, config: DropOffConfig = DropOffConfig()) -> dict:
+    """Train and evaluate on the labelled history before ``T`` (module docstring).
+
+    Returns the model as plain data: ``{"method": "model"|"heuristic", "confidence_score",
+    "params"`` (:func:`model_params`, None for the heuristic) ``, "evaluation"}``; it can be
+    stored and applied later by :func:`score_drop_off`.
     """
     T = as_instant(T)
     cols = feature_columns(config.features)
     ev, enr, res = restrict_to_known(events, enrollments, results, T)
-    X_now = build_features(ev, enr, res, T, config.features)
-
     earliest = enr["enrolled_at"].min() if len(enr) else None
     instants = snapshot_instants(T, earliest, config)
     data = build_training_set(ev, enr, res, instants, config)
+    del ev, enr, res
     test_instants = instants[: config.test_snapshots]
     oldest_test = min(test_instants) if test_instants else None
     horizon = pd.Timedelta(days=config.horizon_days)
@@ -274,25 +299,47 @@ def predict_drop_off(events, enrollments, results, T, config: DropOffConfig = Dr
         if config.require_beating_heuristic and model_eval["auc"] <= h_auc:
             reason = "model did not beat the heuristic on held-out history"
 
-    users = X_now.index
+    params = None
     if reason is None:
         final = _fit(data[cols], data["label"].to_numpy(dtype=bool), config)
+        params = model_params(final, cols)
         evaluation["coefficients"] = dict(zip(cols, np.round(final[-1].coef_[0], 4).tolist()))
         method, confidence = "model", auc_confidence(model_eval["auc"])
-        if len(users):
-            prob = pd.Series(final.predict_proba(X_now[cols].to_numpy(dtype=float))[:, 1], index=users)
-            reasons = top_reasons(model_contributions(final, X_now[cols]), config.top_reasons)
-        else:
-            prob, reasons = pd.Series(dtype=float), []
     else:
         method = "heuristic"
         confidence = config.heuristic_confidence
         if heur_eval["auc"] is not None:
             confidence = min(confidence, auc_confidence(heur_eval["auc"]))
         evaluation["heuristic_reason"] = reason
-        prob = heuristic_probability(X_now, config) if len(users) else pd.Series(dtype=float)
-        reasons = top_reasons(heuristic_contributions(X_now, config), config.top_reasons) if len(users) else []
     evaluation.update({"method": method, "confidence_score": round(float(confidence), 2),
                        "auc": (model_eval or {}).get("auc") if method == "model" else heur_eval["auc"],
                        "brier": (model_eval or {}).get("brier") if method == "model" else heur_eval["brier"]})
-    return _output(users, prob, confidence, reasons, method), evaluation
+    return {"method": method, "confidence_score": round(float(confidence), 2), "params": params,
+            "evaluation": evaluation}
+
+
+def score_drop_off(model: dict, events, enrollments, results, T, config: DropOffConfig = DropOffConfig()) -> pd.DataFrame:
+    """Apply a :func:`train_drop_off` model to the learners active at ``T`` in the given frames
+    (any subset of learners: features are per learner)."""
+    T = as_instant(T)
+    ev, enr, res = restrict_to_known(events, enrollments, results, T)
+    X_now = build_features(ev, enr, res, T, config.features)
+    users = X_now.index
+    if not len(users):
+        return _output(users, pd.Series(dtype=float), model["confidence_score"], [], model["method"])
+    if model["method"] == "model":
+        prob = linear_probability(model["params"], X_now)
+        reasons = top_reasons(linear_contributions(model["params"], X_now), config.top_reasons)
+    else:
+        prob = heuristic_probability(X_now, config)
+        reasons = top_reasons(heuristic_contributions(X_now, config), config.top_reasons)
+    return _output(users, prob, model["confidence_score"], reasons, model["method"])
+
+
+def predict_drop_off(events, enrollments, results, T, config: DropOffConfig = DropOffConfig()):
+    """Drop-off probability per learner active at T, and the evaluation report.
+
+    Returns ``(frame[user_id, probability, confidence_score, top_reasons, method], evaluation)``.
+    """
+    model = train_drop_off(events, enrollments, results, T, config)
+    return score_drop_off(model, events, enrollments, results, T, config), model["evaluation"]

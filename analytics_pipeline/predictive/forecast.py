@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .cache_rows import lists_by_user
 from .features import _utc, active_enrollments_at, as_instant, known_at
 
 WEEK = pd.Timedelta(days=7)
@@ -120,7 +121,7 @@ def forecast_completion(events: pd.DataFrame, enrollments: pd.DataFrame, T, conf
             "reason": f["reason"],
         }
     )
-    per_learner = pd.Series(items.to_dict("records"), index=f["user_id"]).groupby(level=0).agg(list)
+    per_learner = lists_by_user(items.to_dict("records"), f["user_id"].to_numpy())
     conf = f.groupby("user_id")["confidence"].mean().round(2)
     return pd.DataFrame(
         {

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .cache_rows import lists_by_user
+
 
 @dataclass(frozen=True)
 class RecommendationConfig:
@@ -107,9 +109,11 @@ def recommend_next(
 
     item_skills = items.explode("skill_ids").rename(columns={"skill_ids": "skill_id"}).dropna(subset=["skill_id"])
     item_skills["skill_id"] = item_skills["skill_id"].astype(str)
-    fb = top.merge(item_skills, on="skill_id")
-    if learner_courses is not None:
-        fb = fb.merge(learner_courses[["user_id", "course_id"]].drop_duplicates(), on=["user_id", "course_id"])
+    if learner_courses is not None:  # the learner's courses' items first: no learners x all items product
+        mine = learner_courses[["user_id", "course_id"]].drop_duplicates().merge(item_skills, on="course_id")
+        fb = top.merge(mine, on=["user_id", "skill_id"])
+    else:
+        fb = top.merge(item_skills, on="skill_id")
     fb = _unused(fb, used_content)
     measured = content_effects[["content_id", "skill_id"]].drop_duplicates().assign(_measured=True)
     fb = fb.merge(measured, on=["content_id", "skill_id"], how="left")
@@ -134,13 +138,13 @@ def recommend_next(
     out_cols = ["content_id", "title", "course_id", "skill_id", "effect", "source", "reason"]
     content_records = cand[out_cols].astype(object)
     content_records["effect"] = cand["effect"].round(2).astype(object).where(cand["effect"].notna(), None)
-    content = pd.Series(content_records.to_dict("records"), index=cand["user_id"].to_numpy()).groupby(level=0).agg(list)
+    content = lists_by_user(content_records.to_dict("records"), cand["user_id"].to_numpy())
     share = cand.assign(backed=cand["source"] == "effect").groupby("user_id")["backed"].mean()
 
     sk = gaps.loc[gaps["gap_rank"] < config.max_skills].copy()
     sk["reason"] = ("Raise " + sk["skill_name"] + " by " + _points(sk["gap"]) + " points to reach your course target")
     skill_records = sk[["skill_id", "skill_name", "gap", "priority", "reason"]].astype(object)
-    skill_list = pd.Series(skill_records.to_dict("records"), index=sk["user_id"].to_numpy()).groupby(level=0).agg(list)
+    skill_list = lists_by_user(skill_records.to_dict("records"), sk["user_id"].to_numpy())
 
     if learners is None:
         users = pd.Index(gaps["user_id"].unique(), name="user_id").sort_values()

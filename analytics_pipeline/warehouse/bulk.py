@@ -107,7 +107,7 @@ def read_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.Dat
 #: PostgreSQL type oid -> Arrow type of ``read_copy`` (other types: ``read_frame``).
 _PG_ARROW = {
     16: pa.bool_(), 20: pa.int64(), 21: pa.int64(), 23: pa.int64(), 700: pa.float64(),
-    701: pa.float64(), 25: pa.string(), 1042: pa.string(), 1043: pa.string(),
+    701: pa.float64(), 1700: pa.float64(), 1082: pa.date32(), 25: pa.string(), 1042: pa.string(), 1043: pa.string(),
     1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"),
 }
 
@@ -124,7 +124,7 @@ def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.Data
     """Run a query and return its rows as a DataFrame, through ``COPY (query) TO STDOUT``.
 
     Column types come from the query's description: text -> ``str``, float8/float4 ->
-    ``float64``, integers -> ``int64`` (``float64`` with nulls, as ``read_frame``),
+    ``float64``, numeric -> ``float64``, integers -> ``int64`` (``float64`` with nulls, as ``read_frame``),
     timestamptz -> ``datetime64[us, UTC]`` (also when all null), boolean -> ``bool``; no rows:
     object columns (as ``read_frame``). A query with any other column type is read with
     :func:`read_frame`. NULL -> NaN/NaT/None, an empty string stays an empty string.
@@ -193,13 +193,16 @@ class SnapshotWriter:
 @contextmanager
 def replace_snapshot(
     engine: Engine, table: str, calculated_at: pd.Timestamp, json_columns: Sequence[str] = (),
-    scope: Mapping[str, object] | None = None,
+    scope: Mapping[str, object] | None = None, delete_existing: bool = True,
 ) -> Iterator[SnapshotWriter]:
     """One transaction: make sure the month's partition exists, delete the snapshot, COPY the new one.
 
     ``scope`` (column -> value, e.g. ``{"analytics_type": "forecast"}``) limits every delete to
     the rows of one slice of a table several writers share. ``writer.delete_users(ids)``
     deletes those learners' rows of the slice in the same transaction.
+
+    ``delete_existing=False`` keeps the rows of ``calculated_at`` that the writer does not
+    delete itself (a cache whose unchanged rows are reused).
 
     Readers see the old snapshot until commit, then the new one: never half of it. A failure
     anywhere rolls the whole snapshot back.
@@ -210,5 +213,6 @@ def replace_snapshot(
             {"table": table, "at": calculated_at.to_pydatetime()},
         )
         writer = SnapshotWriter(conn, table, calculated_at, json_columns, scope)
-        writer.delete_snapshot()
+        if delete_existing:
+            writer.delete_snapshot()
         yield writer

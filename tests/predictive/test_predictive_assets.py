@@ -46,7 +46,8 @@ def test_known_rule_history_fills_the_cache_and_the_model_beats_the_heuristic(cl
     assert m["auc"] > m["heuristic_auc"] and m["auc"] > 0.75
     assert m["brier"] < m["heuristic_brier"]
     assert m["training_rows"] > 1000 and m["row_count"] == len(active) - 1
-    assert m["opted_out_learners"] == 1 and m["opted_out_skipped"] == 1
+    assert m["opted_out_learners"] == 1 and m["opted_out_skipped"] == 0  # an opted-out learner is not even computed
+    assert m["learners_computed"] == len(active) - 1
     assert "| mean_predicted |" in m["calibration"] or "mean_predicted" in m["calibration"]
     assert risk["confidence_score"].iloc[0] == pytest.approx(m["confidence_score"])
     assert metadata(result, "predictive_forecast")["opted_out_learners"] == 1
@@ -76,9 +77,9 @@ def test_opt_out_removes_the_existing_row_at_the_next_run(small_platform, wareho
     kinds = lambda u: set(after.loc[after["user_id"] == u, "analytics_type"])  # noqa: E731
     assert kinds(a) == {"forecast", "recommendations"}
     assert kinds(b) == {"drop_off_risk", "forecast"}
-    # the next day's rows replaced the previous day's: one live row per learner and kind
+    # one live row per learner and kind; rows of learners without new data are the cached ones of T
     assert not after.duplicated(["user_id", "analytics_type"]).any()
-    assert (after["calculated_at"] == next_day).all()
+    assert set(after["calculated_at"]) <= {T, next_day}
     assert metadata(result, "predictive_drop_off_risk")["opted_out_rows_removed"] == 1
     assert metadata(result, "predictive_recommendations")["opted_out_rows_removed"] == 1
 
@@ -183,20 +184,20 @@ def test_bad_inputs(clean_warehouse, warehouse_url, dagster_instance):
 def test_windowed_reads_give_the_full_history_features(clean_warehouse, warehouse_url, dagster_instance):
     """events.sql's carry-over row keeps progress and days-since-last-activity exact although
     the window is bounded; rows that arrived after T are not read; the window bounds snapshots."""
-    from analytics_pipeline.assets.predictive import read
     from analytics_pipeline.predictive.drop_off import restrict_to_known
     from analytics_pipeline.predictive.features import build_features
     from analytics_pipeline.resources import WarehouseResource
+    from analytics_pipeline.warehouse.predictive_store import learner_set, query
 
     events, enrollments, results, T = history(n_learners=150, days=120, seed=5, start=START)
     results = results.assign(score=results["score"].round(2))  # numeric(5,2) in the warehouse
     late = events.iloc[:30].assign(id=lambda d: "late" + d["id"], updated_at=T + pd.Timedelta(days=1))
     load(clean_warehouse, pd.concat([events, late], ignore_index=True), enrollments, results, T)
-    wh = WarehouseResource(database_url=warehouse_url)
     since = T - pd.Timedelta(days=60)
-    ev = read(wh, "events", since=since, t=T)
-    en = read(wh, "enrollments", since=since, t=T)
-    res = read(wh, "assessment_results", since=since, t=T)
+    with learner_set(WarehouseResource(database_url=warehouse_url).engine()) as learners:
+        assert learners.enrolled(T) == enrollments.loc[enrollments["enrolled_at"] <= T, "user_id"].nunique()
+        ev, en, res = (query(learners.conn, q, since=since, t=T, n=1, i=0)
+                       for q in ("events", "enrollments", "assessment_results"))
     assert len(ev) < len(events)
     for t in (T, T - pd.Timedelta(days=14), since + pd.Timedelta(days=28)):
         expected = build_features(*restrict_to_known(events, enrollments, results, t), t)
@@ -206,4 +207,47 @@ def test_windowed_reads_give_the_full_history_features(clean_warehouse, warehous
     result = run(warehouse_url, dagster_instance, partition_of(T), assets=[predictive_drop_off_risk],
                  run_config={"ops": {"predictive_drop_off_risk": {"config": {"history_days": 60}}}})
     m = metadata(result, "predictive_drop_off_risk")
-    assert m["labelled_snapshots"] == 3 and m["events_read"] == len(ev)
+    assert m["labelled_snapshots"] == 3 and m["training_learners"] == learners.count
+
+
+def test_unchanged_learners_keep_their_cached_row_and_a_changed_learner_gets_a_new_one(
+        small_platform, warehouse_url, dagster_instance):
+    """The cache is reused while valid: an incremental day recomputes only the learners with
+    new data (and the model is the stored one); expired rows and models are recomputed."""
+    engine, enrollments, T = small_platform
+    day1, day2 = T + pd.Timedelta(days=1), T + pd.Timedelta(days=2)
+    run(warehouse_url, dagster_instance, partition_of(T))
+    first = cache(engine)
+    assert (first["calculated_at"] == T).all()
+    changed, unchanged = sorted(active_at(enrollments, day1) & active_at(enrollments, T))[:2]
+    with engine.begin() as conn:  # a new event of one learner, ingested on day 1
+        conn.execute(sa.text(
+            "insert into learning_events (id, user_id, course_id, event_type, occurred_at, duration_seconds, "
+            "progress_delta, updated_at) values ('new-1', :u, 'c1', 'completed', :o, 600, 5, :o)"),
+            {"u": changed, "o": (T + pd.Timedelta(hours=3)).to_pydatetime()})
+        newer = conn.execute(sa.text(
+            "select count(*) from learning_events where updated_at > :t and user_id <> :u"),
+            {"t": T.to_pydatetime(), "u": changed}).scalar_one()
+    assert newer == 0  # nobody else has data after T
+
+    result = run(warehouse_url, dagster_instance, partition_of(day1))
+    second = cache(engine)
+    assert not second.duplicated(["user_id", "analytics_type"]).any()
+    at = lambda frame, u: dict(frame.loc[frame["user_id"] == u, ["analytics_type", "calculated_at"]].to_numpy())  # noqa: E731
+    assert at(second, unchanged) == {k: T for k in KINDS}
+    assert at(second, changed) == {k: day1 for k in KINDS}
+    kept = second.loc[second["user_id"] == unchanged].reset_index(drop=True)
+    assert kept["data"].tolist() == first.loc[first["user_id"] == unchanged, "data"].tolist()
+    assert set(second.loc[second["calculated_at"] == day1, "user_id"]) == {changed}
+    for asset in ("predictive_drop_off_risk", "predictive_forecast", "predictive_recommendations"):
+        assert metadata(result, asset)["learners_computed"] == 1
+    assert metadata(result, "predictive_drop_off_risk")["model_reused"] is True
+    assert metadata(result, "predictive_recommendations")["model_reused"] is True
+
+    # two days after T the first rows and the model have expired: recomputed, model retrained;
+    # the changed learner's row of day 1 is still valid and stays
+    result = run(warehouse_url, dagster_instance, partition_of(day2))
+    third = cache(engine)
+    assert at(third, changed) == {k: day1 for k in KINDS}
+    assert at(third, unchanged) == {k: day2 for k in KINDS}
+    assert metadata(result, "predictive_drop_off_risk")["model_reused"] is False

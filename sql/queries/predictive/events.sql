@@ -1,4 +1,5 @@
--- Learning events known at :t (occurred_at <= :t and updated_at <= :t) in the window (:since, :t],
+-- Learning events of the learners of chunk :i of :n (pg_temp.predictive_learners, hash
+-- buckets) known at :t (occurred_at <= :t and updated_at <= :t) in the window (:since, :t],
 -- plus ONE carry-over row per (learner, course) for everything known before the window:
 -- occurred_at = the last earlier event, progress_delta = their sum, duration 0.
 -- Progress at any instant of the window and "days since last activity" stay exact although
@@ -8,8 +9,10 @@ SELECT user_id, course_id, occurred_at, duration_seconds::float8 AS duration_sec
        progress_delta::float8 AS progress_delta, updated_at
 FROM learning_events
 WHERE occurred_at > :since AND occurred_at <= :t AND updated_at <= :t
+  AND user_id IN (SELECT user_id FROM pg_temp.predictive_learners WHERE mod(abs(hashtext(user_id)::bigint), :n) = :i)
 UNION ALL
 SELECT user_id, course_id, max(occurred_at), 0::float8, coalesce(sum(progress_delta), 0)::float8, max(updated_at)
 FROM learning_events
 WHERE occurred_at <= :since AND updated_at <= :t
+  AND user_id IN (SELECT user_id FROM pg_temp.predictive_learners WHERE mod(abs(hashtext(user_id)::bigint), :n) = :i)
 GROUP BY user_id, course_id

@@ -1,9 +1,5 @@
--- Every item each learner active at :t used (any event known at :t): never recommended again.
-SELECT DISTINCT e.user_id, e.content_id
-FROM learning_events e
-WHERE e.content_id IS NOT NULL AND e.occurred_at <= :t AND e.updated_at <= :t
-  AND EXISTS (
-    SELECT 1 FROM enrollments n
-    WHERE n.user_id = e.user_id AND n.enrolled_at <= :t
-      AND (n.completed_at IS NULL OR n.completed_at > :t)
-      AND (n.withdrawn_at IS NULL OR n.withdrawn_at > :t))
+-- Every item each learner of chunk :i of :n used (any event known at :t): never recommended again.
+SELECT DISTINCT user_id, content_id
+FROM learning_events
+WHERE content_id IS NOT NULL AND occurred_at <= :t AND updated_at <= :t
+  AND user_id IN (SELECT user_id FROM pg_temp.predictive_learners WHERE mod(abs(hashtext(user_id)::bigint), :n) = :i)
