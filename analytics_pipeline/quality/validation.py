@@ -5,13 +5,13 @@
 
 Two evaluators of the same suite (``suites.checks``: GX expectation types and kwargs):
 
-- ``engine="pandas"`` (default): each expectation as one vectorised pandas expression, with
+- ``engine="gx"`` (default): Great Expectations Core 1.x called directly, imported lazily and
+  once per process: one ephemeral context with a pandas data source, one dataframe asset and
+  whole-dataframe batch definition per suite, progress bars and usage analytics off.
+- ``engine="pandas"`` (opt-in, ``quality_engine: pandas`` in an asset's run config): each expectation as one vectorised pandas expression, with
   GX's semantics (nulls skipped by range / set / mean checks; a pair with one side missing
   is unexpected, both missing is skipped; duplicates count every row of a duplicated key).
   Milliseconds per chunk, and no GX import (~4 s and ~200 MB per process).
-- ``engine="gx"``: Great Expectations Core 1.x called directly, imported lazily and once per
-  process: one ephemeral context with a pandas data source, one dataframe asset and
-  whole-dataframe batch definition per suite, progress bars and usage analytics off.
   ``tests/quality`` checks that both engines report the same failures.
 """
 from __future__ import annotations
@@ -166,9 +166,9 @@ def _validate_pandas(frame: pd.DataFrame, suite_name: str) -> ValidationOutcome:
     return outcome
 
 
-def validate(frame: pd.DataFrame, suite_name: str, engine: str = "pandas") -> ValidationOutcome:
+def validate(frame: pd.DataFrame, suite_name: str, engine: str = "gx") -> ValidationOutcome:
     """Validate ``frame`` with suite ``suite_name`` (a key of ``quality.suites.SUITES``);
-    ``engine`` ``"pandas"`` (default) or ``"gx"`` (see the module docstring)."""
+    ``engine`` ``"gx"`` (default) or ``"pandas"`` (see the module docstring)."""
     if suite_name not in SUITES:
         raise KeyError(f"no suite {suite_name!r}; known: {sorted(SUITES)}")
     if engine == "pandas":

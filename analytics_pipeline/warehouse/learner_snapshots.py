@@ -194,12 +194,14 @@ def chunk_count(conn: Connection, chunk_learners: int) -> tuple[int, int]:
 
 def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                  chunk_learners: int = DEFAULT_CHUNK_LEARNERS, check_quality: bool = True,
-                 transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None
-                 ) -> SnapshotReport:
+                 transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                 quality_engine: str = "gx") -> SnapshotReport:
     """Compute and write the snapshot of category ``name`` at ``T`` (see module docstring).
 
     Raises :class:`QualityError` (nothing written) when a critical expectation fails.
     ``transform`` (tests, fault injection) is applied to each computed chunk before checks.
+    ``quality_engine``: ``"gx"`` (Great Expectations, the default) or ``"pandas"`` (the same
+    suite evaluated with vectorised pandas; see ``quality.validation``).
     """
     started = time.perf_counter()
     T = utc(T)
@@ -249,7 +251,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             del frames, inputs
             t2 = time.perf_counter()
             if check_quality:
-                outcome = validate(frame, name)
+                outcome = validate(frame, name, engine=quality_engine)
                 report.quality = report.quality.merge(outcome)
                 if not outcome.success:
                     raise QualityError(report.quality, i)
