@@ -31,7 +31,8 @@ Learner values:
   ``max_estimate_weeks`` (default 520 weeks = 10 years, not meaningful and it would overflow
   timestamps for tiny paces); T itself when nothing remains; rounded to the second.
 
-Paces are rounded to 2 decimals and clipped to ±999.99.
+Paces are rounded to 2 decimals (from exact cent sums and a fixed order: the same rows give the
+same values whatever order they are read in) and clipped to ±999.99.
 """
 from __future__ import annotations
 
@@ -92,8 +93,11 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
         previous=np.where((age >= half) & (age < 2 * half), ev["progress_delta"], 0.0),
         any_recent=(age >= 0) & (age < cfg.inactive_days_at_risk),
     )
+    # progress_delta is numeric(5,2): sums rounded back to the cent are exact whatever order
+    # the rows came in (a float sum depends on it, and a pace on a half cent then rounds
+    # either way from one run to the next)
     per_course = ev.groupby(["user_id", "course_id"], sort=False)[
-        ["after", "in_w", "recent", "previous"]].sum()
+        ["after", "in_w", "recent", "previous"]].sum().round(2)
     act = act.merge(per_course, how="left", left_on=["user_id", "course_id"],
                     right_index=True)
     act[["after", "in_w", "recent", "previous"]] = act[
@@ -114,7 +118,8 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
     act["target_pace"] = act["remaining"] / weeks_left
     act["pace"] = act["in_w"] / (cfg.window_days / 7.0)
 
-    g = act.groupby("user_id", sort=True)
+    # a fixed order of each learner's enrollments: means of 3+ floats depend on it
+    g = act.sort_values(["user_id", "course_id"], kind="stable").groupby("user_id", sort=True)
     out = pd.DataFrame({
         "current_pace": g["pace"].mean(),
         "target_pace": g["target_pace"].mean(),
