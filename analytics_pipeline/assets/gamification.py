@@ -39,6 +39,7 @@ from analytics_pipeline.gamification import (
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse import copy_frame, read_frame, sql_text
+from analytics_pipeline.warehouse.bulk import read_copy
 
 try:  # the scaling layer's pool names (orchestration/pools.py), when present
     from analytics_pipeline.orchestration.pools import WAREHOUSE_HEAVY
@@ -189,9 +190,9 @@ def point_transactions(
         conn.execute(_q("create_tmp_point_awards"))
         for bucket in range(buckets):
             params = {**window, "buckets": buckets, "bucket": bucket}
-            events = read_frame(conn, sql_text("gamification/window_completed_events.sql"), params)
-            results = read_frame(conn, sql_text("gamification/window_passed_results.sql"), params)
-            enrollments = read_frame(conn, sql_text("gamification/window_completed_enrollments.sql"), params)
+            events = read_copy(conn, sql_text("gamification/window_completed_events.sql"), params)
+            results = read_copy(conn, sql_text("gamification/window_passed_results.sql"), params)
+            enrollments = read_copy(conn, sql_text("gamification/window_completed_enrollments.sql"), params)
             ledger = item_awards(events, results, enrollments, T, rules)
             computed += len(ledger)
             _stage(conn, "tmp_point_awards", ledger[["user_id", "points", "activity_type", "source_id",
@@ -238,7 +239,7 @@ def user_points(
         buckets = _buckets(n_users, config.chunk_rows)
         conn.execute(_q("create_tmp_user_points"))
         for bucket in range(buckets):
-            frame = read_frame(conn, sql_text("gamification/user_points_bucket.sql"), {
+            frame = read_copy(conn, sql_text("gamification/user_points_bucket.sql"), {
                 "as_of": as_of.to_pydatetime(), "grace": rules.streaks.grace_days,
                 "buckets": buckets, "bucket": bucket,
             })
@@ -294,7 +295,7 @@ def user_achievements(
         for bucket in range(buckets):
             params = {"t": T.to_pydatetime(), "buckets": buckets, "bucket": bucket,
                       "mastery_threshold": rules.mastery_threshold}
-            frames = {name: read_frame(conn, sql_text(f"gamification/achievement_{name}.sql"), params)
+            frames = {name: read_copy(conn, sql_text(f"gamification/achievement_{name}.sql"), params)
                       for name in ("ledger", "days", "enrollments", "results", "skills")}
             earned = earned_achievements(catalog, frames["ledger"], frames["days"], frames["enrollments"],
                                          frames["results"], frames["skills"], T, rules)
