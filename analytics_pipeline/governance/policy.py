@@ -97,6 +97,12 @@ class RetentionPolicy:
         ))
         return tuple(rules)
 
+    def activity_cutoff(self, as_of: pd.Timestamp) -> pd.Timestamp:
+        """The oldest activity-log instant still kept at ``as_of``: the learner-analytics
+        snapshot of ``as_of`` reads no event or result before it (retention deletes them at
+        ``as_of``, after the snapshot, so reading them would make a re-run differ)."""
+        return pd.Timestamp(as_of).tz_convert("UTC") - self.activity_logs
+
     def hot_window_start(self, as_of: pd.Timestamp) -> pd.Timestamp:
         """Snapshots calculated at or after this instant are the hot tier."""
         return pd.Timestamp(as_of).tz_convert("UTC") - self.personal_analytics_hot

@@ -9,7 +9,11 @@ the time window each category needs, and only rows **known at T**: events with
 ``occurred_at <= T`` and ``updated_at <= T`` (``updated_at`` is when the platform ingested
 the event, so a late-arriving event counts from the first snapshot after its arrival and a
 re-run of T gives the same values), results with ``submitted_at <= T`` and
-``updated_at <= T``, skill levels last assessed at or before T, enrollments active at T by
+``updated_at <= T``, and of both only those still **retained at T**: ``occurred_at`` /
+``submitted_at >= :kept = T - 90 d`` (``RETENTION_POLICY.activity_cutoff``; the nightly's
+``retention`` asset deletes older activity logs at T after the snapshots, so without this
+bound a re-run of T, or an in-database check of the warehouse the run leaves, would differ:
+e.g. engagement's last activity, which looks back without a window), skill levels last assessed at or before T, enrollments active at T by
 their timestamps. Velocity's progress at T is rewound in SQL by the deltas of the events not
 known at T.
 
@@ -48,6 +52,7 @@ from sqlalchemy.engine import Connection, Engine
 from analytics_pipeline.analytics import CATEGORIES, CONFIGS, INPUTS, AnalyticsInputs, compute
 from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import utc
+from analytics_pipeline.governance.policy import RETENTION_POLICY
 from analytics_pipeline.quality.validation import ValidationOutcome, validate
 from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
 
@@ -176,7 +181,8 @@ def category_config(name: str, ttl: pd.Timedelta | None = None,
 
 
 def _params(T: pd.Timestamp, cfg, read: Read, n: int, i: int) -> dict:
-    params = {"t": T.to_pydatetime(), "n": n, "i": i}
+    params = {"t": T.to_pydatetime(), "n": n, "i": i,
+              "kept": RETENTION_POLICY.activity_cutoff(T).to_pydatetime()}
     if read.days is not None:
         params["since"] = (T - pd.Timedelta(days=float(read.days(cfg)))).to_pydatetime()
     return params

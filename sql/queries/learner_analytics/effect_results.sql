@@ -1,7 +1,7 @@
 -- Content-effectiveness evidence, chunk :i of :n: results with a skill known at :t in the
--- lookback (:since, :t].
+-- lookback (:since, :t], still retained at :t (submitted at or after :kept).
 select r.user_id, r.skill_id, r.score::float8 as score, r.submitted_at
 from assessment_results r
 where r.skill_id is not null
-  and r.submitted_at > :since and r.submitted_at <= :t and r.updated_at <= :t
+  and r.submitted_at > :since and r.submitted_at >= :kept and r.submitted_at <= :t and r.updated_at <= :t
   and mod(abs(hashtext(r.user_id)::bigint), :n) = :i

@@ -1,6 +1,7 @@
 -- Events known at :t in (:since, :t] (the 8 trend weeks) of chunk :i of :n, plus, per learner
 -- active at :t, their latest known event at or before :since (only its time is used: last
--- activity and the recency of the oldest weeks).
+-- activity and the recency of the oldest weeks); only events still retained at :t (occurred at
+-- or after :kept = T - the activity-log retention).
 with learners as (
   select distinct e.user_id
   from enrollments e
@@ -18,6 +19,7 @@ select l.user_id, p.occurred_at, 0::float8 as duration_seconds, null::text as co
 from learners l
 cross join lateral (
   select le.occurred_at from learning_events le
-  where le.user_id = l.user_id and le.occurred_at <= :since and le.updated_at <= :t
+  where le.user_id = l.user_id and le.occurred_at <= :since and le.occurred_at >= :kept
+    and le.updated_at <= :t
   order by le.occurred_at desc limit 1
 ) p

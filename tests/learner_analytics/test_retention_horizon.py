@@ -1,0 +1,48 @@
+"""A snapshot of T reads only activity rows still retained at T, so the nightly's retention
+(which runs after the analytics and deletes activity logs older than T - 90 d) does not change
+what a re-run of T, or an in-database check of the same warehouse, computes.
+
+Regression: learner u2's only event (2025-01-10, on content i1) is older than T - 90 d at
+T = 2025-04-20. Engagement used it as u2's last activity (latest event at or before T - 56 d)
+and content effectiveness as an item ever used; retention then deleted it, and a re-run of T
+(or the bench's SQL) gave last_active = u2's enrollment instead.
+"""
+import pandas as pd
+import sqlalchemy as sa
+
+from analytics_pipeline.analytics import CATEGORIES
+from analytics_pipeline.assets.governance import apply_retention
+from analytics_pipeline.governance.policy import RETENTION_POLICY
+from analytics_pipeline.warehouse.learner_snapshots import run_snapshot
+
+from . import raw
+
+T = raw.ts("2025-04-20")
+OLD_EVENT = ("old", "u2", "c1", "i1", "video", "progressed", "2025-01-10 08:00", None, 600.0, 5.0)
+
+
+def snapshots(engine) -> dict[str, pd.DataFrame]:
+    frames = {}
+    for name, (_fn, table) in CATEGORIES.items():
+        run_snapshot(engine, name, T)
+        with engine.connect() as conn:
+            frame = pd.read_sql_query(sa.text(f"select * from {table} where calculated_at = :t order by user_id"),
+                                      conn, params={"t": T.to_pydatetime()})
+        frames[name] = frame.drop(columns=["id"]).reset_index(drop=True)
+    return frames
+
+
+def test_snapshot_of_t_is_the_same_before_and_after_retention_at_t(clean_warehouse):
+    raw.load(clean_warehouse, extra_events=[OLD_EVENT], now="2025-04-20")
+    assert pd.Timestamp("2025-01-10", tz="UTC") < T - RETENTION_POLICY.activity_logs
+    before = snapshots(clean_warehouse)
+    u2 = before["engagement"].set_index("user_id").loc["u2"]
+    assert u2["last_active"] == raw.ts("2025-02-15")  # u2's enrollment: the old event is past retention
+
+    with clean_warehouse.begin() as conn:
+        removed = apply_retention(conn, T)
+    assert removed["learning_events"]["rows_removed"] == 1  # the old event (and only it)
+
+    after = snapshots(clean_warehouse)
+    for name in CATEGORIES:
+        pd.testing.assert_frame_equal(after[name], before[name], obj=name)
