@@ -4,6 +4,7 @@ that every stage that ran is in the JSON, the ratios are computed and SQL equals
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -15,7 +16,7 @@ from analytics_pipeline.warehouse.urls import dagster_storage_url
 
 @pytest.fixture(scope="module")
 def bench_results(pg_server_url, tmp_path_factory):
-    storage = "ap_bench_dagster_test"
+    storage = f"ap_bench_dagster_{uuid.uuid4().hex[:10]}"  # unique: test sessions may share a server
     url = ensure_database(pg_server_url, storage)
     # in_process executor: at this scale a step's own work is well under its process start-up
     results = run_bench(BenchOptions(profile="S", overrides={"learners": 1000, "organizations": 20},
