@@ -31,6 +31,7 @@ from analytics_pipeline.predictive import (
     recommend_next,
     to_cache_rows,
 )
+from analytics_pipeline.predictive.cache_rows import CacheConfig
 from analytics_pipeline.predictive.drop_off import score_drop_off, train_drop_off
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse.bulk import replace_snapshot
@@ -46,7 +47,7 @@ SOURCE_KEYS = ["learning_events", "enrollments", "assessment_results", "user_pre
 FEATURE_LOOKBACK_DAYS = 28
 # Scoring at T reads twice that (streaks up to 56 days are exact; older history is the carry-over row).
 SCORING_LOOKBACK = pd.Timedelta(days=2 * FEATURE_LOOKBACK_DAYS)
-TTL = pd.Timedelta(hours=48)
+TTL = pd.Timedelta(hours=CacheConfig().ttl_hours)  # the cache rows' lifetime, also the stored models'
 # The content-effect evidence pairs a learner's events with their results: smaller chunks (memory).
 RECOMMENDATION_CHUNK_LEARNERS = 10_000
 DAILY_PREDICTIVE_ASSET = dict(
@@ -95,7 +96,7 @@ def write_kind(warehouse: WarehouseResource, kind: str, frame: pd.DataFrame, T: 
         "analytics_type": kind,
         "row_count": dg.MetadataValue.int(len(rows)),
         "calculated_at": T.isoformat(),
-        "expires_at": (T + pd.Timedelta(hours=48)).isoformat() if len(rows) else dg.MetadataValue.null(),
+        "expires_at": (T + TTL).isoformat() if len(rows) else dg.MetadataValue.null(),
         "learners_computed": dg.MetadataValue.int(len(frame)),  # the stale ones; fresh rows were kept
         "opted_out_learners": dg.MetadataValue.int(len(opted_out)),
         "opted_out_skipped": dg.MetadataValue.int(len(frame) - len(rows)),
