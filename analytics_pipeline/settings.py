@@ -72,12 +72,10 @@ def load_settings() -> Settings:
     return Settings()
 
 
-def shared_file(relative: str) -> Path:
-    """A file of the ``shared/`` folder that lies beside the project (or beside a worktree's parent)."""
-    override = os.environ.get("SHARED_DIR")
-    candidates = [Path(override)] if override else []
-    candidates += [parent / "shared" for parent in PROJECT_ROOT.parents]
-    for folder in candidates:
-        if (folder / relative).exists():
-            return folder / relative
-    raise FileNotFoundError(f"shared/{relative} not found beside {PROJECT_ROOT} (set SHARED_DIR)")
+def reference_file(relative: str) -> Path:
+    """A file the project carries under ``reference/`` (its own copy of the API contract, the
+    seed design document and the OULAD 2013 extract), so a clone anywhere runs its tests."""
+    path = PROJECT_ROOT / "reference" / relative
+    if not path.exists():
+        raise FileNotFoundError(f"reference/{relative} is missing from {PROJECT_ROOT}")
+    return path

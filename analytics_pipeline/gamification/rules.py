@@ -1,5 +1,5 @@
 """Gamification rules: every number of the points/levels/streaks/achievements design as a
-named default in a frozen dataclass (see ``docs`` and ``shared/design/analytics.md``,
+named default in a frozen dataclass (see ``docs`` and ``reference/design/analytics.md``,
 section "Gamification").
 
 Points (``PointRules``)

@@ -1,6 +1,6 @@
 """The retention policy: the one place that says how long each kind of data is kept.
 
-The seed's retention table (shared/seed/database-architecture.md, "Data Retention Policy"),
+The seed's retention table (reference/seed/database-architecture.md, "Data Retention Policy"),
 as applied by the daily ``retention`` asset at the snapshot instant T (the end of its
 partition's day) and proven afterwards by the ``retention_limits_hold`` check:
 

@@ -1,5 +1,5 @@
 """Sandbox LMS: a real HTTP server implementing the LMS read API contract
-(``shared/contracts/lms-api.openapi.yaml``) over deterministic synthetic data.
+(``reference/contracts/lms-api.openapi.yaml``) over deterministic synthetic data.
 
 Knows only the contract: imports nothing from the pipeline's other layers.
 

@@ -1,6 +1,6 @@
 """The API contract as a column-spec table, and vectorised validation of a batch of rows.
 
-``CONTRACT`` transcribes the schemas of ``shared/contracts/lms-api.openapi.yaml`` (one
+``CONTRACT`` transcribes the schemas of ``reference/contracts/lms-api.openapi.yaml`` (one
 :class:`Field` per property: kind, required, nullable, range, enum, nested item fields);
 ``tests/sources/test_contract.py`` checks the transcription against the YAML so a change of
 the contract fails loudly.
@@ -74,6 +74,7 @@ CONTRACT: dict[str, tuple[Field, ...]] = {
     "courses": (
         req("id", "str"), req("name", "str"), opt("description", "str"), opt("organization_id", "str"),
         opt("trainer_id", "str"), opt("expected_weeks", "int", minimum=1),
+        opt("starts_at", "ts"), opt("ends_at", "ts"),  # 1.1: a scheduled run (null: self-paced)
         Field("skills", "list", items=(req("skill_id", "str"), req("target_level", "num", **PERCENT))),
         req("created_at", "ts"), req("updated_at", "ts"),
     ),
@@ -95,7 +96,9 @@ CONTRACT: dict[str, tuple[Field, ...]] = {
         req("id", "str"), req("course_id", "str"), opt("title", "str"),
         req("content_type", "enum", values=CONTENT_TYPES),
         Field("skill_ids", "list", items=(req(ITEM, "str"),)),
-        opt("duration_minutes", "num", minimum=0), req("updated_at", "ts"),
+        opt("duration_minutes", "num", minimum=0),
+        opt("due_at", "ts"), opt("weight", "num", **PERCENT),  # 1.1: deadline and grade share
+        req("updated_at", "ts"),
     ),
     "assessment-results": (
         req("id", "str"), req("user_id", "str"), opt("course_id", "str"), req("assessment_id", "str"),

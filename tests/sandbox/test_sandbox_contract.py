@@ -1,8 +1,7 @@
 """Contract conformance of the sandbox, checked by schemathesis against the OpenAPI file.
 
-The contract lives in the ``shared`` folder next to the project: ``LMS_CONTRACT_PATH``
-wins, else the first ``shared/contracts/lms-api.openapi.yaml`` found in the project
-root's parent or grandparent (a git worktree sits one level deeper than the main tree).
+The contract is the project's own copy, ``reference/contracts/lms-api.openapi.yaml``;
+``LMS_CONTRACT_PATH`` checks the sandbox against another file instead.
 """
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                response_schema_conformance, status_code_conformance)
 
 from analytics_pipeline.sandbox import start_in_thread
-from analytics_pipeline.settings import shared_file
+from analytics_pipeline.settings import reference_file
 from tests.sandbox.conftest import TOKEN
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -25,10 +24,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 def contract_path() -> Path:
-    """The contract: LMS_CONTRACT_PATH, else shared/ beside the project (a missing file fails the test)."""
+    """The contract: LMS_CONTRACT_PATH, else the project's reference copy (a missing file fails the test)."""
     if os.environ.get("LMS_CONTRACT_PATH"):
         return Path(os.environ["LMS_CONTRACT_PATH"])
-    return shared_file("contracts/lms-api.openapi.yaml")
+    return reference_file("contracts/lms-api.openapi.yaml")
 
 
 schema = schemathesis.openapi.from_path(contract_path())

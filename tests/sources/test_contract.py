@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from analytics_pipeline.settings import shared_file
+from analytics_pipeline.settings import reference_file
 from analytics_pipeline.sources.contract import CONTRACT, ITEM, validate_rows
 
 SCHEMAS = {
@@ -17,7 +17,7 @@ SCHEMAS = {
 
 @pytest.fixture(scope="module")
 def openapi():
-    return yaml.safe_load(shared_file("contracts/lms-api.openapi.yaml").read_text())
+    return yaml.safe_load(reference_file("contracts/lms-api.openapi.yaml").read_text())
 
 
 @pytest.mark.parametrize("resource", sorted(SCHEMAS))

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import re
 
-from analytics_pipeline.settings import shared_file
+from analytics_pipeline.settings import reference_file
 
 PRISMA_TYPES = {"String": "text", "Int": "integer", "Json": "jsonb", "DateTime": "timestamp with time zone"}
 
 
 def seed_text() -> str:
-    return shared_file("seed/database-architecture.md").read_text()
+    return reference_file("seed/database-architecture.md").read_text()
 
 
 def seed_tables() -> dict[str, dict[str, tuple[str, bool]]]:
