@@ -49,7 +49,7 @@ def _cmd_db_url(args) -> int:
 def _cmd_run(args) -> int:
     from analytics_pipeline.orchestration.launch import run_pipeline
 
-    return run_pipeline(load_settings(), partition=args.partition, job=args.job)
+    return run_pipeline(load_settings(), partition=args.partition, job=args.job, verbose=args.verbose)
 
 
 def _cmd_ui(args) -> int:
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the whole pipeline once")
     run.add_argument("--partition", help="logical day (YYYY-MM-DD); default: the source's last complete day")
     run.add_argument("--job", default="nightly", help="job to execute (default: nightly)")
+    run.add_argument("--verbose", action="store_true", help="Dagster's full event stream too (or PIPELINE_VERBOSE=1)")
     run.set_defaults(func=_cmd_run)
     ui = commands.add_parser("ui", help="Dagster UI + daemon")
     ui.add_argument("--port", type=int, default=3000)

@@ -33,9 +33,12 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NIGHTLY_CRON": ("0 2 * * *", "Cron of the nightly job."),
     "ALERT_WEBHOOK_URL": ("", "When set, run failures are posted there."),
     "DAGSTER_UI_URL": ("http://127.0.0.1:3000", "Base URL of the Dagster UI, for the run links in alerts."),
-    "DAGSTER_EXECUTOR": ("multiprocess", "in_process, multiprocess, celery or k8s (run config `execution: config: executor:` overrides it)."),
+    "DAGSTER_EXECUTOR": ("multiprocess", "in_process, multiprocess, celery or k8s (run config `execution: config: executor:` overrides it). Unset, `make run` runs a platform of at most SMALL_PLATFORM_LEARNERS learners in_process."),
+    "SMALL_PLATFORM_LEARNERS": ("5000", "`make run` without DAGSTER_EXECUTOR: at most this many learners (the sandbox's count, else the warehouse's) run in one process (in_process); more, or unknown, multiprocess."),
     "CELERY_BROKER_URL": ("pyamqp://guest:guest@127.0.0.1:5672//", "Broker of the Celery executor and its workers (RabbitMQ `pyamqp://...` or Redis `redis://host:6379/0`)."),
     "CELERY_RESULT_BACKEND": ("rpc://", "Result backend of the Celery executor (`rpc://` with RabbitMQ; the broker URL with Redis)."),
+    "RUN_LOGS_DIR": ("logs", "Folder of the full event log of each `make run` (relative to the project; git-ignored)."),
+    "PIPELINE_VERBOSE": ("", "1: `make run` prints Dagster's full event stream (like `analytics-pipeline run --verbose`)."),
     "REPORTS_DIR": ("reports", "Folder of the analyst report (HTML) written after each nightly run (relative to the project; git-ignored)."),
 }
 
@@ -66,6 +69,9 @@ class Settings:
     sandbox_seed: int = field(default_factory=lambda: int(env("SANDBOX_SEED")))
     k_anonymity: int = field(default_factory=lambda: max(5, int(env("K_ANONYMITY"))))
     reports_dir: Path = field(default_factory=lambda: PROJECT_ROOT / env("REPORTS_DIR"))
+    run_logs_dir: Path = field(default_factory=lambda: PROJECT_ROOT / env("RUN_LOGS_DIR"))
+    verbose: bool = field(default_factory=lambda: env("PIPELINE_VERBOSE").strip().lower() in ("1", "true", "yes"))
+    small_platform_learners: int = field(default_factory=lambda: int(env("SMALL_PLATFORM_LEARNERS")))
 
 
 def load_settings() -> Settings:

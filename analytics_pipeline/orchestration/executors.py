@@ -101,6 +101,19 @@ def default_kind() -> str:
     return kind
 
 
+def kind_for_platform(learners: int | None, small_limit: int) -> tuple[str, str]:
+    """(kind, reason) for a run started by `make run`: ``DAGSTER_EXECUTOR`` when it is set; else
+    ``in_process`` for a platform of at most ``small_limit`` learners (one process: no ~40 step
+    processes each importing Dagster, pandas and GX), ``multiprocess`` when larger or unknown."""
+    if env_is_set("DAGSTER_EXECUTOR"):
+        return default_kind(), "DAGSTER_EXECUTOR"
+    if learners is None:
+        return "multiprocess", "platform size unknown"
+    if learners <= small_limit:
+        return "in_process", f"{learners:,} learners <= SMALL_PLATFORM_LEARNERS={small_limit:,}"
+    return "multiprocess", f"{learners:,} learners > SMALL_PLATFORM_LEARNERS={small_limit:,}"
+
+
 def _kind_field(kind: str, default: str) -> dg.Field:
     """The config of ``kind``: its own schema for the local kinds and the default kind; for another
     optional kind a permissive field (its package is imported, and the config checked against its

@@ -1,29 +1,35 @@
 """What `make run` and `make ui` do: prepare the environment, start the sandbox LMS when no
-LMS_API_URL is given, then hand over to Dagster (its CLI, so runs land in the Postgres instance
-and the job's own executor is used)."""
+LMS_API_URL is given, then hand over to Dagster. `make run` executes the job in this process
+(``dagster.execute_job`` on the Postgres instance, so the run is in the UI) with an executor fit
+for the platform's size, and shows it through :mod:`orchestration.display`; `make ui` runs
+`dagster dev`."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 
 import pandas as pd
 import requests
 
-from analytics_pipeline.orchestration.table_counts import row_counts
 from analytics_pipeline.orchestration.child_server import wait_until_healthy
+from analytics_pipeline.orchestration.display import RunDisplay, describe_steps
+from analytics_pipeline.orchestration.executors import EXECUTOR_NAME, PARTITION_TAG, default_kind, kind_for_platform
+from analytics_pipeline.orchestration.table_counts import row_counts
 from analytics_pipeline.runtime import prepare_environment
 from analytics_pipeline.settings import PROJECT_ROOT, Settings
 from analytics_pipeline.warehouse.engine import make_engine
 from analytics_pipeline.warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
+DEFINITIONS_MODULE = "analytics_pipeline.definitions"
+LAUNCH_TAG = "analytics_pipeline/launch"  # finds the run `make run` started (its id is made inside execute_job)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -68,44 +74,110 @@ def sandbox_if_needed(settings: Settings) -> Iterator[str]:
             process.wait(timeout=10)
 
 
-def default_partition(api_url: str, token: str) -> str:
-    """The source's last complete day: the sandbox's clock when it has one, else yesterday (UTC)."""
-    with contextlib.suppress(requests.RequestException, ValueError, KeyError):
+def source_state(api_url: str, token: str) -> dict | None:
+    """The sandbox's ``/_sandbox/state`` (its clock and row counts); None for a real platform."""
+    with contextlib.suppress(requests.RequestException, ValueError):
         state = requests.get(f"{api_url}/_sandbox/state", headers={"Authorization": f"Bearer {token}"}, timeout=5)
         if state.ok:
-            now = pd.Timestamp(state.json()["now"])
-            return (now.tz_convert("UTC").normalize() - pd.Timedelta(days=1)).date().isoformat()
+            return state.json()
+    return None
+
+
+def default_partition(api_url: str, token: str) -> str:
+    """The source's last complete day: the sandbox's clock when it has one, else yesterday (UTC)."""
+    return partition_of(source_state(api_url, token))
+
+
+def partition_of(state: dict | None) -> str:
+    """The last complete day of a source whose ``/_sandbox/state`` is ``state`` (None: yesterday, UTC)."""
+    with contextlib.suppress(TypeError, ValueError, KeyError):
+        now = pd.Timestamp(state["now"])
+        return (now.tz_convert("UTC").normalize() - pd.Timedelta(days=1)).date().isoformat()
     return (pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=1)).date().isoformat()
 
 
-def print_summary(database_url: str) -> None:
-    engine = make_engine(database_url)
-    print("\nRows in the warehouse:")
-    with engine.connect() as conn:
-        counts = row_counts(conn)
-    for table, count in counts.items():
-        print(f"  {table:34} {count if count is not None else '-':>10}")
+def platform_learners(state: dict | None, database_url: str) -> int | None:
+    """How many learners the platform has: the sandbox's count, else the warehouse's ``users``
+    from earlier runs; None when neither knows (a first run against a real platform)."""
+    with contextlib.suppress(TypeError, KeyError, ValueError):
+        return int(state["counts"]["users"])
+    with make_engine(database_url).connect() as conn:
+        counts = row_counts(conn, ("users",))
+    return counts["users"] or None
 
 
-def run_pipeline(settings: Settings, partition: str | None = None, job: str = "nightly") -> int:
+def warehouse_rows(database_url: str) -> dict[str, int | None]:
+    with make_engine(database_url).connect() as conn:
+        return row_counts(conn)
+
+
+def _quiet_python_logging(verbose: bool) -> None:
+    """Without --verbose only warnings of Python's loggers reach the terminal (yoyo's 'applying
+    step N', the layers' INFO lines); the run's own messages are in its event log file."""
+    if not verbose:  # on the handlers: some libraries (GX) set INFO on their own loggers
+        for handler in logging.getLogger().handlers:
+            handler.setLevel(logging.WARNING)
+
+
+def run_pipeline(settings: Settings, partition: str | None = None, job: str = "nightly", verbose: bool = False) -> int:
+    verbose = verbose or settings.verbose
+    _quiet_python_logging(verbose)
     environment = prepare_environment(settings)
+    where = "embedded, left running for the next command: `make stop` stops it" if environment.embedded else "DATABASE_URL"
+    print(f"Warehouse: PostgreSQL {environment.server_version.split(' ')[0]} ({where})")
+    for migration in environment.migrations_applied:
+        print(f"  migration {migration} applied")
     with sandbox_if_needed(settings) as api_url:
-        partition = partition or default_partition(api_url, settings.lms_api_token)
-        print(f"Running job {job!r} for {partition} against {api_url}")
-        command = [
-            sys.executable, "-m", "dagster", "job", "execute", "-m", "analytics_pipeline.definitions",
-            "-j", job, "--tags", json.dumps({"dagster/partition": partition}),
-        ]
+        state = source_state(api_url, settings.lms_api_token)
+        partition = partition or partition_of(state)
+        kind, reason = kind_for_platform(platform_learners(state, environment.database_url), settings.small_platform_learners)
+        print(f"Job {job!r} for {partition} from {api_url}, {kind} executor ({reason})")
         started = time.monotonic()
-        result = subprocess.run(command, cwd=PROJECT_ROOT)
+        display = execute(settings, job, partition, kind, verbose)
         elapsed = time.monotonic() - started
-    if result.returncode != 0:
-        print(f"error: job {job!r} failed after {elapsed:.0f} s (exit {result.returncode}); see the log above "
-              "or the run in the UI (`make ui`).", file=sys.stderr)
-        return result.returncode
-    print_summary(environment.database_url)
-    print(f"\nJob {job!r} for {partition} succeeded in {elapsed:.1f} s.")
+    for line in display.summary(job, partition, warehouse_rows(environment.database_url)):
+        print(line)
+    if display.status != "succeeded":
+        print(f"error: job {job!r} {display.status or 'did not run'} after {elapsed:.0f} s; the failed steps and the "
+              "event log are named above.", file=sys.stderr)
+        return 1
     return 0
+
+
+def execute(settings: Settings, job: str, partition: str, kind: str, verbose: bool) -> RunDisplay:
+    """Execute ``job`` for ``partition`` in this process (its steps on ``kind``'s executor) and
+    follow it in the event log; the display knows the outcome."""
+    import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableRepository  # the repository `dagster job execute -m` builds
+
+    recon_repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs", working_directory=str(PROJECT_ROOT))
+    repository = recon_repository.get_definition()
+    steps, checks = describe_steps(repository)
+    launch = uuid.uuid4().hex
+    tags = {PARTITION_TAG: partition, LAUNCH_TAG: launch}
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}}}
+    if repository.get_job(job).executor_def.name == EXECUTOR_NAME and kind != default_kind():
+        run_config["execution"] = {"config": {"executor": {kind: {}}}}
+    with dg.DagsterInstance.get() as instance:
+        # a pooled connection for this process's event writes (Dagster opens one per event otherwise)
+        instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
+        display = RunDisplay(instance, steps, checks, settings.run_logs_dir, quiet=verbose)
+        display.start(lambda: _launched_run(instance, launch))
+        run_id = None
+        try:
+            result = dg.execute_job(recon_repository.get_reconstructable_job(job), instance,
+                                    run_config=run_config, tags=tags, raise_on_error=False)
+            run_id = result.run_id
+        finally:
+            display.finish(run_id or _launched_run(instance, launch))
+    return display
+
+
+def _launched_run(instance, launch: str) -> str | None:
+    import dagster as dg
+
+    runs = instance.get_run_ids(filters=dg.RunsFilter(tags={LAUNCH_TAG: launch}), limit=1)
+    return runs[0] if runs else None
 
 
 def run_ui(settings: Settings, port: int = 3000) -> int:

@@ -13,10 +13,10 @@ COUNTED_TABLES = (
 )
 
 
-def row_counts(conn: sa.Connection) -> dict[str, int | None]:
-    """Rows of each of ``COUNTED_TABLES``, in that order (None: the table does not exist yet)."""
+def row_counts(conn: sa.Connection, tables: tuple[str, ...] = COUNTED_TABLES) -> dict[str, int | None]:
+    """Rows of each of ``tables`` (default ``COUNTED_TABLES``), in that order (None: the table does not exist yet)."""
     counts: dict[str, int | None] = {}
-    for table in COUNTED_TABLES:  # one query per table (26), not per row
+    for table in tables:  # one query per table (26), not per row
         exists = conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": table}).scalar_one()
         counts[table] = conn.execute(sa.text(f'select count(*) from "{table}"')).scalar_one() if exists else None
     return counts
