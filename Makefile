@@ -9,7 +9,7 @@ UI_PORT ?= 3000
 export DAGSTER_HOME := $(CURDIR)
 export PYTHONWARNINGS := ignore::RuntimeWarning
 
-.PHONY: run test ui migrate bench install clean-db
+.PHONY: run test ui migrate bench install clean-db stop
 
 $(STAMP): setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: $(STAMP)  ## the test suite (embedded PostgreSQL unless TEST_DATABASE_URL 
 
 ui: $(STAMP)  ## Dagster UI + daemon on 127.0.0.1:$(UI_PORT)
 	$(VENV)/bin/analytics-pipeline ui --port $(UI_PORT)
+
+stop: $(STAMP)  ## stop the embedded PostgreSQL (`make run`, `make ui` and `make test` leave it running)
+	$(VENV)/bin/analytics-pipeline stop
 
 migrate: $(STAMP)
 	$(VENV)/bin/analytics-pipeline migrate

@@ -4,9 +4,11 @@
     analytics-pipeline migrate    start the warehouse if embedded, apply migrations
     analytics-pipeline run        migrate, start the sandbox LMS if LMS_API_URL is unset,
                                   materialize the nightly job once, print what it wrote
+                                  (--verbose: Dagster's full event stream too)
     analytics-pipeline ui         the Dagster UI and daemon on 127.0.0.1:3000
     analytics-pipeline sandbox    the sandbox LMS server, standalone
     analytics-pipeline db-url     print the warehouse URL (starting the embedded server)
+    analytics-pipeline stop       stop the embedded PostgreSQL (it keeps running between commands)
 """
 from __future__ import annotations
 
@@ -46,6 +48,17 @@ def _cmd_db_url(args) -> int:
     return 0
 
 
+def _cmd_stop(args) -> int:
+    from analytics_pipeline.warehouse.embedded import stop_embedded
+
+    settings = load_settings()
+    if settings.database_url:
+        print("DATABASE_URL is set: the warehouse is not the embedded PostgreSQL; nothing to stop.")
+        return 0
+    print(stop_embedded(settings.pgdata_dir))
+    return 0
+
+
 def _cmd_run(args) -> int:
     from analytics_pipeline.orchestration.launch import run_pipeline
 
@@ -77,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("env", help="show the configuration").set_defaults(func=_cmd_env)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
     commands.add_parser("db-url", help="print the warehouse URL").set_defaults(func=_cmd_db_url)
+    commands.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=_cmd_stop)
     run = commands.add_parser("run", help="run the whole pipeline once")
     run.add_argument("--partition", help="logical day (YYYY-MM-DD); default: the source's last complete day")
     run.add_argument("--job", default="nightly", help="job to execute (default: nightly)")

@@ -6,14 +6,17 @@ for the platform's size, and shows it through :mod:`orchestration.display`; `mak
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pandas as pd
 import requests
@@ -30,6 +33,10 @@ from analytics_pipeline.warehouse.errors import WarehouseError
 log = logging.getLogger(__name__)
 DEFINITIONS_MODULE = "analytics_pipeline.definitions"
 LAUNCH_TAG = "analytics_pipeline/launch"  # finds the run `make run` started (its id is made inside execute_job)
+#: Libraries the later steps import lazily (quality suites, drop-off model, report), ~15 s of a
+#: 2-core machine's time: an in-process run imports them in a thread while the sources extract
+#: (mostly waiting on HTTP and COPY), instead of inside the first step that needs them.
+WARM_IMPORTS = ("great_expectations", "sklearn.linear_model", "sklearn.metrics", "plotly.graph_objects")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -44,9 +51,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def sandbox_if_needed(settings: Settings) -> Iterator[str]:
-    """Yield the LMS API URL: LMS_API_URL when set, else a sandbox server started for the duration."""
+def sandbox_if_needed(settings: Settings, while_starting: Callable[[], None] | None = None) -> Iterator[str]:
+    """Yield the LMS API URL: LMS_API_URL when set, else a sandbox server started for the duration.
+    ``while_starting()`` runs while the sandbox builds its data (before the yield in any case)."""
+    while_starting = while_starting or (lambda: None)
     if settings.lms_api_url:
+        while_starting()
         yield settings.lms_api_url
         return
     port = settings.sandbox_port
@@ -61,6 +71,7 @@ def sandbox_if_needed(settings: Settings) -> Iterator[str]:
     process = subprocess.Popen(command, cwd=PROJECT_ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
+        while_starting()
         try:
             wait_until_healthy(process, url, timeout=120)
         except RuntimeError as exc:
@@ -119,21 +130,47 @@ def _quiet_python_logging(verbose: bool) -> None:
             handler.setLevel(logging.WARNING)
 
 
+@dataclass(frozen=True)
+class CodeLocation:
+    """The project's definitions as `dagster job execute -m analytics_pipeline.definitions` loads
+    them (reconstructable, so multiprocess/Celery/K8s steps load the same), and what the display
+    needs to know of their steps."""
+
+    reconstructable: object
+    repository: object
+    steps: dict
+    check_descriptions: dict
+
+    @classmethod
+    def load(cls) -> CodeLocation:
+        from dagster._core.definitions.reconstruct import ReconstructableRepository  # what `-m module` builds
+
+        reconstructable = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs", working_directory=str(PROJECT_ROOT))
+        repository = reconstructable.get_definition()
+        return cls(reconstructable, repository, *describe_steps(repository))
+
+
 def run_pipeline(settings: Settings, partition: str | None = None, job: str = "nightly", verbose: bool = False) -> int:
     verbose = verbose or settings.verbose
     _quiet_python_logging(verbose)
-    environment = prepare_environment(settings)
-    where = "embedded, left running for the next command: `make stop` stops it" if environment.embedded else "DATABASE_URL"
-    print(f"Warehouse: PostgreSQL {environment.server_version.split(' ')[0]} ({where})")
-    for migration in environment.migrations_applied:
-        print(f"  migration {migration} applied")
-    with sandbox_if_needed(settings) as api_url:
+    ready: dict = {}
+
+    def prepare() -> None:  # while the sandbox builds its data
+        environment = ready["environment"] = prepare_environment(settings)
+        where = "embedded, left running for the next command: `make stop` stops it" if environment.embedded else "DATABASE_URL"
+        print(f"Warehouse: PostgreSQL {environment.server_version.split(' ')[0]} ({where})")
+        for migration in environment.migrations_applied:
+            print(f"  migration {migration} applied")
+        ready["code"] = CodeLocation.load()
+
+    with sandbox_if_needed(settings, while_starting=prepare) as api_url:
+        environment = ready["environment"]
         state = source_state(api_url, settings.lms_api_token)
         partition = partition or partition_of(state)
         kind, reason = kind_for_platform(platform_learners(state, environment.database_url), settings.small_platform_learners)
         print(f"Job {job!r} for {partition} from {api_url}, {kind} executor ({reason})")
         started = time.monotonic()
-        display = execute(settings, job, partition, kind, verbose)
+        display = execute(settings, ready["code"], job, partition, kind, verbose)
         elapsed = time.monotonic() - started
     for line in display.summary(job, partition, warehouse_rows(environment.database_url)):
         print(line)
@@ -144,33 +181,37 @@ def run_pipeline(settings: Settings, partition: str | None = None, job: str = "n
     return 0
 
 
-def execute(settings: Settings, job: str, partition: str, kind: str, verbose: bool) -> RunDisplay:
+def execute(settings: Settings, code: CodeLocation, job: str, partition: str, kind: str, verbose: bool) -> RunDisplay:
     """Execute ``job`` for ``partition`` in this process (its steps on ``kind``'s executor) and
     follow it in the event log; the display knows the outcome."""
     import dagster as dg
-    from dagster._core.definitions.reconstruct import ReconstructableRepository  # the repository `dagster job execute -m` builds
 
-    recon_repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs", working_directory=str(PROJECT_ROOT))
-    repository = recon_repository.get_definition()
-    steps, checks = describe_steps(repository)
     launch = uuid.uuid4().hex
     tags = {PARTITION_TAG: partition, LAUNCH_TAG: launch}
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}}}
-    if repository.get_job(job).executor_def.name == EXECUTOR_NAME and kind != default_kind():
+    if code.repository.get_job(job).executor_def.name == EXECUTOR_NAME and kind != default_kind():
         run_config["execution"] = {"config": {"executor": {kind: {}}}}
+    if kind == "in_process" and not os.environ.get("I16_NOWARM"):
+        threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
     with dg.DagsterInstance.get() as instance:
         # a pooled connection for this process's event writes (Dagster opens one per event otherwise)
         instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
-        display = RunDisplay(instance, steps, checks, settings.run_logs_dir, quiet=verbose)
+        display = RunDisplay(instance, code.steps, code.check_descriptions, settings.run_logs_dir, quiet=verbose)
         display.start(lambda: _launched_run(instance, launch))
         run_id = None
         try:
-            result = dg.execute_job(recon_repository.get_reconstructable_job(job), instance,
+            result = dg.execute_job(code.reconstructable.get_reconstructable_job(job), instance,
                                     run_config=run_config, tags=tags, raise_on_error=False)
             run_id = result.run_id
         finally:
             display.finish(run_id or _launched_run(instance, launch))
     return display
+
+
+def _warm_imports() -> None:
+    for module in WARM_IMPORTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
 
 def _launched_run(instance, launch: str) -> str | None:

@@ -1,12 +1,14 @@
 """The embedded PostgreSQL: the `pgserver` wheel's real server binaries, data in the project.
 
 Started on demand, left running for the next command (it is shared by `make run`, `make ui`
-and the tests), listening on a Unix socket inside its data folder (no TCP port to collide with).
+and the tests), listening on a Unix socket inside its data folder (no TCP port to collide with);
+`make stop` (``analytics-pipeline stop``) stops it.
 """
 from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
 
 from analytics_pipeline.warehouse.errors import WarehouseError
@@ -57,3 +59,30 @@ def start_embedded(pgdata: Path) -> str:
     uri = server.get_uri()  # postgresql://postgres:@/postgres?host=<socket dir>
     log.info("embedded PostgreSQL ready at %s", uri)
     return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def stop_embedded(pgdata: Path, timeout: float = 60.0) -> str:
+    """Stop the embedded server on ``pgdata`` (PostgreSQL's fast shutdown: sessions end, open
+    transactions roll back, committed data stays); return one line saying what was done."""
+    pgdata = Path(pgdata)
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return f"No embedded PostgreSQL is running in {pgdata}."
+    import psutil  # a dependency of pgserver
+
+    try:
+        process = psutil.Process(pid)
+        if "postgres" not in process.name():
+            raise psutil.NoSuchProcess(pid)
+        process.send_signal(signal.SIGINT)  # fast shutdown, as `pg_ctl stop -m fast`
+    except psutil.NoSuchProcess:
+        return f"No embedded PostgreSQL is running in {pgdata} (a stale postmaster.pid names pid {pid})."
+    try:
+        process.wait(timeout)
+    except psutil.TimeoutExpired:
+        raise WarehouseError(
+            f"The embedded PostgreSQL (pid {pid}) did not stop within {timeout:.0f} s; see {pgdata}/log."
+        ) from None
+    return f"Stopped the embedded PostgreSQL in {pgdata} (pid {pid})."

@@ -29,3 +29,36 @@ def test_env_lists_every_variable_and_hides_secrets():
     assert result.returncode == 0
     assert "LMS_API_TOKEN" in result.stdout and "very-secret" not in result.stdout
     assert "DATABASE_URL" in result.stdout
+
+
+def _without_database_url(**extra):
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    return {**env, **extra}
+
+
+def _run_cli(env, *args):
+    return subprocess.run([sys.executable, "-m", "analytics_pipeline.cli", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_stop_stops_the_embedded_server_and_says_when_none_runs(tmp_path):
+    """`make stop` on a throw-away embedded data folder: the postmaster is gone afterwards, and a
+    second stop says nothing runs (exit 0 both times)."""
+    import psutil
+
+    env = _without_database_url(PGDATA_DIR=str(tmp_path / "pgdata"))
+    started = _run_cli(env, "db-url")
+    assert started.returncode == 0, started.stderr
+    pid = int((tmp_path / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+    assert psutil.pid_exists(pid)
+    stopped = _run_cli(env, "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"pid {pid}" in stopped.stdout and "Stopped" in stopped.stdout
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    again = _run_cli(env, "stop")
+    assert again.returncode == 0 and "No embedded PostgreSQL is running" in again.stdout
+
+
+def test_stop_with_a_database_url_touches_nothing():
+    result = _cli("stop", DATABASE_URL="postgresql://app@127.0.0.1:1/warehouse")
+    assert result.returncode == 0 and "nothing to stop" in result.stdout
