@@ -6,13 +6,11 @@ for the platform's size, and shows it through :mod:`orchestration.display`; `mak
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,10 +31,6 @@ from analytics_pipeline.warehouse.errors import WarehouseError
 log = logging.getLogger(__name__)
 DEFINITIONS_MODULE = "analytics_pipeline.definitions"
 LAUNCH_TAG = "analytics_pipeline/launch"  # finds the run `make run` started (its id is made inside execute_job)
-#: Libraries the later steps import lazily (quality suites, drop-off model, report), ~15 s of a
-#: 2-core machine's time: an in-process run imports them in a thread while the sources extract
-#: (mostly waiting on HTTP and COPY), instead of inside the first step that needs them.
-WARM_IMPORTS = ("great_expectations", "sklearn.linear_model", "sklearn.metrics", "plotly.graph_objects")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -191,8 +185,6 @@ def execute(settings: Settings, code: CodeLocation, job: str, partition: str, ki
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}}}
     if code.repository.get_job(job).executor_def.name == EXECUTOR_NAME and kind != default_kind():
         run_config["execution"] = {"config": {"executor": {kind: {}}}}
-    if kind == "in_process" and not os.environ.get("I16_NOWARM"):
-        threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
     with dg.DagsterInstance.get() as instance:
         # a pooled connection for this process's event writes (Dagster opens one per event otherwise)
         instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
@@ -206,12 +198,6 @@ def execute(settings: Settings, code: CodeLocation, job: str, partition: str, ki
         finally:
             display.finish(run_id or _launched_run(instance, launch))
     return display
-
-
-def _warm_imports() -> None:
-    for module in WARM_IMPORTS:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
 
 
 def _launched_run(instance, launch: str) -> str | None:

@@ -1,7 +1,10 @@
 """`analytics-pipeline run` (what `make run` calls) end to end: the real sandbox LMS over HTTP,
-a fresh warehouse, Dagster's Postgres storage, the nightly job on the multiprocess executor.
-Run twice: the second run must succeed and change no snapshot (idempotent)."""
+a fresh warehouse, Dagster's Postgres storage. The first run is the small platform's (XS: the
+in-process executor, a display of at most 60 lines); the second, on the multiprocess executor
+with --verbose, must succeed and change no snapshot (idempotent); the last one breaks a table
+and checks that the summary names the failed asset, its error and the event log."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,12 +34,13 @@ def pipeline_run(pg_server_url, tmp_path_factory):
     storage = dagster_storage_url(ensure_database(pg_server_url, dagster_db), dagster_db)
     home = tmp_path_factory.mktemp("dagster_home")
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DATABASE_URL": warehouse, "DAGSTER_PG_URL": storage, "DAGSTER_HOME": str(home),
-           "LMS_API_URL": sandbox.url, "LMS_API_TOKEN": TOKEN, "DAGSTER_EXECUTOR": "multiprocess"}
+    env = {key: value for key, value in os.environ.items() if key not in ("DAGSTER_EXECUTOR", "PIPELINE_VERBOSE")}
+    env.update({"DATABASE_URL": warehouse, "DAGSTER_PG_URL": storage, "DAGSTER_HOME": str(home),
+                "LMS_API_URL": sandbox.url, "LMS_API_TOKEN": TOKEN, "RUN_LOGS_DIR": str(home / "logs")})
 
-    def run():
-        return subprocess.run([sys.executable, "-m", "analytics_pipeline.cli", "run"], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=1200)
+    def run(*args, **extra_env):
+        return subprocess.run([sys.executable, "-m", "analytics_pipeline.cli", "run", *args], cwd=PROJECT_ROOT,
+                              env={**env, **extra_env}, capture_output=True, text=True, timeout=1200)
 
     first = run()
     engine = make_engine(warehouse)
@@ -64,10 +68,49 @@ ACTIVE_AT_T = """
 """
 
 
-def test_the_run_succeeds_and_prints_what_it_wrote(pipeline_run):
+def _log_path(output: str):
+    """The event log file the summary names (the one path ending in .log)."""
+    found = re.findall(r"(\S+/run-[0-9a-f-]+\.log)", output)
+    assert len(set(found)) == 1, output[-3000:]
+    path = PROJECT_ROOT / found[0]
+    assert path.is_file(), path
+    return path
+
+
+def _line_with(output: str, *words: str) -> str:
+    lines = [line for line in output.splitlines() if all(word in line for word in words)]
+    assert lines, f"no line with {words} in:\n{output[-4000:]}"
+    return lines[0]
+
+
+def test_the_small_run_is_in_process_and_short(pipeline_run):
     first = pipeline_run["first"]
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
-    assert "Rows in the warehouse:" in first.stdout and "succeeded" in first.stdout
+    output = first.stdout + first.stderr
+    assert len(output.splitlines()) <= 60, output
+    assert "in_process" in _line_with(output, "nightly", "executor")
+    assert "Traceback" not in output and "DEBUG" not in output
+
+
+def test_the_display_has_a_line_per_asset_and_a_summary(pipeline_run):
+    first, engine = pipeline_run["first"], pipeline_run["engine"]
+    output = first.stdout
+    shown = int(re.search(r"(\d+) rows", _line_with(output, "sources", "learning_events")).group(1))
+    source = pipeline_run["sandbox"].platform.state()["counts"]["learning-events"]
+    assert _scalar(engine, "select count(*) from learning_events") <= shown <= source  # deletions come later
+    assert "checks 1/1" in _line_with(output, "sources", "organizations")
+    assert "checks 2/2" in _line_with(output, "learner_analytics", "mastery_analytics")
+    for migration in ("0001_schema", "0009_contract_1_1"):
+        assert len([line for line in output.splitlines() if migration in line]) == 1
+    run_id = re.search(r"Run ([0-9a-f-]{36}) \(nightly", output).group(1)
+    summary = _line_with(output, run_id, "succeeded")
+    assert "0 failed" in summary
+    assert f"users {_scalar(engine, 'select count(*) from users'):,}" in _line_with(output, "Rows:")
+    report = _line_with(output, "Analyst report:").split(": ", 1)[1]
+    assert (PROJECT_ROOT / report).is_file()
+    assert f"/runs/{run_id}" in _line_with(output, "In the UI:")
+    log = _log_path(output).read_text()
+    assert run_id in _log_path(output).name and "STEP_SUCCESS" in log and "/v1/learning-events pages" in log
 
 
 def test_sources_are_loaded_from_the_sandbox(pipeline_run):
@@ -119,7 +162,36 @@ def test_a_second_run_succeeds_and_duplicates_nothing(pipeline_run):
     engine = pipeline_run["engine"]
     tables = (*ANALYTICS_TABLES, "point_transactions", "user_points", "predictive_analytics_cache", "learning_events")
     before = {t: _scalar(engine, f"select count(*) from {t}") for t in tables}
-    second = pipeline_run["run"]()
+    second = pipeline_run["run"]("--verbose", DAGSTER_EXECUTOR="multiprocess")
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
     after = {t: _scalar(engine, f"select count(*) from {t}") for t in tables}
     assert after == before
+    output = second.stdout + second.stderr
+    assert "multiprocess" in _line_with(output, "nightly", "executor")
+    assert "STEP_SUCCESS" in output and len(output.splitlines()) > 200  # --verbose: Dagster's own stream
+    assert "0 failed" in _line_with(output, "(nightly", "succeeded")  # read from the step processes' events
+
+
+def test_a_failing_asset_is_named_with_its_error_and_the_log(pipeline_run):
+    """The warehouse loses a table (renamed away) and every quarantine check is made to fail: the
+    run fails, and its summary names the asset, its error's first line, its code and the log."""
+    engine = pipeline_run["engine"]
+    with engine.begin() as conn:
+        conn.execute(sa.text("alter table organizations rename to organizations_away"))
+    try:
+        failed = pipeline_run["run"](QUARANTINE_MAX_SHARE="-1")
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("alter table organizations_away rename to organizations"))
+    output = failed.stdout + failed.stderr
+    assert failed.returncode == 1, output[-4000:]
+    assert "Traceback" not in output
+    step_line = _line_with(output, "failed step", "organizations")
+    assert "does not exist" in step_line  # the error's first line
+    code_line = output.splitlines()[output.splitlines().index(step_line) + 1]
+    assert "analytics_pipeline/assets/sources.py:" in code_line
+    check_line = _line_with(output, "failed check", "quarantine_share")
+    assert "QUARANTINE_MAX_SHARE" in check_line  # the check's description
+    assert "failed" in _line_with(output, "(nightly")
+    log = _log_path(output).read_text()
+    assert "STEP_FAILURE" in log and "Traceback" in log and "organizations" in log
