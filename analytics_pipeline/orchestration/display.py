@@ -152,7 +152,7 @@ class RunDisplay:
         self.failed: list[FailedStep] = []
         self.failed_checks: list[tuple[str, str, str]] = []  # (asset, check, description)
         self.checks_passed = 0
-        self.skipped: list[str] = []
+        self.planned: set[str] = set()
         self.materialized = 0
         self.report_path: str | None = None
         self.run_error: str | None = None
@@ -260,8 +260,13 @@ class RunDisplay:
             info = self.steps.get(step, StepInfo("-", (step,), "?"))
             self.failed.append(FailedStep(step, info.group, info.assets, first_line(event.event_specific_data.error), info.source))
             self._step_ended(step, None, entry.timestamp)
-        elif kind == T.STEP_SKIPPED:
-            self.skipped.append(step)
+        elif kind in (T.ASSET_MATERIALIZATION_PLANNED, T.ASSET_CHECK_EVALUATION_PLANNED) and step:
+            self.planned.add(step)
+
+    @property
+    def not_run(self) -> list[str]:
+        """Planned steps that never started (upstream failed: Dagster abandons or skips them)."""
+        return sorted(step for step in self.planned if self.state[step].started is None) if self.status else []
 
     def _step_ended(self, step: str, seconds: float | None, timestamp: float) -> None:
         state = self.state[step]
@@ -353,8 +358,8 @@ class RunDisplay:
         for failure in self.failed:
             lines.append(f"  failed step {failure.step} ({failure.group}: {', '.join(failure.assets)}): {failure.error}")
             lines.append(f"    code: {failure.source}")
-        if self.skipped:
-            lines.append(_wrapped(f"  skipped (upstream failed): {len(self.skipped)} steps: ", self.skipped, width))
+        if self.not_run:
+            lines.append(_wrapped(f"  not run (upstream failed): {len(self.not_run)} steps: ", self.not_run, width))
         for asset, check, description in self.failed_checks:
             lines.append(f"  failed check {asset}.{check}: {description or '(no description)'}")
         counts = [f"{table} {count:,}" for table, count in row_counts.items() if count is not None]
