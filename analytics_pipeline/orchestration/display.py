@@ -40,7 +40,7 @@ ROW_KEYS = ("dagster/row_count", "rows", "row_count", "ledger_rows", "rows_delet
 #: Materialization metadata holding the path of a written file (the analyst report).
 PATH_KEY = "path"
 PROGRESS_AFTER_SECONDS = 3.0
-PROGRESS_EVERY_SECONDS = 30.0
+PROGRESS_EVERY_SECONDS = 60.0
 POLL_SECONDS = 0.5
 _ENDED = {T.RUN_SUCCESS, T.RUN_FAILURE, T.RUN_CANCELED}
 
