@@ -42,6 +42,7 @@ PATH_KEY = "path"
 PROGRESS_AFTER_SECONDS = 3.0
 PROGRESS_EVERY_SECONDS = 60.0
 POLL_SECONDS = 0.5
+STEP_LINE_WIDTH = 160  # a failed step's line; the summary has its error's whole first line
 _ENDED = {T.RUN_SUCCESS, T.RUN_FAILURE, T.RUN_CANCELED}
 
 
@@ -99,6 +100,9 @@ def first_line(error) -> str:
         return "unknown error"
     message = (error.message or "").strip()
     line = message.splitlines()[0] if message else error.cls_name or "error"
+    head, separator, rest = line.partition(": ")
+    if separator and head.rsplit(".", 1)[-1] == error.cls_name:  # "package.module.Error: ..." -> "Error: ..."
+        return f"{error.cls_name}: {rest}"
     if error.cls_name and not line.startswith(error.cls_name):
         line = f"{error.cls_name}: {line}"
     return line
@@ -284,7 +288,8 @@ class RunDisplay:
         seconds = f"{state.seconds:6.1f} s" if state.seconds is not None else "       "
         failure = next((f for f in self.failed if f.step == step), None)
         if failure is not None:
-            return [f"  FAILED {info.group:17} {', '.join(info.assets):32} {seconds}  {failure.error}"]
+            line = f"  FAILED {info.group:17} {', '.join(info.assets):32} {seconds}  {failure.error}"
+            return [line if len(line) <= STEP_LINE_WIDTH else line[:STEP_LINE_WIDTH - 1] + "…"]
         lines = []
         for asset, rows in state.assets:
             checks = [c for c in state.checks if c[0] == asset]
