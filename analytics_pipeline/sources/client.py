@@ -18,6 +18,7 @@ The token lives only in the session's ``Authorization`` header; every message pa
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -68,7 +69,7 @@ class Page:
     @property
     def rows(self) -> list[dict]:
         if self._rows is None:
-            self._rows = orjson.loads(self.body)["data"]
+            self._rows = parse_body(self.endpoint, self.body)["data"]
         return self._rows
 
     def __len__(self) -> int:
@@ -103,6 +104,19 @@ class RetryPolicy:
 def redact(text: str, secret: str) -> str:
     """``text`` with every occurrence of ``secret`` replaced (no-op for an empty secret)."""
     return text.replace(secret, REDACTED) if secret else text
+
+
+def parse_body(endpoint: str, body: bytes):
+    """The JSON body, by orjson; by the standard library when orjson refuses a lone surrogate escape
+    (``"\\ud800"``) or NaN/Infinity, so those rows reach validation and the quarantine instead of failing
+    the page. Not JSON for either: :class:`TransientSourceError` (retried)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise TransientSourceError(f"/v1/{endpoint}: the body is not valid JSON ({exc}; {len(body)} bytes)") from None
 
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
@@ -195,10 +209,7 @@ class LmsClient:
         decoded = decode_page(endpoint, body)
         if decoded is not None:
             return Page(endpoint, 0, decoded[1], len(body), body, columns=decoded[0])
-        try:
-            page = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise TransientSourceError(f"/v1/{endpoint}: the body is not valid JSON ({exc}; {len(body)} bytes)") from None
+        page = parse_body(endpoint, body)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list) or "next_cursor" not in page:
             raise TransientSourceError(f"/v1/{endpoint}: the body is not a page (expected data and next_cursor)")
         return Page(endpoint, 0, page["next_cursor"], len(body), _rows=page["data"])
