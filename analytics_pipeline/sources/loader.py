@@ -48,7 +48,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.sources.client import LmsClient, Page
 from analytics_pipeline.sources.columnar import validate_pages
-from analytics_pipeline.sources.contract import Validated
+from analytics_pipeline.sources.contract import NUL, SURROGATES, Validated
 from analytics_pipeline.sources.specs import SourceSpec
 from analytics_pipeline.warehouse.bulk import copy_frame
 
@@ -137,12 +137,45 @@ class Watermarks:
         )
 
 
+MAX_SOURCE_ID_CHARS = 200  # the quarantine's (resource, source_id) index cannot hold a 1 MB id
+MAX_REASON_CHARS = 1000
+
+
+def _storable(texts: pd.Series, limit: int) -> pd.Series:
+    """Texts the quarantine can always hold: NUL and lone surrogates written as escapes, cut at ``limit``."""
+    texts = texts.astype(object)
+    texts = texts.str.replace(NUL, "\\u0000", regex=False)
+    texts = texts.str.replace(SURROGATES, lambda m: f"\\u{ord(m.group()):04x}", regex=True)
+    return texts.str.slice(0, limit)
+
+
 def quarantine(conn: Connection, resource: str, rows: pd.DataFrame, run_id: str | None) -> int:
     """COPY rows (source_id, reason, payload) into ``quarantine``."""
     if rows.empty:
         return 0
-    frame = rows[["source_id", "reason", "payload"]].assign(resource=resource, run_id=run_id)
-    return copy_frame(conn, "quarantine", frame[["resource", "source_id", "reason", "payload", "run_id"]])
+    frame = pd.DataFrame({
+        "resource": resource,
+        "source_id": _storable(rows["source_id"], MAX_SOURCE_ID_CHARS).to_numpy(),
+        "reason": _storable(rows["reason"], MAX_REASON_CHARS).to_numpy(),
+        "payload": rows["payload"].astype(object).to_numpy(),
+        "run_id": run_id,
+    })
+    return copy_frame(conn, "quarantine", frame)
+
+
+# SQLSTATE classes one row can cause: data exception, integrity constraint violation, program limit
+# exceeded (e.g. an index row too large). Anything else (connection, serialisation...) fails the run.
+ROW_ERROR_CLASSES = ("22", "23", "54")
+
+
+def row_error(exc: BaseException) -> str | None:
+    """The database's reason when ``exc`` is an error a single row can cause, else None."""
+    orig = getattr(exc, "orig", exc)
+    if not isinstance(orig, psycopg.Error) or not orig.sqlstate or orig.sqlstate[:2] not in ROW_ERROR_CLASSES:
+        return None
+    message = orig.diag.message_primary or str(orig).splitlines()[0]
+    column = f" (column {orig.diag.column_name})" if orig.diag.column_name else ""
+    return f"rejected by PostgreSQL [{orig.sqlstate}]: {message}{column}"
 
 
 def _payloads(frame: pd.DataFrame) -> list[str]:
@@ -177,13 +210,46 @@ class TableSink:
         if self.stats.preview is None:
             self.stats.preview = rows.head(PREVIEW_ROWS)
         rows = self._without_orphans(rows)
-        if rows.empty or (self.direct and self._copy_direct(rows)):
+        if not rows.empty:
+            self._isolated(rows, validated.valid)
+
+    def _isolated(self, rows: pd.DataFrame, valid: pd.DataFrame) -> None:
+        """Write ``rows`` in a savepoint; when PostgreSQL rejects them for a row's sake (a value out of
+        a column's range, a constraint, an index limit), roll back and bisect: each half again in its
+        own savepoint, down to the single rows it rejects, which go to the quarantine with the
+        database's message and their payload. k bad rows of n cost about k·log2(n) extra COPYs;
+        a clean batch costs one savepoint. Errors no row causes (connection...) fail the extraction.
+        """
+        try:
+            with self.conn.begin_nested():
+                counts = self._apply(rows, valid)
+        except (psycopg.Error, sa.exc.DBAPIError) as exc:
+            reason = row_error(exc)
+            if reason is None:
+                raise
+            if len(rows) == 1:
+                frame = pd.DataFrame({"source_id": rows[self.spec.key].astype(object).to_numpy(), "reason": [reason],
+                                      "payload": _payloads(valid.loc[rows.index])})
+                self.stats.quarantined_invalid += quarantine(self.conn, self.spec.resource, frame, self.run_id)
+                return
+            half = len(rows) // 2
+            self._isolated(rows.iloc[:half], valid)
+            self._isolated(rows.iloc[half:], valid)
             return
+        self.stats.inserted += counts[0]
+        self.stats.updated += counts[1]
+        self.stats.unchanged += counts[2]
+        self.stats.child_rows += counts[3]
+
+    def _apply(self, rows: pd.DataFrame, valid: pd.DataFrame) -> tuple[int, int, int, int]:
+        """Write the rows (and their children); (inserted, updated, unchanged, child rows)."""
+        if self.direct and self._copy_direct(rows):
+            return len(rows), 0, 0, 0
         self.conn.execute(sa.text(f"truncate {self.stage}"))
         copy_frame(self.conn, self.stage, rows, json_columns=self.spec.json_columns, array_columns=self.spec.array_columns)
-        self._upsert()
-        if self.spec.child:
-            self._replace_children(validated.valid)
+        counts = self._upsert()
+        children = self._replace_children(valid.loc[rows.index]) if self.spec.child else 0
+        return (*counts, children)
 
     def _copy_direct(self, rows: pd.DataFrame) -> bool:
         """COPY the batch straight into the table (one pass), in a savepoint.
@@ -198,7 +264,6 @@ class TableSink:
         except psycopg.errors.UniqueViolation:
             self.direct = False
             return False
-        self.stats.inserted += len(rows)
         return True
 
     def _without_orphans(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -223,7 +288,7 @@ class TableSink:
             rows = rows[~orphan]
         return rows
 
-    def _upsert(self) -> None:
+    def _upsert(self) -> tuple[int, int, int]:
         key, table = self.spec.key, self.spec.table
         columns = ", ".join(f'"{c}"' for c in self.spec.columns)
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in self.spec.columns if c != key)
@@ -236,18 +301,16 @@ class TableSink:
             f") select count(*) filter (where inserted), count(*) filter (where not inserted), "
             f"(select count(distinct \"{key}\") from {self.stage}) from upserted"
         )).one()
-        self.stats.inserted += inserted
-        self.stats.updated += updated
-        self.stats.unchanged += staged - inserted - updated
+        return inserted, updated, staged - inserted - updated
 
-    def _replace_children(self, valid: pd.DataFrame) -> None:
+    def _replace_children(self, valid: pd.DataFrame) -> int:
         """Children of the parent rows this batch applied are replaced by the batch's version."""
         child, spec = self.spec.child, self.spec
         children = child.build(valid)
         applied = (f"select s.id from {self.stage} s join {spec.table} p on p.id = s.id and p.updated_at = s.updated_at")
         self.conn.execute(sa.text(f"delete from {child.table} where {child.parent_column} in ({applied})"))
         if children.empty:
-            return
+            return 0
         self.conn.execute(sa.text(f"truncate {self.child_stage}"))
         copy_frame(self.conn, self.child_stage, children)
         columns = ", ".join(c for c in children.columns if c != "parent_updated_at")
@@ -258,7 +321,7 @@ class TableSink:
             f"join {spec.table} p on p.id = c.{child.parent_column} and p.updated_at = c.parent_updated_at "
             f"order by {key} on conflict ({key}) do nothing"
         ))
-        self.stats.child_rows += result.rowcount
+        return result.rowcount
 
 
 @dataclass
