@@ -48,9 +48,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.sources.client import LmsClient, Page
 from analytics_pipeline.sources.columnar import validate_pages
-from analytics_pipeline.sources.contract import NUL, SURROGATES, Validated
+from analytics_pipeline.sources.contract import Validated
 from analytics_pipeline.sources.specs import SourceSpec
-from analytics_pipeline.warehouse.bulk import copy_frame
+from analytics_pipeline.warehouse.bulk import copy_frame, flagged, quarantine_rows, write_isolating
 
 DEFAULT_BATCH_ROWS = 50_000
 PREVIEW_ROWS = 5
@@ -137,52 +137,9 @@ class Watermarks:
         )
 
 
-MAX_SOURCE_ID_CHARS = 200  # the quarantine's (resource, source_id) index cannot hold a 1 MB id
-MAX_REASON_CHARS = 1000
-
-
-def _storable(texts: pd.Series, limit: int) -> pd.Series:
-    """Texts the quarantine can always hold: NUL and lone surrogates written as escapes, cut at ``limit``."""
-    texts = texts.astype(object)
-    texts = texts.str.replace(NUL, "\\u0000", regex=False)
-    texts = texts.str.replace(SURROGATES, lambda m: f"\\u{ord(m.group()):04x}", regex=True)
-    return texts.str.slice(0, limit)
-
-
 def quarantine(conn: Connection, resource: str, rows: pd.DataFrame, run_id: str | None) -> int:
     """COPY rows (source_id, reason, payload) into ``quarantine``."""
-    if rows.empty:
-        return 0
-    frame = pd.DataFrame({
-        "resource": resource,
-        "source_id": _storable(rows["source_id"], MAX_SOURCE_ID_CHARS).to_numpy(),
-        "reason": _storable(rows["reason"], MAX_REASON_CHARS).to_numpy(),
-        "payload": rows["payload"].astype(object).to_numpy(),
-        "run_id": run_id,
-    })
-    return copy_frame(conn, "quarantine", frame)
-
-
-# SQLSTATE classes one row can cause: data exception, integrity constraint violation, program limit
-# exceeded (e.g. an index row too large). Anything else (connection, serialisation...) fails the run.
-ROW_ERROR_CLASSES = ("22", "23", "54")
-
-
-def row_error(exc: BaseException) -> str | None:
-    """The database's reason when ``exc`` is an error a single row can cause, else None."""
-    orig = getattr(exc, "orig", exc)
-    if not isinstance(orig, psycopg.Error) or not orig.sqlstate or orig.sqlstate[:2] not in ROW_ERROR_CLASSES:
-        return None
-    message = orig.diag.message_primary or str(orig).splitlines()[0]
-    column = f" (column {orig.diag.column_name})" if orig.diag.column_name else ""
-    return f"rejected by PostgreSQL [{orig.sqlstate}]: {message}{column}"
-
-
-def _payloads(frame: pd.DataFrame) -> list[str]:
-    """JSON text of each row (for quarantining rows that passed validation)."""
-    if frame.empty:
-        return []
-    return frame.to_json(orient="records", lines=True, date_format="iso", date_unit="s").splitlines()
+    return quarantine_rows(conn, resource, rows, run_id)
 
 
 class TableSink:
@@ -214,32 +171,20 @@ class TableSink:
             self._isolated(rows, validated.valid)
 
     def _isolated(self, rows: pd.DataFrame, valid: pd.DataFrame) -> None:
-        """Write ``rows`` in a savepoint; when PostgreSQL rejects them for a row's sake (a value out of
-        a column's range, a constraint, an index limit), roll back and bisect: each half again in its
-        own savepoint, down to the single rows it rejects, which go to the quarantine with the
-        database's message and their payload. k bad rows of n cost about k·log2(n) extra COPYs;
-        a clean batch costs one savepoint. Errors no row causes (connection...) fail the extraction.
+        """Write ``rows`` (and their children) in a savepoint; when PostgreSQL rejects them for a row's
+        sake (a value out of a column's range, a constraint, an index limit) the batch is bisected
+        down to the rows it refuses, which go to the quarantine with the database's message and
+        their payload (``bulk.write_isolating``). Errors no row causes fail the extraction.
         """
-        try:
-            with self.conn.begin_nested():
-                counts = self._apply(rows, valid)
-        except (psycopg.Error, sa.exc.DBAPIError) as exc:
-            reason = row_error(exc)
-            if reason is None:
-                raise
-            if len(rows) == 1:
-                frame = pd.DataFrame({"source_id": rows[self.spec.key].astype(object).to_numpy(), "reason": [reason],
-                                      "payload": _payloads(valid.loc[rows.index])})
-                self.stats.quarantined_invalid += quarantine(self.conn, self.spec.resource, frame, self.run_id)
-                return
-            half = len(rows) // 2
-            self._isolated(rows.iloc[:half], valid)
-            self._isolated(rows.iloc[half:], valid)
-            return
-        self.stats.inserted += counts[0]
-        self.stats.updated += counts[1]
-        self.stats.unchanged += counts[2]
-        self.stats.child_rows += counts[3]
+        def reject(row: pd.DataFrame, reason: str) -> None:
+            frame = flagged(row, [reason], self.spec.key)
+            self.stats.quarantined_invalid += quarantine(self.conn, self.spec.resource, frame, self.run_id)
+
+        for counts in write_isolating(self.conn, rows, lambda part: self._apply(part, valid), reject):
+            self.stats.inserted += counts[0]
+            self.stats.updated += counts[1]
+            self.stats.unchanged += counts[2]
+            self.stats.child_rows += counts[3]
 
     def _apply(self, rows: pd.DataFrame, valid: pd.DataFrame) -> tuple[int, int, int, int]:
         """Write the rows (and their children); (inserted, updated, unchanged, child rows)."""
@@ -282,8 +227,7 @@ class TableSink:
             orphan = rows[parent.column].isin(missing).to_numpy()
             orphans = rows[orphan].drop_duplicates(key)
             reasons = "unknown parent " + parent.table + ".id=" + orphans[parent.column].astype(str)
-            frame = pd.DataFrame({"source_id": orphans[key].to_numpy(), "reason": reasons.to_numpy(),
-                                  "payload": _payloads(orphans)})
+            frame = flagged(orphans, reasons.to_numpy(), key)
             self.stats.quarantined_orphans += quarantine(self.conn, self.spec.resource, frame, self.run_id)
             rows = rows[~orphan]
         return rows
