@@ -191,19 +191,23 @@ def write_isolating(conn: Connection, frame: pd.DataFrame, write: Callable[[pd.D
 
 
 _INTEGER_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
+_NUMERIC = re.compile(r"numeric\((\d+),(\d+)\)")
 
 
 def column_limits(conn: Connection, table: str) -> dict[str, tuple[str, float, int | None]]:
-    """Numeric columns of ``table`` with a bound: column -> (type, exclusive bound of |value|, scale)."""
+    """Numeric columns of ``table`` (temp tables too) with a bound: column -> (type, exclusive bound of
+    |value|, scale)."""
     rows = conn.execute(sa.text(
-        "select column_name, data_type, numeric_precision, numeric_scale from information_schema.columns "
-        "where table_schema = current_schema() and table_name = :t"), {"t": table}).all()
+        "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = to_regclass(:t) and attnum > 0 and not attisdropped"), {"t": table}).all()
     limits = {}
-    for name, data_type, precision, scale in rows:
-        if data_type == "numeric" and precision is not None:
-            limits[name] = (f"numeric({precision},{scale})", 10.0 ** (precision - scale), scale)
-        elif data_type in _INTEGER_RANGES:
-            limits[name] = (data_type, float(_INTEGER_RANGES[data_type]), 0)
+    for name, type_name in rows:
+        numeric = _NUMERIC.fullmatch(type_name)
+        if numeric:
+            precision, scale = int(numeric[1]), int(numeric[2])
+            limits[name] = (type_name, 10.0 ** (precision - scale), scale)
+        elif type_name in _INTEGER_RANGES:
+            limits[name] = (type_name, float(_INTEGER_RANGES[type_name]), 0)
     return limits
 
 
