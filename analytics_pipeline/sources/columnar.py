@@ -96,7 +96,7 @@ def _checked(spec: Field, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
             return None
         if max(abs(low.as_py()), abs(high.as_py())) > MAX_MAGNITUDE:
             return None
-    if spec.kind != "num" and present and not _storable_text(column):
+    if spec.kind == "str" and present and not _storable_text(column):  # enums and RFC 3339 text cannot hold NUL
         return None
     if spec.kind == "ts":
         if _count(pc.match_substring_regex(column, RFC3339)) != present:
@@ -112,7 +112,9 @@ def _checked(spec: Field, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
 
 def _storable_text(column: pa.ChunkedArray) -> bool:
     """No NUL and no text longer than ``MAX_TEXT_CHARS`` in ``column``."""
-    return not _count(pc.match_substring(column, NUL)) and pc.max(pc.utf8_length(column)).as_py() <= MAX_TEXT_CHARS
+    if pc.max(pc.binary_length(column)).as_py() > MAX_TEXT_CHARS and pc.max(pc.utf8_length(column)).as_py() > MAX_TEXT_CHARS:
+        return False  # (bytes >= characters: the exact count only when the bytes exceed the limit)
+    return not _count(pc.match_substring(column, NUL))
 
 
 def check_columns(resource: str, rows: pa.Table) -> pa.Table | None:

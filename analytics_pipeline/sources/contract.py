@@ -202,20 +202,36 @@ def _item_problems(series: pd.Series, items: tuple[Field, ...], is_list: bool) -
 
 
 def _json_text(value) -> str:
-    """JSON text of a nested value (lone surrogates kept as such, NUL escaped as \\u0000)."""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """JSON text of a nested value (NUL escaped as \\u0000; a lone surrogate kept as such)."""
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # a lone surrogate (orjson refuses it)
+        return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def text_problems(texts: pd.Series, is_json: bool = False) -> pd.Series:
-    """Why PostgreSQL cannot store each text (None where it can): NUL, lone surrogate, too long."""
-    texts = texts.astype(object)
-    reason = pd.Series(None, index=texts.index, dtype=object)
-    nul = texts.str.contains(JSON_NUL, regex=True) if is_json else texts.str.contains(NUL, regex=False)
-    reason = reason.mask(nul.fillna(False).astype(bool), "contains a NUL character (U+0000), which PostgreSQL cannot store")
-    surrogate = texts.str.contains(SURROGATES, regex=True).fillna(False).astype(bool)  # in object columns only
-    reason = reason.mask(reason.isna() & surrogate, SURROGATE)
-    long = (texts.str.len() > MAX_TEXT_CHARS).fillna(False).astype(bool)
-    return reason.mask(reason.isna() & long, f"longer than {MAX_TEXT_CHARS} characters")
+    """Why PostgreSQL cannot store each text (None where it can): NUL, lone surrogate, too long.
+
+    Checked on pandas' Arrow-backed strings (vectorised); a lone surrogate cannot be one, so an
+    object column holding one is screened with Python's regex first (the rare path).
+    """
+    reason = np.full(len(texts), None, dtype=object)
+    try:
+        texts = texts.astype("str")
+    except UnicodeEncodeError:
+        surrogate = texts.str.contains(SURROGATES, regex=True).to_numpy(dtype=bool, na_value=False).copy()
+        reason[surrogate] = SURROGATE
+        texts = texts.mask(surrogate, "").astype("str")
+    if is_json:  # the escape \u0000, unless it is an escaped backslash followed by "u0000"
+        nul = texts.str.contains("\\u0000", regex=False).to_numpy(dtype=bool, na_value=False).copy()
+        if nul.any():
+            nul[nul] = texts[nul].astype(object).str.contains(JSON_NUL, regex=True).to_numpy(dtype=bool)
+    else:
+        nul = texts.str.contains(NUL, regex=False).to_numpy(dtype=bool, na_value=False)
+    long = texts.str.len().to_numpy(dtype=float, na_value=0) > MAX_TEXT_CHARS
+    reason[nul & pd.isna(reason)] = "contains a NUL character (U+0000), which PostgreSQL cannot store"
+    reason[long & pd.isna(reason)] = f"longer than {MAX_TEXT_CHARS} characters"
+    return pd.Series(reason, index=texts.index, dtype=object)
 
 
 def out_of_range(parsed: pd.Series) -> np.ndarray:
@@ -250,6 +266,8 @@ def _field_problems(frame: pd.DataFrame, spec: Field, present: pd.Series | None)
 
     def flag_each(problems: pd.Series, mask: np.ndarray) -> None:
         """Per-value reasons (aligned to ``values[mask]``) spread over the rows."""
+        if problems.isna().all():
+            return
         spread = pd.Series(None, index=frame.index, dtype=object)
         spread.iloc[np.flatnonzero(~isnull.to_numpy())[mask]] = problems.to_numpy()
         flag(spread.notna(), f"{spec.name}: " + spread.astype(object).fillna(""))
@@ -284,7 +302,7 @@ def _field_problems(frame: pd.DataFrame, spec: Field, present: pd.Series | None)
         expected = {"bool": (bool, np.bool_), "obj": (dict,), "list": (list,)}[spec.kind]
         type_ok = _instances(values, expected).to_numpy()
         flag(on_rows(~type_ok), {"bool": "not a boolean", "obj": "not an object", "list": "not a list"}[spec.kind])
-        if spec.kind != "bool":  # everything nested, unknown keys included
+        if spec.kind == "obj":  # stored as JSON: everything nested, unknown keys included (list items: below)
             nested = values[type_ok]
             texts = pd.Series([_json_text(v) for v in nested.tolist()], index=nested.index, dtype=object)
             flag_each(text_problems(texts, is_json=True), type_ok)

@@ -109,7 +109,7 @@ QUARANTINED = {  # (resource, source_id) -> what the reason says
     ("enrollments", "n2"): "status: not one of active",
     ("enrollments", "n3"): "unknown parent users.id=u2",
     ("enrollments", "n4"): "progress_percent: above 100",
-    ("content", "k1"): "skill_ids: contains a NUL character",
+    ("content", "k1"): "skill_ids: item: contains a NUL character",
     ("content", "k3"): "due_at: outside 1900-01-01 .. 2200-01-01",
     ("learning-events", "v2"): "event_type: not one of started",
     ("learning-events", "v4"): "occurred_at: outside 1900-01-01 .. 2200-01-01",
