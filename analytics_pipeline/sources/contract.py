@@ -354,7 +354,7 @@ def payload_text(row) -> str:
     try:
         return orjson.dumps(row, default=str).decode()
     except TypeError:  # a lone surrogate: orjson refuses it, json escapes it as \\udXXX
-        return json.dumps(row, default=str)
+        return json.dumps(row, default=str, separators=(",", ":"))
 
 
 def _encodable(value) -> bool:
