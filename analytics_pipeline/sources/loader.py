@@ -27,6 +27,11 @@ updated_at DESC ON CONFLICT (key) DO UPDATE ... WHERE excluded.updated_at >= tar
 — the newest version wins, re-reading a row is idempotent. Both give the same table. A full
 refresh (run config) reads from the beginning through the same path.
 
+One bad row never fails the batch: what PostgreSQL cannot store is quarantined by validation
+(``contract`` docstring), and each batch is written in a savepoint that, when the database still
+rejects it for a row's sake, is bisected down to the rows it refuses (``TableSink._isolated``,
+``warehouse.bulk.write_isolating``); those are quarantined with the database's message.
+
 Unknown parents: rows whose foreign key names a parent missing from the warehouse (parents load
 first: asset deps; one query per parent and batch over its distinct keys) go to the quarantine with reason ``unknown parent <table>.id`` and
 counted. They are not retried automatically (the watermark passes them); a full refresh re-reads
