@@ -9,9 +9,10 @@ client then parses the body with orjson as before (and retries on bad JSON).
 
 :func:`check_columns` accepts a decoded page only when *every* row is valid: required fields
 non-null, enums in their set, numbers in range (no NaN), timestamps strict RFC 3339 that Arrow
-parses, and everything storable (``contract`` module docstring): no NUL, no text longer than
-``MAX_TEXT_CHARS``, timestamps inside ``TIMESTAMP_RANGE``, numbers within 2^53 (a lone surrogate
-never gets here: Arrow refuses the body). Anything else sends the page down the row path (:func:`contract.validate_rows` on the
+parses, and everything storable (``contract`` module docstring): no text longer than
+``MAX_TEXT_CHARS``, timestamps inside ``TIMESTAMP_RANGE``, numbers within 2^53. A body holding
+the escape ``\\u0000`` (a NUL) is left to the row path by :func:`decode_page`, and a lone surrogate
+never gets here either (Arrow refuses the body). Anything else sends the page down the row path (:func:`contract.validate_rows` on the
 orjson-parsed rows), which finds each row's reason for the quarantine. The fast path therefore
 only ever accepts pages the row path would accept whole, and both give the same typed rows.
 """
@@ -31,7 +32,6 @@ from analytics_pipeline.sources.contract import (
     CONTRACT,
     MAX_MAGNITUDE,
     MAX_TEXT_CHARS,
-    NUL,
     TIMESTAMP_RANGE,
     Field,
     Validated,
@@ -58,7 +58,7 @@ def page_schema(resource: str) -> pa.Schema | None:
 def decode_page(resource: str, body: bytes) -> tuple[pa.Table, str | None] | None:
     """(rows as columns, next_cursor), or None when the body needs the row path."""
     schema = page_schema(resource)
-    if schema is None or not body:
+    if schema is None or not body or b"\\u0000" in body:  # a NUL (or its look-alike): the row path decides
         return None
     try:
         table = pa_json.read_json(
@@ -96,7 +96,7 @@ def _checked(spec: Field, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
             return None
         if max(abs(low.as_py()), abs(high.as_py())) > MAX_MAGNITUDE:
             return None
-    if spec.kind == "str" and present and not _storable_text(column):  # enums and RFC 3339 text cannot hold NUL
+    if spec.kind == "str" and present and not _short_text(column):  # enums and RFC 3339 text are short
         return None
     if spec.kind == "ts":
         if _count(pc.match_substring_regex(column, RFC3339)) != present:
@@ -110,11 +110,11 @@ def _checked(spec: Field, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
     return column
 
 
-def _storable_text(column: pa.ChunkedArray) -> bool:
-    """No NUL and no text longer than ``MAX_TEXT_CHARS`` in ``column``."""
-    if pc.max(pc.binary_length(column)).as_py() > MAX_TEXT_CHARS and pc.max(pc.utf8_length(column)).as_py() > MAX_TEXT_CHARS:
-        return False  # (bytes >= characters: the exact count only when the bytes exceed the limit)
-    return not _count(pc.match_substring(column, NUL))
+def _short_text(column: pa.ChunkedArray) -> bool:
+    """No text longer than ``MAX_TEXT_CHARS`` in ``column`` (NUL never gets here: ``decode_page``)."""
+    if pc.max(pc.binary_length(column)).as_py() <= MAX_TEXT_CHARS:  # bytes >= characters
+        return True
+    return pc.max(pc.utf8_length(column)).as_py() <= MAX_TEXT_CHARS
 
 
 def check_columns(resource: str, rows: pa.Table) -> pa.Table | None:

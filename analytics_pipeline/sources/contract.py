@@ -16,7 +16,7 @@ contract accepts but the warehouse cannot hold is quarantined with the reason, n
 half-way nor allowed to fail the batch. Checked here, column-wise:
 
 - text with a NUL character (U+0000; PostgreSQL ``text``/``jsonb`` cannot store it) or a lone
-  UTF-16 surrogate (``"\ud800"`` escaped in the JSON: not encodable as UTF-8) — quarantined,
+  UTF-16 surrogate (``"\\ud800"`` escaped in the JSON: not encodable as UTF-8) — quarantined,
   not cleaned (docs/sources.md);
 - text longer than ``MAX_TEXT_CHARS`` (a JSON object or list: its JSON text);
 - integers outside PostgreSQL ``integer``; numbers that are not finite or whose magnitude
