@@ -13,13 +13,15 @@ the video profile's activity type, the cmi5 progress and mastery-score extension
   activity ``<platform>/courses/<course_id>``, the skill as a category ``objective``;
 - ``result.duration`` = ISO 8601 seconds, ``result.extensions`` cmi5 progress = the learner's
   cumulative progress in the content (the running sum of the contract's ``progress_delta``);
-- ``id`` = a UUID derived from the contract id (re-publishing gives the same statements).
+- ``id`` = a UUID derived from the contract id (re-publishing gives the same statements);
+- ``stored`` = the contract's ``updated_at`` (when the platform recorded the row).
 
 ``statements(...)`` returns them; :func:`post` sends them in one ``POST /xAPI/statements``
-(Ralph's file-system backend accepts one write per store file), :func:`write_jsonl` writes them
-for ``ralph write`` (which needs ``stored`` set: pass ``stored=``).
+(the LRS then sets ``stored`` to now; Ralph's file-system backend accepts one write per store
+file), :func:`write_jsonl` writes them as JSON lines for ``ralph write``, which keeps their
+``stored``: the analytics' "known at T" then matches the contract's ``updated_at <= T``.
 
-    python -m analytics_pipeline.sandbox.xapi_publisher --api URL --token T --lrs URL --user U --password P
+    python -m analytics_pipeline.sandbox.xapi_publisher --api URL --token T (--lrs URL --user U --password P | --jsonl FILE)
 """
 from __future__ import annotations
 
@@ -107,7 +109,7 @@ def event_statements(events: pd.DataFrame, platform: str) -> list[dict]:
             "verb": {"id": VERBS[row.event_type]},
             "object": {"objectType": "Activity", "id": f"{platform}/content/{row.content_id}",
                        "definition": {"type": ACTIVITY_TYPES[row.content_type]}},
-            "timestamp": row.occurred_at,
+            "timestamp": row.occurred_at, "stored": row.updated_at,
         }
         if result:
             statement["result"] = result
@@ -130,13 +132,13 @@ def result_statements(results: pd.DataFrame, platform: str) -> list[dict]:
             "result": {"score": {"scaled": row.score / 100, "raw": row.score, "min": 0, "max": 100},
                        "success": bool(passed)},
             "context": _context(platform, row.course_id, row.skill_id, row.passing_score / 100),
-            "timestamp": row.submitted_at,
+            "timestamp": row.submitted_at, "stored": row.updated_at,
         }
         out.append(statement)
     return out
 
 
-def void_statements(deletions: pd.DataFrame, platform: str, timestamp: str) -> list[dict]:
+def void_statements(deletions: pd.DataFrame, platform: str) -> list[dict]:
     kinds = {"learning-events": "event", "assessment-results": "result"}
     rows = deletions[deletions["resource"].isin(list(kinds))] if not deletions.empty else deletions
     return [{
@@ -144,35 +146,38 @@ def void_statements(deletions: pd.DataFrame, platform: str, timestamp: str) -> l
         "actor": {"objectType": "Agent", "account": {"homePage": platform, "name": "lms-system"}},
         "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
         "object": {"objectType": "StatementRef", "id": statement_id(kinds[row.resource], row.id)},
-        "timestamp": timestamp,
+        "timestamp": row.updated_at, "stored": row.updated_at,
     } for row in rows.itertuples(index=False)]
 
 
 def statements(api_url: str, token: str, platform: str) -> list[dict]:
-    """Every statement for the sandbox's current activity (events, results, then voids)."""
+    """Every statement for the sandbox's current activity, in the order the platform recorded them
+    (``stored`` = the contract's ``updated_at``: when the row became known)."""
     events = read_all(api_url, token, "learning-events")
     results = read_all(api_url, token, "assessment-results")
     deletions = read_all(api_url, token, "deletions")
-    last = max(events["occurred_at"].max(), results["submitted_at"].max())
-    return [*event_statements(events, platform), *result_statements(results, platform),
-            *void_statements(deletions, platform, last)]
+    batch = [*event_statements(events, platform), *result_statements(results, platform),
+             *void_statements(deletions, platform)]
+    return sorted(batch, key=lambda statement: pd.Timestamp(statement["stored"]))
 
 
 def post(lrs_url: str, username: str, password: str, batch: list[dict], timeout: float = 600) -> list[str]:
-    """``POST /xAPI/statements`` of the whole batch; the ids the LRS stored."""
+    """``POST /xAPI/statements`` of the whole batch (the LRS sets ``stored``: now); the ids it stored."""
+    bare = [{k: v for k, v in statement.items() if k != "stored"} for statement in batch]
     response = requests.post(f"{lrs_url.rstrip('/')}/xAPI/statements", auth=(username, password),
                              headers={"X-Experience-API-Version": XAPI_VERSION, "Content-Type": "application/json"},
-                             data=orjson.dumps(batch), timeout=timeout)
+                             data=orjson.dumps(bare), timeout=timeout)
     if response.status_code != 200:
         raise RuntimeError(f"the LRS refused the statements: HTTP {response.status_code}: {response.text[:500]}")
     return response.json()
 
 
-def write_jsonl(path, batch: list[dict], stored: str) -> None:
-    """The statements as JSON lines for ``ralph write`` (``stored`` set; ``timestamp`` kept)."""
+def write_jsonl(path, batch: list[dict], stored: str | None = None) -> None:
+    """The statements as JSON lines for ``ralph write`` (which keeps ``stored`` as given: the
+    statements' own, or ``stored`` for all when passed)."""
     with open(path, "wb") as out:
         for statement in batch:
-            out.write(orjson.dumps({**statement, "stored": stored}) + b"\n")
+            out.write(orjson.dumps({**statement, "stored": stored} if stored else statement) + b"\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,13 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api", required=True, help="the sandbox's URL")
     parser.add_argument("--token", default="sandbox-token")
     parser.add_argument("--platform", help="homePage of the accounts and base of the activity IRIs (default: --api)")
-    parser.add_argument("--lrs", required=True)
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--password", required=True)
+    parser.add_argument("--lrs", help="POST the statements to this LRS (it sets `stored`)")
+    parser.add_argument("--user")
+    parser.add_argument("--password")
+    parser.add_argument("--jsonl", help="write JSON lines for `ralph write` instead (statements keep `stored`)")
     args = parser.parse_args(argv)
+    if bool(args.lrs) == bool(args.jsonl):
+        parser.error("give --lrs (with --user, --password) or --jsonl")
     batch = statements(args.api, args.token, (args.platform or args.api).rstrip("/"))
-    stored = post(args.lrs, args.user, args.password, batch)
-    print(f"{len(stored)} statements stored in {args.lrs}")
+    if args.jsonl:
+        write_jsonl(args.jsonl, batch)
+        print(f"{len(batch)} statements written to {args.jsonl}")
+    else:
+        stored = post(args.lrs, args.user, args.password, batch)
+        print(f"{len(stored)} statements stored in {args.lrs}")
     return 0
 
 

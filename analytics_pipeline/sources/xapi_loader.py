@@ -35,6 +35,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from analytics_pipeline.settings import env
 from analytics_pipeline.sources.contract import Validated
 from analytics_pipeline.sources.loader import (
     PREFETCH_PAGES,
@@ -55,7 +56,20 @@ DEFAULT_BATCH_STATEMENTS = 20_000
 ROSTER_MODES = ("contract", "lrs")
 ACTIVITY_TABLES = ("learning_events", "assessment_results")
 ROSTER_TABLES = ("users", "courses", "content_items", "enrollments")
-NOT_FROM_LRS = ("organizations", "skills", "user_skills", "user_preferences")
+NOT_FROM_LRS = ("organizations", "skills", "user_skills", "user_preferences", "deletions")
+
+
+def tables_from_lrs(url: str | None = None, rosters: str | None = None) -> tuple[str, ...]:
+    """The asset keys the LRS supplies under the configuration (XAPI_LRS_URL, XAPI_ROSTERS): none
+    without an LRS; the activity tables with rosters from the contract; every raw table's asset
+    (those the LRS cannot fill left as they are) with the LRS alone."""
+    url = env("XAPI_LRS_URL") if url is None else url
+    rosters = env("XAPI_ROSTERS") if rosters is None else rosters
+    if not url:
+        return ()
+    if rosters not in ROSTER_MODES:
+        raise ValueError(f"XAPI_ROSTERS must be one of {', '.join(ROSTER_MODES)}, not {rosters!r}")
+    return ACTIVITY_TABLES if rosters == "contract" else (*ACTIVITY_TABLES, *ROSTER_TABLES, *NOT_FROM_LRS)
 EMPTY_REJECTED = pd.DataFrame({"source_id": pd.Series(dtype=object), "reason": pd.Series(dtype=object),
                                "payload": pd.Series(dtype=object)})
 

@@ -316,7 +316,7 @@ def map_statements(statements: list, platform_url: str = "", default_passing_sco
                             "updated_at": stored})[named]
               .groupby("id", as_index=False).agg(full_name=("full_name", "last"), first_at=("at", "min"),
                                                  updated_at=("updated_at", "max")))
-    titled = ok & (is_event | is_result | kind.isin(["enrol", "withdraw"]))
+    titled = ok & (is_event | kind.isin(["enrol", "withdraw"]))  # content = what is studied; assessments are results
     activities = (pd.DataFrame({
         "id": object_ids, "course_id": course, "title": _first_text(flat, "object.definition.name."),
         "content_type": content_type, "is_course": is_course, "updated_at": stored,
