@@ -94,7 +94,8 @@ def recommend_next(
     items = content_items.rename(columns={"id": "content_id"})[["content_id", "course_id", "title", "skill_ids"]]
 
     eff = content_effects.loc[pd.to_numeric(content_effects["effect"]).astype(float) > config.min_effect,
-                              ["content_id", "skill_id", "effect"]].astype({"effect": float})
+                              ["content_id", "skill_id", "effect"]].astype({"effect": float, "skill_id": str, "content_id": str})
+    top = top.astype({"skill_id": str})  # an empty frame (no skills at all, e.g. an LRS alone) reads as float
     by_effect = top.merge(eff, on="skill_id").merge(items.drop(columns="skill_ids"), on="content_id")
     by_effect = _unused(by_effect, used_content)
     by_effect = by_effect.sort_values(["user_id", "gap_rank", "effect", "content_id"], ascending=[True, True, False, True])

@@ -1,9 +1,10 @@
 """The xAPI LRS client: ``GET /xAPI/statements`` with ``since``, ``limit``, ``ascending``, and ``more``.
 
-As the xAPI specification (IEEE 9274.1.1, "Statement Resource") says: HTTP basic auth, the
-``X-Experience-API-Version`` header on every request, a ``StatementResult`` body
-``{"statements": [...], "more": "<IRL or empty>"}``; the ``more`` IRL (relative to the LRS's
-base, as Ralph answers, or absolute) is followed as given until it is empty.
+As the xAPI specification (IEEE 9274.1.1, "Statement Resource") says: ``<endpoint>statements``
+(``XAPI_LRS_URL`` is the LRS's xAPI endpoint; a bare host means ``<host>/xAPI/``), HTTP basic
+auth, the ``X-Experience-API-Version`` header on every request, a ``StatementResult`` body
+``{"statements": [...], "more": "<IRL or empty>"}``; the ``more`` IRL (a path from the host's
+root, as the spec and Ralph have it, or a full URL) is followed as given until it is empty.
 
 Retries as for the contract's client (``client.RetryPolicy``, ``backoff``, the same time
 budget): 5xx, 429, dropped connections, timeouts, bodies cut short or not a StatementResult
@@ -18,24 +19,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-import backoff
-import dagster as dg
 import orjson
-import requests
-from requests.adapters import HTTPAdapter
 
 from analytics_pipeline.settings import env
-from analytics_pipeline.sources.client import RetryPolicy, _from_env, _retry_after_seconds, redact
+from analytics_pipeline.sources.client import HttpSourceResource, PooledClient, RetryPolicy, _from_env, redact
 from analytics_pipeline.sources.errors import (
-    AuthenticationError,
     CursorLoopError,
-    RetriesExhaustedError,
     SourceError,
     TransientSourceError,
 )
 
 log = logging.getLogger(__name__)
-STATEMENTS = "xAPI/statements"
 
 
 @dataclass
@@ -51,8 +45,11 @@ class StatementPage:
         return len(self.statements)
 
 
-class XapiClient:
+class XapiClient(PooledClient):
     """HTTP access to an LRS's statements (use as a context manager, or call :meth:`close`)."""
+
+    refused = "the LRS refused the credentials"
+    credentials_hint = "Check XAPI_LRS_USERNAME and XAPI_LRS_PASSWORD (and that the account may read statements)"
 
     def __init__(
         self,
@@ -68,64 +65,25 @@ class XapiClient:
     ):
         if not base_url:
             raise SourceError("The LRS URL is not set (XAPI_LRS_URL).")
-        # the base the xAPI resources hang on: ".../xAPI/statements" -> ".../"
-        base = base_url.rstrip("/")
-        for suffix in ("/statements", "/xAPI"):
-            base = base.removesuffix(suffix)
-        self.base_url = base + "/"
+        super().__init__(password, connect_timeout_seconds, read_timeout_seconds, retry, logger, pool_maxsize=4)
+        # The xAPI endpoint (the base "statements" hangs on), as LRSs advertise it; a bare host
+        # means Ralph's and Learning Locker's layout, <host>/xAPI/.
+        endpoint = base_url.rstrip("/") + "/"
+        if urlsplit(endpoint).path == "/":
+            endpoint += "xAPI/"
+        self.base_url = endpoint
+        self.statements_url = urljoin(endpoint, "statements")
         self.limit = limit
-        self.timeout = (connect_timeout_seconds, read_timeout_seconds)
-        self.retry = retry
-        self.log = logger or log
-        self._password = password
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
         self.session.auth = (username, password)
         self.session.headers.update({"X-Experience-API-Version": version, "Accept": "application/json"})
-        self.attempts = 0
-        self.retries = 0
-        self._get = backoff.on_exception(
-            self.retry.waits, TransientSourceError, max_time=lambda: self.retry.max_retry_seconds, jitter=None,
-            on_backoff=self._log_retry, logger=None,
-        )(self._get_once)
-
-    def __enter__(self) -> XapiClient:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.session.close()
-
-    def _log_retry(self, details: dict) -> None:
-        self.retries += 1
-        self.log.warning("retrying %s in %.2f s (attempt %d, %.1f s spent): %s", details["args"][0], details["wait"],
-                         details["tries"], details["elapsed"], details["exception"])
+        self._get = self.with_retries(self._get_once)
 
     def _get_once(self, url: str, params: dict | None) -> StatementPage:
-        self.attempts += 1
         where = urlsplit(url).path
-        try:
-            response = self.session.get(url, params=params, timeout=self.timeout)
-            body = response.content
-        except requests.RequestException as exc:
-            raise TransientSourceError(f"{where}: {redact(f'{type(exc).__name__}: {exc}', self._password)}") from None
-        status = response.status_code
-        if status in (401, 403):
-            raise AuthenticationError(
-                f"{where}: the LRS refused the credentials (HTTP {status}). Check XAPI_LRS_USERNAME and "
-                "XAPI_LRS_PASSWORD (and that the account may read statements); not retried."
-            )
-        if status == 429:
-            raise TransientSourceError(f"{where}: rate limited (HTTP 429)", _retry_after_seconds(response))
-        if status >= 500:
-            raise TransientSourceError(f"{where}: server error HTTP {status}")
-        if status != 200:
-            detail = redact(body[:300].decode("utf-8", "replace"), self._password)
-            raise SourceError(f"{where}: HTTP {status}: {detail}")
+        response, body = self.fetch(url, params, where)
+        if response.status_code != 200:
+            detail = redact(body[:300].decode("utf-8", "replace"), self._secret)
+            raise SourceError(f"{where}: HTTP {response.status_code}: {detail}")
         try:
             result = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -137,19 +95,14 @@ class XapiClient:
 
     def get(self, url: str, params: dict | None = None) -> StatementPage:
         """One page with retries; :class:`RetriesExhaustedError` when the retry budget is spent."""
-        try:
-            return self._get(url, params)
-        except TransientSourceError as exc:
-            raise RetriesExhaustedError(
-                f"{exc} — still failing after retrying for {self.retry.max_retry_seconds:g} s (LMS_MAX_RETRY_SECONDS)"
-            ) from None
+        return self._get(url, params)
 
     def pages(self, since: str | None = None) -> Iterator[StatementPage]:
         """Every page of statements stored after ``since`` (oldest first as the LRS orders them)."""
         params: dict | None = {"limit": self.limit, "ascending": "true"}
         if since:
             params["since"] = since
-        url = urljoin(self.base_url, STATEMENTS)
+        url = self.statements_url
         seen: set[str] = set()
         number = 0
         while True:
@@ -161,14 +114,15 @@ class XapiClient:
                 return
             if page.more in seen:
                 raise CursorLoopError(
-                    f"/{STATEMENTS}: the LRS returned a `more` link already followed on page {number} "
+                    f"{urlsplit(self.statements_url).path}: the LRS returned a `more` link already followed on page {number} "
                     "(a pagination loop); stopped instead of reading forever."
                 )
             seen.add(page.more)
-            url, params = urljoin(self.base_url, page.more.lstrip("/")) if not urlsplit(page.more).scheme else page.more, None
+            # `more`: a path from the host's root (the spec; Ralph: "/xAPI/statements?..."), or a full IRL
+            url, params = urljoin(self.base_url, page.more), None
 
 
-class XapiLrsResource(dg.ConfigurableResource):
+class XapiLrsResource(HttpSourceResource):
     """An xAPI Learning Record Store (base URL, basic-auth credentials, paging, retry budget)."""
 
     base_url: str
@@ -180,11 +134,7 @@ class XapiLrsResource(dg.ConfigurableResource):
     default_passing_score: float = 60.0
     since_overlap_seconds: float = 0.0
     rosters: str = "contract"
-    connect_timeout_seconds: float = 5.0
     read_timeout_seconds: int = 60
-    max_retry_seconds: float = 120.0
-    backoff_base_seconds: float = 0.5
-    backoff_max_seconds: float = 30.0
 
     @classmethod
     def from_environment(cls) -> XapiLrsResource:
@@ -201,7 +151,7 @@ class XapiLrsResource(dg.ConfigurableResource):
         return XapiClient(
             self.base_url, self.username, self.password, version=self.version, limit=self.limit,
             connect_timeout_seconds=self.connect_timeout_seconds, read_timeout_seconds=self.read_timeout_seconds,
-            retry=RetryPolicy(self.max_retry_seconds, self.backoff_base_seconds, self.backoff_max_seconds), logger=logger,
+            retry=self.retry_policy(), logger=logger,
         )
 
     def describe(self) -> str:

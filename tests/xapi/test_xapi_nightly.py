@@ -6,7 +6,9 @@ into Ralph as xAPI statements (``sandbox/xapi_publisher.py``; ``stored`` = the c
 `analytics-pipeline run` (what `make run` calls) runs twice on fresh warehouses for the same
 day: once from the contract alone, once with ``XAPI_LRS_URL`` set (rosters from the contract,
 activity from the LRS). The six analytics snapshots and the points ledger are equal for every
-learner; the bad statements are in the quarantine with their reasons and loaded nowhere.
+learner; the bad statements are in the quarantine with their reasons and loaded nowhere. A third
+run reads the LRS alone (``XAPI_ROSTERS=lrs``, no LMS): users, courses, content and enrollments
+come from the statements and the whole nightly succeeds.
 """
 import os
 import shutil
@@ -65,7 +67,7 @@ def two_runs(pg_server_url, ralph_server, tmp_path_factory):
     partition = (pd.Timestamp(sandbox.platform.state()["now"]).normalize() - pd.Timedelta(days=1)).date().isoformat()
     suffix = os.urandom(4).hex()
     databases, runs = [], {}
-    for name in ("contract", "lrs"):
+    for name in ("contract", "lrs", "alone"):
         warehouse_db, dagster_db = f"ap_x_{name}_{suffix}", f"ap_x_{name}_dg_{suffix}"
         databases += [warehouse_db, dagster_db]
         warehouse = ensure_database(pg_server_url, warehouse_db)
@@ -76,9 +78,12 @@ def two_runs(pg_server_url, ralph_server, tmp_path_factory):
                "LMS_API_URL": sandbox.url, "LMS_API_TOKEN": TOKEN, "DAGSTER_EXECUTOR": "in_process"}
         for variable in [v for v in env if v.startswith("XAPI_")]:
             env.pop(variable)
-        if name == "lrs":
+        if name != "contract":
             env |= {"XAPI_LRS_URL": ralph.url, "XAPI_LRS_USERNAME": ralph.username,
                     "XAPI_LRS_PASSWORD": ralph.password, "XAPI_PLATFORM_URL": PLATFORM}
+        if name == "alone":  # no LMS at all: `make run` must not start the sandbox either
+            env |= {"XAPI_ROSTERS": "lrs"}
+            env.pop("LMS_API_URL")
         runs[name] = {"result": _run(env, partition), "engine": make_engine(warehouse)}
     yield {"runs": runs, "statements": statements, "bad": bad}
     sandbox.stop()
@@ -156,3 +161,17 @@ def test_the_ledger_is_equal_for_every_learner(two_runs):
     pd.testing.assert_frame_equal(actual, expected)
     totals = "select user_id, total_points, current_level, current_streak, longest_streak from user_points order by user_id"
     pd.testing.assert_frame_equal(_frame(lrs, totals), _frame(contract, totals))
+
+
+def test_the_lrs_alone_runs_the_whole_nightly(two_runs):
+    alone, contract = (two_runs["runs"][n]["engine"] for n in ("alone", "contract"))
+    counts = {t: int(_frame(alone, f"select count(*) as n from {t}")["n"][0])
+              for t in ("users", "courses", "content_items", "enrollments", "organizations", "user_preferences")}
+    actors = {s["actor"]["account"]["name"] for s in two_runs["statements"] if not s["verb"]["id"].endswith("/voided")}
+    assert counts["users"] == len(actors) + 1  # + the statement of an actor the contract does not know
+    assert counts["courses"] > 0 and counts["content_items"] > 0 and counts["enrollments"] > 0
+    assert counts["organizations"] == counts["user_preferences"] == 0  # nothing in xAPI fills them
+    for table in ANALYTICS_TABLES[:1] + ANALYTICS_TABLES[2:3]:  # velocity and engagement: from activity alone
+        assert int(_frame(alone, f"select count(*) as n from {table}")["n"][0]) > 0, table
+    same = "select user_id, activity_type, points, \"timestamp\" from point_transactions where activity_type <> 'course_completed'"
+    assert len(_frame(alone, same)) > 0.9 * len(_frame(contract, same))
