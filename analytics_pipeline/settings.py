@@ -23,7 +23,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "LMS_PAGE_SIZE": ("5000", "Rows per API page (1-5000)."),
     "LMS_TIMEOUT_SECONDS": ("30", "Read timeout per API request."),
     "LMS_MAX_RETRY_SECONDS": ("120", "Upper bound on the total time spent retrying one request."),
-    "XAPI_LRS_URL": ("", "Base URL of an xAPI Learning Record Store (e.g. Ralph's `http://host:8100`). Set: learning events and assessment results come from its statements (docs/sources.md)."),
+    "XAPI_LRS_URL": ("", "xAPI endpoint of a Learning Record Store (e.g. Ralph's `http://host:8100/xAPI/`; a bare host means `<host>/xAPI/`). Set: learning events and assessment results come from its statements (docs/sources.md)."),
     "XAPI_LRS_USERNAME": ("", "HTTP basic-auth user of the LRS."),
     "XAPI_LRS_PASSWORD": ("", "HTTP basic-auth password of the LRS (never logged)."),
     "XAPI_VERSION": ("1.0.3", "X-Experience-API-Version header sent to the LRS."),
