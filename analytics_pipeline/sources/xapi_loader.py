@@ -166,6 +166,7 @@ class XapiSink:
         previous = tracked.groupby(["user_id", "content_id"])["progress"].shift(1)
         previous = previous.fillna(tracked["prior"]).fillna(0.0)
         deltas = pd.Series((tracked["progress"] - previous).clip(lower=0).round(2).to_numpy(), index=tracked["id"])
+        deltas = deltas[~deltas.index.duplicated()]  # a statement an LRS returned twice
         return out.assign(progress_delta=out["id"].map(deltas).astype(float))
 
     def _write_rosters(self, mapped: Mapped) -> None:
