@@ -134,3 +134,20 @@ def test_wrong_credentials_fail_at_once_with_a_clear_error(ralph, published, cle
     assert "not-the-password" not in str(caught.value)
     assert _count(clean_warehouse, "select count(*) from extraction_watermarks") == 0
     assert _count(clean_warehouse, "select count(*) from learning_events") == 0
+
+
+def test_the_quarantine_share_check_fails_when_too_many_statements_are_bad(ralph, published, clean_warehouse,
+                                                                            dagster_instance, warehouse_url):
+    good = published[:20]
+    bad = [{**s, "id": str(uuid.uuid4()), "verb": {"id": "https://example.org/verbs/unknown"}} for s in published[:5]]
+    ralph.post([*good, *bad])
+    result = dg.materialize([build_xapi_asset(tables_from_lrs(ralph.url, "lrs"), "lrs")], instance=dagster_instance,
+                            resources={"xapi_lrs": _resource(ralph),
+                                       "warehouse": WarehouseResource(database_url=warehouse_url)})
+    assert result.success  # the good statements are committed; the check tells the operator
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.metadata["quarantined"].value == 5
+    assert _count(clean_warehouse, "select count(*) from quarantine where reason like 'verb: unknown%'") == 5
+    loaded = _count(clean_warehouse, "select count(*) from learning_events") + _count(
+        clean_warehouse, "select count(*) from assessment_results")
+    assert loaded == len([s for s in good if not s["verb"]["id"].endswith("/voided")])
