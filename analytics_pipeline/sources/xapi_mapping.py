@@ -15,7 +15,8 @@ What a statement becomes (``VERBS``):
   extension is the actor's cumulative progress in the object, the delta is its change since
   the actor's previous statement about the same object (the warehouse's earlier rows included:
   the caller passes their sum).
-- ``result``: a row of ``assessment_results``: score = ``result.score.scaled`` × 100, else
+- ``result``: a row of ``assessment_results`` (also ``attempted`` carrying a score, as Open edX
+  sends graded problem submissions): score = ``result.score.scaled`` × 100, else
   (raw − min) / (max − min) × 100 (min defaulting to 0); passing score = the cmi5
   ``masteryscore`` context extension × 100, else the configured default.
 - ``enrol`` / ``withdraw``: an enrollment signal about a course (used when the LRS supplies the
@@ -55,7 +56,7 @@ VERBS: dict[str, tuple[str, str | None]] = {
     # ADL vocabulary (and cmi5, which uses it)
     ADL + "initialized": ("event", "started"),
     ADL + "launched": ("event", "started"),
-    ADL + "attempted": ("event", "started"),
+    ADL + "attempted": ("event", "started"),  # with a result.score: an assessment result (Open edX)
     ADL + "progressed": ("event", "progressed"),  # cmi5 progress / Open edX completion
     ADL + "completed": ("event", "completed"),
     ADL + "passed": ("result", None),
@@ -264,6 +265,9 @@ def map_statements(statements: list, platform_url: str = "", default_passing_sco
     scaled, raw_score = _number(flat["result.score.scaled"]), _number(flat["result.score.raw"])
     low, high = _number(flat["result.score.min"]).fillna(0.0), _number(flat["result.score.max"])
     score = (scaled * 100).fillna((raw_score - low) / (high - low) * 100).round(2)
+    # Open edX's graded problem submission is `attempted` with a score: a result, not a start
+    kind = kind.mask(verb.eq(ADL + "attempted").fillna(False) & score.notna(), "result")
+    event_type = event_type.where(kind.ne("result").fillna(True), None)
     is_result = kind.eq("result").fillna(False)
     flag(is_result & score.isna(), "score: no result.score.scaled nor raw with max")
     flag(is_result & ((score < 0) | (score > 100)), "score: outside 0-100")

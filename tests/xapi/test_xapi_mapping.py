@@ -56,22 +56,29 @@ def test_scores_scaled_or_raw_over_max_and_the_cmi5_mastery_score():
         # Open edX course grade
         statement(3, "http://id.tincanapi.com/verb/earned", "http://adlnet.gov/expapi/activities/course",
                   result={"score": {"scaled": 0.5, "raw": 50, "max": 100}}),
+        # Open edX graded problem submission: `attempted` with a score
+        statement(4, ADL + "attempted", "http://adlnet.gov/expapi/activities/question",
+                  result={"score": {"max": 2, "min": 0, "raw": 1, "scaled": 0.5}, "success": False}),
+        statement(5, ADL + "attempted"),  # without a score: a start
     ], PLATFORM, default_passing_score=55)
     results = mapped.results
-    assert results["score"].tolist() == [87.5, 75.0, 50.0]
-    assert results["passing_score"].tolist() == [70.0, 55.0, 55.0]
+    assert results["score"].tolist() == [87.5, 75.0, 50.0, 50.0]
+    assert results["passing_score"].tolist() == [70.0, 55.0, 55.0, 55.0]
     assert results["assessment_id"].tolist()[:2] == ["block-1", "block-2"]
+    assert mapped.events["event_type"].tolist() == ["started"] and mapped.events["content_id"].tolist() == ["block-5"]
 
 
 def test_open_edx_enrollment_signals():
     mapped = map_statements([
-        statement(1, ADL + "registered", "http://adlnet.gov/expapi/activities/course", object=COURSE),
+        statement(1, ADL + "registered", "http://adlnet.gov/expapi/activities/course", object=COURSE,
+                  actor={"objectType": "Agent", "openid": "https://openedx.org/users/user-v1/32e08e30"}),
         statement(2, "http://id.tincanapi.com/verb/unregistered", object=COURSE),
         statement(3, ADL + "completed", object=COURSE),
     ], PLATFORM)
     assert mapped.events.empty  # course-level statements are not learning events
     assert mapped.enrollments["kind"].tolist() == ["enrol", "withdraw", "completed"]
     assert set(mapped.enrollments["course_id"]) == {"course-v1:edX+DemoX+Demo_Course"}
+    assert mapped.enrollments["user_id"].iloc[0].startswith("openid:")
 
 
 def test_identities_are_stable_and_no_address_is_kept():
