@@ -39,9 +39,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def sandbox_if_needed(settings: Settings) -> Iterator[str]:
-    """Yield the LMS API URL: LMS_API_URL when set, else a sandbox server started for the duration."""
-    if settings.lms_api_url:
-        yield settings.lms_api_url
+    """Yield the LMS API URL: LMS_API_URL when set, else a sandbox server started for the duration
+    (none when an xAPI LRS alone is the source: XAPI_LRS_URL with XAPI_ROSTERS=lrs)."""
+    if settings.lms_api_url or (settings.xapi_lrs_url and settings.xapi_rosters == "lrs"):
+        yield settings.lms_api_url or settings.xapi_lrs_url
         return
     port = settings.sandbox_port
     if not port_is_free(port):

@@ -25,9 +25,10 @@ def test_migrate_reports_up_to_date_on_a_migrated_database(warehouse_url):
 
 
 def test_env_lists_every_variable_and_hides_secrets():
-    result = _cli("env", LMS_API_TOKEN="very-secret")
+    result = _cli("env", LMS_API_TOKEN="very-secret", XAPI_LRS_PASSWORD="lrs-secret")
     assert result.returncode == 0
     assert "LMS_API_TOKEN" in result.stdout and "very-secret" not in result.stdout
+    assert "XAPI_LRS_PASSWORD" in result.stdout and "lrs-secret" not in result.stdout
     assert "DATABASE_URL" in result.stdout
 
 
