@@ -27,7 +27,8 @@ log = logging.getLogger("analytics_pipeline")
 def _cmd_env(args) -> int:
     for name, (default, description) in ENVIRONMENT.items():
         value = os.environ.get(name)
-        shown = "(set)" if value and ("TOKEN" in name or "URL" in name) else (value or f"default: {default or '—'}")
+        secret = any(word in name for word in ("TOKEN", "URL", "PASSWORD"))
+        shown = "(set)" if value and secret else (value or f"default: {default or '—'}")
         print(f"{name:24} {shown:28} {description}")
     return 0
 

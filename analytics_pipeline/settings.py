@@ -23,6 +23,15 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "LMS_PAGE_SIZE": ("5000", "Rows per API page (1-5000)."),
     "LMS_TIMEOUT_SECONDS": ("30", "Read timeout per API request."),
     "LMS_MAX_RETRY_SECONDS": ("120", "Upper bound on the total time spent retrying one request."),
+    "XAPI_LRS_URL": ("", "xAPI endpoint of a Learning Record Store (e.g. Ralph's `http://host:8100/xAPI/`; a bare host means `<host>/xAPI/`). Set: learning events and assessment results come from its statements (docs/sources.md)."),
+    "XAPI_LRS_USERNAME": ("", "HTTP basic-auth user of the LRS."),
+    "XAPI_LRS_PASSWORD": ("", "HTTP basic-auth password of the LRS (never logged)."),
+    "XAPI_VERSION": ("1.0.3", "X-Experience-API-Version header sent to the LRS."),
+    "XAPI_PAGE_SIZE": ("500", "`limit` of each GET /xAPI/statements (the LRS may return fewer; Ralph: 100)."),
+    "XAPI_PLATFORM_URL": ("", "The platform's account homePage and activity IRI base: account names and IRI last segments under it are the contract's user, course and content ids."),
+    "XAPI_ROSTERS": ("contract", "`contract`: users, courses, content, enrollments, skills and preferences from the LMS API; `lrs`: the LRS alone (users, courses, content and enrollments from the statements)."),
+    "XAPI_DEFAULT_PASSING_SCORE": ("60", "Passing score (0-100) of an assessment statement without the cmi5 masteryscore extension."),
+    "XAPI_SINCE_OVERLAP_SECONDS": ("0", "`since` is sent this much before the watermark (for LRSs that filter `since` on `timestamp`, as Ralph does); statements stored at or before the watermark are dropped client-side."),
     "SANDBOX_PORT": ("8400", "Port of the sandbox LMS server started by `make run`."),
     "SANDBOX_PROFILE": ("XS", "Scale of the sandbox data started by `make run` (XS, S, M, L)."),
     "SANDBOX_SEED": ("42", "Seed of the sandbox's synthetic data."),
@@ -64,6 +73,8 @@ class Settings:
     lms_api_url: str = field(default_factory=lambda: env("LMS_API_URL"))
     lms_api_token: str = field(default_factory=lambda: env("LMS_API_TOKEN"))
     lms_page_size: int = field(default_factory=lambda: int(env("LMS_PAGE_SIZE")))
+    xapi_lrs_url: str = field(default_factory=lambda: env("XAPI_LRS_URL"))
+    xapi_rosters: str = field(default_factory=lambda: env("XAPI_ROSTERS"))
     sandbox_port: int = field(default_factory=lambda: int(env("SANDBOX_PORT")))
     sandbox_profile: str = field(default_factory=lambda: env("SANDBOX_PROFILE"))
     sandbox_seed: int = field(default_factory=lambda: int(env("SANDBOX_SEED")))

@@ -39,6 +39,7 @@ from analytics_pipeline.gamification import (
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse import copy_frame, read_frame, sql_text
+from analytics_pipeline.warehouse.bulk import column_limits, quarantine_rows, storable_split
 from analytics_pipeline.warehouse.bulk import read_copy
 
 try:  # the scaling layer's pool names (orchestration/pools.py), when present
@@ -117,10 +118,15 @@ def _inserted_and_updated(flags: list[bool]) -> tuple[int, int]:
     return inserted, len(flags) - inserted
 
 
-def _stage(conn: sa.Connection, tmp_table: str, frame: pd.DataFrame, **copy_options) -> None:
-    """Empty ``tmp_table`` and COPY ``frame`` into it (one bucket's rows)."""
+def _stage(conn: sa.Connection, tmp_table: str, frame: pd.DataFrame, target: str, run_id: str | None,
+           **copy_options) -> int:
+    """Empty ``tmp_table`` and COPY ``frame`` into it (one bucket's rows). A learner row a column cannot
+    hold (an integer overflow) is quarantined with the reason under ``target`` instead of failing the
+    asset for everybody (``bulk.storable_split``); returns how many."""
+    frame, flagged = storable_split(frame, column_limits(conn, tmp_table))
     conn.execute(sa.text(f"truncate {tmp_table}"))
     copy_frame(conn, tmp_table, frame, **copy_options)
+    return quarantine_rows(conn, target, flagged, run_id)
 
 
 def _q(name: str) -> sa.TextClause:
@@ -182,7 +188,7 @@ def point_transactions(
     rules = config.to_rules().points
     window = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
     awarded: Counter[str] = Counter()  # new awards per activity_type
-    computed = skipped_unknown = 0
+    computed = skipped_unknown = quarantined = 0
     with warehouse.engine().begin() as conn:
         conn.execute(sa.text(f"select pg_advisory_xact_lock_shared({LEDGER_LOCK_SQL})"))
         n_rows = conn.execute(_q("window_item_counts"), window).scalar_one()
@@ -195,9 +201,9 @@ def point_transactions(
             enrollments = read_copy(conn, sql_text("gamification/window_completed_enrollments.sql"), params)
             ledger = item_awards(events, results, enrollments, T, rules)
             computed += len(ledger)
-            _stage(conn, "tmp_point_awards", ledger[["user_id", "points", "activity_type", "source_id",
-                                                     "origin_id", "metadata", "timestamp"]],
-                   json_columns=["metadata"])
+            quarantined += _stage(conn, "tmp_point_awards", ledger[["user_id", "points", "activity_type", "source_id",
+                                                                    "origin_id", "metadata", "timestamp"]],
+                                  "point_transactions", context.run_id, json_columns=["metadata"])
             skipped_unknown += conn.execute(_q("count_tmp_unknown_users")).scalar_one()
             awarded.update(activity_type for activity_type, _ in conn.execute(_q("insert_item_awards")).all())
         day_rows = conn.execute(_q("insert_day_awards"), {
@@ -212,6 +218,7 @@ def point_transactions(
         **{f"inserted_{k}": v for k, v in sorted(awarded.items())},
         "item_awards_computed": computed,
         "item_awards_of_unknown_users": int(skipped_unknown),
+        "rows_quarantined": quarantined,
         "user_buckets": buckets,
         "ledger_rows": int(total_rows),
         "T": T.isoformat(),
@@ -232,7 +239,7 @@ def user_points(
 ) -> dg.MaterializeResult:
     T = snapshot_instant(context)
     rules = config.to_rules()
-    inserted = updated = learners = 0
+    inserted = updated = learners = quarantined = 0
     with warehouse.engine().begin() as conn:
         as_of = pd.Timestamp(conn.execute(_q("advance_as_of"), {"t": T.to_pydatetime()}).scalar_one())
         n_users = conn.execute(_q("count_users")).scalar_one()
@@ -247,8 +254,9 @@ def user_points(
                 continue
             frame["current_level"] = rules.levels.level_for(frame["total_points"].to_numpy())
             learners += len(frame)
-            _stage(conn, "tmp_user_points", frame[["user_id", "total_points", "current_level",
-                                                   "current_streak", "longest_streak"]])
+            quarantined += _stage(conn, "tmp_user_points", frame[["user_id", "total_points", "current_level",
+                                                                  "current_streak", "longest_streak"]],
+                                  "user_points", context.run_id)
             bucket_inserted, bucket_updated = _inserted_and_updated(conn.execute(_q("upsert_user_points")).scalars().all())
             inserted += bucket_inserted
             updated += bucket_updated
@@ -258,6 +266,7 @@ def user_points(
     return dg.MaterializeResult(metadata={
         "as_of": as_of.isoformat(),
         "learners_computed": learners,
+        "rows_quarantined": quarantined,
         "rows_inserted": inserted,
         "rows_updated": updated,
         "rows": int(summary[0]),
@@ -300,7 +309,8 @@ def user_achievements(
             earned = earned_achievements(catalog, frames["ledger"], frames["days"], frames["enrollments"],
                                          frames["results"], frames["skills"], T, rules)
             evaluated += len(earned)
-            _stage(conn, "tmp_user_achievements", earned[["user_id", "achievement_id", "earned_at"]])
+            _stage(conn, "tmp_user_achievements", earned[["user_id", "achievement_id", "earned_at"]],
+                   "user_achievements", context.run_id)
             bucket_inserted, bucket_moved_back = _inserted_and_updated(
                 conn.execute(_q("insert_user_achievements")).scalars().all())
             inserted += bucket_inserted

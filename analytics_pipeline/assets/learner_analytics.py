@@ -170,6 +170,7 @@ def _materialization_metadata(spec: Spec, report: SnapshotReport, schema: dg.Tab
         "seconds_by_phase": dg.MetadataValue.json(
             {k: round(v, 3) for k, v in report.seconds.items()}),
         "quality_warnings": len(report.quality.warnings) if report.quality else 0,
+        "rows_quarantined": report.quarantined,  # learner rows the table cannot hold (see quarantine)
     }
 
 
@@ -213,7 +214,7 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
         try:
             report = run_snapshot(warehouse.engine(), spec.name, T, cfg,
                                   chunk_learners=config.chunk_learners,
-                                  quality_engine=config.quality_engine)
+                                  quality_engine=config.quality_engine, run_id=context.run_id)
         except QualityError as exc:
             for result in _check_results(key, exc.outcome, exc.chunk):
                 yield result

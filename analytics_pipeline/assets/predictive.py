@@ -82,19 +82,20 @@ def _value(v):
 
 
 def write_kind(warehouse: WarehouseResource, kind: str, frame: pd.DataFrame, T: pd.Timestamp,
-               preferences: pd.DataFrame) -> dict:
+               preferences: pd.DataFrame, run_id: str | None = None) -> dict:
     """Replace the cache rows of ``kind`` (module docstring) in one transaction; return metadata."""
     rows = to_cache_rows(kind, frame, T, preferences)
     opted_out = opted_out_users(kind, preferences)
     with replace_snapshot(warehouse.engine(), TABLE, T, json_columns=["data"], scope={"analytics_type": kind},
-                          delete_existing=False) as writer:
+                          delete_existing=False, run_id=run_id) as writer:
         replaced = writer.delete_users(rows["user_id"])
         removed = writer.delete_users(opted_out)
         writer.write(rows)
     preview = rows.head(5).assign(data=rows["data"].head(5).map(str).str.slice(0, 200))
     return {
         "analytics_type": kind,
-        "row_count": dg.MetadataValue.int(len(rows)),
+        "row_count": dg.MetadataValue.int(writer.rows),
+        "rows_quarantined": dg.MetadataValue.int(writer.quarantined),  # a value the cache cannot hold
         "calculated_at": T.isoformat(),
         "expires_at": (T + TTL).isoformat() if len(rows) else dg.MetadataValue.null(),
         "learners_computed": dg.MetadataValue.int(len(frame)),  # the stale ones; fresh rows were kept
@@ -172,7 +173,7 @@ def predictive_drop_off_risk(
         model["method"], "reused" if reused else "trained", evaluation["auc"], evaluation["brier"],
         evaluation["train_rows"], len(frame),
     )
-    metadata = write_kind(warehouse, "drop_off_risk", frame, T, preferences)
+    metadata = write_kind(warehouse, "drop_off_risk", frame, T, preferences, context.run_id)
     metadata.update(drop_off_metadata(evaluation))
     metadata["model_reused"] = reused
     metadata["model_trained_at"] = model.get("trained_at", T.isoformat())
@@ -223,7 +224,7 @@ def predictive_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseR
                   for chunk in learners.chunks()]
         preferences = query(learners.conn, "preferences")
     frame = concat(frames)
-    return dg.MaterializeResult(metadata=write_kind(warehouse, "forecast", frame, T, preferences))
+    return dg.MaterializeResult(metadata=write_kind(warehouse, "forecast", frame, T, preferences, context.run_id))
 
 
 @dg.asset(
@@ -262,7 +263,7 @@ def predictive_recommendations(context: dg.AssetExecutionContext, warehouse: War
     if not reused:
         save_model(warehouse.engine(), "recommendations", T, model, TTL)
     frame = concat(frames)
-    metadata = write_kind(warehouse, "recommendations", frame, T, preferences)
+    metadata = write_kind(warehouse, "recommendations", frame, T, preferences, context.run_id)
     metadata["measured_item_effects"] = dg.MetadataValue.int(len(effects))
     metadata["learners_with_gaps"] = dg.MetadataValue.int(with_gaps)
     metadata["model_reused"] = reused

@@ -16,6 +16,7 @@ from analytics_pipeline.sources.client import LmsApiResource
 from analytics_pipeline.sources.deletions import DeletionSink
 from analytics_pipeline.sources.loader import DEFAULT_BATCH_ROWS, ExtractionStats, TableSink, extract, format_watermark
 from analytics_pipeline.sources.specs import DELETIONS_RESOURCE, SOURCES, SourceSpec
+from analytics_pipeline.sources.xapi_loader import tables_from_lrs
 
 GROUP = "sources"
 OWNERS = ["team:data-platform"]
@@ -128,5 +129,7 @@ def deletions(
 
 
 SOURCE_ASSETS = [build_extraction_asset(spec) for spec in SOURCES]
+# The tables an xAPI LRS supplies under the configuration come from assets/xapi.py instead.
+FROM_LRS = tables_from_lrs()
 
-defs = dg.Definitions(assets=[*SOURCE_ASSETS, deletions])
+defs = dg.Definitions(assets=[a for a in [*SOURCE_ASSETS, deletions] if a.key.path[-1] not in FROM_LRS])

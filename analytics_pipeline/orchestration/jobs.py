@@ -1,4 +1,5 @@
-"""Jobs: the nightly run of the whole graph for one logical day, and the hourly leaderboard refresh."""
+"""Jobs: the nightly run of the whole graph for one logical day, the legal duties of a day on their
+own, and the hourly leaderboard refresh."""
 from __future__ import annotations
 
 import dagster as dg
@@ -14,6 +15,19 @@ nightly_job = dg.define_asset_job(
     description="Sources → learner analytics → gamification → aggregates → predictive → governance, for one day.",
 )
 
+# Retention and erasure (and their checks) alone: what the law requires every night, whatever
+# else failed. Launched by the ``legal_duties_after_nightly`` sensor when a nightly run ends
+# without having applied them (assets/legal_duties.py, docs/governance.md).
+LEGAL_DUTY_ASSET_KEYS = ("retention", "erasure")
+legal_duties_job = dg.define_asset_job(
+    "legal_duties",
+    selection=dg.AssetSelection.assets(*LEGAL_DUTY_ASSET_KEYS),
+    partitions_def=DAILY_PARTITIONS,
+    executor_def=select_executor(),
+    description="Retention and erasure for one day, with their checks; depends on no other asset, so no failure "
+                "elsewhere can skip it. Run after every nightly run that did not apply them.",
+)
+
 # The two leaderboard views only (unpartitioned): points since the start of the UTC week/month.
 LEADERBOARD_ASSET_KEYS = ("leaderboard_weekly", "leaderboard_monthly")
 leaderboard_refresh_job = dg.define_asset_job(
@@ -22,4 +36,4 @@ leaderboard_refresh_job = dg.define_asset_job(
     description="REFRESH MATERIALIZED VIEW CONCURRENTLY of the weekly and monthly leaderboards (hourly).",
 )
 
-JOBS = [nightly_job, leaderboard_refresh_job]
+JOBS = [nightly_job, legal_duties_job, leaderboard_refresh_job]

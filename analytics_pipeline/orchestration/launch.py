@@ -46,12 +46,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def sandbox_if_needed(settings: Settings, while_starting: Callable[[], None] | None = None) -> Iterator[str]:
-    """Yield the LMS API URL: LMS_API_URL when set, else a sandbox server started for the duration.
+    """Yield the LMS API URL: LMS_API_URL when set, else a sandbox server started for the duration
+    (none when an xAPI LRS alone is the source: XAPI_LRS_URL with XAPI_ROSTERS=lrs).
     ``while_starting()`` runs while the sandbox builds its data (before the yield in any case)."""
     while_starting = while_starting or (lambda: None)
-    if settings.lms_api_url:
+    if settings.lms_api_url or (settings.xapi_lrs_url and settings.xapi_rosters == "lrs"):
         while_starting()
-        yield settings.lms_api_url
+        yield settings.lms_api_url or settings.xapi_lrs_url
+        return
         return
     port = settings.sandbox_port
     if not port_is_free(port):
@@ -166,6 +168,12 @@ def run_pipeline(settings: Settings, partition: str | None = None, job: str = "n
         started = time.monotonic()
         display = execute(settings, ready["code"], job, partition, kind, verbose)
         elapsed = time.monotonic() - started
+        if display.status != "succeeded" and job == "nightly":
+            # no daemon here to run the legal_duties sensor: retention and erasure run all the same
+            print(f"Job 'nightly' failed: running 'legal_duties' (retention, erasure) for {partition}", file=sys.stderr)
+            duties = execute(settings, ready["code"], "legal_duties", partition, kind, verbose)
+            print(f"legal_duties {'succeeded' if duties.status == 'succeeded' else 'FAILED'} "
+                  f"(run {duties.run_id}, event log {duties.log_path})", file=sys.stderr)
     for line in display.summary(job, partition, warehouse_rows(environment.database_url)):
         print(line)
     if display.status != "succeeded":

@@ -74,8 +74,9 @@ def _top_gaps(skill_gaps: pd.DataFrame, skills: pd.DataFrame | None, config: Rec
 
 
 def _unused(cand: pd.DataFrame, used_content: pd.DataFrame) -> pd.DataFrame:
-    used = used_content[["user_id", "content_id"]].drop_duplicates().assign(_used=True)
-    cand = cand.merge(used, on=["user_id", "content_id"], how="left")
+    keys = {"user_id": str, "content_id": str}  # empty frames read from the database come back as float
+    used = used_content[["user_id", "content_id"]].astype(keys).drop_duplicates().assign(_used=True)
+    cand = cand.astype(keys).merge(used, on=["user_id", "content_id"], how="left")
     return cand.loc[cand["_used"].isna()].drop(columns="_used")
 
 
@@ -94,7 +95,8 @@ def recommend_next(
     items = content_items.rename(columns={"id": "content_id"})[["content_id", "course_id", "title", "skill_ids"]]
 
     eff = content_effects.loc[pd.to_numeric(content_effects["effect"]).astype(float) > config.min_effect,
-                              ["content_id", "skill_id", "effect"]].astype({"effect": float})
+                              ["content_id", "skill_id", "effect"]].astype({"effect": float, "skill_id": str, "content_id": str})
+    top = top.astype({"user_id": str, "skill_id": str})  # empty (no skills at all, e.g. an LRS alone): read as float
     by_effect = top.merge(eff, on="skill_id").merge(items.drop(columns="skill_ids"), on="content_id")
     by_effect = _unused(by_effect, used_content)
     by_effect = by_effect.sort_values(["user_id", "gap_rank", "effect", "content_id"], ascending=[True, True, False, True])
@@ -115,7 +117,8 @@ def recommend_next(
     else:
         fb = top.merge(item_skills, on="skill_id")
     fb = _unused(fb, used_content)
-    measured = content_effects[["content_id", "skill_id"]].drop_duplicates().assign(_measured=True)
+    measured = (content_effects[["content_id", "skill_id"]].astype(str)  # empty: read as float
+                .drop_duplicates().assign(_measured=True))
     fb = fb.merge(measured, on=["content_id", "skill_id"], how="left")
     fb = fb.loc[fb["_measured"].isna()].drop(columns="_measured")  # a known (even poor) effect is not "unknown"
     fb = fb.sort_values(["user_id", "gap_rank", "title", "content_id"])

@@ -18,6 +18,7 @@ The token lives only in the session's ``Authorization`` header; every message pa
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -68,7 +69,7 @@ class Page:
     @property
     def rows(self) -> list[dict]:
         if self._rows is None:
-            self._rows = orjson.loads(self.body)["data"]
+            self._rows = parse_body(self.endpoint, self.body)["data"]
         return self._rows
 
     def __len__(self) -> int:
@@ -105,6 +106,19 @@ def redact(text: str, secret: str) -> str:
     return text.replace(secret, REDACTED) if secret else text
 
 
+def parse_body(endpoint: str, body: bytes):
+    """The JSON body, by orjson; by the standard library when orjson refuses a lone surrogate escape
+    (``"\\ud800"``) or NaN/Infinity, so those rows reach validation and the quarantine instead of failing
+    the page. Not JSON for either: :class:`TransientSourceError` (retried)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise TransientSourceError(f"/v1/{endpoint}: the body is not valid JSON ({exc}; {len(body)} bytes)") from None
+
+
 def _retry_after_seconds(response: requests.Response) -> float | None:
     header = response.headers.get("Retry-After")
     if header is None:
@@ -115,47 +129,54 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
         return None
 
 
-class LmsClient:
-    """HTTP access to the LMS list endpoints (use as a context manager, or call :meth:`close`)."""
+class PooledClient:
+    """A pooled ``requests.Session`` whose GETs are classified and retried under one ``RetryPolicy``.
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        page_size: int = 1000,
-        connect_timeout_seconds: float = 5.0,
-        read_timeout_seconds: float = 30.0,
-        retry: RetryPolicy = RetryPolicy(),
-        logger: logging.Logger | None = None,
-    ):
-        if not base_url:
-            raise SourceError("The LMS API URL is not set (LMS_API_URL).")
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise SourceError(f"The page size must be between 1 and {MAX_PAGE_SIZE}, not {page_size} (LMS_PAGE_SIZE).")
-        self.base_url = base_url.rstrip("/")
-        self.page_size = page_size
+    Shared by the LMS API client and the xAPI client (``xapi_client.py``). Subclasses set
+    ``refused`` and ``credentials_hint`` (the 401/403 message) and wrap their one-request method
+    with :meth:`with_retries`.
+    """
+
+    refused = "the server refused the credentials"
+    credentials_hint = "Check the credentials"
+
+    def __init__(self, secret: str, connect_timeout_seconds: float, read_timeout_seconds: float, retry: RetryPolicy,
+                 logger: logging.Logger | None, pool_maxsize: int = 8):
         self.timeout = (connect_timeout_seconds, read_timeout_seconds)
         self.retry = retry
         self.log = logger or log
-        self._token = token
+        self._secret = secret
         self.session = requests.Session()
         # No hidden retries in urllib3: one policy (below) sees every failure and bounds the total time.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         self.attempts = 0
         self.retries = 0
-        self._get_page = backoff.on_exception(
+
+    def with_retries(self, function):
+        """``function`` retried on :class:`TransientSourceError` within the retry time budget, then
+        :class:`RetriesExhaustedError` (naming the last cause)."""
+        retried = backoff.on_exception(
             self.retry.waits,
             TransientSourceError,
             max_time=lambda: self.retry.max_retry_seconds,
             jitter=None,
             on_backoff=self._log_retry,
             logger=None,
-        )(self._get_page_once)
+        )(function)
 
-    def __enter__(self) -> LmsClient:
+        def call(*args):
+            try:
+                return retried(*args)
+            except TransientSourceError as exc:
+                raise RetriesExhaustedError(
+                    f"{exc} — still failing after retrying for {self.retry.max_retry_seconds:g} s (LMS_MAX_RETRY_SECONDS)"
+                ) from None
+
+        return call
+
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -171,46 +192,69 @@ class LmsClient:
             details["args"][0], details["wait"], details["tries"], details["elapsed"], details["exception"],
         )
 
-    def _get_page_once(self, endpoint: str, params: dict) -> Page:
-        """One GET; returns the decoded page, or raises a classified error."""
+    def fetch(self, url: str, params: dict | None, where: str) -> tuple[requests.Response, bytes]:
+        """One GET: (response, body), or a classified error (transient: dropped, cut, 429, 5xx)."""
         self.attempts += 1
-        url = f"{self.base_url}/v1/{endpoint}"
         try:
             response = self.session.get(url, params=params, timeout=self.timeout)
             body = response.content  # a body cut short raises here (ChunkedEncodingError / ConnectionError)
         except requests.RequestException as exc:
-            raise TransientSourceError(f"/v1/{endpoint}: {redact(f'{type(exc).__name__}: {exc}', self._token)}") from None
+            raise TransientSourceError(f"{where}: {redact(f'{type(exc).__name__}: {exc}', self._secret)}") from None
         status = response.status_code
         if status in (401, 403):
-            raise AuthenticationError(
-                f"/v1/{endpoint}: the LMS API refused the token (HTTP {status}). Check LMS_API_TOKEN; not retried."
-            )
+            raise AuthenticationError(f"{where}: {self.refused} (HTTP {status}). {self.credentials_hint}; not retried.")
         if status == 429:
-            raise TransientSourceError(f"/v1/{endpoint}: rate limited (HTTP 429)", _retry_after_seconds(response))
+            raise TransientSourceError(f"{where}: rate limited (HTTP 429)", _retry_after_seconds(response))
         if status >= 500:
-            raise TransientSourceError(f"/v1/{endpoint}: server error HTTP {status}")
+            raise TransientSourceError(f"{where}: server error HTTP {status}")
+        return response, body
+
+
+class LmsClient(PooledClient):
+    """HTTP access to the LMS list endpoints (use as a context manager, or call :meth:`close`)."""
+
+    refused = "the LMS API refused the token"
+    credentials_hint = "Check LMS_API_TOKEN"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        page_size: int = 1000,
+        connect_timeout_seconds: float = 5.0,
+        read_timeout_seconds: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        logger: logging.Logger | None = None,
+    ):
+        if not base_url:
+            raise SourceError("The LMS API URL is not set (LMS_API_URL).")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise SourceError(f"The page size must be between 1 and {MAX_PAGE_SIZE}, not {page_size} (LMS_PAGE_SIZE).")
+        super().__init__(token, connect_timeout_seconds, read_timeout_seconds, retry, logger)
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self._token = token
+        self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self._get_page = self.with_retries(self._get_page_once)
+
+    def _get_page_once(self, endpoint: str, params: dict) -> Page:
+        """One GET; returns the decoded page, or raises a classified error."""
+        response, body = self.fetch(f"{self.base_url}/v1/{endpoint}", params, f"/v1/{endpoint}")
+        status = response.status_code
         if status != 200:
             detail = redact(body[:200].decode("utf-8", "replace"), self._token)
             raise SourceError(f"/v1/{endpoint}: HTTP {status} for {redact(str(params), self._token)}: {detail}")
         decoded = decode_page(endpoint, body)
         if decoded is not None:
             return Page(endpoint, 0, decoded[1], len(body), body, columns=decoded[0])
-        try:
-            page = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise TransientSourceError(f"/v1/{endpoint}: the body is not valid JSON ({exc}; {len(body)} bytes)") from None
+        page = parse_body(endpoint, body)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list) or "next_cursor" not in page:
             raise TransientSourceError(f"/v1/{endpoint}: the body is not a page (expected data and next_cursor)")
         return Page(endpoint, 0, page["next_cursor"], len(body), _rows=page["data"])
 
     def get_page(self, endpoint: str, params: dict) -> Page:
         """One page with retries; :class:`RetriesExhaustedError` when the retry budget is spent."""
-        try:
-            return self._get_page(endpoint, params)
-        except TransientSourceError as exc:
-            raise RetriesExhaustedError(
-                f"{exc} — still failing after retrying for {self.retry.max_retry_seconds:g} s (LMS_MAX_RETRY_SECONDS)"
-            ) from None
+        return self._get_page(endpoint, params)
 
     def pages(self, endpoint: str, updated_since: str | None = None) -> Iterator[Page]:
         """Every page of ``/v1/<endpoint>`` (rows with ``updated_at`` strictly after ``updated_since``)."""
@@ -247,17 +291,25 @@ def _from_env(name: str, cast=str):
     return dg.EnvVar.int(name) if cast is int else dg.EnvVar(name)
 
 
-class LmsApiResource(dg.ConfigurableResource):
-    """The LMS read API (base URL, bearer token, paging, timeouts and retry budget)."""
+class HttpSourceResource(dg.ConfigurableResource):
+    """Timeouts and retry budget of an HTTP source (the LMS API, an xAPI LRS)."""
 
-    base_url: str
-    token: str
-    page_size: int = 5000
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: int = 30
     max_retry_seconds: float = 120.0
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_retry_seconds, self.backoff_base_seconds, self.backoff_max_seconds)
+
+
+class LmsApiResource(HttpSourceResource):
+    """The LMS read API (base URL, bearer token, paging, timeouts and retry budget)."""
+
+    base_url: str
+    token: str
+    page_size: int = 5000
 
     @classmethod
     def from_environment(cls) -> LmsApiResource:
@@ -277,7 +329,7 @@ class LmsApiResource(dg.ConfigurableResource):
             page_size=self.page_size,
             connect_timeout_seconds=self.connect_timeout_seconds,
             read_timeout_seconds=self.read_timeout_seconds,
-            retry=RetryPolicy(self.max_retry_seconds, self.backoff_base_seconds, self.backoff_max_seconds),
+            retry=self.retry_policy(),
             logger=logger,
         )
 

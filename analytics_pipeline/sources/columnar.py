@@ -9,7 +9,10 @@ client then parses the body with orjson as before (and retries on bad JSON).
 
 :func:`check_columns` accepts a decoded page only when *every* row is valid: required fields
 non-null, enums in their set, numbers in range (no NaN), timestamps strict RFC 3339 that Arrow
-parses. Anything else sends the page down the row path (:func:`contract.validate_rows` on the
+parses, and everything storable (``contract`` module docstring): no text longer than
+``MAX_TEXT_CHARS``, timestamps inside ``TIMESTAMP_RANGE``, numbers within 2^53. A body holding
+the escape ``\\u0000`` (a NUL) is left to the row path by :func:`decode_page`, and a lone surrogate
+never gets here either (Arrow refuses the body). Anything else sends the page down the row path (:func:`contract.validate_rows` on the
 orjson-parsed rows), which finds each row's reason for the quarantine. The fast path therefore
 only ever accepts pages the row path would accept whole, and both give the same typed rows.
 """
@@ -25,7 +28,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from analytics_pipeline.sources.contract import CONTRACT, Field, Validated, validate_rows
+from analytics_pipeline.sources.contract import (
+    CONTRACT,
+    MAX_MAGNITUDE,
+    MAX_TEXT_CHARS,
+    TIMESTAMP_RANGE,
+    Field,
+    Validated,
+    validate_rows,
+)
 
 JSON_TYPES = {"str": pa.string(), "enum": pa.string(), "ts": pa.string(), "num": pa.float64()}
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -47,7 +58,7 @@ def page_schema(resource: str) -> pa.Schema | None:
 def decode_page(resource: str, body: bytes) -> tuple[pa.Table, str | None] | None:
     """(rows as columns, next_cursor), or None when the body needs the row path."""
     schema = page_schema(resource)
-    if schema is None or not body:
+    if schema is None or not body or b"\\u0000" in body:  # a NUL (or its look-alike): the row path decides
         return None
     try:
         table = pa_json.read_json(
@@ -83,14 +94,27 @@ def _checked(spec: Field, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
         low, high = pc.min_max(column).values()
         if (spec.minimum is not None and low.as_py() < spec.minimum) or (spec.maximum is not None and high.as_py() > spec.maximum):
             return None
+        if max(abs(low.as_py()), abs(high.as_py())) > MAX_MAGNITUDE:
+            return None
+    if spec.kind == "str" and present and not _short_text(column):  # enums and RFC 3339 text are short
+        return None
     if spec.kind == "ts":
         if _count(pc.match_substring_regex(column, RFC3339)) != present:
             return None
         try:
-            return column.cast(TIMESTAMP)
+            stamps = column.cast(TIMESTAMP)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
+        low, high = (v.as_py() for v in pc.min_max(stamps).values())
+        return stamps if not present or (TIMESTAMP_RANGE[0] <= low and high < TIMESTAMP_RANGE[1]) else None
     return column
+
+
+def _short_text(column: pa.ChunkedArray) -> bool:
+    """No text longer than ``MAX_TEXT_CHARS`` in ``column`` (NUL never gets here: ``decode_page``)."""
+    if pc.max(pc.binary_length(column)).as_py() <= MAX_TEXT_CHARS:  # bytes >= characters
+        return True
+    return pc.max(pc.utf8_length(column)).as_py() <= MAX_TEXT_CHARS
 
 
 def check_columns(resource: str, rows: pa.Table) -> pa.Table | None:

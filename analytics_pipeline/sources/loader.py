@@ -27,6 +27,11 @@ updated_at DESC ON CONFLICT (key) DO UPDATE ... WHERE excluded.updated_at >= tar
 — the newest version wins, re-reading a row is idempotent. Both give the same table. A full
 refresh (run config) reads from the beginning through the same path.
 
+One bad row never fails the batch: what PostgreSQL cannot store is quarantined by validation
+(``contract`` docstring), and each batch is written in a savepoint that, when the database still
+rejects it for a row's sake, is bisected down to the rows it refuses (``TableSink._isolated``,
+``warehouse.bulk.write_isolating``); those are quarantined with the database's message.
+
 Unknown parents: rows whose foreign key names a parent missing from the warehouse (parents load
 first: asset deps; one query per parent and batch over its distinct keys) go to the quarantine with reason ``unknown parent <table>.id`` and
 counted. They are not retried automatically (the watermark passes them); a full refresh re-reads
@@ -50,7 +55,7 @@ from analytics_pipeline.sources.client import LmsClient, Page
 from analytics_pipeline.sources.columnar import validate_pages
 from analytics_pipeline.sources.contract import Validated
 from analytics_pipeline.sources.specs import SourceSpec
-from analytics_pipeline.warehouse.bulk import copy_frame
+from analytics_pipeline.warehouse.bulk import copy_frame, flagged, quarantine_rows, write_isolating
 
 DEFAULT_BATCH_ROWS = 50_000
 PREVIEW_ROWS = 5
@@ -139,17 +144,7 @@ class Watermarks:
 
 def quarantine(conn: Connection, resource: str, rows: pd.DataFrame, run_id: str | None) -> int:
     """COPY rows (source_id, reason, payload) into ``quarantine``."""
-    if rows.empty:
-        return 0
-    frame = rows[["source_id", "reason", "payload"]].assign(resource=resource, run_id=run_id)
-    return copy_frame(conn, "quarantine", frame[["resource", "source_id", "reason", "payload", "run_id"]])
-
-
-def _payloads(frame: pd.DataFrame) -> list[str]:
-    """JSON text of each row (for quarantining rows that passed validation)."""
-    if frame.empty:
-        return []
-    return frame.to_json(orient="records", lines=True, date_format="iso", date_unit="s").splitlines()
+    return quarantine_rows(conn, resource, rows, run_id)
 
 
 class TableSink:
@@ -177,13 +172,34 @@ class TableSink:
         if self.stats.preview is None:
             self.stats.preview = rows.head(PREVIEW_ROWS)
         rows = self._without_orphans(rows)
-        if rows.empty or (self.direct and self._copy_direct(rows)):
-            return
+        if not rows.empty:
+            self._isolated(rows, validated.valid)
+
+    def _isolated(self, rows: pd.DataFrame, valid: pd.DataFrame) -> None:
+        """Write ``rows`` (and their children) in a savepoint; when PostgreSQL rejects them for a row's
+        sake (a value out of a column's range, a constraint, an index limit) the batch is bisected
+        down to the rows it refuses, which go to the quarantine with the database's message and
+        their payload (``bulk.write_isolating``). Errors no row causes fail the extraction.
+        """
+        def reject(row: pd.DataFrame, reason: str) -> None:
+            frame = flagged(row, [reason], self.spec.key)
+            self.stats.quarantined_invalid += quarantine(self.conn, self.spec.resource, frame, self.run_id)
+
+        for counts in write_isolating(self.conn, rows, lambda part: self._apply(part, valid), reject):
+            self.stats.inserted += counts[0]
+            self.stats.updated += counts[1]
+            self.stats.unchanged += counts[2]
+            self.stats.child_rows += counts[3]
+
+    def _apply(self, rows: pd.DataFrame, valid: pd.DataFrame) -> tuple[int, int, int, int]:
+        """Write the rows (and their children); (inserted, updated, unchanged, child rows)."""
+        if self.direct and self._copy_direct(rows):
+            return len(rows), 0, 0, 0
         self.conn.execute(sa.text(f"truncate {self.stage}"))
         copy_frame(self.conn, self.stage, rows, json_columns=self.spec.json_columns, array_columns=self.spec.array_columns)
-        self._upsert()
-        if self.spec.child:
-            self._replace_children(validated.valid)
+        counts = self._upsert()
+        children = self._replace_children(valid.loc[rows.index]) if self.spec.child else 0
+        return (*counts, children)
 
     def _copy_direct(self, rows: pd.DataFrame) -> bool:
         """COPY the batch straight into the table (one pass), in a savepoint.
@@ -198,7 +214,6 @@ class TableSink:
         except psycopg.errors.UniqueViolation:
             self.direct = False
             return False
-        self.stats.inserted += len(rows)
         return True
 
     def _without_orphans(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -217,13 +232,12 @@ class TableSink:
             orphan = rows[parent.column].isin(missing).to_numpy()
             orphans = rows[orphan].drop_duplicates(key)
             reasons = "unknown parent " + parent.table + ".id=" + orphans[parent.column].astype(str)
-            frame = pd.DataFrame({"source_id": orphans[key].to_numpy(), "reason": reasons.to_numpy(),
-                                  "payload": _payloads(orphans)})
+            frame = flagged(orphans, reasons.to_numpy(), key)
             self.stats.quarantined_orphans += quarantine(self.conn, self.spec.resource, frame, self.run_id)
             rows = rows[~orphan]
         return rows
 
-    def _upsert(self) -> None:
+    def _upsert(self) -> tuple[int, int, int]:
         key, table = self.spec.key, self.spec.table
         columns = ", ".join(f'"{c}"' for c in self.spec.columns)
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in self.spec.columns if c != key)
@@ -236,18 +250,16 @@ class TableSink:
             f") select count(*) filter (where inserted), count(*) filter (where not inserted), "
             f"(select count(distinct \"{key}\") from {self.stage}) from upserted"
         )).one()
-        self.stats.inserted += inserted
-        self.stats.updated += updated
-        self.stats.unchanged += staged - inserted - updated
+        return inserted, updated, staged - inserted - updated
 
-    def _replace_children(self, valid: pd.DataFrame) -> None:
+    def _replace_children(self, valid: pd.DataFrame) -> int:
         """Children of the parent rows this batch applied are replaced by the batch's version."""
         child, spec = self.spec.child, self.spec
         children = child.build(valid)
         applied = (f"select s.id from {self.stage} s join {spec.table} p on p.id = s.id and p.updated_at = s.updated_at")
         self.conn.execute(sa.text(f"delete from {child.table} where {child.parent_column} in ({applied})"))
         if children.empty:
-            return
+            return 0
         self.conn.execute(sa.text(f"truncate {self.child_stage}"))
         copy_frame(self.conn, self.child_stage, children)
         columns = ", ".join(c for c in children.columns if c != "parent_updated_at")
@@ -258,7 +270,7 @@ class TableSink:
             f"join {spec.table} p on p.id = c.{child.parent_column} and p.updated_at = c.parent_updated_at "
             f"order by {key} on conflict ({key}) do nothing"
         ))
-        self.stats.child_rows += result.rowcount
+        return result.rowcount
 
 
 @dataclass

@@ -83,6 +83,8 @@ class SourceSpec:
     def table_frame(self, valid: pd.DataFrame) -> pd.DataFrame:
         """Validated rows -> rows of the target table."""
         frame = valid.rename(columns=self.renames)
+        for column in self.array_columns:  # an omitted list (the contract allows it) is the column's default, {}
+            frame[column] = frame[column].map(lambda items: items if isinstance(items, list) else [])
         if self.composite_id:
             parts = [frame[c].astype(str) for c in self.composite_id]
             frame = frame.assign(id=parts[0].str.cat(parts[1:], sep=":"))

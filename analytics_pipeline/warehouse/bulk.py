@@ -5,6 +5,13 @@ several times slower) and streams it through ``COPY ... FROM STDIN``. JSON colum
 dicts/lists) are serialised with orjson, Python lists of strings for ``text[]`` columns as
 array literals.
 
+Rows a table cannot hold never fail a whole write (one mechanism for the loader and every
+computed snapshot): :func:`storable_split` removes, column-wise, the values the target's column
+types cannot hold (a ``numeric(p,s)`` overflow, an integer out of range, an infinity), and
+:func:`write_isolating` writes in a savepoint and, when PostgreSQL still rejects the write for a
+row's sake, bisects it down to the rows it refuses. Both hand those rows, with the reason, to
+:func:`quarantine_rows` (table ``quarantine``: resource, source_id, reason, payload, run_id).
+
 ``read_copy`` reads a query's rows through ``COPY (query) TO STDOUT`` (CSV) and Arrow's CSV
 reader with the column types of the query's result description: several times faster than
 ``read_frame`` (``pd.read_sql_query`` builds a Python tuple per row) for large chunked reads.
@@ -12,8 +19,11 @@ reader with the column types of the query's result description: several times fa
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+
+import numpy as np
 
 import orjson
 import pandas as pd
@@ -99,6 +109,131 @@ def copy_frame(
     return len(frame)
 
 
+# ═══════════════ rows a table cannot hold: quarantined, the rest written ═══════════════
+
+MAX_SOURCE_ID_CHARS = 200  # the quarantine's (resource, source_id) index cannot hold a 1 MB id
+MAX_REASON_CHARS = 1000
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _quarantinable(texts: pd.Series, limit: int) -> pd.Series:
+    """Texts the quarantine can always hold: NUL and lone surrogates written as escapes, cut at ``limit``."""
+    texts = texts.astype(object)
+    texts = texts.str.replace("\x00", "\\u0000", regex=False)
+    texts = texts.str.replace(_SURROGATES, lambda m: f"\\u{ord(m.group()):04x}", regex=True)
+    return texts.str.slice(0, limit)
+
+
+def quarantine_rows(conn: Connection, resource: str, rows: pd.DataFrame, run_id: str | None) -> int:
+    """COPY rows (source_id, reason, payload) into ``quarantine``; return how many."""
+    if rows.empty:
+        return 0
+    frame = pd.DataFrame({
+        "resource": resource,
+        "source_id": _quarantinable(rows["source_id"], MAX_SOURCE_ID_CHARS).to_numpy(),
+        "reason": _quarantinable(rows["reason"], MAX_REASON_CHARS).to_numpy(),
+        "payload": rows["payload"].astype(object).to_numpy(),
+        "run_id": run_id,
+    })
+    return copy_frame(conn, "quarantine", frame)
+
+
+def payloads(frame: pd.DataFrame) -> list[str]:
+    """JSON text of each row (the quarantine's payload)."""
+    if frame.empty:
+        return []
+    return frame.to_json(orient="records", lines=True, date_format="iso", date_unit="s").splitlines()
+
+
+def flagged(rows: pd.DataFrame, reasons, key: str) -> pd.DataFrame:
+    """Quarantine rows (source_id = column ``key`` when present, reason, payload) for ``rows``."""
+    source_ids = rows[key].astype(object).to_numpy() if key in rows.columns else [None] * len(rows)
+    return pd.DataFrame({"source_id": source_ids, "reason": reasons, "payload": payloads(rows)}, dtype=object)
+
+
+# SQLSTATE classes one row can cause: data exception, integrity constraint violation, program limit
+# exceeded (e.g. an index row too large). Anything else (connection, serialisation...) is raised.
+ROW_ERROR_CLASSES = ("22", "23", "54")
+
+
+def row_error(exc: BaseException) -> str | None:
+    """The database's reason when ``exc`` is an error a single row can cause, else None."""
+    orig = getattr(exc, "orig", exc)
+    if not isinstance(orig, psycopg.Error) or not orig.sqlstate or orig.sqlstate[:2] not in ROW_ERROR_CLASSES:
+        return None
+    message = orig.diag.message_primary or str(orig).splitlines()[0]
+    column = f" (column {orig.diag.column_name})" if orig.diag.column_name else ""
+    return f"rejected by PostgreSQL [{orig.sqlstate}]: {message}{column}"
+
+
+def write_isolating(conn: Connection, frame: pd.DataFrame, write: Callable[[pd.DataFrame], object],
+                    reject: Callable[[pd.DataFrame, str], None]) -> list:
+    """``write(frame)`` in a savepoint; when PostgreSQL rejects it for a row's sake (:func:`row_error`),
+    roll back and bisect: each half again in its own savepoint, down to the single rows it refuses,
+    which go to ``reject(row, reason)``. Returns the results of the writes that succeeded.
+
+    A clean write costs one savepoint; k bad rows of n about k·log2(n) extra writes. Other errors
+    are raised (the caller's transaction fails as before).
+    """
+    try:
+        with conn.begin_nested():
+            return [write(frame)]
+    except (psycopg.Error, sa.exc.DBAPIError) as exc:
+        reason = row_error(exc)
+        if reason is None:
+            raise
+        if len(frame) == 1:
+            reject(frame, reason)
+            return []
+        half = len(frame) // 2
+        return (write_isolating(conn, frame.iloc[:half], write, reject)
+                + write_isolating(conn, frame.iloc[half:], write, reject))
+
+
+_INTEGER_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
+_NUMERIC = re.compile(r"numeric\((\d+),(\d+)\)")
+
+
+def column_limits(conn: Connection, table: str) -> dict[str, tuple[str, float, int | None]]:
+    """Numeric columns of ``table`` (temp tables too) with a bound: column -> (type, exclusive bound of
+    |value|, scale)."""
+    rows = conn.execute(sa.text(
+        "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = to_regclass(:t) and attnum > 0 and not attisdropped"), {"t": table}).all()
+    limits = {}
+    for name, type_name in rows:
+        numeric = _NUMERIC.fullmatch(type_name)
+        if numeric:
+            precision, scale = int(numeric[1]), int(numeric[2])
+            limits[name] = (type_name, 10.0 ** (precision - scale), scale)
+        elif type_name in _INTEGER_RANGES:
+            limits[name] = (type_name, float(_INTEGER_RANGES[type_name]), 0)
+    return limits
+
+
+def storable_split(frame: pd.DataFrame, limits: Mapping[str, tuple[str, float, int | None]],
+                   key: str = "user_id") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows every column can hold, quarantine rows of the others: source_id = ``key``, reason, payload).
+
+    Column-wise: a value that rounds (to the column's scale) to ``bound`` or beyond, or an
+    infinity, cannot be stored; the reason names the column, the value and the type.
+    """
+    reason = pd.Series(None, index=frame.index, dtype=object)
+    for column in [c for c in frame.columns if c in limits]:
+        type_name, bound, scale = limits[column]
+        values = pd.to_numeric(frame[column], errors="coerce").astype(float).to_numpy()
+        with np.errstate(invalid="ignore"):
+            rounded = np.round(values, scale or 0)
+            bad = np.isinf(values) | (rounded >= bound) | (rounded < -bound)
+        if bad.any():
+            text = f"{column}: " + frame[column].astype(str) + f" does not fit {type_name}"
+            reason = reason.mask(reason.isna() & bad, text)
+    bad_rows = reason.notna().to_numpy()
+    if not bad_rows.any():
+        return frame, pd.DataFrame({"source_id": [], "reason": [], "payload": []}, dtype=object)
+    return frame[~bad_rows], flagged(frame[bad_rows], reason[bad_rows].to_numpy(), key)
+
+
 def read_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
     """Run a query and return its rows as a DataFrame."""
     return pd.read_sql_query(sa.text(sql), conn, params=params or {})
@@ -153,13 +288,22 @@ def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.Data
 
 
 class SnapshotWriter:
-    """Writes one as-of snapshot of a table: the rows of ``calculated_at`` (within ``scope``) are replaced atomically."""
+    """Writes one as-of snapshot of a table: the rows of ``calculated_at`` (within ``scope``) are replaced atomically.
+
+    A learner row the table cannot hold (a ``numeric(5,2)`` overflow...) is quarantined with the
+    reason (resource = the table, source_id = the learner) instead of failing the snapshot for
+    everybody: :meth:`storable` before the quality gate, and :func:`write_isolating` around the
+    COPY. ``quarantined`` counts them.
+    """
 
     def __init__(self, conn: Connection, table: str, calculated_at: pd.Timestamp, json_columns: Sequence[str] = (),
-                 scope: Mapping[str, object] | None = None):
+                 scope: Mapping[str, object] | None = None, run_id: str | None = None):
         self.conn, self.table, self.calculated_at, self.json_columns = conn, table, calculated_at, json_columns
         self.scope = dict(scope or {})
+        self.run_id = run_id
         self.rows = 0
+        self.quarantined = 0
+        self.limits = column_limits(conn, table)
 
     def _scope_sql(self) -> tuple[str, dict]:
         clauses = [f'"{column}" = :scope_{i}' for i, column in enumerate(self.scope)]
@@ -184,8 +328,23 @@ class SnapshotWriter:
             sa.text(f"delete from {self.table} where user_id = any(:ids) and {where}"), {"ids": ids, **params}
         ).rowcount
 
+    def _quarantine(self, rows: pd.DataFrame) -> None:
+        self.quarantined += quarantine_rows(self.conn, self.table, rows, self.run_id)
+
+    def storable(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` minus the rows a column cannot hold (those are quarantined with the reason)."""
+        frame, rejected = storable_split(frame, self.limits)
+        self._quarantine(rejected)
+        return frame
+
     def write(self, frame: pd.DataFrame) -> int:
-        written = copy_frame(self.conn, self.table, frame, json_columns=self.json_columns)
+        def copy(part: pd.DataFrame) -> int:
+            return copy_frame(self.conn, self.table, part, json_columns=self.json_columns)
+
+        def reject(row: pd.DataFrame, reason: str) -> None:
+            self._quarantine(flagged(row, [reason] * len(row), "user_id"))
+
+        written = sum(write_isolating(self.conn, self.storable(frame), copy, reject))
         self.rows += written
         return written
 
@@ -193,7 +352,7 @@ class SnapshotWriter:
 @contextmanager
 def replace_snapshot(
     engine: Engine, table: str, calculated_at: pd.Timestamp, json_columns: Sequence[str] = (),
-    scope: Mapping[str, object] | None = None, delete_existing: bool = True,
+    scope: Mapping[str, object] | None = None, delete_existing: bool = True, run_id: str | None = None,
 ) -> Iterator[SnapshotWriter]:
     """One transaction: make sure the month's partition exists, delete the snapshot, COPY the new one.
 
@@ -212,7 +371,7 @@ def replace_snapshot(
             sa.text("select ensure_monthly_partitions(:table, :at, :at)"),
             {"table": table, "at": calculated_at.to_pydatetime()},
         )
-        writer = SnapshotWriter(conn, table, calculated_at, json_columns, scope)
+        writer = SnapshotWriter(conn, table, calculated_at, json_columns, scope, run_id)
         if delete_existing:
             writer.delete_snapshot()
         yield writer

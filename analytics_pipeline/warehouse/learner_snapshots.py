@@ -159,6 +159,7 @@ class SnapshotReport:
     preview: pd.DataFrame | None = None
     distribution: pd.Series | None = None
     chunk_rows: list[int] = field(default_factory=list)
+    quarantined: int = 0  # learner rows the table cannot hold (bulk.SnapshotWriter), in the quarantine
 
     @property
     def rows_per_second(self) -> float:
@@ -201,13 +202,16 @@ def chunk_count(conn: Connection, chunk_learners: int) -> tuple[int, int]:
 def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                  chunk_learners: int = DEFAULT_CHUNK_LEARNERS, check_quality: bool = True,
                  transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-                 quality_engine: str = "gx") -> SnapshotReport:
+                 quality_engine: str = "gx", run_id: str | None = None) -> SnapshotReport:
     """Compute and write the snapshot of category ``name`` at ``T`` (see module docstring).
 
     Raises :class:`QualityError` (nothing written) when a critical expectation fails.
     ``transform`` (tests, fault injection) is applied to each computed chunk before checks.
     ``quality_engine``: ``"gx"`` (Great Expectations, the default) or ``"pandas"`` (the same
     suite evaluated with vectorised pandas; see ``quality.validation``).
+    A learner row the table cannot hold (a value beyond its column's ``numeric(p,s)`` or
+    integer range) is taken out before the quality gate and quarantined with the reason
+    (``bulk.SnapshotWriter.storable``): the others are checked and written.
     """
     started = time.perf_counter()
     T = utc(T)
@@ -216,7 +220,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
     report = SnapshotReport(name, table, T, quality=ValidationOutcome(name))
     secs = report.seconds
     label, distribution = DISTRIBUTIONS[name]
-    with replace_snapshot(engine, table, T, JSON_COLUMNS[name]) as writer:
+    with replace_snapshot(engine, table, T, JSON_COLUMNS[name], run_id=run_id) as writer:
         conn = writer.conn
         t0 = time.perf_counter()
         n, report.learners_bound = chunk_count(conn, chunk_learners)
@@ -254,6 +258,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                 frame = compute(name, inputs, T, cfg)
             if transform is not None:
                 frame = transform(frame)
+            frame = writer.storable(frame)
             del frames, inputs
             t2 = time.perf_counter()
             if check_quality:
@@ -277,6 +282,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             d = distribution(frame)
             counts = d if counts is None else counts.add(d, fill_value=0)
             del frame
+        report.quarantined = writer.quarantined
     report.distribution = (counts if counts is not None else pd.Series(dtype="int64")) \
         .fillna(0).astype("int64").rename(label)
     if name in ("skill_gap", "mastery"):

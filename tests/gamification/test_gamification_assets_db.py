@@ -171,3 +171,26 @@ def test_rules_are_configuration(wh):
     p = _points(engine)
     assert p.loc["u1", "total_points"] == 8
     assert p.loc["u1", "current_level"] == 2  # 5 × (2 − 1)² = 5 <= 8 < 20
+
+
+def test_a_total_beyond_the_integer_column_quarantines_that_learner_not_the_asset(wh):
+    """u1's ledger sums past integer (2^31 - 1): user_points writes u2 and flags u1 with the reason."""
+    import sqlalchemy as sa
+
+    from analytics_pipeline.assets.gamification import user_points
+
+    engine, url = wh
+    add_users(engine, ["u1", "u2"])
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "insert into point_transactions (user_id, points, activity_type, source_id, \"timestamp\") values "
+            "('u1', 2147483647, 'manual', 'big-1', '2025-03-10 10:00+00'), "
+            "('u1', 2147483647, 'manual', 'big-2', '2025-03-10 11:00+00'), "
+            "('u2', 40, 'manual', 'small', '2025-03-10 12:00+00')"))
+    result = run_gamification(url, "2025-03-10", assets=[user_points])
+    assert metadata(result, "user_points")["rows_quarantined"] == 1
+    assert _points(engine)["total_points"].to_dict() == {"u2": 40}
+    flagged = table(engine, "select resource, source_id, reason, run_id from quarantine")
+    assert flagged.to_dict("records") == [{
+        "resource": "user_points", "source_id": "u1", "reason": "total_points: 4294967294 does not fit integer",
+        "run_id": result.run_id}]

@@ -169,3 +169,26 @@ def test_current_views_latest_unexpired_row_per_learner(clean_warehouse, warehou
         assert len(views) == 6 and [name for name, _ in opts] == views
         assert all(o and "security_invoker=true" in o for _, o in opts)
         conn.rollback()
+
+
+def test_a_value_the_snapshot_column_cannot_hold_quarantines_that_learner_not_the_snapshot(clean_warehouse):
+    """A pace beyond numeric(5,2) (here planted by the fault-injection hook) flags one learner; the others are written."""
+    raw.load(clean_warehouse)
+    T = raw.ts("2025-03-13")
+    expected = run_snapshot(clean_warehouse, "velocity", T)
+    good = rows(clean_warehouse, "learner_velocity_analytics", T)
+    victim = good["user_id"].iloc[0]
+
+    def overflow(frame):
+        return frame.assign(current_pace=frame["current_pace"].mask(frame["user_id"] == victim, 123456.789))
+
+    report = run_snapshot(clean_warehouse, "velocity", T, transform=overflow, run_id="run-overflow")
+    assert (report.rows, report.quarantined) == (expected.rows - 1, 1)
+    after = rows(clean_warehouse, "learner_velocity_analytics", T)
+    kept = good[good["user_id"] != victim].reset_index(drop=True)
+    columns = ["user_id", "current_pace", "target_pace", "status", "expires_at"]
+    pd.testing.assert_frame_equal(after[columns], kept[columns])
+    with clean_warehouse.connect() as conn:
+        flagged = conn.execute(sa.text("select resource, source_id, reason, run_id from quarantine")).all()
+    assert [tuple(r) for r in flagged] == [("learner_velocity_analytics", victim,
+                                            "current_pace: 123456.789 does not fit numeric(5,2)", "run-overflow")]

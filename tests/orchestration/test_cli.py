@@ -25,9 +25,10 @@ def test_migrate_reports_up_to_date_on_a_migrated_database(warehouse_url):
 
 
 def test_env_lists_every_variable_and_hides_secrets():
-    result = _cli("env", LMS_API_TOKEN="very-secret")
+    result = _cli("env", LMS_API_TOKEN="very-secret", XAPI_LRS_PASSWORD="lrs-secret")
     assert result.returncode == 0
     assert "LMS_API_TOKEN" in result.stdout and "very-secret" not in result.stdout
+    assert "XAPI_LRS_PASSWORD" in result.stdout and "lrs-secret" not in result.stdout
     assert "DATABASE_URL" in result.stdout
 
 
@@ -62,3 +63,34 @@ def test_stop_stops_the_embedded_server_and_says_when_none_runs(tmp_path):
 def test_stop_with_a_database_url_touches_nothing():
     result = _cli("stop", DATABASE_URL="postgresql://app@127.0.0.1:1/warehouse")
     assert result.returncode == 0 and "nothing to stop" in result.stdout
+
+
+def test_a_failed_nightly_run_still_applies_retention_and_erasure(clean_warehouse, warehouse_url, pg_server_url):
+    """``run`` has no daemon (no legal_duties sensor): a nightly that fails (the API is unreachable) is
+    followed by the legal_duties job for the same day."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from analytics_pipeline.warehouse.engine import drop_database, ensure_database
+    from analytics_pipeline.warehouse.urls import dagster_storage_url
+
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("insert into users (id, email) values ('keep', 'k@x'), ('gone', 'g@x')"))
+        conn.execute(sa.text("insert into learning_events (id, user_id, event_type, occurred_at, updated_at) "
+                             "values ('old', 'keep', 'started', '2025-01-01', '2025-01-01')"))
+        conn.execute(sa.text("insert into erasure_requests (user_id) values ('gone')"))
+    name = f"ap_dagster_cli_{uuid.uuid4().hex[:8]}"
+    storage = ensure_database(pg_server_url, name)
+    try:
+        result = _cli("run", "--partition", "2025-06-01", DATABASE_URL=warehouse_url,
+                      DAGSTER_PG_URL=dagster_storage_url(storage), LMS_API_URL="http://127.0.0.1:9",
+                      LMS_MAX_RETRY_SECONDS="1", DAGSTER_EXECUTOR="in_process")
+    finally:
+        drop_database(pg_server_url, name)
+    assert result.returncode != 0
+    assert "running 'legal_duties'" in result.stderr and "legal_duties succeeded" in result.stderr
+    with clean_warehouse.connect() as conn:
+        users = conn.execute(sa.text("select id from users")).scalars().all()
+        events = conn.execute(sa.text("select count(*) from learning_events")).scalar_one()
+    assert users == ["keep"] and events == 0  # erased, and the 90-day activity limit applied at 2025-06-02

@@ -71,3 +71,13 @@ def test_learners_gives_exactly_one_row_per_active_learner():
     assert out.set_index("user_id").loc["u3", "confidence_score"] == 0.0
     empty = recommend_next(GAPS.iloc[:0], EFFECTS.iloc[:0], ITEMS, used, learners=["u9"])
     assert empty.set_index("user_id").loc["u9", "data"] == {"content": [], "skills": []}
+
+
+def test_no_skills_at_all_read_from_the_database_as_untyped_empty_frames():
+    """An LRS alone fills no skills: the empty frames come back with float columns (no crash)."""
+    gaps = pd.DataFrame({c: pd.Series(dtype=float) for c in ("user_id", "skill_id", "skill_name", "gap", "priority")})
+    effects = pd.DataFrame({c: pd.Series(dtype=float) for c in ("content_id", "skill_id", "effect")})
+    items = ITEMS.assign(skill_ids=[[] for _ in range(len(ITEMS))])
+    out = recommend_next(gaps, effects, items, pd.DataFrame({"user_id": [], "content_id": []}), learners=["u1"],
+                         learner_courses=pd.DataFrame({"user_id": ["u1"], "course_id": ["c1"]}))
+    assert out.set_index("user_id").loc["u1", "data"] == {"content": [], "skills": []}

@@ -45,7 +45,8 @@ def test_a_clean_page_is_decoded_column_wise_with_the_row_paths_rows():
     {"user_id": "<missing>"}, {"user_id": None}, {"event_type": "jumped"}, {"duration_seconds": "abc"},
     {"duration_seconds": True}, {"duration_seconds": -1}, {"progress_delta": 150}, {"occurred_at": "not-a-timestamp"},
     {"occurred_at": "2025-01-06"}, {"occurred_at": "2025-01-06T10:00:00"}, {"occurred_at": 1736157600},
-    {"content_type": "podcast"},
+    {"content_type": "podcast"}, {"user_id": "u\x001"}, {"course_id": "c" * 70_000}, {"duration_seconds": 1e16},
+    {"occurred_at": "0001-01-01T00:00:00Z"}, {"updated_at": "9999-12-31T23:59:59Z"},
 ])
 def test_a_page_with_an_invalid_row_gets_the_row_paths_reasons(changes):
     clean = [event(id="c1"), event(id="c2")]

@@ -60,6 +60,14 @@ def event(**changes):
     ({"occurred_at": "not-a-timestamp"}, "occurred_at: not an RFC 3339 timestamp"),
     ({"occurred_at": 1736157600}, "occurred_at: not a string"),
     ({"content_type": "podcast"}, "content_type: not one of video, reading, quiz, exercise, project"),
+    # what the warehouse cannot store (contract.py docstring)
+    ({"user_id": "u\x001"}, "user_id: contains a NUL character (U+0000), which PostgreSQL cannot store"),
+    ({"user_id": "u\ud8001"}, "user_id: contains a lone UTF-16 surrogate (not valid Unicode text)"),
+    ({"course_id": "c" * 70_000}, "course_id: longer than 65536 characters"),
+    ({"duration_seconds": 1e16}, "duration_seconds: magnitude above 2^53 (not storable exactly)"),
+    ({"duration_seconds": float("inf")}, "duration_seconds: not a finite number"),
+    ({"occurred_at": "0001-01-01T00:00:00Z"}, "occurred_at: outside 1900-01-01 .. 2200-01-01 (not storable)"),
+    ({"occurred_at": "9999-12-31T23:59:59Z"}, "occurred_at: outside 1900-01-01 .. 2200-01-01 (not storable)"),
 ])
 def test_each_kind_of_invalid_row_is_rejected_with_its_reason(changes, reason):
     result = validate_rows("learning-events", [event(), event(id="e2", **changes)])
@@ -109,3 +117,22 @@ def test_composite_source_ids_and_invalid_timestamps_do_not_move_the_watermark()
     result = validate_rows("user-skills", rows)
     assert result.rejected["source_id"].tolist() == ["u1:s2", "u2:s1"]
     assert result.latest_updated_at == pd.Timestamp("2025-02-01T00:00:00Z")
+
+
+def test_nested_values_are_checked_for_storability_and_a_far_future_row_does_not_move_the_watermark():
+    org = {"id": "o1", "name": "O", "settings": {"a": {"b": "x"}}, "created_at": TS, "updated_at": TS}
+    result = validate_rows("organizations", [
+        org, {**org, "id": "o2", "settings": {"a": {"k\x00": 1}}}, {**org, "id": "o3", "settings": {"k": "\\u0000"}},
+        {**org, "id": "o4", "settings": {"k": "\udfff"}}, {**org, "id": "o5", "updated_at": "9999-01-01T00:00:00Z"},
+    ])
+    assert result.valid["id"].tolist() == ["o1", "o3"]  # o3 holds a backslash and "u0000", not a NUL
+    assert result.rejected[["source_id", "reason"]].values.tolist() == [
+        ["o2", "settings: contains a NUL character (U+0000), which PostgreSQL cannot store"],
+        ["o4", "settings: contains a lone UTF-16 surrogate (not valid Unicode text)"],
+        ["o5", "updated_at: outside 1900-01-01 .. 2200-01-01 (not storable)"]]
+    assert result.latest_updated_at == pd.Timestamp(TS)
+    course = {"id": "c1", "name": "C", "expected_weeks": 1e12, "skills": [{"skill_id": "s\x00", "target_level": 5}],
+              "created_at": TS, "updated_at": TS}
+    reasons = validate_rows("courses", [course, {**course, "id": "c2", "expected_weeks": 3}]).rejected["reason"].tolist()
+    assert reasons == ["expected_weeks: outside the integer range (not storable)",
+                       "skills: skill_id: contains a NUL character (U+0000), which PostgreSQL cannot store"]

@@ -55,13 +55,42 @@ def test_snapshot_replace_is_idempotent_and_creates_its_partition(two_users):
 def test_a_failed_snapshot_write_leaves_the_previous_snapshot_whole(two_users):
     with replace_snapshot(two_users, "mastery_analytics", T, json_columns=["skills", "mastery_distribution"]) as writer:
         writer.write(_mastery(["u1", "u2"], T, mastered=1))
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError):
         with replace_snapshot(two_users, "mastery_analytics", T, json_columns=["skills", "mastery_distribution"]) as writer:
             writer.write(_mastery(["u1"], T, mastered=7))
-            writer.write(_mastery(["no-such-user"], T))  # foreign key violation mid-snapshot
+            raise RuntimeError("the computation of the next chunk failed")  # mid-snapshot
     with two_users.connect() as conn:
         values = conn.execute(sa.text("select mastered_skills from mastery_analytics where calculated_at = :t"), {"t": T.to_pydatetime()}).scalars().all()
     assert sorted(values) == [1, 1]
+
+
+def test_a_learner_row_the_table_cannot_hold_is_quarantined_and_the_others_are_written(two_users):
+    """numeric(5,2) overflow, an integer out of range (found column-wise), a foreign key (found by bisection)."""
+    velocity = pd.DataFrame({
+        "user_id": ["u1", "u2"], "current_pace": [12.5, 123456.0], "target_pace": 10.0, "trend_direction": "stable",
+        "trend_percentage": 0.0, "status": "on_track", "estimated_completion": pd.NaT,
+        "calculated_at": T, "expires_at": T + pd.Timedelta(hours=24)})
+    mastery = pd.concat([_mastery(["u1"], T), _mastery(["u2"], T, mastered=2**31), _mastery(["gone"], T)],
+                        ignore_index=True)
+    with replace_snapshot(two_users, "learner_velocity_analytics", T, run_id="run-1") as writer:
+        writer.write(velocity)
+    assert (writer.rows, writer.quarantined) == (1, 1)
+    with replace_snapshot(two_users, "mastery_analytics", T, ["skills", "mastery_distribution"], run_id="run-1") as writer:
+        writer.write(mastery)
+    assert (writer.rows, writer.quarantined) == (1, 2)
+    with two_users.connect() as conn:
+        written = conn.execute(sa.text("select user_id from learner_velocity_analytics union all "
+                                       "select user_id from mastery_analytics")).scalars().all()
+        rows = conn.execute(sa.text("select resource, source_id, reason, payload, run_id from quarantine "
+                                    "order by resource, source_id")).all()
+    assert written == ["u1", "u1"]
+    assert [(r.resource, r.source_id, r.run_id) for r in rows] == [
+        ("learner_velocity_analytics", "u2", "run-1"), ("mastery_analytics", "gone", "run-1"),
+        ("mastery_analytics", "u2", "run-1")]
+    assert rows[0].reason == "current_pace: 123456.0 does not fit numeric(5,2)"
+    assert rows[1].reason.startswith("rejected by PostgreSQL [23503]")
+    assert rows[2].reason == "mastered_skills: 2147483648 does not fit integer"
+    assert '"current_pace":123456.0' in rows[0].payload
 
 
 def test_a_scoped_snapshot_replaces_only_its_slice_and_deletes_given_learners(two_users):
