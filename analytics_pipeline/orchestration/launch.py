@@ -168,14 +168,14 @@ def run_pipeline(settings: Settings, partition: str | None = None, job: str = "n
         started = time.monotonic()
         display = execute(settings, ready["code"], job, partition, kind, verbose)
         elapsed = time.monotonic() - started
-        if display.status != "succeeded" and job == "nightly":
-            # no daemon here to run the legal_duties sensor: retention and erasure run all the same
-            print(f"Job 'nightly' failed: running 'legal_duties' (retention, erasure) for {partition}", file=sys.stderr)
-            duties = execute(settings, ready["code"], "legal_duties", partition, kind, verbose)
-            print(f"legal_duties {'succeeded' if duties.status == 'succeeded' else 'FAILED'} "
-                  f"(run {duties.run_id}, event log {duties.log_path})", file=sys.stderr)
     for line in display.summary(job, partition, warehouse_rows(environment.database_url)):
         print(line)
+    if display.status != "succeeded" and job == "nightly":
+        # no daemon here to run the legal_duties sensor: retention and erasure run all the same
+        print(f"Job 'nightly' failed: running 'legal_duties' (retention, erasure) for {partition}", file=sys.stderr)
+        duties = execute(settings, ready["code"], "legal_duties", partition, kind, verbose)
+        print(f"legal_duties {'succeeded' if duties.status == 'succeeded' else 'FAILED'} "
+              f"(run {duties.run_id}, event log {duties.log_path})", file=sys.stderr)
     if display.status != "succeeded":
         print(f"error: job {job!r} {display.status or 'did not run'} after {elapsed:.0f} s; the failed steps and the "
               "event log are named above.", file=sys.stderr)

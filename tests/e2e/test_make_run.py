@@ -68,9 +68,9 @@ ACTIVE_AT_T = """
 
 
 def _log_path(output: str):
-    """The event log file the summary names (the one path ending in .log)."""
-    found = re.findall(r"(\S+/run-[0-9a-f-]+\.log)", output)
-    assert len(set(found)) == 1, output[-3000:]
+    """The event log file the summary names."""
+    found = re.findall(r"(\S+/run-[0-9a-f-]+\.log)", _line_with(output, "Full event log:"))
+    assert len(found) == 1, output[-3000:]
     path = PROJECT_ROOT / found[0]
     assert path.is_file(), path
     return path
