@@ -20,7 +20,7 @@ from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapsh
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse.learner_snapshots import (
     DEFAULT_CHUNK_LEARNERS, JSON_COLUMNS, SOURCE_TABLES, QualityError, SnapshotReport,
-    category_config, run_snapshot)
+    category_config, run_snapshot, update_activity_summary)
 
 GROUP = "learner_analytics"
 OWNERS = ["team:learner-analytics"]
@@ -32,7 +32,8 @@ WARNINGS_CHECK = "quality_warnings"
 SOURCE_ASSET = {"users": "users", "enrollments": "enrollments", "courses": "courses",
                 "course_skills": "courses", "skills": "skills", "user_skills": "user_skills",
                 "content_items": "content_items", "assessment_results": "assessment_results",
-                "learning_events": "learning_events"}
+                "learning_events": "learning_events",
+                "learner_activity_summary": "learner_activity_summary"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ SPECS = [
          "current_pace = mean pace, target_pace = mean (100 − progress at T) / weeks left; "
          "trend = last 14 d vs the 14 before (±10 %); status ahead ≥1.1×, on_track ≥0.9×, "
          "behind ≥0.5× target, else (or no event in 14 d) at_risk.",
-         "current_pace numeric(5,2), target_pace numeric(5,2), trend_direction text, "
+         "current_pace numeric(5,2), target_pace numeric(16,2), trend_direction text, "
          "trend_percentage numeric(5,2), status text, estimated_completion timestamptz"),
     Spec("skill_gap",
          "Per skill required by an active course: gap = max(0, max target_level − mastery "
@@ -232,6 +233,29 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
     return _asset
 
 
-ASSETS = [build_asset(spec) for spec in SPECS]
+@dg.asset(
+    name="learner_activity_summary",
+    group_name=GROUP,
+    partitions_def=DAILY_PARTITIONS,
+    kinds={"postgres"},
+    owners=OWNERS,
+    code_version=CODE_VERSION,
+    deps=[dg.AssetKey("learning_events"), dg.AssetKey("assessment_results")],
+    description=("Per learner, the activity facts that must outlive the raw rows: first / last "
+                 "learning event and assessment result, and how many rows retention removed "
+                 "(learner_activity_summary; learner_activity_lifetime adds the rows still "
+                 "retained). Folds in the rows older than T - 90 d once each, before the "
+                 "snapshots of T and the nightly's retention; engagement's last_active reads it."),
+    metadata={"dagster/table_name": "public.learner_activity_summary"},
+)
+def learner_activity_summary(context: dg.AssetExecutionContext,
+                             warehouse: WarehouseResource) -> dg.MaterializeResult:
+    T = snapshot_instant(context)
+    folded = update_activity_summary(warehouse.engine(), T)
+    context.log.info(f"learner_activity_summary at {T.isoformat()}: {folded}")
+    return dg.MaterializeResult(metadata={"snapshot_instant": T.isoformat(), **folded})
+
+
+ASSETS = [learner_activity_summary, *(build_asset(spec) for spec in SPECS)]
 
 defs = dg.Definitions(assets=ASSETS)
