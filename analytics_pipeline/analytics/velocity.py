@@ -136,7 +136,7 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
     out["inactive"] = ~out.index.isin(active_recently)
 
     pct = common.percent_change(out["recent"], out["previous"])
-    out["trend_percentage"] = pct
+    out["trend_percentage"] = common.clip_numeric(pct)   # shown rounded; classified exact
     out["trend_direction"] = common.classify_trend(pct, "accelerating", "declining",
                                                    cfg.trend_threshold_pct)
     cur, tgt = out["current_pace"].to_numpy(), out["target_pace"].to_numpy()

@@ -183,3 +183,15 @@ def test_status_uses_the_real_time_left():
     assert out.loc["tight", "status"] == "at_risk"
     # one second left: 100 points in 1/604800 week, kept (numeric(16,2) holds it)
     assert out.loc["huge", "target_pace"] == 100 * 604800
+
+
+def test_trend_classified_on_the_exact_change():
+    """Issue 15, defect 5 (round once): +10.0033 % is above +10 %: accelerating, shown as 10.0
+    (it was rounded to 10.0 first and then called stable)."""
+    evs = events([("u", "c1", T - 20 * DAY, 100.0), ("u", "c1", T - 19 * DAY, 100.0),
+                  ("u", "c1", T - 18 * DAY, 100.0),
+                  ("u", "c1", T - 3 * DAY, 110.0), ("u", "c1", T - 2 * DAY, 110.0),
+                  ("u", "c1", T - 1 * DAY, 110.01)])
+    out = run([enr("u", "c1", 0, target=T + 10 * WEEK)], evs)
+    assert out.loc["u", "trend_percentage"] == 10.0
+    assert out.loc["u", "trend_direction"] == "accelerating"
