@@ -18,6 +18,7 @@ import pandas as pd
 from analytics_pipeline.analytics import CATEGORIES, CONFIGS
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.resources import WarehouseResource
+from analytics_pipeline.warehouse import independent_check
 from analytics_pipeline.warehouse.learner_snapshots import (
     DEFAULT_CHUNK_LEARNERS, JSON_COLUMNS, SOURCE_TABLES, QualityError, SnapshotReport,
     category_config, run_snapshot, update_activity_summary)
@@ -27,6 +28,8 @@ OWNERS = ["team:learner-analytics"]
 CODE_VERSION = "1"
 QUALITY_CHECK = "quality"
 WARNINGS_CHECK = "quality_warnings"
+# every published number computed a second way (warehouse/independent_check.py), severity WARN
+INDEPENDENT_CHECK = "independent_check"
 
 # Raw table -> the extraction asset (group `sources`) that loads it.
 SOURCE_ASSET = {"users": "users", "enrollments": "enrollments", "courses": "courses",
@@ -150,6 +153,29 @@ def _check_results(key: dg.AssetKey, report_quality, failed_chunk=None) -> list:
     ]
 
 
+def independent_check_spec(key: dg.AssetKey, what: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        INDEPENDENT_CHECK, asset=key,
+        description=(f"{what} computed a second way (one SQL statement over the raw tables, "
+                     "sql/queries/checks/) and compared key by key with what was published; the "
+                     "mismatching keys are in the metadata (a warning: the rows stay published)."))
+
+
+def independent_check_result(key: dg.AssetKey, report: dict) -> dg.AssetCheckResult:
+    """The check's outcome as a WARN result with the mismatching keys in the metadata."""
+    return dg.AssetCheckResult(
+        asset_key=key, check_name=INDEPENDENT_CHECK, passed=report["passed"],
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"summary": independent_check.summary(report),
+                  "compared": report["compared"],
+                  "mismatching_count": report["mismatching_count"],
+                  "mismatching": dg.MetadataValue.json(report["mismatching"]),
+                  "columns": dg.MetadataValue.json(report["columns"]),
+                  "only_published": dg.MetadataValue.json(report["only_published"]),
+                  "only_independent": dg.MetadataValue.json(report["only_independent"]),
+                  **({"error": report["error"]} if "error" in report else {})})
+
+
 def _materialization_metadata(spec: Spec, report: SnapshotReport, schema: dg.TableSchema,
                               ttl_hours: float) -> dict:
     sources = list(SOURCE_TABLES[spec.name])
@@ -204,6 +230,8 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(WARNINGS_CHECK, asset=key,
                               description=f"Warning-only expectations of suite {spec.name!r} "
                                           "(at least one row, distribution sanity)."),
+            *([independent_check_spec(key, f"Every {table} row")]
+              if spec.name in independent_check.CHECKS else []),
         ],
     )
     def _asset(context: dg.AssetExecutionContext, config: config_class,
@@ -225,9 +253,14 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
         context.log.info(
             f"{table} at {T.isoformat()}: {report.rows} rows in {report.chunks} chunk(s), "
             f"{report.elapsed:.2f} s ({report.rows_per_second:.0f} rows/s)")
+        checks = _check_results(key, report.quality)
+        if spec.name in independent_check.CHECKS:
+            truth = independent_check.check_or_error(warehouse.engine(), spec.name, T)
+            context.log.info(independent_check.summary(truth))
+            checks.append(independent_check_result(key, truth))
         yield dg.MaterializeResult(
             metadata=_materialization_metadata(spec, report, schema, config.ttl_hours),
-            check_results=_check_results(key, report.quality),
+            check_results=checks,
         )
 
     return _asset
