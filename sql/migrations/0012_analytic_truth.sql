@@ -13,7 +13,7 @@
 --    retention deletes (first / last learning event and assessment result, and how many rows
 --    were retired). Maintained by the pipeline (asset learner_activity_summary, before the
 --    nightly's retention): it folds in the rows older than the retention cutoff once each
---    (watermark pipeline_settings.activity_summary_through). Retention does not touch it;
+--    (watermark learner_activity_summary_through). Retention does not touch it;
 --    erasure does (per_learner_tables). learner_activity_lifetime combines it with the rows
 --    still retained.
 
@@ -42,6 +42,12 @@ CREATE TABLE learner_activity_summary (
   last_result_at   timestamptz,
   results_retired  bigint NOT NULL DEFAULT 0,
   updated_at       timestamptz NOT NULL DEFAULT now()
+);
+-- How far the summary has folded (one row): rows occurred before it are in the summary.
+CREATE TABLE learner_activity_summary_through (
+  one      boolean PRIMARY KEY DEFAULT true CHECK (one),
+  through  timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE learner_activity_summary IS
   'Per learner: first/last learning event and assessment result among the rows retention removed, and how many (issue 15). Not subject to retention; erased with the learner.';

@@ -1,11 +1,10 @@
 -- Fold the activity rows older than :through (= T - the activity-log retention, the cutoff
 -- before which the nightly's retention deletes them) into learner_activity_summary, once each:
--- only rows in [watermark, :through), then the watermark (pipeline_settings
--- 'activity_summary_through') moves to :through. A re-run or an older T (backfill) folds
+-- only rows in [watermark, :through), then the watermark (learner_activity_summary_through)
+-- moves to :through. A re-run or an older T (backfill) folds
 -- nothing; LEAST / GREATEST ignore NULLs, so a learner's first / last only ever widen.
 with bounds as (
-  select coalesce((select (value #>> '{}')::timestamptz from pipeline_settings
-                   where key = 'activity_summary_through'), '-infinity'::timestamptz) as lo,
+  select coalesce((select through from learner_activity_summary_through), '-infinity'::timestamptz) as lo,
          cast(:through as timestamptz) as hi
 ), ev as (
   select le.user_id, min(le.occurred_at) as first_at, max(le.occurred_at) as last_at, count(*) as n
@@ -37,9 +36,9 @@ with bounds as (
     updated_at = now()
   returning 1
 ), mark as (
-  insert into pipeline_settings as p (key, value, updated_at)
-  select 'activity_summary_through', to_jsonb(b.hi), now() from bounds b where b.hi > b.lo
-  on conflict (key) do update set value = excluded.value, updated_at = now()
+  insert into learner_activity_summary_through as w (one, through, updated_at)
+  select true, b.hi, now() from bounds b where b.hi > b.lo
+  on conflict (one) do update set through = excluded.through, updated_at = now()
   returning 1
 )
 select (select count(*) from upsert) as learners,
