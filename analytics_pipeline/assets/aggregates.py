@@ -71,9 +71,9 @@ def _independent(name: str, engine: sa.Engine) -> list:
     """The view's independent check (warehouse/independent_check.py) as a WARN result: as of
     the newest unexpired snapshot (peer comparison) or now (leaderboards, skill demand)."""
     check_name = independent_check.AGGREGATE_CHECKS[name]
-    T = independent_check.latest_snapshot_instant(engine) if check_name == "peer_comparison" else None
-    report = independent_check.check_or_error(engine, check_name, T if T is not None else
-                                     pd.Timestamp.now(tz="UTC").floor("s"))
+    T = independent_check.latest_snapshot_instant(engine) if check_name == "peer_comparison" \
+        else pd.Timestamp.now(tz="UTC").floor("s")
+    report = independent_check.check_or_error(engine, check_name, T)
     return [independent_check_result(dg.AssetKey(name), report)]
 
 

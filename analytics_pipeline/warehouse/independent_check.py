@@ -226,21 +226,28 @@ def compare(columns: dict[str, tuple[str, float | None]], ours: pd.DataFrame, th
     return report
 
 
-def check(engine: Engine, name: str, T: pd.Timestamp) -> dict:
-    """Run check ``name`` at ``T``: the independent SQL against what was published."""
+def check(engine: Engine, name: str, T: pd.Timestamp | None) -> dict:
+    """Run check ``name`` at ``T``: the independent SQL against what was published.
+
+    ``T`` None (peer comparison without any unexpired snapshot): nothing may be published."""
     spec = CHECKS[name]
-    report = compare(spec.columns, published_rows(engine, name, T), independent_rows(engine, name, T),
-                     spec.keys)
+    if T is None:
+        T = pd.Timestamp.now(tz="UTC").floor("s")
+        theirs = pd.DataFrame({c: pd.Series(dtype=object) for c in (*spec.keys, *spec.columns)})
+    else:
+        theirs = independent_rows(engine, name, T)
+    report = compare(spec.columns, published_rows(engine, name, T), theirs, spec.keys)
     return {"check": name, "snapshot_instant": utc(T).isoformat(), **report}
 
 
-def check_or_error(engine: Engine, name: str, T: pd.Timestamp) -> dict:
+def check_or_error(engine: Engine, name: str, T: pd.Timestamp | None) -> dict:
     """:func:`check`, or (the check itself failing: SQL error, unreadable rows) a failed report
     naming the error: a broken check must not undo or hide what was published."""
     try:
         return check(engine, name, T)
     except Exception as exc:  # reported as a failed check, never raised into the asset
-        return {"check": name, "snapshot_instant": utc(T).isoformat(), "keys": list(CHECKS[name].keys),
+        at = utc(T).isoformat() if T is not None else None
+        return {"check": name, "snapshot_instant": at, "keys": list(CHECKS[name].keys),
                 "published": 0, "independent": 0, "compared": 0, "only_published": [],
                 "only_published_count": 0, "only_independent": [], "only_independent_count": 0,
                 "columns": {}, "mismatching_count": 0, "mismatching": [], "passed": False,
