@@ -92,3 +92,6 @@ CREATE POLICY trainer_student_analytics ON learner_activity_summary FOR SELECT T
   USING (user_id IN (SELECT app_trainer_student_ids()));
 CREATE POLICY org_admin_analytics ON learner_activity_summary FOR SELECT TO authenticated
   USING (user_id IN (SELECT app_org_member_ids()));
+
+-- grants of the new table and view as for every governed relation (0006)
+DO $$ BEGIN PERFORM governance_enforce_access(); END $$;
