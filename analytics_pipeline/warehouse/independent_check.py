@@ -52,6 +52,14 @@ def _snapshot(table: str) -> str:
     return f"select * from {table} where calculated_at = :t"
 
 
+def _leaderboard(period: str, unit: str) -> Check:
+    return Check("checks/leaderboard.sql", f"select * from leaderboard_{period}",
+                 {"rank": ("num", 0), f"{period}_points": ("num", 0), "user_id": ("exact", None),
+                  "display_name": ("exact", None), "avatar_url": ("exact", None)},
+                 keys=("entry_id",),
+                 parts={"board": f"'{period}'", "unit": f"'{unit}'", "points": f"{period}_points"})
+
+
 CHECKS: dict[str, Check] = {
     "velocity": Check("checks/velocity.sql", _snapshot("learner_velocity_analytics"), {
         "current_pace": ("num", 0.01), "target_pace": ("num", 0.01), "trend_direction": ("exact", None),
@@ -79,18 +87,8 @@ CHECKS: dict[str, Check] = {
         "checks/skill_demand.sql", "select * from skill_demand_aggregates",
         {"skill_name": ("exact", None), "learner_count": ("num", 0), "avg_mastery": ("num", 0.01),
          "growth_rate": ("num", 0.01)}, keys=("skill_id", "month")),
-    "leaderboard_weekly": Check(
-        "checks/leaderboard.sql", "select * from leaderboard_weekly",
-        {"rank": ("num", 0), "weekly_points": ("num", 0), "user_id": ("exact", None),
-         "display_name": ("exact", None), "avatar_url": ("exact", None)},
-        keys=("entry_id",),
-        parts={"board": "'weekly'", "unit": "'week'", "points": "weekly_points"}),
-    "leaderboard_monthly": Check(
-        "checks/leaderboard.sql", "select * from leaderboard_monthly",
-        {"rank": ("num", 0), "monthly_points": ("num", 0), "user_id": ("exact", None),
-         "display_name": ("exact", None), "avatar_url": ("exact", None)},
-        keys=("entry_id",),
-        parts={"board": "'monthly'", "unit": "'month'", "points": "monthly_points"}),
+    **{f"leaderboard_{period}": _leaderboard(period, unit) for period, unit in (("weekly", "week"),
+                                                                               ("monthly", "month"))},
 }
 #: learner-analytics category -> its check (same name); aggregate view -> its check
 AGGREGATE_CHECKS = {"peer_comparison_aggregates": "peer_comparison",

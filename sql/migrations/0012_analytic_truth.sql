@@ -74,16 +74,10 @@ LEFT JOIN ev USING (user_id)
 LEFT JOIN res USING (user_id);
 
 -- erasure and row-level security cover it like every per-learner table (0006's list + this one)
-CREATE OR REPLACE FUNCTION per_learner_tables() RETURNS TABLE(table_name text, learner_column text) LANGUAGE sql IMMUTABLE AS $$
-  VALUES ('learner_velocity_analytics', 'user_id'), ('skill_gap_analytics', 'user_id'),
-         ('engagement_analytics', 'user_id'), ('mastery_analytics', 'user_id'),
-         ('performance_analytics', 'user_id'), ('content_effectiveness_analytics', 'user_id'),
-         ('predictive_analytics_cache', 'user_id'),
-         ('user_points', 'user_id'), ('point_transactions', 'user_id'), ('point_transactions_archive', 'user_id'),
-         ('user_achievements', 'user_id'), ('daily_activity', 'user_id'), ('user_preferences', 'user_id'),
-         ('users', 'id'), ('user_roles', 'user_id'), ('enrollments', 'user_id'), ('user_skills', 'user_id'),
-         ('assessment_results', 'user_id'), ('learning_events', 'user_id'),
-         ('learner_activity_summary', 'user_id')
+ALTER FUNCTION per_learner_tables() RENAME TO per_learner_tables_0006;
+CREATE FUNCTION per_learner_tables() RETURNS TABLE(table_name text, learner_column text) LANGUAGE sql IMMUTABLE AS $$
+  SELECT * FROM per_learner_tables_0006()
+  UNION ALL VALUES ('learner_activity_summary', 'user_id')
 $$;
 ALTER TABLE learner_activity_summary ENABLE ROW LEVEL SECURITY;
 CREATE POLICY user_own_analytics ON learner_activity_summary FOR SELECT TO authenticated
