@@ -77,6 +77,10 @@ CHECKS: dict[str, Check] = {
     "performance": Check("bench/performance.sql", _snapshot("performance_analytics"), {
         "avg_score": ("num", 0.01), "trend": ("exact", None), "assessments_taken": ("num", 0),
         "pass_rate": ("num", 0.01), "performance_by_skill": ("json", 0.01), "recent_scores": ("json", 1e-6)}),
+    "content_effectiveness": Check(
+        "checks/content_effectiveness.sql", _snapshot("content_effectiveness_analytics"), {
+            "most_effective": ("json", 0.01), "least_effective": ("json", 0.01),
+            "recommendations": ("json", 0)}),
     "peer_comparison": Check(
         "checks/peer_comparison.sql", "select * from peer_comparison_aggregates",
         {"avg_velocity": ("num", 0.01), "median_velocity": ("num", 0.01), "avg_score": ("num", 0.01),

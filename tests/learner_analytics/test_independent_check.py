@@ -14,7 +14,7 @@ from analytics_pipeline.warehouse.learner_snapshots import run_snapshot, update_
 from . import raw
 
 T = raw.ts("2025-03-13")
-CHECKED = ("velocity", "skill_gap", "engagement", "mastery", "performance")
+CHECKED = ("velocity", "skill_gap", "engagement", "mastery", "performance", "content_effectiveness")
 
 
 def publish(engine, names=CHECKED):

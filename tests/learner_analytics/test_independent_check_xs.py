@@ -49,7 +49,7 @@ def xs_nightly(engine, warehouse_url, dagster_instance):
     return T, evaluations
 
 
-LEARNER_CHECKS = ("velocity", "skill_gap", "engagement", "mastery", "performance")
+LEARNER_CHECKS = ("velocity", "skill_gap", "engagement", "mastery", "performance", "content_effectiveness")
 VIEW_CHECKS = ("peer_comparison", "skill_demand", "leaderboard_weekly", "leaderboard_monthly")
 
 
@@ -66,7 +66,8 @@ def test_every_asset_reports_its_independent_check_passed(xs_nightly):
     _, evaluations = xs_nightly
     checked = {e.asset_key.to_user_string() for e in evaluations}
     assert checked == {"learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics",
-                       "mastery_analytics", "performance_analytics", *independent_check.AGGREGATE_CHECKS}
+                       "mastery_analytics", "performance_analytics", "content_effectiveness_analytics",
+                       *independent_check.AGGREGATE_CHECKS}
     failed = {e.asset_key.to_user_string(): e.metadata["summary"].value for e in evaluations if not e.passed}
     assert not failed
     assert all(e.severity == dg.AssetCheckSeverity.WARN for e in evaluations)
