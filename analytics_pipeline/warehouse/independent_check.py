@@ -80,7 +80,8 @@ CHECKS: dict[str, Check] = {
     "content_effectiveness": Check(
         "checks/content_effectiveness.sql", _snapshot("content_effectiveness_analytics"), {
             "most_effective": ("json", 0.01), "least_effective": ("json", 0.01),
-            "recommendations": ("json", 0)}),
+            "recommendations": ("json", 0)},
+        parts={"skill_gap": "checks/skill_gap.sql"}),
     "peer_comparison": Check(
         "checks/peer_comparison.sql", "select * from peer_comparison_aggregates",
         {"avg_velocity": ("num", 0.01), "median_velocity": ("num", 0.01), "avg_score": ("num", 0.01),

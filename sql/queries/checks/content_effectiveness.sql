@@ -62,14 +62,10 @@ with p as (
   where s.n_treated >= 10 and c.n_control >= 10 and ps.s_n > s.u_n
 ), key_effect as (
   select kind, key, round(avg(effect)::numeric, 9) as effect from effects group by kind, key
-), active as (
-  select distinct e.user_id, e.course_id
-  from enrollments e cross join p
-  where e.enrolled_at <= p.t
-    and (e.completed_at is null or e.completed_at > p.t)
-    and (e.withdrawn_at is null or e.withdrawn_at > p.t)
+), skill_gaps as (  -- the skill-gap check's rows: one per active learner, gaps in priority order
+{skill_gap}
 ), learners as (
-  select distinct user_id from active
+  select user_id from skill_gaps
 ), usage as (  -- latest known, retained use of each item by each active learner
   select le.user_id, le.content_id, max(le.occurred_at) as last_used
   from learning_events le join learners l using (user_id) cross join p
@@ -106,26 +102,10 @@ with p as (
     from ranked r
   ) x
   group by user_id
-), req as (
-  select a.user_id, cs.skill_id, max(coalesce(cs.target_level, 0)) as target, count(distinct a.course_id) as n_courses
-  from active a join course_skills cs on cs.course_id = a.course_id
-  group by a.user_id, cs.skill_id
-), known as (
-  select us.user_id, us.skill_id, max(coalesce(us.mastery_level, 0)) as level
-  from user_skills us cross join p
-  where us.last_assessed_at is null or us.last_assessed_at <= p.t
-  group by us.user_id, us.skill_id
 ), gaps as (
-  select user_id, skill_id, skill_name, row_number() over (
-           partition by user_id order by priority desc, gap desc, skill_id collate "C") - 1 as gap_rank
-  from (
-    select r.user_id, r.skill_id, s.name as skill_name, r.target - coalesce(k.level, 0) as gap,
-           (r.target - coalesce(k.level, 0)) * r.n_courses as priority
-    from req r
-    left join known k on k.user_id = r.user_id and k.skill_id = r.skill_id
-    left join skills s on s.id = r.skill_id
-    where r.target - coalesce(k.level, 0) > 0
-  ) g
+  select sg.user_id, g.value ->> 'skillId' as skill_id, g.value ->> 'skillName' as skill_name,
+         g.ord - 1 as gap_rank
+  from skill_gaps sg cross join lateral jsonb_array_elements(sg.gaps) with ordinality as g(value, ord)
 ), positive as (
   select key as content_id, skill_id, effect,
          row_number() over (partition by skill_id order by effect desc, key collate "C") as place
