@@ -155,7 +155,7 @@ def _is_map(value: dict) -> bool:
 
 
 def _missing(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT)
+    return s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT).astype(bool)
 
 
 def _numbers(s: pd.Series) -> pd.Series:
