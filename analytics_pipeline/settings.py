@@ -16,7 +16,7 @@ SQL_DIR = PROJECT_ROOT / "sql"
 ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("", "Warehouse PostgreSQL URL. Unset: the embedded PostgreSQL (pgserver) in .pgdata/."),
     "TEST_DATABASE_URL": ("", "PostgreSQL server the tests create their throw-away databases on. Unset: embedded."),
-    "DAGSTER_PG_URL": ("", "Dagster's own storage (runs, events, schedules). Unset: database `dagster` on the warehouse server, via psycopg2."),
+    "DAGSTER_PG_URL": ("", "Dagster's own storage (runs, events, schedules). Unset: database `<warehouse database>_dagster` on the warehouse server (one instance per warehouse), via psycopg2."),
     "PGDATA_DIR": (".pgdata", "Data folder of the embedded PostgreSQL (relative to the project)."),
     "LMS_API_URL": ("", "Base URL of the LMS read API. Unset: `make run` starts the sandbox LMS server."),
     "LMS_API_TOKEN": ("sandbox-token", "Bearer token for the LMS API (never logged)."),
