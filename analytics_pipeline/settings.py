@@ -27,6 +27,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "SANDBOX_PROFILE": ("XS", "Scale of the sandbox data started by `make run` (XS, S, M, L)."),
     "SANDBOX_SEED": ("42", "Seed of the sandbox's synthetic data."),
     "SANDBOX_START": ("", "Day 0 of the sandbox's simulated timeline (YYYY-MM-DD). Unset: ~90 days before today, so its clock is current."),
+    "PARTITIONS_START": ("", "First daily partition (YYYY-MM-DD): the first day of the source's data. Unset: `SANDBOX_START`, else 90 days before today (the sandbox's day 0). Set it in production."),
     "QUARANTINE_MAX_SHARE": ("0.01", "Share of quarantined rows above which the extraction check fails."),
     "K_ANONYMITY": ("10", "Smallest published group in peer comparison and skill demand (never below 5)."),
     "SCHEDULE_TIMEZONE": ("UTC", "Time zone of the nightly schedule."),
