@@ -79,3 +79,17 @@ def test_jobs_carry_the_warehouse_tag(monkeypatch):
     assert warehouse_tags() == {WAREHOUSE_TAG: "127.0.0.1:5432/wh_one"}
     monkeypatch.delenv("DATABASE_URL")
     assert warehouse_tags() == {}
+
+
+def test_cli_runs_of_the_jobs_show_on_their_runs_tab():
+    """The UI's Runs tab of a job filters on `.dagster/repository=__repository__@<location>`; runs of
+    `dagster job execute` (`make run`) only carry it because the jobs do."""
+    import yaml
+
+    from analytics_pipeline.orchestration.jobs import JOBS
+    from analytics_pipeline.settings import PROJECT_ROOT
+
+    entry = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())["load_from"][0]["python_module"]
+    location = entry.get("location_name") or entry["module_name"]
+    for job in JOBS:
+        assert job.tags[".dagster/repository"] == f"__repository__@{location}", job.name
