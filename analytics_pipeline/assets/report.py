@@ -7,9 +7,12 @@ on every other asset of the code location, so within the nightly job it runs las
 "pipeline health" section sees the night's results.
 """
 
+import fcntl
 import importlib
+import os
 import pkgutil
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -67,11 +70,21 @@ def day_table_rows(conn, as_of: pd.Timestamp) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "rows", "scope"])
 
 
-def newest_partition(instance: dg.DagsterInstance, asset_key: dg.AssetKey, folder) -> str | None:
-    """The newest day with a report: of the asset's materialized partitions and the report files."""
-    days = set(instance.get_materialized_partitions(asset_key))
-    days |= {p.stem.removeprefix("analyst_report_") for p in folder.glob("analyst_report_*.html")}
-    return max(days, default=None)
+def publish_latest(instance: dg.DagsterInstance, asset_key: dg.AssetKey, folder: Path, partition: str) -> tuple[str, bool]:
+    """Copy this day's report to ``latest.html`` when it is the newest day: of the asset's
+    materialized partitions and the dated report files (this run's is written already). A backfill
+    of an older day leaves latest.html alone. Under an exclusive lock on the folder, so a backfill
+    run finishing beside the nightly run cannot put an older day back. Returns (newest day, is this it)."""
+    with open(folder / ".latest.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        days = set(instance.get_materialized_partitions(asset_key))
+        days |= {p.stem.removeprefix("analyst_report_") for p in folder.glob("analyst_report_????-??-??.html")}
+        newest = max(days | {partition})
+        if partition >= newest:
+            temporary = folder / f".latest.{partition}.tmp"
+            shutil.copyfile(folder / f"analyst_report_{partition}.html", temporary)
+            os.replace(temporary, folder / "latest.html")
+    return newest, partition >= newest
 
 
 def latest_check_results(instance: dg.DagsterInstance, check_keys) -> pd.DataFrame:
@@ -136,15 +149,10 @@ def analyst_report(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     html_text = render_report(data)
     folder = settings.reports_dir
     folder.mkdir(parents=True, exist_ok=True)
-    newest_before = newest_partition(context.instance, context.asset_key, folder)
     path = folder / f"analyst_report_{partition}.html"
     path.write_text(html_text, encoding="utf-8")
-    # "latest" is the newest day, not the last run: a backfill of an older day leaves latest.html alone
-    is_newest = newest_before is None or partition >= newest_before
-    if is_newest:
-        shutil.copyfile(path, folder / "latest.html")
+    newest, is_newest = publish_latest(context.instance, context.asset_key, folder, partition)
     failed = int((data.checks["status"] == "FAILED").sum()) if not data.checks.empty else 0
-    newest = partition if is_newest else newest_before
     return dg.MaterializeResult(metadata={
         "summary": dg.MetadataValue.md(summary_markdown(data, path, newest)),
         "path": dg.MetadataValue.path(str(path)),
