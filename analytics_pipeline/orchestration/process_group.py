@@ -101,7 +101,10 @@ def run_until_signalled(command: Sequence[str], cwd: Path, grace: float = 6.0) -
     Returns the child's exit code, or 128 + the signal number when stopped by a signal."""
     process = subprocess.Popen(list(command), cwd=cwd, start_new_session=True)
     try:
-        return process.wait()
+        code = process.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # what it left behind in its group
+            os.killpg(process.pid, signal.SIGKILL)
+        return code
     except StopRequested as stop:
         for sig in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
             signal.signal(sig, signal.SIG_IGN)
