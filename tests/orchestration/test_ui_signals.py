@@ -92,7 +92,9 @@ def _stop_and_time(make: subprocess.Popen, marker: str, send) -> float:
     send()
     while time.monotonic() - started < 30:
         if make.poll() is not None and not _marked(marker):
-            return time.monotonic() - started
+            elapsed = time.monotonic() - started
+            print(f"{len(before)} processes stopped {elapsed:.1f} s after the signal")  # shown with -s
+            return elapsed
         time.sleep(0.2)
     left = [" ".join(p.cmdline())[:100] for p in _marked(marker)]
     raise AssertionError(f"processes left 30 s after the signal: {left}")
