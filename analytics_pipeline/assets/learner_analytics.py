@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from analytics_pipeline.analytics import CATEGORIES, CONFIGS
+from analytics_pipeline.orchestration.column_docs import column_description
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse import independent_check
@@ -112,7 +113,9 @@ def _config_class(spec: Spec) -> type:
 def _table_schema(spec: Spec) -> dg.TableSchema:
     cols = [("user_id", "text")] + [tuple(c.strip().split(" ", 1)) for c in spec.columns.split(", ")]
     cols += [("calculated_at", "timestamptz"), ("expires_at", "timestamptz")]
-    return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in cols])
+    table = CATEGORIES[spec.name][1]
+    return dg.TableSchema(columns=[dg.TableColumn(name, type_, description=column_description(table, name))
+                                   for name, type_ in cols])
 
 
 def _markdown(frame: Optional[pd.DataFrame], json_columns) -> str:
