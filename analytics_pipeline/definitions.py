@@ -11,6 +11,7 @@ import pkgutil
 import dagster as dg
 
 from analytics_pipeline import assets as assets_package
+from analytics_pipeline.orchestration.column_docs import with_column_docs
 from analytics_pipeline.orchestration.freshness import with_dashboard_freshness
 from analytics_pipeline.orchestration.jobs import JOBS
 from analytics_pipeline.resources import WarehouseResource
@@ -37,6 +38,6 @@ def build_resources() -> dict:
     return resources
 
 
-defs = with_dashboard_freshness(
+defs = with_column_docs(with_dashboard_freshness(
     dg.Definitions.merge(*_layer_definitions(), dg.Definitions(jobs=JOBS, resources=build_resources()))
-)
+))

@@ -14,7 +14,7 @@ from analytics_pipeline.settings import PROJECT_ROOT, Settings
 from analytics_pipeline.warehouse.embedded import start_embedded
 from analytics_pipeline.warehouse.engine import check_connection, ensure_database
 from analytics_pipeline.warehouse.migrate import migrate
-from analytics_pipeline.warehouse.urls import dagster_storage_url, redacted, warehouse_url
+from analytics_pipeline.warehouse.urls import dagster_database_for, dagster_storage_url, redacted, warehouse_url
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,11 @@ def prepare_environment(settings: Settings, apply_migrations: bool = True) -> En
     if settings.dagster_pg_url:
         dagster_url = settings.dagster_pg_url
     else:
-        storage_db = ensure_database(database_url, "dagster")
+        storage_db = ensure_database(database_url, dagster_database_for(database_url))
         dagster_url = dagster_storage_url(storage_db)
     os.environ["DATABASE_URL"] = database_url
     os.environ["DAGSTER_PG_URL"] = dagster_url
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
-    log.info("warehouse %s (PostgreSQL %s%s)", redacted(database_url), version, ", embedded" if embedded else "")
+    log.info("warehouse %s (PostgreSQL %s%s); Dagster storage %s", redacted(database_url), version,
+             ", embedded" if embedded else "", redacted(dagster_url))
     return Environment(database_url, dagster_url, version, embedded, applied)

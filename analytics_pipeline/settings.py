@@ -16,7 +16,7 @@ SQL_DIR = PROJECT_ROOT / "sql"
 ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("", "Warehouse PostgreSQL URL. Unset: the embedded PostgreSQL (pgserver) in .pgdata/."),
     "TEST_DATABASE_URL": ("", "PostgreSQL server the tests create their throw-away databases on. Unset: embedded."),
-    "DAGSTER_PG_URL": ("", "Dagster's own storage (runs, events, schedules). Unset: database `dagster` on the warehouse server, via psycopg2."),
+    "DAGSTER_PG_URL": ("", "Dagster's own storage (runs, events, schedules). Unset: database `<warehouse database>_dagster` on the warehouse server (one instance per warehouse), via psycopg2."),
     "PGDATA_DIR": (".pgdata", "Data folder of the embedded PostgreSQL (relative to the project)."),
     "LMS_API_URL": ("", "Base URL of the LMS read API. Unset: `make run` starts the sandbox LMS server."),
     "LMS_API_TOKEN": ("sandbox-token", "Bearer token for the LMS API (never logged)."),
@@ -36,6 +36,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "SANDBOX_PROFILE": ("XS", "Scale of the sandbox data started by `make run` (XS, S, M, L)."),
     "SANDBOX_SEED": ("42", "Seed of the sandbox's synthetic data."),
     "SANDBOX_START": ("", "Day 0 of the sandbox's simulated timeline (YYYY-MM-DD). Unset: ~90 days before today, so its clock is current."),
+    "PARTITIONS_START": ("", "First daily partition (YYYY-MM-DD): the first day of the source's data. Unset: `SANDBOX_START`, else 90 days before today (the sandbox's day 0). Set it in production."),
     "QUARANTINE_MAX_SHARE": ("0.01", "Share of quarantined rows above which the extraction check fails."),
     "K_ANONYMITY": ("10", "Smallest published group in peer comparison and skill demand (never below 5)."),
     "SCHEDULE_TIMEZONE": ("UTC", "Time zone of the nightly schedule."),

@@ -11,6 +11,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+# The tests materialize fixed historical days (2025-03-12, 2026-01-15, ...): pin the first daily
+# partition before anything imports orchestration.partitions (subprocesses inherit it; the UI
+# tests' webserver drops it to show the real default).
+os.environ.setdefault("PARTITIONS_START", "2025-01-01")
+
 from analytics_pipeline.settings import PROJECT_ROOT
 from analytics_pipeline.warehouse.embedded import start_embedded
 from analytics_pipeline.warehouse.engine import drop_database, ensure_database, make_engine

@@ -122,15 +122,19 @@ def user_skills_at(user_skills: pd.DataFrame | None, T: pd.Timestamp) -> pd.Data
     return us
 
 
-def percent_change(recent, previous, cap: float = PERCENT_CAP) -> np.ndarray:
-    """Vectorised relative change in percent, clipped to ``±cap`` (see module docstring)."""
+def percent_change(recent, previous, cap: float = PERCENT_CAP, decimals: int = 9) -> np.ndarray:
+    """Vectorised relative change in percent, clipped to ``±cap`` (see module docstring).
+
+    Rounded to ``decimals`` = 9 only to remove float noise (11 vs 10 is exactly +10 %, i.e.
+    ``stable``): classify this value, and round for display once, at the edge
+    (:func:`clip_numeric`)."""
     recent = np.asarray(recent, dtype=float)
     previous = np.asarray(previous, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = (recent - previous) / np.abs(previous) * 100.0
     pct = np.where(previous == 0, np.where(recent > 0, cap, np.where(recent < 0, -cap, 0.0)),
                    pct)
-    return np.round(np.clip(pct, -cap, cap), 2)
+    return np.round(np.clip(pct, -cap, cap), decimals)
 
 
 def classify_trend(pct, up: str, down: str, threshold: float = 10.0,

@@ -26,7 +26,8 @@ Per learner, among the items they used (any event) in W = ``(T-28d, T]`` that ha
 - when none of their used items has an effect, the same with the content types they used in
   W that have a type effect.
   Entries: ``{"kind": "item", "contentId", "title", "contentType", "effect"}`` or
-  ``{"kind": "type", "contentType", "effect"}`` (effect in score points, 2 decimals);
+  ``{"kind": "type", "contentType", "effect"}`` (effect in score points, rounded to 2
+  decimals only there: the ranking and the item mean use the exact effects);
 - ``recommendations``: for the learner's top ``top_gaps`` = 3 skill gaps (see skill_gap.py,
   priority order), the item with the highest positive effect on that skill that the learner
   has never used (no event at or before T); at most one sentence per item, up to 3, e.g.
@@ -190,8 +191,10 @@ def effects_from_parts(pairs: pd.DataFrame, skill_tot: pd.DataFrame, key: str,
     c_n = eff["s_n"] - eff["u_n"]
     eff["n_treated"] = eff["t_learners"]
     eff["n_control"] = eff["s_learners"] - eff["no_control"]
+    # not rounded for display here (round once, at the edge): 9 decimals only remove the float
+    # noise of sums combined in another order (chunks), so ties and ranks are reproducible
     eff["effect"] = (eff["t_sum"] / eff["t_n"]
-                     - (eff["s_sum"] - eff["u_sum"]) / c_n.where(c_n > 0)).round(2)
+                     - (eff["s_sum"] - eff["u_sum"]) / c_n.where(c_n > 0)).round(9)
     ok = (eff["n_treated"] >= cfg.min_learners) & (eff["n_control"] >= cfg.min_learners) \
         & eff["effect"].notna()
     return eff.loc[ok, [key, "skill_id", "effect", "n_treated", "n_control"]] \
@@ -261,6 +264,13 @@ def item_effects(content_items: pd.DataFrame | None, learning_events: pd.DataFra
     return effect_tables(effect_parts_of(content_items, learning_events, assessment_results, T, cfg), cfg)[0]
 
 
+def effect_text(effect: pd.Series) -> pd.Series:
+    """An effect as the sentences show it: the published 2-decimal value, without trailing
+    zeros (3.15 -> "3.15", 12.5 -> "12.5", 4 -> "4"): never a second rounding."""
+    cents = pd.Series(common.clip_numeric(effect), index=effect.index)
+    return cents.map("{:.2f}".format).astype(str).str.rstrip("0").str.rstrip(".").astype(object)
+
+
 def _ranked(cand: pd.DataFrame, key: str, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Top ``n`` by effect desc and, among the rest, bottom ``n`` by effect asc per learner."""
     cand = cand.sort_values(["user_id", "effect", key], ascending=[True, False, True],
@@ -300,8 +310,8 @@ def compute_content_effectiveness(
         # combine_effect_parts, effect_tables); the frames here hold one chunk's learners.
         item_eff, type_eff = precomputed_effects
         _res, _evidence_ev, ev = evidence(None, learning_events, T, cfg)
-    per_item = item_eff.groupby("content_id")["effect"].mean().round(2)
-    per_type = type_eff.groupby("content_type")["effect"].mean().round(2)
+    per_item = item_eff.groupby("content_id")["effect"].mean().round(9)
+    per_type = type_eff.groupby("content_type")["effect"].mean().round(9)
 
     # Items / types the learner used in W.
     in_w = ev.loc[ev["occurred_at"].gt(T - pd.Timedelta(days=cfg.window_days))
@@ -316,6 +326,8 @@ def compute_content_effectiveness(
     cand_t["kind"] = "type"
     most_i, least_i = _ranked(cand_i, "content_id", cfg.max_items)
     most_t, least_t = _ranked(cand_t, "content_type", cfg.max_items)
+    most_i, least_i, most_t, least_t = (
+        f.assign(effect=common.clip_numeric(f["effect"])) for f in (most_i, least_i, most_t, least_t))
     most = pd.concat([common.records(most_i, ITEM_KEYS), common.records(most_t, TYPE_KEYS)])
     most_keys = pd.concat([most_i["user_id"], most_t["user_id"]])
     least = pd.concat([common.records(least_i, ITEM_KEYS), common.records(least_t, TYPE_KEYS)])
@@ -351,7 +363,7 @@ def compute_content_effectiveness(
             + "' (" + rec["content_type"].astype(object).fillna("content").astype(str)
             + ") for " + skill_label.astype(str)
             + ": learners who completed it scored "
-            + rec["effect"].map("{:.1f}".format).astype(str) + " points higher on "
+            + effect_text(rec["effect"]) + " points higher on "
             + skill_label.astype(str) + " assessments within "
             + str(cfg.effect_window_days) + " days.")
     out["recommendations"] = common.per_learner(text.astype(object), rec["user_id"], learners)

@@ -15,9 +15,10 @@ Over W = ``(T-28d, T]``:
 - ``sessions_per_week`` = sessions in W / (28 / 7);
 - ``avg_session_duration`` = mean session length in W in whole minutes (half up), 0 without
   sessions;
-- ``last_active`` = the latest event at or before T (any time, not only in W). The column
-  is NOT NULL: a learner who never had an event gets the latest ``enrolled_at`` of their
-  active enrollments (recency still counts as 0 for them, see below);
+- ``last_active`` = the latest event at or before T (any time, not only in W; the warehouse
+  read adds the learner's retained activity summary, so an event deleted by retention still
+  counts); **null** for a learner without any event (an enrollment is not an activity;
+  migration 0012 drops the seed's NOT NULL);
 - ``engagement_by_type`` = ``{content_type: share}`` of the summed ``duration_seconds`` of
   the events in W per content type, rounded to 4 decimals (sums to 1 up to rounding);
   ``{}`` when there is no time; a null content type is reported as ``"unknown"``;
@@ -102,7 +103,6 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
     """One row per learner with an active enrollment at ``T`` (see module docstring)."""
     T = common.utc(T)
     cfg = config
-    act = common.active_enrollments(enrollments, T)
     learners = common.active_learners(enrollments, T)
     n = len(learners)
     weeks = cfg.trend_weeks
@@ -142,9 +142,7 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
     days_since = ((T - last_event) / pd.Timedelta(days=1)).to_numpy(dtype=float)
     out["overall_score"] = _score(cfg, out["sessions_per_week"], minutes, days_since,
                                   n_types.to_numpy())
-    fallback = act.assign(user_id=act["user_id"].astype(str)).groupby("user_id")[
-        "enrolled_at"].max().reindex(learners)
-    out["last_active"] = last_event.fillna(fallback).astype("datetime64[us, UTC]")
+    out["last_active"] = last_event.astype("datetime64[us, UTC]")
 
     # engagement_by_type: {type: share} of time in W.
     t = ew.assign(content_type=ew["content_type"].astype(object).fillna("unknown"))

@@ -3,8 +3,9 @@
 Who gets a row: every learner with an active enrollment at ``T`` **or** at least one
 assessment result in the window (a learner who finished their last course still sees the
 results of the last 90 days). A learner without results in the window gets
-``assessments_taken = 0``, ``avg_score = 0``, ``pass_rate = 0``, ``trend = 'stable'`` and empty
-JSON lists (the seed's columns are NOT NULL).
+``assessments_taken = 0``, ``avg_score``, ``pass_rate`` and ``trend`` **null** (no result is
+no measurement: a 0 would be averaged into the peer groups as a score) and empty JSON lists
+(migration 0012 drops the seed's NOT NULL of the three columns).
 
 Over the results submitted in ``(T-90d, T]``, ordered by (submitted_at, id):
 
@@ -71,10 +72,10 @@ def compute_performance(assessment_results: pd.DataFrame | None,
     g = r.groupby("user_id", sort=False)
     out = pd.DataFrame(index=learners)
     out["assessments_taken"] = g.size().reindex(learners).fillna(0).astype("int64")
-    out["avg_score"] = common.clip_numeric(g["score"].mean().reindex(learners).fillna(0.0))
+    out["avg_score"] = common.clip_numeric(g["score"].mean().reindex(learners))
     passed = (r["score"] >= r["passing_score"]).astype(float)
     out["pass_rate"] = common.clip_numeric(
-        (passed.groupby(r["user_id"]).mean() * 100.0).reindex(learners).fillna(0.0))
+        (passed.groupby(r["user_id"]).mean() * 100.0).reindex(learners))
 
     # Trend: slope over the last `trend_results` results (x = order within those results).
     from_end = g.cumcount(ascending=False)
@@ -87,9 +88,9 @@ def compute_performance(assessment_results: pd.DataFrame | None,
     den = (dx * dx).groupby(last["user_id"]).sum()
     # rounded so that float error cannot push an exact slope of ±1 over the threshold
     slope = (num / den.where(den > 0)).round(9).reindex(learners).fillna(0.0)
-    out["trend"] = np.where(slope > cfg.slope_threshold, "improving",
-                            np.where(slope < -cfg.slope_threshold, "declining", "stable")
-                            ).astype(object)
+    trend = np.where(slope > cfg.slope_threshold, "improving",
+                     np.where(slope < -cfg.slope_threshold, "declining", "stable")).astype(object)
+    out["trend"] = np.where(out["assessments_taken"].to_numpy() > 0, trend, None)
 
     # performance_by_skill
     rs = r.loc[r["skill_id"].notna()].assign(skill_id=lambda x: x["skill_id"].astype(str))

@@ -9,10 +9,11 @@ For each active enrollment ``e`` of a learner (W = the 28 days ``(T-28d, T]``):
 - ``progress_e`` (progress at T) = clip(``progress_percent`` - sum of ``progress_delta`` of
   the enrollment's events after T, 0, 100) -- ``progress_percent`` is the value *now*, the
   events after T are rewound so that a backfill sees the progress of that day.
-- ``weeks_left_e`` = max(1, (target date - T) / 7 days) where the target date is
-  ``target_completion_at``, else ``enrolled_at + expected_weeks`` of the course, else
-  ``enrolled_at + default_weeks``. A target already passed (or less than a week away) counts
-  as one week left.
+- ``weeks_left_e`` = (target date - T) / 7 days, the real time left (a deadline 2.4 days away
+  is 0.34 weeks, not one: the status must not look better than it is), where the target date
+  is ``target_completion_at``, else ``enrolled_at + expected_weeks`` of the course, else
+  ``enrolled_at + default_weeks``. A target at or before T (already passed) counts as
+  ``passed_weeks_left`` = one week left (reference/design/analytics.md).
 
 Learner values:
 
@@ -31,8 +32,11 @@ Learner values:
   ``max_estimate_weeks`` (default 520 weeks = 10 years, not meaningful and it would overflow
   timestamps for tiny paces); T itself when nothing remains; rounded to the second.
 
-Paces are rounded to 2 decimals (from exact cent sums and a fixed order: the same rows give the
-same values whatever order they are read in) and clipped to ±999.99.
+Paces are rounded to 2 decimals once, at the edge, after the status and the estimate were
+decided on the exact values (from exact cent sums and a fixed order: the same rows give the
+same values whatever order they are read in); ``current_pace`` is clipped to ±999.99
+(``numeric(5,2)``); ``target_pace`` is not clipped (``numeric(16,2)`` since migration 0012:
+100 points in the last microsecond still fits).
 """
 from __future__ import annotations
 
@@ -58,7 +62,7 @@ class VelocityConfig:
     behind_ratio: float = 0.5
     inactive_days_at_risk: int = 14
     default_weeks: int = 12
-    min_weeks_left: float = 1.0
+    passed_weeks_left: float = 1.0
     max_estimate_weeks: float = 520.0
     ttl: pd.Timedelta = common.DEFAULT_TTL
 
@@ -113,7 +117,8 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
     weeks = act["course_id"].map(expected).fillna(float(cfg.default_weeks))
     fallback = act["enrolled_at"] + pd.to_timedelta(weeks * 7, unit="D")
     target_date = act["target_completion_at"].fillna(fallback)
-    weeks_left = ((target_date - T) / pd.Timedelta(weeks=1)).clip(lower=cfg.min_weeks_left)
+    weeks_left = (target_date - T) / pd.Timedelta(weeks=1)
+    weeks_left = weeks_left.where(weeks_left > 0, cfg.passed_weeks_left)
     act["remaining"] = 100.0 - act["progress"]
     act["target_pace"] = act["remaining"] / weeks_left
     act["pace"] = act["in_w"] / (cfg.window_days / 7.0)
@@ -131,7 +136,7 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
     out["inactive"] = ~out.index.isin(active_recently)
 
     pct = common.percent_change(out["recent"], out["previous"])
-    out["trend_percentage"] = pct
+    out["trend_percentage"] = common.clip_numeric(pct)   # shown rounded; classified exact
     out["trend_direction"] = common.classify_trend(pct, "accelerating", "declining",
                                                    cfg.trend_threshold_pct)
     cur, tgt = out["current_pace"].to_numpy(), out["target_pace"].to_numpy()
@@ -148,5 +153,5 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
         T + pd.to_timedelta(pd.Series(weeks_to_go, index=out.index) * 7, unit="D")
     ).dt.round("s").astype("datetime64[us, UTC]")
     out["current_pace"] = common.clip_numeric(out["current_pace"])
-    out["target_pace"] = common.clip_numeric(out["target_pace"])
+    out["target_pace"] = np.round(out["target_pace"].to_numpy(dtype=float), 2)
     return common.finish(out, COLUMNS, T, cfg.ttl)

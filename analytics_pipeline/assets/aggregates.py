@@ -18,10 +18,13 @@ No collision with the nightly writes (docs/gamification.md, "Schedules and colli
 import time
 
 import dagster as dg
+import pandas as pd
 import sqlalchemy as sa
 
 from analytics_pipeline.assets.gamification import LEDGER_LOCK_SQL
+from analytics_pipeline.assets.learner_analytics import independent_check_result, independent_check_spec
 from analytics_pipeline.resources import WarehouseResource
+from analytics_pipeline.warehouse import independent_check
 
 try:
     from analytics_pipeline.orchestration.pools import WAREHOUSE_HEAVY
@@ -64,6 +67,16 @@ def refresh_view(engine: sa.Engine, view: str, ledger_lock: bool, lock_timeout_s
     return {"rows": int(rows), "refresh_seconds": round(seconds, 3), "concurrently": bool(populated)}
 
 
+def _independent(name: str, engine: sa.Engine) -> list:
+    """The view's independent check (warehouse/independent_check.py) as a WARN result: as of
+    the newest unexpired snapshot (peer comparison) or now (leaderboards, skill demand)."""
+    check_name = independent_check.AGGREGATE_CHECKS[name]
+    T = independent_check.latest_snapshot_instant(engine) if check_name == "peer_comparison" \
+        else pd.Timestamp.now(tz="UTC").floor("s")
+    report = independent_check.check_or_error(engine, check_name, T)
+    return [independent_check_result(dg.AssetKey(name), report)]
+
+
 def _leaderboard(name: str, period: str):
     @dg.asset(
         name=name,
@@ -72,6 +85,7 @@ def _leaderboard(name: str, period: str):
         owners=["team:data-platform"],
         pool=LEADERBOARDS_POOL,
         code_version="1",
+        check_specs=[independent_check_spec(dg.AssetKey(name), f"Every {name} entry")],
         deps=[dg.AssetKey("point_transactions"), dg.AssetKey("user_preferences"), dg.AssetKey("users")],
         description=(
             f"{period.capitalize()} leaderboard (points since the start of the UTC {period}): hidden "
@@ -88,7 +102,8 @@ def _leaderboard(name: str, period: str):
                 f"select count(*) filter (where is_anonymous), count(*) filter (where not is_anonymous) from {name}"
             )).one()
         return dg.MaterializeResult(metadata={**stats, "anonymous_entries": int(shown[0]),
-                                              "public_entries": int(shown[1])})
+                                              "public_entries": int(shown[1])},
+                                    check_results=_independent(name, warehouse.engine()))
 
     return _asset
 
@@ -108,13 +123,15 @@ def _k_anonymous_view(name: str, count_column: str, deps: list[str], description
         pool=WAREHOUSE_HEAVY,
         code_version="1",
         deps=[dg.AssetKey(key) for key in deps],
+        check_specs=[independent_check_spec(dg.AssetKey(name), f"Every {name} group")],
         description=description,
     )
     def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
         stats = refresh_view(warehouse.engine(), name, ledger_lock=False)
         with warehouse.engine().connect() as conn:
             smallest, k = conn.execute(sa.text(f"select min({count_column}), k_anonymity() from {name}")).one()
-        return dg.MaterializeResult(metadata={**stats, "smallest_published_group": int(smallest or 0), "k": int(k)})
+        return dg.MaterializeResult(metadata={**stats, "smallest_published_group": int(smallest or 0), "k": int(k)},
+                                    check_results=_independent(name, warehouse.engine()))
 
     return _asset
 

@@ -16,23 +16,28 @@ import dagster as dg
 import pandas as pd
 
 from analytics_pipeline.analytics import CATEGORIES, CONFIGS
+from analytics_pipeline.orchestration.column_docs import column_description
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.resources import WarehouseResource
+from analytics_pipeline.warehouse import independent_check
 from analytics_pipeline.warehouse.learner_snapshots import (
     DEFAULT_CHUNK_LEARNERS, JSON_COLUMNS, SOURCE_TABLES, QualityError, SnapshotReport,
-    category_config, run_snapshot)
+    category_config, run_snapshot, update_activity_summary)
 
 GROUP = "learner_analytics"
 OWNERS = ["team:learner-analytics"]
 CODE_VERSION = "1"
 QUALITY_CHECK = "quality"
 WARNINGS_CHECK = "quality_warnings"
+# every published number computed a second way (warehouse/independent_check.py), severity WARN
+INDEPENDENT_CHECK = "independent_check"
 
 # Raw table -> the extraction asset (group `sources`) that loads it.
 SOURCE_ASSET = {"users": "users", "enrollments": "enrollments", "courses": "courses",
                 "course_skills": "courses", "skills": "skills", "user_skills": "user_skills",
                 "content_items": "content_items", "assessment_results": "assessment_results",
-                "learning_events": "learning_events"}
+                "learning_events": "learning_events",
+                "learner_activity_summary": "learner_activity_summary"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ SPECS = [
          "current_pace = mean pace, target_pace = mean (100 − progress at T) / weeks left; "
          "trend = last 14 d vs the 14 before (±10 %); status ahead ≥1.1×, on_track ≥0.9×, "
          "behind ≥0.5× target, else (or no event in 14 d) at_risk.",
-         "current_pace numeric(5,2), target_pace numeric(5,2), trend_direction text, "
+         "current_pace numeric(5,2), target_pace numeric(16,2), trend_direction text, "
          "trend_percentage numeric(5,2), status text, estimated_completion timestamptz"),
     Spec("skill_gap",
          "Per skill required by an active course: gap = max(0, max target_level − mastery "
@@ -108,7 +113,9 @@ def _config_class(spec: Spec) -> type:
 def _table_schema(spec: Spec) -> dg.TableSchema:
     cols = [("user_id", "text")] + [tuple(c.strip().split(" ", 1)) for c in spec.columns.split(", ")]
     cols += [("calculated_at", "timestamptz"), ("expires_at", "timestamptz")]
-    return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in cols])
+    table = CATEGORIES[spec.name][1]
+    return dg.TableSchema(columns=[dg.TableColumn(name, type_, description=column_description(table, name))
+                                   for name, type_ in cols])
 
 
 def _markdown(frame: Optional[pd.DataFrame], json_columns) -> str:
@@ -147,6 +154,29 @@ def _check_results(key: dg.AssetKey, report_quality, failed_chunk=None) -> list:
             metadata={"warnings": dg.MetadataValue.json(warnings),
                       "summary": report_quality.describe("warnings") if report_quality else ""}),
     ]
+
+
+def independent_check_spec(key: dg.AssetKey, what: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        INDEPENDENT_CHECK, asset=key,
+        description=(f"{what} computed a second way (one SQL statement over the raw tables, "
+                     "sql/queries/checks/) and compared key by key with what was published; the "
+                     "mismatching keys are in the metadata (a warning: the rows stay published)."))
+
+
+def independent_check_result(key: dg.AssetKey, report: dict) -> dg.AssetCheckResult:
+    """The check's outcome as a WARN result with the mismatching keys in the metadata."""
+    return dg.AssetCheckResult(
+        asset_key=key, check_name=INDEPENDENT_CHECK, passed=report["passed"],
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"summary": independent_check.summary(report),
+                  "compared": report["compared"],
+                  "mismatching_count": report["mismatching_count"],
+                  "mismatching": dg.MetadataValue.json(report["mismatching"]),
+                  "columns": dg.MetadataValue.json(report["columns"]),
+                  "only_published": dg.MetadataValue.json(report["only_published"]),
+                  "only_independent": dg.MetadataValue.json(report["only_independent"]),
+                  **({"error": report["error"]} if "error" in report else {})})
 
 
 def _materialization_metadata(spec: Spec, report: SnapshotReport, schema: dg.TableSchema,
@@ -204,6 +234,8 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(WARNINGS_CHECK, asset=key,
                               description=f"Warning-only expectations of suite {spec.name!r} "
                                           "(at least one row, distribution sanity)."),
+            *([independent_check_spec(key, f"Every {table} row")]
+              if spec.name in independent_check.CHECKS else []),
         ],
     )
     def _asset(context: dg.AssetExecutionContext, config: config_class,
@@ -225,14 +257,42 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
         context.log.info(
             f"{table} at {T.isoformat()}: {report.rows} rows in {report.chunks} chunk(s), "
             f"{report.elapsed:.2f} s ({report.rows_per_second:.0f} rows/s)")
+        checks = _check_results(key, report.quality)
+        if spec.name in independent_check.CHECKS:
+            truth = independent_check.check_or_error(warehouse.engine(), spec.name, T)
+            context.log.info(independent_check.summary(truth))
+            checks.append(independent_check_result(key, truth))
         yield dg.MaterializeResult(
             metadata=_materialization_metadata(spec, report, schema, config.ttl_hours),
-            check_results=_check_results(key, report.quality),
+            check_results=checks,
         )
 
     return _asset
 
 
-ASSETS = [build_asset(spec) for spec in SPECS]
+@dg.asset(
+    name="learner_activity_summary",
+    group_name=GROUP,
+    partitions_def=DAILY_PARTITIONS,
+    kinds={"postgres"},
+    owners=OWNERS,
+    code_version=CODE_VERSION,
+    deps=[dg.AssetKey("learning_events"), dg.AssetKey("assessment_results")],
+    description=("Per learner, the activity facts that must outlive the raw rows: first / last "
+                 "learning event and assessment result, and how many rows retention removed "
+                 "(learner_activity_summary; learner_activity_lifetime adds the rows still "
+                 "retained). Folds in the rows older than T - 90 d once each, before the "
+                 "snapshots of T and the nightly's retention; engagement's last_active reads it."),
+    metadata={"dagster/table_name": "public.learner_activity_summary"},
+)
+def learner_activity_summary(context: dg.AssetExecutionContext,
+                             warehouse: WarehouseResource) -> dg.MaterializeResult:
+    T = snapshot_instant(context)
+    folded = update_activity_summary(warehouse.engine(), T)
+    context.log.info(f"learner_activity_summary at {T.isoformat()}: {folded}")
+    return dg.MaterializeResult(metadata={"snapshot_instant": T.isoformat(), **folded})
+
+
+ASSETS = [learner_activity_summary, *(build_asset(spec) for spec in SPECS)]
 
 defs = dg.Definitions(assets=ASSETS)

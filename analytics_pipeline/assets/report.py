@@ -7,9 +7,12 @@ on every other asset of the code location, so within the nightly job it runs las
 "pipeline health" section sees the night's results.
 """
 
+import fcntl
 import importlib
+import os
 import pkgutil
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -17,8 +20,8 @@ import sqlalchemy as sa
 
 from analytics_pipeline import assets as assets_package
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
-from analytics_pipeline.orchestration.table_counts import row_counts
-from analytics_pipeline.reporting import ReportData, render_report
+from analytics_pipeline.orchestration.table_counts import COUNTED_TABLES, row_counts
+from analytics_pipeline.reporting import ReportData, render_report, summary_markdown
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.warehouse import sql_text
@@ -48,8 +51,40 @@ def _read(conn, name: str, **params) -> pd.DataFrame:
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
-def _table_rows(conn) -> pd.DataFrame:
-    return pd.DataFrame(list(row_counts(conn).items()), columns=["table", "rows"])
+def day_table_rows(conn, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Rows per counted table for the reported day: a snapshot table (one with ``calculated_at``)
+    counts the rows of the day's snapshot (calculated_at = T), any other table every row it holds
+    now; ``rows`` None when the table does not exist yet."""
+    snapshot_tables = set(conn.execute(sa.text(
+        "select table_name from information_schema.columns where table_schema = 'public' "
+        "and column_name = 'calculated_at' and table_name = any(:tables)"), {"tables": list(COUNTED_TABLES)}).scalars())
+    totals = row_counts(conn)
+    rows = []
+    for table in COUNTED_TABLES:
+        if table in snapshot_tables:
+            count = conn.execute(sa.text(f'select count(*) from "{table}" where calculated_at = :t'),
+                                 {"t": as_of.to_pydatetime()}).scalar_one()
+            rows.append((table, int(count), "day"))
+        else:
+            rows.append((table, totals[table], "all"))
+    return pd.DataFrame(rows, columns=["table", "rows", "scope"])
+
+
+def publish_latest(instance: dg.DagsterInstance, asset_key: dg.AssetKey, folder: Path, partition: str) -> tuple[str, bool]:
+    """Copy this day's report to ``latest.html`` when it is the newest day: of the asset's
+    materialized partitions and the dated report files (this run's is written already). A backfill
+    of an older day leaves latest.html alone. Under an exclusive lock on the folder, so a backfill
+    run finishing beside the nightly run cannot put an older day back. Returns (newest day, is this it)."""
+    with open(folder / ".latest.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        days = set(instance.get_materialized_partitions(asset_key))
+        days |= {p.stem.removeprefix("analyst_report_") for p in folder.glob("analyst_report_????-??-??.html")}
+        newest = max(days | {partition})
+        if partition >= newest:
+            temporary = folder / f".latest.{partition}.tmp"
+            shutil.copyfile(folder / f"analyst_report_{partition}.html", temporary)
+            os.replace(temporary, folder / "latest.html")
+    return newest, partition >= newest
 
 
 def latest_check_results(instance: dg.DagsterInstance, check_keys) -> pd.DataFrame:
@@ -81,7 +116,8 @@ def collect_report_data(conn, partition: str, as_of: pd.Timestamp, k_anonymity: 
         skill_gaps=_read(conn, "common_skill_gaps", as_of=at, critical_gap=CRITICAL_GAP, top=15),
         leaderboard=_read(conn, "leaderboard_top", top=TOP_N),
         peers=_read(conn, "peer_comparisons"),
-        table_rows=_table_rows(conn),
+        drop_off=_read(conn, "drop_off_risk", as_of=at),
+        table_rows=day_table_rows(conn, as_of),
         quarantine=_read(conn, "quarantine_share"),
         k_anonymity=k_anonymity,
     )
@@ -92,14 +128,16 @@ def collect_report_data(conn, partition: str, as_of: pd.Timestamp, k_anonymity: 
     kinds={"plotly", "html"},
     owners=["team:analytics"],
     partitions_def=DAILY_PARTITIONS,
-    code_version="1",
+    code_version="2",
     deps=_other_layer_keys(),
     description=(
         "Self-contained HTML report for analysts (plotly.js inlined, opens offline), written after each nightly run to "
-        "REPORTS_DIR/analyst_report_YYYY-MM-DD.html and REPORTS_DIR/latest.html: engagement and velocity per "
-        "organisation, most common skill gaps, weekly leaderboard top 10 (hidden learners left out, anonymous "
-        "ones masked), k-suppressed peer comparisons, pipeline health (rows per table, quarantine share, "
-        "latest asset check results). Renders on empty tables too."
+        "REPORTS_DIR/analyst_report_YYYY-MM-DD.html; REPORTS_DIR/latest.html is the newest day's (a backfill of an "
+        "older day leaves it). Its summary is the `summary` metadata of each materialization. Sections: learners "
+        "at high risk of dropping off (from the drop-off predictions, with reasons and confidence), engagement "
+        "('no activity' apart, never a score of 0) and velocity shares per organisation, most common skill gaps, "
+        "weekly leaderboard top 10 (hidden learners left out, anonymous ones masked), k-suppressed peer "
+        "comparisons, pipeline health for the day. One k rule for every group. Renders on empty tables too."
     ),
 )
 def analyst_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -113,13 +151,18 @@ def analyst_report(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"analyst_report_{partition}.html"
     path.write_text(html_text, encoding="utf-8")
-    shutil.copyfile(path, folder / "latest.html")
+    newest, is_newest = publish_latest(context.instance, context.asset_key, folder, partition)
     failed = int((data.checks["status"] == "FAILED").sum()) if not data.checks.empty else 0
     return dg.MaterializeResult(metadata={
+        "summary": dg.MetadataValue.md(summary_markdown(data, path, newest)),
         "path": dg.MetadataValue.path(str(path)),
         "url": dg.MetadataValue.url(path.resolve().as_uri()),
+        "newest_partition": newest,
+        "is_newest_partition": is_newest,
+        "latest_html": dg.MetadataValue.path(str(folder / "latest.html")),
         "bytes": len(html_text.encode("utf-8")),
         "learners_with_engagement": len(data.engagement),
+        "learners_at_high_risk": int((data.drop_off["risk_level"] == "high").sum()) if not data.drop_off.empty else 0,
         "leaderboard_rows": len(data.leaderboard),
         "peer_groups_published": len(data.peers),
         "failed_checks": failed,

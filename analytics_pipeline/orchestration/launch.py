@@ -22,6 +22,7 @@ import requests
 from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.orchestration.display import RunDisplay, describe_steps
 from analytics_pipeline.orchestration.executors import EXECUTOR_NAME, PARTITION_TAG, default_kind, kind_for_platform
+from analytics_pipeline.orchestration.process_group import StopRequested, run_until_signalled, stop_on_signals
 from analytics_pipeline.orchestration.table_counts import row_counts
 from analytics_pipeline.runtime import prepare_environment
 from analytics_pipeline.settings import PROJECT_ROOT, Settings
@@ -54,7 +55,6 @@ def sandbox_if_needed(settings: Settings, while_starting: Callable[[], None] | N
         while_starting()
         yield settings.lms_api_url or settings.xapi_lrs_url
         return
-        return
     port = settings.sandbox_port
     if not port_is_free(port):
         chosen = free_port()
@@ -77,8 +77,11 @@ def sandbox_if_needed(settings: Settings, while_starting: Callable[[], None] | N
         yield url
     finally:
         process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def source_state(api_url: str, token: str) -> dict | None:
@@ -216,10 +219,16 @@ def _launched_run(instance, launch: str) -> str | None:
 
 
 def run_ui(settings: Settings, port: int = 3000) -> int:
-    prepare_environment(settings)
-    if not port_is_free(port):
-        raise WarehouseError(f"Port {port} is taken: stop what runs there or pass --port (make ui UI_PORT=...).")
-    with sandbox_if_needed(settings):
-        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
-        print(f"Dagster UI on http://127.0.0.1:{port} (with the daemon; Ctrl-C stops both)")
-        return subprocess.run(command, cwd=PROJECT_ROOT).returncode
+    """`make ui`: the sandbox (when needed) and `dagster dev`, stopped together — with every process
+    they started — on Ctrl-C, SIGTERM or SIGHUP (orchestration/process_group.py)."""
+    try:
+        with stop_on_signals():
+            prepare_environment(settings)
+            if not port_is_free(port):
+                raise WarehouseError(f"Port {port} is taken: stop what runs there or pass --port (make ui UI_PORT=...).")
+            with sandbox_if_needed(settings):
+                command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+                print(f"Dagster UI on http://127.0.0.1:{port} (with the daemon; Ctrl-C stops both)", flush=True)
+                return run_until_signalled(command, cwd=PROJECT_ROOT)
+    except StopRequested as stop:
+        return 128 + stop.signum

@@ -7,7 +7,10 @@ both are visible in the UI. Cron and time zone of the nightly one come from the 
 - ``nightly_schedule`` asks for the last *complete* UTC day at the tick (the partitions are
   UTC days, T = the day's end): a tick at 02:00 Europe/Berlin on 11 March runs partition
   2024-03-10. ``run_key`` = the partition, so a tick evaluated twice launches one run.
-- ``leaderboard_refresh_schedule`` every hour at minute 0 (``run_key`` = the hour).
+- ``leaderboard_refresh_schedule`` every hour at minute 0 (``run_key`` = the hour). A tick the
+  daemon evaluates more than ``HOURLY_MAX_LATENESS`` late (the daemon just started and catches up
+  the hour it missed) is skipped: the leaderboards are refreshed at the next hour, not the moment
+  `make ui` starts.
 
 A failed nightly step is re-executed from the UI (run → "Re-execute from failure") or with
 ``dagster job backfill``; every asset is idempotent (docs/gamification.md).
@@ -22,6 +25,7 @@ from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS
 from analytics_pipeline.settings import env
 
 HOURLY_CRON = "0 * * * *"
+HOURLY_MAX_LATENESS = pd.Timedelta(minutes=15)
 
 
 def previous_day_partition(scheduled_time) -> str:
@@ -64,7 +68,12 @@ def build_leaderboard_schedule(timezone: str | None = None) -> dg.ScheduleDefini
     @_running_schedule("leaderboard_refresh_schedule", HOURLY_CRON, timezone, leaderboard_refresh_job,
                        "Refresh the weekly and monthly leaderboards every hour.")
     def _hourly(context: dg.ScheduleEvaluationContext):
-        hour = pd.Timestamp(context.scheduled_execution_time).tz_convert("UTC").strftime("%Y-%m-%dT%H")
+        scheduled = pd.Timestamp(context.scheduled_execution_time).tz_convert("UTC")
+        hour = scheduled.strftime("%Y-%m-%dT%H")
+        late = pd.Timestamp.now(tz="UTC") - scheduled
+        if late > HOURLY_MAX_LATENESS:
+            return dg.SkipReason(f"The {hour}:00 tick is {late.round('s')} late (the daemon just started): "
+                                 "the next hourly tick refreshes the leaderboards.")
         return dg.RunRequest(run_key=f"leaderboard_refresh:{hour}", tags={"trigger": "leaderboard_refresh_schedule"})
 
     return _hourly

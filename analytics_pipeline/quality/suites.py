@@ -8,7 +8,8 @@ built from :data:`SUITES` ``[category]`` (a :class:`SuiteSpec`):
   rate **percent** 0-100 (docs/analytics.md), counts >= 0, ``numeric(5,2)`` values within
   ±999.99;
 - ``sets``: ``column -> allowed values`` (documented enums);
-- ``ordered``: ``(a, b, or_equal)`` column pairs with a > b (or >=) on every row;
+- ``ordered``: ``(a, b, or_equal)`` column pairs with a > b (or >=) on every row where both
+  are present (a null is a documented "no data", checked by ``required``);
 - ``warn_means``: ``column -> (min, max)`` for the column mean — distribution sanity, only a
   warning.
 
@@ -25,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PERCENT_CAP = 999.99
+#: Largest value of ``numeric(16,2)`` (velocity's target pace with the real time left).
+TARGET_PACE_CAP = 99_999_999_999_999.99
 STAMPS = ["user_id", "calculated_at", "expires_at"]
 
 
@@ -40,7 +43,7 @@ class SuiteSpec:
 SUITES: dict[str, SuiteSpec] = {
     "velocity": SuiteSpec(
         required=("current_pace", "target_pace", "trend_direction", "trend_percentage", "status"),
-        ranges={"current_pace": (-PERCENT_CAP, PERCENT_CAP), "target_pace": (0, PERCENT_CAP),
+        ranges={"current_pace": (-PERCENT_CAP, PERCENT_CAP), "target_pace": (0, TARGET_PACE_CAP),
                 "trend_percentage": (-PERCENT_CAP, PERCENT_CAP)},
         sets={"trend_direction": ("accelerating", "stable", "declining"),
               "status": ("ahead", "on_track", "behind", "at_risk")},
@@ -52,8 +55,9 @@ SUITES: dict[str, SuiteSpec] = {
         ordered=(("total_gaps", "critical_gaps", True),),
     ),
     "engagement": SuiteSpec(
+        # last_active: null when the learner has no activity (issue 15)
         required=("overall_score", "trend", "sessions_per_week", "avg_session_duration",
-                  "last_active", "engagement_by_type", "weekly_trend"),
+                  "engagement_by_type", "weekly_trend"),
         ranges={"overall_score": (0, 100), "sessions_per_week": (0, PERCENT_CAP),
                 "avg_session_duration": (0, None)},
         sets={"trend": ("rising", "falling", "stable")},
@@ -65,8 +69,8 @@ SUITES: dict[str, SuiteSpec] = {
         ranges={"mastered_skills": (0, None), "in_progress_skills": (0, None)},
     ),
     "performance": SuiteSpec(
-        required=("avg_score", "trend", "assessments_taken", "pass_rate",
-                  "performance_by_skill", "recent_scores"),
+        # avg_score, pass_rate, trend: null when the learner has no result (issue 15)
+        required=("assessments_taken", "performance_by_skill", "recent_scores"),
         ranges={"avg_score": (0, 100), "pass_rate": (0, 100), "assessments_taken": (0, None)},
         sets={"trend": ("improving", "declining", "stable")},
         warn_means={"avg_score": (1, 99)},
@@ -109,7 +113,8 @@ def checks(name: str) -> list[Check]:
                          {"column": column, "value_set": list(values)}))
     for a, b, or_equal in spec.ordered:
         out.append(Check("expect_column_pair_values_a_to_be_greater_than_b", critical,
-                         {"column_A": a, "column_B": b, "or_equal": or_equal}))
+                         {"column_A": a, "column_B": b, "or_equal": or_equal,
+                          "ignore_row_if": "either_value_is_missing"}))
     out.append(Check("expect_table_row_count_to_be_between", warning,
                      {"min_value": 1, "max_value": None}))
     for column, (lo, hi) in spec.warn_means.items():

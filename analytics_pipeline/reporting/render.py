@@ -12,14 +12,18 @@ drawn by ``Plotly.newPlot`` with ``include_plotlyjs=False``.
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-VELOCITY_ORDER = ["ahead", "on_track", "behind", "at_risk"]
-VELOCITY_COLOURS = {"ahead": "#2e7d32", "on_track": "#1976d2", "behind": "#f9a825", "at_risk": "#c62828"}
+VELOCITY_ORDER = ["ahead", "on_track", "behind", "at_risk", "no_progress"]
+VELOCITY_COLOURS = {"ahead": "#2e7d32", "on_track": "#1976d2", "behind": "#f9a825", "at_risk": "#c62828",
+                    "no_progress": "#9aa5b1"}
+OTHER_GROUP = "Other organisations"
+AT_RISK_LIST_SIZE = 25
 
 
 def _frame(columns: list[str]) -> pd.DataFrame:
@@ -32,9 +36,9 @@ class ReportData:
 
     partition: str
     generated_at: pd.Timestamp
-    # organization, overall_score (one row per learner)
-    engagement: pd.DataFrame = field(default_factory=lambda: _frame(["organization", "overall_score"]))
-    # organization, status, learners
+    # organization, overall_score, active (one row per learner; no activity: active false, score NULL)
+    engagement: pd.DataFrame = field(default_factory=lambda: _frame(["organization", "overall_score", "active"]))
+    # organization, status (no_progress: pace 0 or unknown), learners
     velocity: pd.DataFrame = field(default_factory=lambda: _frame(["organization", "status", "learners"]))
     # skill, learners, critical, avg_gap
     skill_gaps: pd.DataFrame = field(default_factory=lambda: _frame(["skill", "learners", "critical", "avg_gap"]))
@@ -43,8 +47,12 @@ class ReportData:
     # organization, competency_level, avg_velocity, median_velocity, avg_score, sample_size
     peers: pd.DataFrame = field(default_factory=lambda: _frame(
         ["organization", "competency_level", "avg_velocity", "median_velocity", "avg_score", "sample_size"]))
-    # table, rows (None: the table does not exist)
-    table_rows: pd.DataFrame = field(default_factory=lambda: _frame(["table", "rows"]))
+    # organization, learner, probability, risk_level, confidence_score, method, top_reasons (JSON text);
+    # one row per learner with a live drop-off prediction for the day, as stored
+    drop_off: pd.DataFrame = field(default_factory=lambda: _frame(
+        ["organization", "learner", "probability", "risk_level", "confidence_score", "method", "top_reasons"]))
+    # table, rows, scope ("day": the reported day's snapshot; "all": every row now; rows None: no table)
+    table_rows: pd.DataFrame = field(default_factory=lambda: _frame(["table", "rows", "scope"]))
     # resource, quarantined, loaded
     quarantine: pd.DataFrame = field(default_factory=lambda: _frame(["resource", "quarantined", "loaded"]))
     # asset, check, status, severity, when
@@ -65,44 +73,177 @@ def _figure(fig: go.Figure, div_id: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{div_id}", config={"displaylogo": False})
 
 
-def _table(frame: pd.DataFrame, labels: dict[str, str]) -> str:
-    shown = frame[list(labels)].rename(columns=labels)
-    return shown.to_html(index=False, escape=True, na_rep="–", border=0, classes="data", float_format=lambda v: f"{v:,.2f}")
+def _number(value) -> str:
+    """Thousands separators; integers without decimals, other numbers with two."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (isinstance(value, float) and float(value).is_integer() and abs(value) >= 1000):
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{int(number):,}" if number.is_integer() else f"{number:,.2f}"
+
+
+def _share(part, whole) -> str:
+    return f"{part / whole:.1%}" if whole else "–"
+
+
+def _table(frame: pd.DataFrame, labels: dict[str, str], numeric: tuple[str, ...] = ()) -> str:
+    """An HTML table of ``labels``' columns; the ``numeric`` ones formatted with thousands separators."""
+    shown = frame[list(labels)].copy()
+    for column in shown.columns:
+        if column in numeric or pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(_number).astype(object)
+    return shown.rename(columns=labels).to_html(index=False, escape=True, na_rep="–", border=0, classes="data")
+
+
+def k_groups(frame: pd.DataFrame, column: str, k: int, weight: str | None = None) -> tuple[pd.DataFrame, int]:
+    """The report's one k rule, for every group it shows: groups of ``column`` with fewer than ``k``
+    learners (rows, or the sum of ``weight``) are pooled into "Other organisations"; the pool is
+    dropped when it is itself smaller than ``k``. Returns the frame and the number of learners left out."""
+    if frame.empty:
+        return frame, 0
+    sizes = frame.groupby(column, sort=False)[weight].sum() if weight else frame.groupby(column, sort=False).size()
+    small = sizes[sizes < k].index
+    if small.empty:
+        return frame, 0
+    pooled = frame.assign(**{column: frame[column].where(~frame[column].isin(small), OTHER_GROUP)})
+    pool_size = int(sizes.loc[small].sum())
+    if pool_size >= k:
+        return pooled, 0
+    return pooled[pooled[column] != OTHER_GROUP], pool_size
+
+
+def _k_note(k: int, left_out: int) -> str:
+    text = (f"Groups of fewer than {int(k)} learners are pooled into “{OTHER_GROUP}” (k-anonymity); a pool still "
+            f"under {int(k)} is left out")
+    return f'<p class="note">{_esc(text)}{f" ({left_out:,} learners here)" if left_out else ""}.</p>'
 
 
 def engagement_section(data: ReportData) -> str:
-    frame = data.engagement.dropna(subset=["overall_score"])
+    frame = data.engagement
     if frame.empty:
         return _empty("No engagement snapshot yet.")
-    fig = go.Figure()
-    for org, scores in frame.groupby("organization", sort=True)["overall_score"]:
-        fig.add_trace(go.Box(y=scores.astype(float), name=str(org), boxmean=True))
-    fig.update_layout(title="Engagement score (0-100) per organisation", yaxis_title="overall score", showlegend=False)
-    summary = (frame.assign(overall_score=frame["overall_score"].astype(float))
-               .groupby("organization", sort=True)["overall_score"]
-               .agg(learners="count", mean="mean", median="median").reset_index())
-    return _figure(fig, "engagement") + _table(summary, {"organization": "Organisation", "learners": "Learners",
-                                                          "mean": "Mean score", "median": "Median score"})
+    score = pd.to_numeric(frame["overall_score"], errors="coerce").astype("Float64")
+    active = frame["active"].fillna(False).astype(bool) if "active" in frame else score.notna()
+    frame = frame.assign(active=active & score.notna(), overall_score=score)
+    frame, left_out = k_groups(frame, "organization", data.k_anonymity)
+    if frame.empty:
+        return _k_note(data.k_anonymity, left_out) + _empty("No organisation is large enough to show.")
+    active = frame[frame["active"]]
+    parts = [_k_note(data.k_anonymity, left_out)]
+    if not active.empty:
+        fig = go.Figure()
+        for org, scores in active.groupby("organization", sort=True)["overall_score"]:
+            fig.add_trace(go.Box(y=scores.astype(float).tolist(), name=str(org), boxmean=True))
+        fig.update_layout(title="Engagement score (0-100) of active learners per organisation",
+                          yaxis_title="overall score", showlegend=False)
+        parts.append(_figure(fig, "engagement"))
+    grouped = frame.groupby("organization", sort=True)
+    summary = pd.DataFrame({
+        "learners": grouped.size(),
+        "active": grouped["active"].sum().astype(int),
+        "mean": active.groupby("organization")["overall_score"].mean(),
+        "median": active.groupby("organization")["overall_score"].median(),
+    }).reset_index()
+    summary["no_activity"] = summary["learners"] - summary["active"]
+    summary["no_activity_share"] = [_share(n, t) for n, t in zip(summary["no_activity"], summary["learners"])]
+    summary[["mean", "median"]] = summary[["mean", "median"]].astype(object).where(summary["active"] > 0, "no activity")
+    parts.append('<p class="note">Scores are over active learners only; a learner without a session in the '
+                 'window counts as “no activity”, never as a score of 0.</p>')
+    parts.append(_table(summary, {"organization": "Organisation", "learners": "Learners",
+                                  "no_activity": "No activity", "no_activity_share": "Share without activity",
+                                  "mean": "Mean score", "median": "Median score"}, numeric=("mean", "median")))
+    return "\n".join(parts)
 
 
 def velocity_section(data: ReportData) -> str:
     frame = data.velocity
     if frame.empty:
         return _empty("No velocity snapshot yet.")
+    frame = frame.assign(learners=frame["learners"].astype(int))
+    frame, left_out = k_groups(frame, "organization", data.k_anonymity, weight="learners")
+    note = _k_note(data.k_anonymity, left_out)
+    if frame.empty:
+        return note + _empty("No organisation is large enough to show.")
     pivot = frame.pivot_table(index="organization", columns="status", values="learners", aggfunc="sum", fill_value=0)
     statuses = [s for s in VELOCITY_ORDER if s in pivot.columns] + sorted(set(pivot.columns) - set(VELOCITY_ORDER))
+    shares = pivot.div(pivot.sum(axis=1), axis=0)
     fig = go.Figure()
     for status in statuses:
-        fig.add_trace(go.Bar(x=[str(i) for i in pivot.index], y=pivot[status].tolist(), name=str(status),
-                             marker_color=VELOCITY_COLOURS.get(status)))
-    fig.update_layout(barmode="stack", title="Learners per velocity status and organisation", yaxis_title="learners")
-    return _figure(fig, "velocity")
+        fig.add_trace(go.Bar(x=[str(i) for i in pivot.index], y=(shares[status] * 100).round(1).tolist(),
+                             name=str(status), marker_color=VELOCITY_COLOURS.get(status),
+                             customdata=pivot[status].tolist(), hovertemplate="%{y}% (%{customdata} learners)"))
+    fig.update_layout(barmode="stack", title="Share of learners per velocity status and organisation",
+                      yaxis_title="% of the organisation's learners")
+    table = pd.DataFrame({"organization": pivot.index, "learners": pivot.sum(axis=1).to_numpy()})
+    labels = {"organization": "Organisation", "learners": "Learners"}
+    for status in statuses:
+        table[status] = [f"{n:,} ({_share(n, t)})" for n, t in zip(pivot[status], table["learners"])]
+        labels[status] = status.replace("_", " ")
+    legend = ('<p class="note">“no progress”: no progress at all in the window (pace 0), told apart from learners '
+              'who progress slowly (“behind”, “at risk”).</p>')
+    return note + legend + _figure(fig, "velocity") + _table(table, labels)
+
+
+def _reasons(text) -> str:
+    try:
+        reasons = json.loads(text) if isinstance(text, str) else list(text or [])
+    except (TypeError, ValueError):
+        return str(text)
+    return "; ".join(str(r) for r in reasons) or "–"
+
+
+def at_risk_section(data: ReportData) -> str:
+    frame = data.drop_off
+    if frame.empty:
+        return _empty("No drop-off prediction for this day.")
+    frame = frame.assign(probability=pd.to_numeric(frame["probability"], errors="coerce"),
+                         confidence_score=pd.to_numeric(frame["confidence_score"], errors="coerce"))
+    scored = frame[frame["probability"].notna() & frame["risk_level"].notna()]
+    high = scored[scored["risk_level"] == "high"].sort_values(["probability", "learner"], ascending=[False, True])
+    method = ", ".join(sorted(str(m) for m in scored["method"].dropna().unique())) or "–"
+    confidence = scored["confidence_score"].dropna()
+    parts = [f'<p>{len(high):,} of {len(scored):,} learners with a drop-off prediction are at high risk '
+             f'({_share(len(high), len(scored))}); {len(frame) - len(scored):,} not scored (the predictions\' gates '
+             f'left them without a probability). Method: {_esc(method)}; confidence '
+             f'{_number(float(confidence.min())) if not confidence.empty else "–"}'
+             f'{"" if confidence.empty or confidence.min() == confidence.max() else "–" + _number(float(confidence.max()))}'
+             ' of 100.</p>']
+    by_org = scored.assign(high=scored["risk_level"] == "high").groupby("organization", sort=True).agg(
+        scored=("high", "size"), high=("high", "sum")).reset_index()
+    by_org, left_out = k_groups(by_org, "organization", data.k_anonymity, weight="scored")
+    if not by_org.empty:
+        by_org = by_org.groupby("organization", sort=True)[["scored", "high"]].sum().reset_index()
+        by_org["share"] = [_share(h, n) for h, n in zip(by_org["high"], by_org["scored"])]
+        parts.append(_k_note(data.k_anonymity, left_out))
+        parts.append(_table(by_org, {"organization": "Organisation", "scored": "Learners scored",
+                                     "high": "High risk", "share": "Share at high risk"}))
+    if high.empty:
+        parts.append(_empty("No learner is at high risk of dropping off."))
+        return "\n".join(parts)
+    shown = high.head(AT_RISK_LIST_SIZE).assign(
+        probability=lambda f: [f"{p:.0%}" for p in f["probability"]],
+        reasons=lambda f: [_reasons(t) for t in f["top_reasons"]])
+    parts.append(f"<h3>Learners at high risk (top {min(len(high), AT_RISK_LIST_SIZE):,} of {len(high):,})</h3>")
+    parts.append(_table(shown, {"learner": "Learner", "organization": "Organisation", "probability": "Drop-off probability",
+                                "confidence_score": "Confidence", "reasons": "Main reasons"}))
+    return "\n".join(parts)
 
 
 def skill_gap_section(data: ReportData) -> str:
     frame = data.skill_gaps
     if frame.empty:
         return _empty("No skill gaps recorded yet.")
+    frame = frame[frame["learners"].astype(int) >= data.k_anonymity]
+    if frame.empty:
+        return _empty(f"No skill gap is shared by {int(data.k_anonymity)} learners or more.")
     ordered = frame.iloc[::-1]
     fig = go.Figure(go.Bar(x=ordered["learners"].tolist(), y=[str(s) for s in ordered["skill"]], orientation="h",
                            name="learners with a gap"))
@@ -141,9 +282,15 @@ def peer_section(data: ReportData) -> str:
 
 
 def health_section(data: ReportData) -> str:
-    parts = ["<h3>Rows per table</h3>"]
-    parts.append(_table(data.table_rows, {"table": "Table", "rows": "Rows"}) if not data.table_rows.empty
-                 else _empty("No table counted."))
+    parts = [f"<h3>Rows per table on {_esc(data.partition)}</h3>",
+             '<p class="note">Snapshot tables: the rows of this day\'s snapshot; other tables: every row now.</p>']
+    rows = data.table_rows
+    if rows.empty:
+        parts.append(_empty("No table counted."))
+    else:
+        scope = rows["scope"] if "scope" in rows else pd.Series("", index=rows.index)
+        rows = rows.assign(scope=scope.map({"day": "this day's snapshot", "all": "all rows"}).fillna("–"))
+        parts.append(_table(rows, {"table": "Table", "rows": "Rows", "scope": "Counted"}, numeric=("rows",)))
     parts.append("<h3>Quarantine</h3>")
     q = data.quarantine
     if q.empty:
@@ -153,8 +300,10 @@ def health_section(data: ReportData) -> str:
             lambda s: s > 0))
         total_q, total_l = float(q["quarantined"].sum()), float(q["loaded"].sum())
         overall = total_q / (total_q + total_l) if total_q + total_l else 0.0
-        parts.append(f'<p>Overall quarantine share: <strong>{overall:.2%}</strong></p>')
-        parts.append(_table(q, {"resource": "Resource", "quarantined": "Quarantined", "loaded": "Loaded", "share": "Share"}))
+        parts.append(f'<p>Overall quarantine share (every extraction so far): <strong>{overall:.2%}</strong></p>')
+        q = q.assign(share=[("–" if pd.isna(v) else f"{v:.2%}") for v in q["share"]])
+        parts.append(_table(q, {"resource": "Resource", "quarantined": "Quarantined", "loaded": "Loaded", "share": "Share"},
+                            numeric=("quarantined", "loaded")))
     parts.append("<h3>Latest asset check results</h3>")
     checks = data.checks
     if checks.empty:
@@ -179,6 +328,7 @@ def render_report(data: ReportData) -> str:
     """The whole report: one HTML document with plotly.js inlined (no network needed to view it)."""
     sections = [
         ("engagement", "Engagement scores per organisation", engagement_section(data)),
+        ("at-risk", "Learners at risk of dropping off", at_risk_section(data)),
         ("velocity", "Velocity status per organisation", velocity_section(data)),
         ("skill-gaps", "Most common skill gaps", skill_gap_section(data)),
         ("leaderboard", "Weekly leaderboard — top 10", leaderboard_section(data)),
@@ -197,3 +347,30 @@ def render_report(data: ReportData) -> str:
         f"<p class=\"meta\">Day {_esc(data.partition)} · generated {_esc(generated)}</p>\n"
         f"{body}\n</body></html>\n"
     )
+
+
+def summary_markdown(data: ReportData, path, newest_partition: str | None = None) -> str:
+    """The report's key figures as Markdown: the ``summary`` metadata the Dagster UI shows on the
+    asset's page (the HTML file itself is on the server's disk, where a browser cannot follow a
+    ``file://`` link)."""
+    engagement = data.engagement
+    active = int(engagement["active"].fillna(False).astype(bool).sum()) if "active" in engagement else 0
+    learners = len(engagement)
+    scored = data.drop_off[pd.to_numeric(data.drop_off["probability"], errors="coerce").notna()
+                           & data.drop_off["risk_level"].notna()]
+    high = int((scored["risk_level"] == "high").sum())
+    failed = int((data.checks["status"] == "FAILED").sum()) if not data.checks.empty else 0
+    lines = [
+        f"**Analyst report — day {data.partition}**"
+        + ("" if newest_partition in (None, data.partition) else f" (a backfill; the newest day is {newest_partition})"),
+        "",
+        "| Figure | Value |",
+        "|---|---|",
+        f"| Learners with an engagement snapshot | {learners:,} |",
+        f"| … without activity | {learners - active:,} ({_share(learners - active, learners)}) |",
+        f"| Learners at high risk of dropping off | {high:,} of {len(scored):,} scored ({_share(high, len(scored))}) |",
+        f"| Failed asset checks | {failed:,} |",
+        "",
+        f"File: `{path}`",
+    ]
+    return "\n".join(lines)

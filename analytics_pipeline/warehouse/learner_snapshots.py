@@ -96,7 +96,7 @@ EFFECT_READS: dict[str, Read] = {
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "velocity": ("enrollments", "courses", "learning_events"),
     "skill_gap": ("enrollments", "course_skills", "user_skills", "skills"),
-    "engagement": ("enrollments", "learning_events"),
+    "engagement": ("enrollments", "learning_events", "learner_activity_summary"),
     "mastery": ("user_skills", "skills", "enrollments"),
     "performance": ("assessment_results", "users", "enrollments", "skills"),
     "content_effectiveness": ("enrollments", "content_items", "learning_events",
@@ -295,3 +295,20 @@ def count_rows(engine: Engine, table: str, T: pd.Timestamp) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.text(f"select count(*) from {table} where calculated_at = :t"),
                                 {"t": utc(T).to_pydatetime()}).scalar_one())
+
+
+def update_activity_summary(engine: Engine, T: pd.Timestamp) -> dict:
+    """Fold the activity rows that retention at ``T`` will delete (older than
+    ``RETENTION_POLICY.activity_cutoff(T)``) into ``learner_activity_summary``, each once
+    (``sql/queries/learner_analytics/activity_summary_update.sql``); returns the counts.
+
+    Run before the snapshots of T and before retention: engagement's last activity then
+    outlives the raw rows (issue 15). Idempotent; an older T (backfill) folds nothing.
+    """
+    through = RETENTION_POLICY.activity_cutoff(utc(T)).to_pydatetime()
+    with engine.begin() as conn:
+        row = conn.execute(sa.text(sql_text(f"{QUERIES}/activity_summary_update.sql")),
+                           {"through": through}).one()
+    return {"learners_updated": int(row.learners), "events_folded": int(row.events_folded),
+            "results_folded": int(row.results_folded), "watermark_advanced": bool(row.advanced),
+            "folded_through": pd.Timestamp(row.through).isoformat()}

@@ -110,7 +110,7 @@ def test_no_item_in_both_lists_and_min_learners():
 
 def test_recommendations_and_ttl():
     r = run().set_index("user_id")
-    sentence = ("Try 'Intro' (video) for SQL: learners who completed it scored 20.0 points "
+    sentence = ("Try 'Intro' (video) for SQL: learners who completed it scored 20 points "
                 "higher on SQL assessments within 14 days.")
     # L24 never used i1 before T (its completion is after T); i5 has a negative effect
     assert r.loc["L24", "recommendations"] == [sentence]
@@ -130,3 +130,31 @@ def test_no_enrollments_no_data():
     assert (out["most_effective"].map(len) == 0).all()
     assert (out["recommendations"].map(len) == 0).all()
     assert CATEGORIES["content_effectiveness"][1] == "content_effectiveness_analytics"
+
+
+def test_round_once_at_the_edge():
+    """Defect 5 (issue 15): effects were rounded to 2 decimals, averaged per item and rounded
+    again, items were ranked on those rounded ties, and the sentence said 3.1 for 3.15."""
+    enr, ev, res, cs, skills = fixture()
+    items = pd.concat([ITEMS, pd.DataFrame({"id": ["i6"], "course_id": "c1", "title": ["Lab"],
+                                            "content_type": ["exercise"], "skill_ids": [["s1"]]})])
+    ev = pd.concat([ev, pd.DataFrame({"user_id": ["L25"], "content_id": ["i6"],
+                                      "event_type": ["started"], "occurred_at": [T - 2 * DAY]})])
+    # item effects as the evidence pass gives them: i5 3.154, i6 3.146 (both 3.15 shown);
+    # i1 on two skills: 3.144 and 3.156 -> mean 3.15 exactly (rounded first: 3.14, 3.16 -> 3.15)
+    item_eff = pd.DataFrame({"content_id": ["i5", "i6", "i1", "i1"],
+                             "skill_id": ["s1", "s1", "s1", "s2"],
+                             "effect": [3.154, 3.146, 3.144, 3.156],
+                             "n_treated": 10.0, "n_control": 10.0})
+    type_eff = item_eff.iloc[:0].rename(columns={"content_id": "content_type"})
+    out = compute_content_effectiveness(enr, items, ev, res, cs, None, skills, T,
+                                        precomputed_effects=(item_eff, type_eff))
+    r = out.set_index("user_id").loc["L25"]
+    # ranked on the exact effects: i5 (3.154) before i1 (3.15) before i6 (3.146)
+    assert [x["contentId"] for x in r["most_effective"]] == ["i5", "i1", "i6"]
+    assert [x["effect"] for x in r["most_effective"]] == [3.15, 3.15, 3.15]
+    # the sentence shows the published value, not a second rounding of it
+    # (L24 has not used i5, the best item on their gap: 3.154 is 3.15, not 3.2)
+    assert "scored 3.15 points higher" in out.set_index("user_id").loc["L24", "recommendations"][0]
+    from analytics_pipeline.analytics.content_effectiveness import effect_text
+    assert effect_text(pd.Series([3.15, 12.5, 4.0, -0.3049])).tolist() == ["3.15", "12.5", "4", "-0.3"]

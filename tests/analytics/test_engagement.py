@@ -88,7 +88,8 @@ def test_no_events_and_session_gap_config():
     r = out.loc["idle"]
     assert (r.overall_score, r.trend, r.sessions_per_week, r.avg_session_duration) == \
         (0, "stable", 0.0, 0)
-    assert r.last_active == T - 60 * DAY  # no event ever: latest enrolled_at
+    # no event ever: no last activity (issue 15, defect 3: it was the enrollment time)
+    assert pd.isna(r.last_active)
     assert r.engagement_by_type == {} and r.weekly_trend == [0] * 8
     assert r.expires_at == r.calculated_at + pd.Timedelta(hours=24)
     # a 29-minute gap rule splits u1's first two events (30 min apart) as well

@@ -92,8 +92,9 @@ def test_single_result_ties_and_no_results():
     assert [s["score"] for s in tie.recent_scores] == [90.0, 60.0]
     assert tie.trend == "declining"  # slope (60 - 90) / 1 = -30
     none = out.loc["none"]
-    assert (none.assessments_taken, none.avg_score, none.pass_rate, none.trend) == \
-        (0, 0.0, 0.0, "stable")
+    # no result: no measurement (issue 15, defect 1: 0 was averaged into the peer groups)
+    assert none.assessments_taken == 0
+    assert pd.isna(none.avg_score) and pd.isna(none.pass_rate) and pd.isna(none.trend)
     assert none.performance_by_skill == [] and none.recent_scores == []
     empty = compute_performance(res.iloc[:0], None, SKILLS, T)
     assert list(empty.columns) == COLUMNS and len(empty) == 0

@@ -118,12 +118,12 @@ def test_no_events_pace_zero_has_no_estimate():
 def test_target_passed_and_default_weeks():
     enrollments = [
         enr("late", "c1", 50, target=T - 3 * DAY),                  # passed: one week left
-        enr("soon", "c1", 50, target=T + 2 * DAY),                  # < 1 week: one week
+        enr("soon", "c1", 50, target=T + 2 * DAY),                  # < 1 week: the real 2/7
         enr("dflt", "c3", 20, enrolled=T - 4 * WEEK),               # c3: no expected_weeks
     ]
     out = run(enrollments, events([]))
     assert out.loc["late", "target_pace"] == (100 - 50) / 1
-    assert out.loc["soon", "target_pace"] == (100 - 50) / 1
+    assert out.loc["soon", "target_pace"] == (100 - 50) / (2 / 7)   # 175, not 50
     # default 12 weeks from enrolment: 12 - 4 = 8 weeks left
     assert out.loc["dflt", "target_pace"] == (100 - 20) / 8
     out = run(enrollments, events([]), VelocityConfig(default_weeks=20))
@@ -169,3 +169,29 @@ def test_a_pace_on_a_half_cent_does_not_depend_on_the_order_of_the_rows():
         paces.add(run([enr("u1", "c1", 50, target=T + 5 * WEEK)], evs).loc["u1"].current_pace)
     assert len(paces) == 1, paces
     assert paces.pop() in (10.09, 10.1)
+
+
+def test_status_uses_the_real_time_left():
+    """Issue 15, defect 2: 66.6 points left 2.4 days before the deadline need 194 points a
+    week; a pace of 60 a week is at_risk (clipped to one week left it looked on_track)."""
+    enrollments = [enr("tight", "c1", 33.4, target=T + pd.Timedelta(days=2.4)),
+                   enr("huge", "c1", 0, target=T + pd.Timedelta(seconds=1))]
+    evs = events([("tight", "c1", T - DAY, 240.0), ("huge", "c1", T - DAY, 1.0)])
+    out = run(enrollments, evs)
+    assert out.loc["tight", "current_pace"] == 60.0
+    assert out.loc["tight", "target_pace"] == round(66.6 / (2.4 / 7), 2)
+    assert out.loc["tight", "status"] == "at_risk"
+    # one second left: 100 points in 1/604800 week, kept (numeric(16,2) holds it)
+    assert out.loc["huge", "target_pace"] == 100 * 604800
+
+
+def test_trend_classified_on_the_exact_change():
+    """Issue 15, defect 5 (round once): +10.0033 % is above +10 %: accelerating, shown as 10.0
+    (it was rounded to 10.0 first and then called stable)."""
+    evs = events([("u", "c1", T - 20 * DAY, 100.0), ("u", "c1", T - 19 * DAY, 100.0),
+                  ("u", "c1", T - 18 * DAY, 100.0),
+                  ("u", "c1", T - 3 * DAY, 110.0), ("u", "c1", T - 2 * DAY, 110.0),
+                  ("u", "c1", T - 1 * DAY, 110.01)])
+    out = run([enr("u", "c1", 0, target=T + 10 * WEEK)], evs)
+    assert out.loc["u", "trend_percentage"] == 10.0
+    assert out.loc["u", "trend_direction"] == "accelerating"

@@ -48,12 +48,22 @@ def test_nightly_in_another_time_zone_still_asks_for_the_last_complete_utc_day()
 
 
 def test_hourly_tick_targets_the_leaderboard_job():
-    (request,) = _requests(leaderboard_refresh_schedule, dt.datetime(2025, 3, 11, 14, 0, tzinfo=dt.timezone.utc))
+    hour = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)  # a tick evaluated on time
+    (request,) = _requests(leaderboard_refresh_schedule, hour)
     assert leaderboard_refresh_schedule.job_name == "leaderboard_refresh"
-    assert request.partition_key is None and request.run_key == "leaderboard_refresh:2025-03-11T14"
+    assert request.partition_key is None and request.run_key == f"leaderboard_refresh:{hour:%Y-%m-%dT%H}"
     assert leaderboard_refresh_schedule.cron_schedule == "0 * * * *"
     assert leaderboard_refresh_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert build_leaderboard_schedule(timezone="Europe/Paris").execution_timezone == "Europe/Paris"
+
+
+def test_hourly_tick_missed_while_the_daemon_was_down_is_skipped_not_caught_up():
+    """`make ui` starts the daemon, which evaluates the last missed hourly tick at once: skipped."""
+    missed = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=3)
+    context = dg.build_schedule_context(scheduled_execution_time=missed,
+                                        repository_def=_repository(leaderboard_refresh_schedule))
+    result = leaderboard_refresh_schedule.evaluate_tick(context)
+    assert not result.run_requests and "late" in result.skip_message
 
 
 def test_definitions_expose_both_schedules_and_the_leaderboard_job(monkeypatch):

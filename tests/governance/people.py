@@ -64,6 +64,8 @@ insert into achievements (id, name, description, icon, tier, criteria)
 insert into user_achievements (id, user_id, achievement_id) select 'ua-' || u, u, 'gov-test' from unnest(cast(:ids as text[])) u;
 insert into daily_activity (id, user_id, date, last_activity_at) select 'da-' || u, u, cast(:at as date), :at from unnest(cast(:ids as text[])) u;
 insert into user_preferences (user_id) select u from unnest(cast(:ids as text[])) u;
+insert into learner_activity_summary (user_id, last_event_at, events_retired)
+  select u, cast(:at as timestamptz) - interval '100 days', 1 from unnest(cast(:ids as text[])) u;
 insert into quarantine (resource, source_id, reason, payload)
   select 'learning_events', 'q-' || u, 'bad', '{"user_id": "' || u || '"}' from unnest(cast(:ids as text[])) u;
 """

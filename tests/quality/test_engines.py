@@ -14,7 +14,8 @@ def _valid(name: str, n: int = 6) -> pd.DataFrame:
     spec = SUITES[name]
     frame = {"user_id": [f"u{i}" for i in range(n)], "calculated_at": [T] * n,
              "expires_at": [T + pd.Timedelta(hours=24)] * n}
-    for column in spec.required:
+    # required columns, and the nullable ones a range or set check reads (performance's scores)
+    for column in dict.fromkeys([*spec.required, *spec.ranges, *spec.sets]):
         if column in spec.sets:
             frame[column] = [spec.sets[column][i % len(spec.sets[column])] for i in range(n)]
         elif column in spec.ranges:
@@ -25,6 +26,8 @@ def _valid(name: str, n: int = 6) -> pd.DataFrame:
             frame[column] = [T - pd.Timedelta(days=1)] * n
         else:
             frame[column] = [[] for _ in range(n)]
+    for _a, b, _ in spec.ordered:  # an optional column of an ordered pair (last_active)
+        frame.setdefault(b, [T - pd.Timedelta(days=1)] * n)
     return pd.DataFrame(frame)
 
 
@@ -45,6 +48,7 @@ def _broken(name: str) -> pd.DataFrame:
     for a, b, _ in spec.ordered:
         if a == "calculated_at":
             f.loc[5, b] = T + pd.Timedelta(days=3)
+            f.loc[0, b] = pd.NaT                                # no activity: skipped
         else:
             f.loc[5, b] = f.loc[5, a] + 1
     return f

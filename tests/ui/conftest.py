@@ -143,6 +143,7 @@ def ui_server(pg_server_url, warehouse_url, tmp_path_factory):
             "DATABASE_URL": warehouse_url, "REPORTS_DIR": str(reports_dir), "DAGSTER_EXECUTOR": "in_process",
             "PYTHONWARNINGS": "ignore", "DAGSTER_DISABLE_TELEMETRY": "1",
         }
+        env.pop("PARTITIONS_START", None)  # the UI as users meet it: partitions from the sandbox's day 0
         if sandbox is not None:
             env.update({"LMS_API_URL": sandbox.url, "LMS_API_TOKEN": SANDBOX_TOKEN})
         log_path = tmp / "dagster_dev.log"

@@ -42,7 +42,9 @@ SOURCES = {
 LEARNER_ANALYTICS = {
     "learner_velocity_analytics": _e("learner_analytics", "enrollments", "learning_events"),
     "skill_gap_analytics": _e("learner_analytics", "enrollments", "user_skills"),
-    "engagement_analytics": _e("learner_analytics", "enrollments", "learning_events"),
+    # the retained activity facts (issue 15): folded before the snapshots and before retention
+    "learner_activity_summary": _e("learner_analytics", "learning_events", "assessment_results"),
+    "engagement_analytics": _e("learner_analytics", "enrollments", "learning_events", "learner_activity_summary"),
     "mastery_analytics": _e("learner_analytics", "user_skills", "skills"),
     "performance_analytics": _e("learner_analytics", "assessment_results"),
     "content_effectiveness_analytics": _e("learner_analytics", "assessment_results", "learning_events", "content_items"),
@@ -73,7 +75,8 @@ PREDICTIVE = {
 GOVERNANCE = {
     "snapshot_partitions": _e("governance"),
     "access_control": _e("governance"),
-    "retention": _e("governance", "learning_events", "point_transactions", "predictive_drop_off_risk"),
+    "retention": _e("governance", "learning_events", "point_transactions", "predictive_drop_off_risk",
+                    "learner_activity_summary"),
     "erasure": _e("governance", "deletions", "learner_velocity_analytics", "point_transactions",
                   "predictive_recommendations"),
 }

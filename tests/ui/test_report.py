@@ -27,7 +27,8 @@ def test_renders_when_everything_is_empty():
     page = render_report(ReportData("2026-01-15", pd.Timestamp("2026-01-16", tz="UTC")))
     _no_external_resources(page)
     for text in ("No engagement snapshot yet", "No velocity snapshot yet", "No skill gaps recorded yet",
-                 "No points this week yet", "No peer group is large enough", "No asset check has run yet"):
+                 "No points this week yet", "No peer group is large enough", "No asset check has run yet",
+                 "No drop-off prediction for this day"):
         assert text in page
     assert "Day 2026-01-15" in page
 
@@ -35,7 +36,8 @@ def test_renders_when_everything_is_empty():
 def test_renders_charts_and_escapes_text():
     data = ReportData(
         "2026-01-15", pd.Timestamp("2026-01-16", tz="UTC"),
-        engagement=pd.DataFrame({"organization": ["Acme", "Acme", "<b>Beta</b>"], "overall_score": [10, 90, 50]}),
+        engagement=pd.DataFrame({"organization": ["Acme", "Acme", "<b>Beta</b>"], "overall_score": [10, 90, 50],
+                                 "active": [True, True, True]}),
         velocity=pd.DataFrame({"organization": ["Acme", "Acme"], "status": ["ahead", "at_risk"], "learners": [3, 1]}),
         skill_gaps=pd.DataFrame({"skill": ["SQL"], "learners": [4], "critical": [1], "avg_gap": [22.5]}),
         leaderboard=pd.DataFrame({"rank": [1], "display_name": ["<script>x</script>"], "organization": ["Acme"],
@@ -45,6 +47,7 @@ def test_renders_charts_and_escapes_text():
         table_rows=pd.DataFrame({"table": ["users"], "rows": [12]}),
         quarantine=pd.DataFrame({"resource": ["users"], "quarantined": [1], "loaded": [99]}),
         checks=pd.DataFrame({"asset": ["users"], "check": ["quarantine_share"], "status": ["FAILED"], "when": ["x"]}),
+        k_anonymity=1,
     )
     page = render_report(data)
     _no_external_resources(page)
@@ -52,7 +55,8 @@ def test_renders_charts_and_escapes_text():
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids)), "duplicate element ids (a chart would draw into the wrong element)"
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
-    assert "Overall quarantine share: <strong>1.00%</strong>" in page
+    assert "<b>Beta</b>" not in page and "&lt;b&gt;Beta&lt;/b&gt;" in page
+    assert "Overall quarantine share (every extraction so far): <strong>1.00%</strong>" in page
     assert "FAILED" in page and "SQL" in page
 
 
@@ -79,16 +83,20 @@ def _plant_learners(engine) -> None:
             "from (values ('u-hidden', 80), ('u-anon', 40), ('u-public', 60)) v(id, s)"))
 
 
-def _materialize_report(warehouse_url, instance, reports_dir, monkeypatch):
+def _run_report(warehouse_url, instance, reports_dir, monkeypatch, partition: str):
     from analytics_pipeline.assets.report import analyst_report
     from analytics_pipeline.resources import WarehouseResource
 
     monkeypatch.setenv("REPORTS_DIR", str(reports_dir))
-    partition = (pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=1)).date().isoformat()  # T = today 00:00
     result = dg.materialize([analyst_report], partition_key=partition, instance=instance,
                             resources={"warehouse": WarehouseResource(database_url=warehouse_url)})
     assert result.success
-    materialization = result.asset_materializations_for_node("analyst_report")[0]
+    return result.asset_materializations_for_node("analyst_report")[0]
+
+
+def _materialize_report(warehouse_url, instance, reports_dir, monkeypatch):
+    partition = (pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=1)).date().isoformat()  # T = today 00:00
+    materialization = _run_report(warehouse_url, instance, reports_dir, monkeypatch, partition)
     path = materialization.metadata["path"].value
     assert path == str(reports_dir / f"analyst_report_{partition}.html")
     assert materialization.metadata["url"].value.startswith("file://")
@@ -118,3 +126,144 @@ def test_report_keeps_hidden_and_anonymous_learners_private(clean_warehouse, war
     assert re.search(r"<td>1</td>\s*<td>Anonymous learner</td>", page)
     assert re.search(rf"<td>2</td>\s*<td>{PUBLIC_NAME}</td>", page)
     assert "Org One" in page  # engagement per organisation is drawn
+
+
+def _cells(page: str, section: str) -> str:
+    """The HTML of one section of the report."""
+    match = re.search(rf'<section id="{section}">(.*?)</section>', page, re.S)
+    assert match, f"no section {section}"
+    return match.group(1)
+
+
+def _row(html_text: str, first_cell: str) -> list[str]:
+    match = re.search(rf"<tr>\s*<td>{re.escape(first_cell)}</td>(.*?)</tr>", html_text, re.S)
+    assert match, f"no row {first_cell!r}"
+    return [first_cell, *re.findall(r"<td>(.*?)</td>", match.group(1), re.S)]
+
+
+def test_no_activity_is_shown_as_such_never_as_zero():
+    engagement = pd.DataFrame({
+        "organization": ["Busy"] * 10 + ["Quiet"] * 10,
+        "overall_score": [50, 60, 70, 80] + [None] * 6 + [None] * 10,
+        "active": [True] * 4 + [False] * 6 + [False] * 10,
+    })
+    page = render_report(ReportData("2026-01-15", pd.Timestamp("2026-01-16", tz="UTC"), engagement=engagement,
+                                    k_anonymity=10))
+    section = _cells(page, "engagement")
+    assert _row(section, "Busy") == ["Busy", "10", "6", "60.0%", "65.00", "65.00"]  # mean/median of the 4 active
+    assert _row(section, "Quiet") == ["Quiet", "10", "10", "100.0%", "no activity", "no activity"]
+    assert "0.00" not in section
+
+
+def test_one_k_rule_for_every_group():
+    big, small = ["Big"] * 12, ["Tiny A"] * 3 + ["Tiny B"] * 4  # 7 learners in the pool: under k=10
+    engagement = pd.DataFrame({"organization": big + small, "overall_score": [60] * 19, "active": [True] * 19})
+    velocity = pd.DataFrame({"organization": ["Big", "Big", "Tiny A", "Tiny B"], "status": ["ahead", "no_progress", "ahead", "behind"],
+                             "learners": [6, 6, 3, 4]})
+    drop_off = pd.DataFrame({"organization": big + small, "learner": [f"L{i}" for i in range(19)],
+                             "probability": [0.9] * 19, "risk_level": ["high"] * 19, "confidence_score": [80.0] * 19,
+                             "method": ["model"] * 19, "top_reasons": ['["days_since_last_activity: raises risk"]'] * 19})
+    skills = pd.DataFrame({"skill": ["SQL", "Rare skill"], "learners": [12, 3], "critical": [2, 1], "avg_gap": [30.0, 50.0]})
+    data = ReportData("2026-01-15", pd.Timestamp("2026-01-16", tz="UTC"), engagement=engagement, velocity=velocity,
+                      drop_off=drop_off, skill_gaps=skills, k_anonymity=10)
+    page = render_report(data)
+    for section in ("engagement", "velocity", "skill-gaps"):
+        assert "Tiny A" not in _cells(page, section) and "Tiny B" not in _cells(page, section)
+    risk_table = _cells(page, "at-risk").split("<h3>")[0]
+    assert "Tiny A" not in risk_table and "Big" in risk_table
+    assert "Rare skill" not in page and "SQL" in page
+    assert "(7 learners here)" in _cells(page, "engagement")
+    # a pool of k or more is shown as one group
+    engagement_pooled = pd.concat([engagement, pd.DataFrame({"organization": ["Tiny C"] * 5, "overall_score": [40] * 5,
+                                                             "active": [True] * 5})])
+    pooled = render_report(ReportData("2026-01-15", pd.Timestamp("2026-01-16", tz="UTC"), engagement=engagement_pooled))
+    assert _row(_cells(pooled, "engagement"), "Other organisations")[1] == "12"
+
+
+def test_at_risk_list_comes_from_the_drop_off_predictions():
+    drop_off = pd.DataFrame({
+        "organization": ["Acme"] * 12,
+        "learner": ["Ann", "Bob", "Cy", "Di"] + [f"Low {i}" for i in range(6)] + ["Gated", "Mid"],
+        "probability": [0.91, 0.72, 0.65, 0.61] + [0.05] * 6 + [None, 0.4],
+        "risk_level": ["high"] * 4 + ["low"] * 6 + [None, "medium"],
+        "confidence_score": [76.5] * 12,
+        "method": ["model"] * 12,
+        "top_reasons": ['["days_since_last_activity: raises risk", "active_days_14d: lowers risk"]'] * 12,
+    })
+    page = render_report(ReportData("2026-01-15", pd.Timestamp("2026-01-16", tz="UTC"), drop_off=drop_off, k_anonymity=10))
+    section = _cells(page, "at-risk")
+    assert "4 of 11 learners with a drop-off prediction are at high risk (36.4%); 1 not scored" in section
+    assert _row(section, "Acme") == ["Acme", "11", "4", "36.4%"]
+    listed = re.findall(r"<tr>\s*<td>(Ann|Bob|Cy|Di|Mid|Gated|Low \d)</td>", section)
+    assert listed == ["Ann", "Bob", "Cy", "Di"]  # highest probability first, only the high-risk ones
+    assert _row(section, "Ann") == ["Ann", "Acme", "91%", "76.50",
+                                    "days_since_last_activity: raises risk; active_days_14d: lowers risk"]
+
+
+def test_velocity_tells_no_progress_apart_and_shows_shares_and_separators():
+    velocity = pd.DataFrame({"organization": ["Acme", "Acme", "Acme"], "status": ["behind", "at_risk", "no_progress"],
+                             "learners": [1500, 500, 2000]})
+    rows = pd.DataFrame({"table": ["learning_events", "engagement_analytics"], "rows": [1234567, 4000],
+                         "scope": ["all", "day"]})
+    page = render_report(ReportData("2026-01-15", pd.Timestamp("2026-01-16", tz="UTC"), velocity=velocity,
+                                    table_rows=rows, k_anonymity=10))
+    assert _row(_cells(page, "velocity"), "Acme") == ["Acme", "4,000", "1,500 (37.5%)", "500 (12.5%)", "2,000 (50.0%)"]
+    health = _cells(page, "health")
+    assert _row(health, "learning_events") == ["learning_events", "1,234,567", "all rows"]
+    assert _row(health, "engagement_analytics") == ["engagement_analytics", "4,000", "this day's snapshot"]
+    assert "Rows per table on 2026-01-15" in health
+
+
+def _plant_predictions(engine, count: int = 12) -> None:
+    """``count`` learners of one organisation with stored drop-off predictions at T = today 00:00:
+    learner i has probability (i + 1) / count; the last one's gates left it without a probability."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into organizations (id, name) values ('org-r', 'Riskfield')"))
+        conn.execute(sa.text(
+            "insert into users (id, email, full_name, organization_id) "
+            "select 'r' || i, 'r' || i || '@example.org', 'Learner ' || i, 'org-r' from generate_series(1, :n) i"),
+            {"n": count})
+        conn.execute(sa.text(
+            "insert into predictive_analytics_cache (user_id, analytics_type, data, confidence_score, calculated_at, expires_at) "
+            "select 'r' || i, 'drop_off_risk', "
+            "  case when i = :n then jsonb_build_object('probability', null, 'risk_level', null, 'top_reasons', '[]'::jsonb) "
+            "  else jsonb_build_object('probability', i::float / :n, "
+            "    'risk_level', case when i::float / :n >= 0.6 then 'high' when i::float / :n >= 0.3 then 'medium' else 'low' end, "
+            "    'top_reasons', jsonb_build_array('days_since_last_activity: raises risk'), 'method', 'model') end, "
+            "  81.25, date_trunc('day', now()), date_trunc('day', now()) + interval '48 hours' "
+            "from generate_series(1, :n) i"), {"n": count})
+
+
+@pytest.mark.slow
+def test_report_lists_the_learners_the_predictions_put_at_high_risk(clean_warehouse, warehouse_url, dagster_instance,
+                                                                    tmp_path, monkeypatch):
+    _plant_predictions(clean_warehouse)
+    page, materialization = _materialize_report(warehouse_url, dagster_instance, tmp_path / "reports", monkeypatch)
+    section = _cells(page, "at-risk")
+    # probabilities 1/12 .. 11/12 scored; >= 0.6 is high: learners 8..11; learner 12 was gated
+    assert "4 of 11 learners with a drop-off prediction are at high risk (36.4%); 1 not scored" in section
+    listed = re.findall(r"<tr>\s*<td>(Learner \d+)</td>", section)
+    assert listed == ["Learner 11", "Learner 10", "Learner 9", "Learner 8"]
+    assert _row(section, "Learner 11")[2:] == ["92%", "81.25", "days_since_last_activity: raises risk"]
+    assert materialization.metadata["learners_at_high_risk"].value == 4
+    summary = materialization.metadata["summary"].value
+    assert "| Learners at high risk of dropping off | 4 of 11 scored (36.4%) |" in summary
+
+
+@pytest.mark.slow
+def test_a_backfill_of_an_older_day_leaves_latest_on_the_newest(clean_warehouse, warehouse_url, dagster_instance,
+                                                                tmp_path, monkeypatch):
+    reports = tmp_path / "reports"
+    newest = (pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=1)).date().isoformat()
+    older = (pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=6)).date().isoformat()
+    first = _run_report(warehouse_url, dagster_instance, reports, monkeypatch, newest)
+    assert first.metadata["is_newest_partition"].value is True
+    latest_before = (reports / "latest.html").read_bytes()
+    backfill = _run_report(warehouse_url, dagster_instance, reports, monkeypatch, older)
+    assert (reports / f"analyst_report_{older}.html").exists()
+    assert (reports / "latest.html").read_bytes() == latest_before == (reports / f"analyst_report_{newest}.html").read_bytes()
+    assert backfill.metadata["is_newest_partition"].value is False
+    assert backfill.metadata["newest_partition"].value == newest
+    assert f"the newest day is {newest}" in backfill.metadata["summary"].value
+    rerun = _run_report(warehouse_url, dagster_instance, reports, monkeypatch, newest)  # the newest day again: latest
+    assert rerun.metadata["is_newest_partition"].value is True

@@ -17,8 +17,8 @@ from tests.ui.conftest import FAILING_LOCATION, SANDBOX_TOKEN
 pytestmark = pytest.mark.slow
 
 REPOSITORY = "__repository__"  # the repository name of a Definitions object
-RUN_TIMEOUT = 240
-BACKFILL_TIMEOUT = 240
+RUN_TIMEOUT = 600  # the nightly on a shared 2-core machine under load (~16) took over 240 s
+BACKFILL_TIMEOUT = 600
 # Assets a run may target without an LMS server (everything when the sandbox exists).
 NO_LMS_RESOURCE = "lms_api"
 
@@ -241,3 +241,9 @@ def test_a_three_day_backfill_completes(ui_server, launched):
     for day in days:
         if "analyst_report" in selection:
             assert (ui_server.reports_dir / f"analyst_report_{day}.html").exists()
+    # the backfill of older days ran beside the nightly run of the newest day: latest.html is the newest
+    nightly_id, newest = launched["nightly"]
+    assert _wait_for_run(ui_server, nightly_id) == "SUCCESS"
+    assert newest > max(days)
+    assert (ui_server.reports_dir / "latest.html").read_bytes() == \
+        (ui_server.reports_dir / f"analyst_report_{newest}.html").read_bytes()

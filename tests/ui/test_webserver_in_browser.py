@@ -90,7 +90,21 @@ def test_asset_lineage_shows_upstream_assets(ui_server, page):
     _shot(page, "asset-lineage.png")
 
 
+def _nightly_report(ui_server):
+    """The nightly run's report (test_webserver_graphql.py launched it; launched here if it did not)."""
+    from tests.ui import expected_graph as graph_spec
+    from tests.ui.test_webserver_graphql import _launch, _nightly_partition, _wait_for_run
+
+    partition = _nightly_partition(ui_server)
+    report = ui_server.reports_dir / f"analyst_report_{partition}.html"
+    if not report.exists():
+        run_id = _launch(ui_server, ui_server.project_location, graph_spec.NIGHTLY_JOB, None, {"dagster/partition": partition})
+        assert _wait_for_run(ui_server, run_id) == "SUCCESS", ui_server.log_tail()
+    return report
+
+
 def test_asset_page_shows_description_group_and_kinds(ui_server, page):
+    _nightly_report(ui_server)  # so the page shows the latest materialization's summary
     page.goto(f"{ui_server.url}/assets/analyst_report", wait_until="domcontentloaded")
     page.get_by_text("Self-contained HTML report", exact=False).first.wait_for()
     page.get_by_text("Upstream assets", exact=True).first.wait_for()
@@ -105,6 +119,44 @@ def test_asset_page_shows_description_group_and_kinds(ui_server, page):
     for word in ("reporting", "html", "plotly", "analytics", "nightly", "Upstream assets", "snapshot_partitions"):
         assert word in text, word
     _shot(page, "asset-analyst-report.png")
+
+
+def test_the_report_summary_is_reachable_from_the_ui(ui_server, page):
+    """The report's key figures are the materialization's Markdown `summary`, on the asset's
+    Events page (a file:// link cannot be opened from the UI)."""
+    _nightly_report(ui_server)
+    page.goto(f"{ui_server.url}/assets/analyst_report?view=events", wait_until="domcontentloaded")
+    page.get_by_text("summary", exact=True).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    text = page.inner_text("body")
+    assert "Learners at high risk of dropping off" in text or "[Show more]" in text or "Show more" in text
+    _shot(page, "asset-report-summary.png")
+
+
+def test_column_descriptions_show_on_a_published_table(ui_server, page):
+    page.goto(f"{ui_server.url}/assets/engagement_analytics", wait_until="domcontentloaded")
+    page.get_by_text("Columns", exact=False).first.wait_for()
+    page.get_by_text("0-100: session frequency", exact=False).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    assert "Sessions (30-minute gap rule)" in page.inner_text("body")
+    _shot(page, "asset-columns.png")
+
+
+def test_the_report_in_a_browser(ui_server, page):
+    """The nightly's report opened in Chromium: the at-risk section, no activity apart, shares,
+    the charts drawn (plotly.js inlined, offline)."""
+    report = _nightly_report(ui_server)
+    page.goto(report.resolve().as_uri(), wait_until="load")
+    page.get_by_text("Learners at risk of dropping off", exact=True).first.wait_for()
+    text = page.inner_text("body")
+    for heading in ("Engagement scores per organisation", "Velocity status per organisation", "Pipeline health",
+                    f"Rows per table on {report.stem.removeprefix('analyst_report_')}"):
+        assert heading in text, heading
+    assert "learners with a drop-off prediction are at high risk" in text or "No drop-off prediction" in text
+    assert page.locator(".plot-container").count() >= 1  # plotly drew at least one chart
+    page.set_viewport_size({"width": 1200, "height": 1800})
+    _shot(page, "analyst-report.png")
+    page.set_viewport_size({"width": 1600, "height": 1000})
 
 
 def test_failed_check_shows_on_the_checks_tab(ui_server, page):

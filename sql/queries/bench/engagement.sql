@@ -3,9 +3,11 @@
 -- active enrollment at T; sessions over the events of (T-56d, T] ordered by (occurred_at,
 -- duration), a new one after a gap of MORE than 30 minutes, length = last - first + the last
 -- event's duration (null = 0), a session belongs to the week / window of its first event;
--- W = (T-28d, T]; score = round half up(100 (0.35 F + 0.25 D + 0.25 R + 0.15 B)).
+-- W = (T-28d, T]; score = round half up(100 (0.35 F + 0.25 D + 0.25 R + 0.15 B)). Events
+-- known at T (occurred and ingested at or before T) and retained (occurred at or after :kept);
+-- before that, the learner's retained activity summary; last_active NULL without any event.
 WITH params AS (
-  SELECT CAST(:t AS timestamptz) AS t
+  SELECT CAST(:t AS timestamptz) AS t, CAST(:kept AS timestamptz) AS kept
 ), active AS (
   SELECT e.user_id, max(e.enrolled_at) AS last_enrolled
   FROM enrollments e CROSS JOIN params p
@@ -17,10 +19,15 @@ WITH params AS (
   SELECT le.user_id, le.occurred_at, coalesce(le.duration_seconds, 0)::float8 AS dur, le.content_type,
          extract(epoch FROM p.t - le.occurred_at)::float8 / 86400.0 AS age
   FROM learning_events le JOIN active a USING (user_id) CROSS JOIN params p
-  WHERE le.occurred_at <= p.t
+  WHERE le.occurred_at <= p.t AND le.updated_at <= p.t AND le.occurred_at >= p.kept
+), retired AS (
+  SELECT s.user_id, s.last_event_at AS occurred_at, extract(epoch FROM p.t - s.last_event_at)::float8 / 86400.0 AS age
+  FROM learner_activity_summary s JOIN active a USING (user_id) CROSS JOIN params p
+  WHERE s.last_event_at <= p.t - interval '56 days'
 ), ever AS (
   SELECT user_id, max(occurred_at) AS last_at, min(age) AS last_age, min(age) FILTER (WHERE age >= 56) AS prior_age
-  FROM ev GROUP BY user_id
+  FROM (SELECT user_id, occurred_at, age FROM ev UNION ALL SELECT user_id, occurred_at, age FROM retired) x
+  GROUP BY user_id
 ), recent AS (
   SELECT ev.*, floor(age / 7)::int AS week,
          lag(occurred_at) OVER w AS prev_at, lead(occurred_at) OVER w AS next_at
@@ -86,7 +93,7 @@ WITH params AS (
          floor(coalesce(ws.mean_minutes, 0) + 0.5)::int AS avg_session_duration,
          coalesce(wt.n_types, 0) AS n_types,
          ev.last_age,
-         coalesce(ev.last_at, a.last_enrolled) AS last_active,
+         ev.last_at AS last_active,
          coalesce(wm.by_type, '{}'::jsonb) AS engagement_by_type
   FROM active a
   LEFT JOIN w_sessions ws USING (user_id)

@@ -3,15 +3,18 @@
 -- active enrollment at T or a result in (T-90d, T]; results ordered by (submitted_at, id);
 -- pass rate in percent (null passing score = 70); trend = least-squares slope over the last 10
 -- results against 0..n-1 (> +1 improving, < -1 declining); by-skill averages ordered by skill
--- id; the last 10 scores oldest first.
+-- id; the last 10 scores oldest first. Results known at T (submitted and ingested at or before
+-- T), still retained at T (submitted at or after :kept), of users of the directory. No result:
+-- avg_score, pass_rate and trend NULL (no measurement), 0 taken, empty lists.
 WITH params AS (
-  SELECT CAST(:t AS timestamptz) AS t
+  SELECT CAST(:t AS timestamptz) AS t, CAST(:kept AS timestamptz) AS kept
 ), r AS (
   SELECT ar.id, ar.user_id, ar.assessment_id, ar.skill_id, ar.score::float8 AS score, ar.score AS score_n,
          coalesce(ar.passing_score, 70)::float8 AS passing_score, ar.submitted_at,
          row_number() OVER (PARTITION BY ar.user_id ORDER BY ar.submitted_at DESC, ar.id COLLATE "C" DESC) AS from_end
-  FROM assessment_results ar CROSS JOIN params p
+  FROM assessment_results ar JOIN users u ON u.id = ar.user_id CROSS JOIN params p
   WHERE ar.submitted_at <= p.t AND ar.submitted_at > p.t - interval '90 days' AND ar.score IS NOT NULL
+    AND ar.updated_at <= p.t AND ar.submitted_at >= p.kept
 ), learners AS (
   SELECT user_id FROM r
   UNION
@@ -47,10 +50,11 @@ WITH params AS (
   GROUP BY user_id
 )
 SELECT l.user_id,
-       round(coalesce(t.avg_score, 0)::numeric, 2)::float8 AS avg_score,
-       CASE WHEN t.slope > 1 THEN 'improving' WHEN t.slope < -1 THEN 'declining' ELSE 'stable' END AS trend,
+       round(t.avg_score::numeric, 2)::float8 AS avg_score,
+       CASE WHEN t.n IS NULL THEN NULL WHEN t.slope > 1 THEN 'improving' WHEN t.slope < -1 THEN 'declining'
+            ELSE 'stable' END AS trend,
        coalesce(t.n, 0)::int AS assessments_taken,
-       round(coalesce(t.pass_rate, 0)::numeric, 2)::float8 AS pass_rate,
+       round(t.pass_rate::numeric, 2)::float8 AS pass_rate,
        coalesce(b.performance_by_skill, '[]'::jsonb) AS performance_by_skill,
        coalesce(t.recent_scores, '[]'::jsonb) AS recent_scores
 FROM learners l

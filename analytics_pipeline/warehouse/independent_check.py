@@ -1,0 +1,276 @@
+"""The independent check: every published metric computed a second way and compared per key.
+
+Each published table or view has a second computation, **one SQL statement over the raw
+tables** (``sql/queries/checks/*.sql``; engagement and performance reuse the benchmark's
+``sql/queries/bench/*.sql``), written from the meaning in docs/analytics.md and never from the
+pandas code. :func:`check` runs it for the snapshot instant ``T``, reads what the pipeline
+published (the rows of ``calculated_at = T``, or the materialized view) and compares them key
+by key (learner, or group): numbers within the rounding of the published value, strings and
+timestamps exactly, JSON lists element by element. A missing value (NULL / NaN / None) equals
+only another missing value, so a placeholder 0 where the check finds no data is a mismatch.
+
+No Dagster here: the asset checks (``assets/learner_analytics.py``, ``assets/aggregates.py``)
+and the tests call :func:`check`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from analytics_pipeline.analytics.common import utc
+from analytics_pipeline.governance.policy import RETENTION_POLICY
+from analytics_pipeline.warehouse.bulk import sql_text
+
+#: mismatching keys listed in a report (the count is always complete)
+EXAMPLES = 20
+
+
+@dataclass(frozen=True)
+class Check:
+    """One published relation and its independent SQL.
+
+    ``columns``: column -> (kind, tolerance); kinds ``num`` (absolute tolerance), ``exact``,
+    ``ts`` (tolerance in seconds), ``json`` (numbers inside within the tolerance).
+    ``published``: the SQL reading the published rows (``:t`` = T); ``keys``: the key columns.
+    ``sql``: the independent statement (``sql/queries/<sql>``); ``{name}`` placeholders are
+    replaced by the text of other checks' statements (``*.sql``: composed as sub-queries) or
+    by the literal given.
+    """
+    sql: str
+    published: str
+    columns: dict[str, tuple[str, float | None]]
+    keys: tuple[str, ...] = ("user_id",)
+    parts: dict[str, str] = field(default_factory=dict)
+
+
+def _snapshot(table: str) -> str:
+    return f"select * from {table} where calculated_at = :t"
+
+
+def _leaderboard(period: str, unit: str) -> Check:
+    return Check("checks/leaderboard.sql", f"select * from leaderboard_{period}",
+                 {"rank": ("num", 0), f"{period}_points": ("num", 0), "user_id": ("exact", None),
+                  "display_name": ("exact", None), "avatar_url": ("exact", None)},
+                 keys=("entry_id",),
+                 parts={"board": f"'{period}'", "unit": f"'{unit}'", "points": f"{period}_points"})
+
+
+CHECKS: dict[str, Check] = {
+    "velocity": Check("checks/velocity.sql", _snapshot("learner_velocity_analytics"), {
+        "current_pace": ("num", 0.01), "target_pace": ("num", 0.01), "trend_direction": ("exact", None),
+        "trend_percentage": ("num", 0.01), "status": ("exact", None), "estimated_completion": ("ts", 1)}),
+    "skill_gap": Check("checks/skill_gap.sql", _snapshot("skill_gap_analytics"), {
+        "total_gaps": ("num", 0), "critical_gaps": ("num", 0), "gaps": ("json", 0.01),
+        "top_priority": ("json", 0.01)}),
+    "engagement": Check("bench/engagement.sql", _snapshot("engagement_analytics"), {
+        "overall_score": ("num", 0), "trend": ("exact", None), "sessions_per_week": ("num", 0.005),
+        "avg_session_duration": ("num", 0), "last_active": ("ts", 0),
+        "engagement_by_type": ("json", 1e-4), "weekly_trend": ("json", 0)}),
+    "mastery": Check("checks/mastery.sql", _snapshot("mastery_analytics"), {
+        "mastered_skills": ("num", 0), "in_progress_skills": ("num", 0), "skills": ("json", 0.005),
+        "mastery_distribution": ("json", 0)}),
+    "performance": Check("bench/performance.sql", _snapshot("performance_analytics"), {
+        "avg_score": ("num", 0.01), "trend": ("exact", None), "assessments_taken": ("num", 0),
+        "pass_rate": ("num", 0.01), "performance_by_skill": ("json", 0.01), "recent_scores": ("json", 1e-6)}),
+    "content_effectiveness": Check(
+        "checks/content_effectiveness.sql", _snapshot("content_effectiveness_analytics"), {
+            "most_effective": ("json", 0.01), "least_effective": ("json", 0.01),
+            "recommendations": ("json", 0)},
+        parts={"skill_gap": "checks/skill_gap.sql"}),
+    "peer_comparison": Check(
+        "checks/peer_comparison.sql", "select * from peer_comparison_aggregates",
+        {"avg_velocity": ("num", 0.01), "median_velocity": ("num", 0.01), "avg_score": ("num", 0.01),
+         "sample_size": ("num", 0), "score_sample_size": ("num", 0)},
+        keys=("organization_id", "competency_level"),
+        parts={"velocity": "checks/velocity.sql", "performance": "bench/performance.sql"}),
+    "skill_demand": Check(
+        "checks/skill_demand.sql", "select * from skill_demand_aggregates",
+        {"skill_name": ("exact", None), "learner_count": ("num", 0), "avg_mastery": ("num", 0.01),
+         "growth_rate": ("num", 0.01)}, keys=("skill_id", "month")),
+    **{f"leaderboard_{period}": _leaderboard(period, unit) for period, unit in (("weekly", "week"),
+                                                                               ("monthly", "month"))},
+}
+#: learner-analytics category -> its check (same name); aggregate view -> its check
+AGGREGATE_CHECKS = {"peer_comparison_aggregates": "peer_comparison",
+                    "skill_demand_aggregates": "skill_demand",
+                    "leaderboard_weekly": "leaderboard_weekly",
+                    "leaderboard_monthly": "leaderboard_monthly"}
+
+
+def statement(name: str) -> str:
+    """The independent SQL of check ``name`` (parts composed in)."""
+    spec = CHECKS[name]
+    text = sql_text(spec.sql)
+    for part, source in spec.parts.items():
+        value = sql_text(source) if source.endswith(".sql") else source
+        text = text.replace("{" + part + "}", value)
+    return text
+
+
+def _params(T: pd.Timestamp) -> dict:
+    return {"t": T.to_pydatetime(), "kept": RETENTION_POLICY.activity_cutoff(T).to_pydatetime()}
+
+
+def independent_rows(engine: Engine, name: str, T: pd.Timestamp) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql_query(sa.text(statement(name)), conn, params=_params(utc(T)))
+
+
+def published_rows(engine: Engine, name: str, T: pd.Timestamp) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql_query(sa.text(CHECKS[name].published), conn, params={"t": utc(T).to_pydatetime()})
+
+
+def _parsed(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: json.loads(v) if isinstance(v, str) else v)
+
+
+def _long(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A JSON column in long form: one row per (key, position[, key]) with its scalar value(s)."""
+    values = _parsed(frame.set_index("_key")[column])
+    values = values.map(lambda v: [v] if isinstance(v, dict) and not _is_map(v) else v)
+    values = values.map(lambda v: sorted(v.items()) if isinstance(v, dict) else v)
+    exploded = values.explode().dropna()
+    out = pd.DataFrame({"_key": exploded.index.to_numpy()})
+    out["pos"] = out.groupby("_key").cumcount()
+    items = exploded.tolist()
+    if items and isinstance(items[0], dict):
+        out = out.join(pd.DataFrame.from_records(items))
+    elif items and isinstance(items[0], tuple):
+        out = out.join(pd.DataFrame(items, columns=["key", "value"]))
+    else:
+        out["value"] = items
+    return out
+
+
+def _is_map(value: dict) -> bool:
+    """A mapping of names to numbers (engagement_by_type, mastery_distribution) rather than one
+    record (top_priority)."""
+    return all(isinstance(v, (int, float)) for v in value.values())
+
+
+def _missing(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT).astype(bool)
+
+
+def _numbers(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s.where(~_missing(s)), errors="coerce").astype(float)
+
+
+def _column_mismatch(kind: str, tol, a: pd.Series, b: pd.Series, both: pd.DataFrame,
+                     column: str) -> pd.Series:
+    """Boolean per compared key: the two values differ (beyond the tolerance)."""
+    none_a, none_b = _missing(a).to_numpy(), _missing(b).to_numpy()
+    one_missing = none_a ^ none_b
+    if kind == "num":
+        diff = (_numbers(a) - _numbers(b)).abs().fillna(0.0).to_numpy()
+        return pd.Series(one_missing | (diff > tol + 1e-9), index=both.index)
+    if kind == "ts":
+        ta, tb = pd.to_datetime(a, utc=True), pd.to_datetime(b, utc=True)
+        diff = ((ta - tb).abs() / pd.Timedelta(seconds=1)).fillna(0.0).to_numpy()
+        return pd.Series(one_missing | (diff > tol), index=both.index)
+    if kind == "exact":
+        return pd.Series(one_missing | (~none_a & ~none_b & (a.astype(str) != b.astype(str)).to_numpy()),
+                         index=both.index)
+    la = _long(both[["_key"]].assign(**{column: a.to_numpy()}), column)
+    lb = _long(both[["_key"]].assign(**{column: b.to_numpy()}), column)
+    merged = la.merge(lb, on=["_key", "pos"], how="outer", suffixes=("_a", "_b"), indicator=True)
+    wrong = (merged["_merge"] != "both").to_numpy().copy()
+    for fld in [c[:-2] for c in merged.columns if c.endswith("_a")]:
+        x, y = merged[f"{fld}_a"], merged[f"{fld}_b"]
+        is_num = lambda s: s.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))  # noqa: E731
+        numeric = (is_num(x) & is_num(y)).to_numpy()
+        num_diff = (_numbers(x) - _numbers(y)).abs().fillna(0.0).to_numpy()
+        mx, my = _missing(x).to_numpy(), _missing(y).to_numpy()
+        same_other = (mx & my) | (x.astype(str) == y.astype(str)).to_numpy()
+        wrong |= np.where(numeric, num_diff > tol + 1e-9, ~same_other)
+    bad_keys = set(merged.loc[wrong, "_key"])
+    return both["_key"].isin(bad_keys)
+
+
+def compare(columns: dict[str, tuple[str, float | None]], ours: pd.DataFrame, theirs: pd.DataFrame,
+            keys: tuple[str, ...] = ("user_id",), examples: int = EXAMPLES) -> dict:
+    """Key-by-key comparison of the published rows (``ours``) with the independent ones
+    (``theirs``): per column the mismatch count and examples, the mismatching keys, and
+    ``passed`` (no mismatch, the same keys on both sides)."""
+    def keyed(frame):
+        key = frame[list(keys)].astype(str).agg("|".join, axis=1) if len(frame) else \
+            pd.Series([], dtype=object)
+        return frame.assign(_key=key.to_numpy())
+    ours, theirs = keyed(ours), keyed(theirs)
+    only_ours = sorted(set(ours["_key"]) - set(theirs["_key"]))
+    only_check = sorted(set(theirs["_key"]) - set(ours["_key"]))
+    both = ours[["_key", *columns]].merge(theirs[["_key", *columns]], on="_key",
+                                         suffixes=("_published", "_check"))
+    report = {"keys": list(keys), "published": len(ours), "independent": len(theirs),
+              "compared": len(both), "only_published": only_ours[:examples],
+              "only_published_count": len(only_ours), "only_independent": only_check[:examples],
+              "only_independent_count": len(only_check), "columns": {}}
+    bad_any = pd.Series(False, index=both.index)
+    for column, (kind, tol) in columns.items():
+        a, b = both[f"{column}_published"], both[f"{column}_check"]
+        bad = _column_mismatch(kind, tol, a, b, both, column)
+        bad_any |= bad
+        entry = {"mismatches": int(bad.sum()), "tolerance": tol}
+        if bad.any():
+            sample = both.loc[bad, ["_key", f"{column}_published", f"{column}_check"]].head(examples)
+            entry["examples"] = json.loads(sample.rename(columns={"_key": "key"}).to_json(
+                orient="records", date_format="iso", default_handler=str))
+        report["columns"][column] = entry
+    mismatching = sorted(set(both.loc[bad_any, "_key"]) | set(only_ours) | set(only_check))
+    report["mismatching_count"] = len(mismatching)
+    report["mismatching"] = mismatching[:examples]
+    report["passed"] = not mismatching
+    return report
+
+
+def check(engine: Engine, name: str, T: pd.Timestamp | None) -> dict:
+    """Run check ``name`` at ``T``: the independent SQL against what was published.
+
+    ``T`` None (peer comparison without any unexpired snapshot): nothing may be published."""
+    spec = CHECKS[name]
+    if T is None:
+        T = pd.Timestamp.now(tz="UTC").floor("s")
+        theirs = pd.DataFrame({c: pd.Series(dtype=object) for c in (*spec.keys, *spec.columns)})
+    else:
+        theirs = independent_rows(engine, name, T)
+    report = compare(spec.columns, published_rows(engine, name, T), theirs, spec.keys)
+    return {"check": name, "snapshot_instant": utc(T).isoformat(), **report}
+
+
+def check_or_error(engine: Engine, name: str, T: pd.Timestamp | None) -> dict:
+    """:func:`check`, or (the check itself failing: SQL error, unreadable rows) a failed report
+    naming the error: a broken check must not undo or hide what was published."""
+    try:
+        return check(engine, name, T)
+    except Exception as exc:  # reported as a failed check, never raised into the asset
+        at = utc(T).isoformat() if T is not None else None
+        return {"check": name, "snapshot_instant": at, "keys": list(CHECKS[name].keys),
+                "published": 0, "independent": 0, "compared": 0, "only_published": [],
+                "only_published_count": 0, "only_independent": [], "only_independent_count": 0,
+                "columns": {}, "mismatching_count": 0, "mismatching": [], "passed": False,
+                "error": f"{type(exc).__name__}: {exc}"[:2000]}
+
+
+def latest_snapshot_instant(engine: Engine) -> pd.Timestamp | None:
+    """T of the newest unexpired velocity snapshot: what the peer aggregates are made of."""
+    with engine.connect() as conn:
+        value = conn.execute(sa.text("select max(calculated_at) from learner_velocity_analytics "
+                                     "where expires_at > now()")).scalar_one()
+    return None if value is None else utc(pd.Timestamp(value))
+
+
+def summary(report: dict) -> str:
+    """One line: what was compared and how many keys differ (with the columns that differ)."""
+    bad = {c: e["mismatches"] for c, e in report["columns"].items() if e["mismatches"]}
+    if "error" in report:
+        return f"{report['check']} at {report['snapshot_instant']}: the check failed: {report['error']}"
+    return (f"{report['check']} at {report['snapshot_instant']}: {report['compared']} compared, "
+            f"{report['mismatching_count']} mismatching "
+            f"(published only {report['only_published_count']}, independent only "
+            f"{report['only_independent_count']}{', columns ' + str(bad) if bad else ''})")

@@ -1,0 +1,139 @@
+-- Independent check: content effectiveness (content_effectiveness_analytics) as of T = :t in one
+-- statement over the raw tables (docs/analytics.md "Content effectiveness", defaults). Evidence:
+-- results with a skill and a score in (T-90d, T] and events on content (T-104d, T], known at T
+-- and retained (>= :kept). A result on skill s "used" key k (item, or content type) when its
+-- learner had an event on an item of k tagged with s in [submitted - 14d, submitted]; treated
+-- when one of those events is a completion. effect(k, s) = mean(treated) - mean(results on s
+-- that did not use k), only with >= 10 distinct learners each side; a key's effect = mean over
+-- its qualifying skills. Per active learner: items used in W ranked by exact effect (ties: id),
+-- else the used types; recommendations: for the top 3 skill gaps the best unused item with a
+-- positive effect on that skill.
+with p as (
+  select cast(:t as timestamptz) as t, cast(:kept as timestamptz) as kept
+), tags as (
+  select distinct ci.id as content_id, ci.content_type, s.skill_id
+  from content_items ci cross join lateral unnest(ci.skill_ids) as s(skill_id)
+), res as (
+  select r.id as rid, r.user_id, r.skill_id, r.score::float8 as score, r.submitted_at
+  from assessment_results r cross join p
+  where r.skill_id is not null and r.score is not null
+    and r.submitted_at > p.t - interval '90 days' and r.submitted_at >= p.kept
+    and r.submitted_at <= p.t and r.updated_at <= p.t
+), ev as (
+  select le.user_id, le.content_id, le.event_type = 'completed' as completed, le.occurred_at
+  from learning_events le cross join p
+  where le.content_id is not null and le.occurred_at > p.t - interval '104 days'
+    and le.occurred_at >= p.kept and le.occurred_at <= p.t and le.updated_at <= p.t
+), used as (  -- (result, key): used, and completed when one of its events is a completion
+  select r.rid, r.user_id, r.skill_id, r.score, k.kind, k.key, bool_or(e.completed) as completed
+  from res r
+  join ev e on e.user_id = r.user_id
+           and e.occurred_at <= r.submitted_at and e.occurred_at >= r.submitted_at - interval '14 days'
+  join tags g on g.content_id = e.content_id and g.skill_id = r.skill_id
+  cross join lateral (values ('item', g.content_id), ('type', g.content_type)) as k(kind, key)
+  group by r.rid, r.user_id, r.skill_id, r.score, k.kind, k.key
+), per_skill as (
+  select skill_id, sum(score) as s_sum, count(*) as s_n from res group by skill_id
+), learner_skill as (
+  select user_id, skill_id, count(*) as n from res group by user_id, skill_id
+), sides as (
+  select u.kind, u.key, u.skill_id,
+         avg(u.score) filter (where u.completed) as treated_mean,
+         count(distinct u.user_id) filter (where u.completed) as n_treated,
+         sum(u.score) as u_sum, count(*) as u_n
+  from used u group by u.kind, u.key, u.skill_id
+), used_by_learner as (
+  select kind, key, skill_id, user_id, count(*) as n_used from used group by kind, key, skill_id, user_id
+), no_control as (  -- learners every one of whose results on s used the key
+  select b.kind, b.key, b.skill_id, count(*) as n
+  from used_by_learner b join learner_skill ls on ls.user_id = b.user_id and ls.skill_id = b.skill_id
+  where b.n_used >= ls.n
+  group by b.kind, b.key, b.skill_id
+), control as (
+  select s.kind, s.key, s.skill_id,
+         (select count(distinct r.user_id) from res r where r.skill_id = s.skill_id) - coalesce(nc.n, 0) as n_control
+  from sides s
+  left join no_control nc on nc.kind = s.kind and nc.key = s.key and nc.skill_id = s.skill_id
+  where s.n_treated > 0
+), effects as (
+  select s.kind, s.key, s.skill_id,
+         s.treated_mean - (ps.s_sum - s.u_sum) / (ps.s_n - s.u_n) as effect
+  from sides s join control c using (kind, key, skill_id) join per_skill ps using (skill_id)
+  where s.n_treated >= 10 and c.n_control >= 10 and ps.s_n > s.u_n
+), key_effect as (
+  select kind, key, round(avg(effect)::numeric, 9) as effect from effects group by kind, key
+), skill_gaps as (  -- the skill-gap check's rows: one per active learner, gaps in priority order
+{skill_gap}
+), learners as (
+  select user_id from skill_gaps
+), usage as (  -- latest known, retained use of each item by each active learner
+  select le.user_id, le.content_id, max(le.occurred_at) as last_used
+  from learning_events le join learners l using (user_id) cross join p
+  where le.content_id is not null and le.occurred_at <= p.t and le.occurred_at >= p.kept and le.updated_at <= p.t
+  group by le.user_id, le.content_id
+), items as (
+  select distinct on (id) id as content_id, title, content_type from content_items order by id
+), in_w as (
+  select u.user_id, u.content_id, i.title, i.content_type
+  from usage u join items i using (content_id) cross join p
+  where u.last_used > p.t - interval '28 days'
+), cand_item as (
+  select w.user_id, 'item' as kind, w.content_id as key, w.title, w.content_type, ke.effect
+  from in_w w join key_effect ke on ke.kind = 'item' and ke.key = w.content_id
+), cand_type as (
+  select distinct w.user_id, 'type' as kind, w.content_type as key, null::text as title, w.content_type, ke.effect
+  from in_w w join key_effect ke on ke.kind = 'type' and ke.key = w.content_type
+  where not exists (select 1 from cand_item c where c.user_id = w.user_id)
+), ranked as (
+  select c.*, row_number() over (partition by c.user_id order by c.effect desc, c.key collate "C") as best,
+         count(*) over (partition by c.user_id) as n
+  from (select * from cand_item union all select * from cand_type) c
+), lists as (
+  select user_id,
+         jsonb_agg(entry order by best) filter (where best <= 3) as most_effective,
+         jsonb_agg(entry order by effect, key collate "C") filter (where best > 3 and worst <= 3) as least_effective
+  from (
+    select r.*, row_number() over (partition by r.user_id, r.best > 3 order by r.effect, r.key collate "C") as worst,
+           case when r.kind = 'item'
+                then jsonb_build_object('kind', 'item', 'contentId', r.key, 'title', r.title,
+                                        'contentType', r.content_type, 'effect', round(r.effect, 2)::float8)
+                else jsonb_build_object('kind', 'type', 'contentType', r.key, 'effect', round(r.effect, 2)::float8)
+           end as entry
+    from ranked r
+  ) x
+  group by user_id
+), gaps as (
+  select sg.user_id, g.value ->> 'skillId' as skill_id, g.value ->> 'skillName' as skill_name,
+         g.ord - 1 as gap_rank
+  from skill_gaps sg cross join lateral jsonb_array_elements(sg.gaps) with ordinality as g(value, ord)
+), positive as (
+  select key as content_id, skill_id, effect,
+         row_number() over (partition by skill_id order by effect desc, key collate "C") as place
+  from effects where kind = 'item' and effect > 0
+), offers as (
+  select g.user_id, g.gap_rank, g.skill_id, g.skill_name, o.content_id, o.effect
+  from gaps g join positive o on o.skill_id = g.skill_id and o.place <= 50
+  where g.gap_rank < 3
+    and not exists (select 1 from usage u where u.user_id = g.user_id and u.content_id = o.content_id)
+), first_per_item as (
+  select distinct on (user_id, content_id) * from offers
+  order by user_id, content_id, gap_rank, effect desc
+), first_per_gap as (
+  select distinct on (user_id, gap_rank) * from first_per_item
+  order by user_id, gap_rank, effect desc, content_id collate "C"
+), recs as (
+  select f.user_id,
+         jsonb_agg('Try ''' || coalesce(i.title, f.content_id) || ''' (' || coalesce(i.content_type, 'content')
+                   || ') for ' || coalesce(f.skill_name, f.skill_id) || ': learners who completed it scored '
+                   || rtrim(rtrim(to_char(round(f.effect::numeric, 2), 'FM999999990.00'), '0'), '.')
+                   || ' points higher on ' || coalesce(f.skill_name, f.skill_id) || ' assessments within 14 days.'
+                   order by f.gap_rank) as recommendations
+  from first_per_gap f left join items i using (content_id)
+  group by f.user_id
+)
+select l.user_id, coalesce(x.most_effective, '[]'::jsonb) as most_effective,
+       coalesce(x.least_effective, '[]'::jsonb) as least_effective,
+       coalesce(r.recommendations, '[]'::jsonb) as recommendations
+from learners l
+left join lists x using (user_id)
+left join recs r using (user_id)

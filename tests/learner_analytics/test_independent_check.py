@@ -1,0 +1,95 @@
+"""The independent check (warehouse/independent_check.py) on the hand-built raw rows of raw.py:
+what the pipeline publishes equals a second computation, one SQL statement over the raw tables,
+learner by learner; a placeholder where there is no data is caught as a mismatch.
+
+At T = 2025-03-13: u1 has events and results; u2 (two active enrollments) and u4 (enrolled
+2025-03-12) have neither, so their performance scores and their last activity are NULL.
+"""
+import pandas as pd
+import sqlalchemy as sa
+
+from analytics_pipeline.warehouse import independent_check
+from analytics_pipeline.warehouse.learner_snapshots import run_snapshot, update_activity_summary
+
+from . import raw
+
+T = raw.ts("2025-03-13")
+CHECKED = ("velocity", "skill_gap", "engagement", "mastery", "performance", "content_effectiveness")
+
+
+def publish(engine, names=CHECKED):
+    raw.load(engine)
+    update_activity_summary(engine, T)
+    for name in names:
+        run_snapshot(engine, name, T)
+
+
+def test_every_published_learner_metric_equals_its_independent_computation(clean_warehouse):
+    publish(clean_warehouse)
+    for name in CHECKED:
+        report = independent_check.check(clean_warehouse, name, T)
+        assert report["passed"], independent_check.summary(report)
+        assert report["compared"] == report["published"] == report["independent"] > 0, name
+    with clean_warehouse.connect() as conn:
+        nulls = conn.execute(sa.text(
+            "select p.user_id from performance_analytics p join engagement_analytics e using (user_id, calculated_at) "
+            "where p.avg_score is null and p.pass_rate is null and p.trend is null and e.last_active is null "
+            "order by 1")).scalars().all()
+    assert nulls == ["u2", "u4"]  # no result, no event: no measurement (issue 15, defects 1 and 3)
+
+
+def test_a_placeholder_where_there_is_no_data_is_a_mismatch(clean_warehouse):
+    publish(clean_warehouse, ("engagement", "performance"))
+    with clean_warehouse.begin() as conn:
+        zeroed = conn.execute(sa.text(
+            "update performance_analytics set avg_score = 0, pass_rate = 0 where assessments_taken = 0 "
+            "returning user_id")).scalars().all()
+        enrolled = conn.execute(sa.text(
+            "update engagement_analytics e set last_active = (select max(enrolled_at) from enrollments n "
+            "where n.user_id = e.user_id) where last_active is null returning user_id")).scalars().all()
+    assert sorted(zeroed) == sorted(enrolled) == ["u2", "u4"]
+
+    performance = independent_check.check(clean_warehouse, "performance", T)
+    assert not performance["passed"]
+    assert performance["mismatching"] == ["u2", "u4"]
+    assert performance["columns"]["avg_score"]["mismatches"] == 2
+    assert performance["columns"]["pass_rate"]["mismatches"] == 2
+    assert performance["columns"]["assessments_taken"]["mismatches"] == 0
+    engagement = independent_check.check(clean_warehouse, "engagement", T)
+    assert engagement["mismatching"] == ["u2", "u4"]
+    assert engagement["columns"]["last_active"]["mismatches"] == 2
+    assert "2 mismatching" in independent_check.summary(engagement)
+
+
+def test_a_wrong_value_and_a_missing_learner_are_reported(clean_warehouse):
+    publish(clean_warehouse, ("velocity",))
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("update learner_velocity_analytics set status = 'on_track', target_pace = target_pace + 1 "
+                             "where user_id = 'u1'"))
+        conn.execute(sa.text("delete from learner_velocity_analytics where user_id = 'u4'"))
+    report = independent_check.check(clean_warehouse, "velocity", T)
+    assert report["mismatching"] == ["u1", "u4"]
+    assert report["only_independent"] == ["u4"] and report["only_published_count"] == 0
+    assert report["columns"]["target_pace"]["mismatches"] == 1
+    assert report["columns"]["status"]["examples"][0]["key"] == "u1"
+
+
+def test_a_broken_check_is_a_failed_report_not_an_error(clean_warehouse):
+    raw.load(clean_warehouse)
+    with clean_warehouse.begin() as conn:  # the published table gone: the check cannot read it
+        conn.execute(sa.text("alter table mastery_analytics rename to mastery_analytics_moved"))
+    try:
+        report = independent_check.check_or_error(clean_warehouse, "mastery", T)
+    finally:
+        with clean_warehouse.begin() as conn:
+            conn.execute(sa.text("alter table mastery_analytics_moved rename to mastery_analytics"))
+    assert report["passed"] is False and "mastery_analytics" in report["error"]
+    assert "the check failed" in independent_check.summary(report)
+
+
+def test_no_unexpired_snapshot_means_no_peer_group(clean_warehouse):
+    raw.load(clean_warehouse)
+    assert independent_check.latest_snapshot_instant(clean_warehouse) is None
+    report = independent_check.check(clean_warehouse, "peer_comparison", None)
+    assert report["passed"] and report["published"] == 0
+    assert isinstance(pd.Timestamp(report["snapshot_instant"]), pd.Timestamp)
