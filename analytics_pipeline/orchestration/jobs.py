@@ -32,6 +32,7 @@ legal_duties_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*LEGAL_DUTY_ASSET_KEYS),
     partitions_def=DAILY_PARTITIONS,
     executor_def=select_executor(),
+    tags=RUN_TAGS,
     description="Retention and erasure for one day, with their checks; depends on no other asset, so no failure "
                 "elsewhere can skip it. Run after every nightly run that did not apply them.",
 )

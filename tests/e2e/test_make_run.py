@@ -98,7 +98,7 @@ def test_the_display_has_a_line_per_asset_and_a_summary(pipeline_run):
     source = pipeline_run["sandbox"].platform.state()["counts"]["learning-events"]
     assert _scalar(engine, "select count(*) from learning_events") <= shown <= source  # deletions come later
     assert "checks 1/1" in _line_with(output, "sources", "organizations")
-    assert "checks 2/2" in _line_with(output, "learner_analytics", "mastery_analytics")
+    assert re.search(r"checks (\d+)/\1$", _line_with(output, "learner_analytics", "mastery_analytics"))  # all passed
     for migration in ("0001_schema", "0009_contract_1_1"):
         assert len([line for line in output.splitlines() if migration in line]) == 1
     run_id = re.search(r"Run ([0-9a-f-]{36}) \(nightly", output).group(1)
