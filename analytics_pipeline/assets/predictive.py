@@ -247,7 +247,7 @@ def predictive_recommendations(context: dg.AssetExecutionContext, warehouse: War
         reused = model is not None
         if not reused:
             model = {"effects": item_effects_by_chunk(learners, items, T).to_dict("list")}
-        effects = pd.DataFrame(model["effects"], columns=["content_id", "skill_id", "effect"])
+        effects = typed_effects(pd.DataFrame(model["effects"], columns=list(EFFECT_DTYPES)))
         learners.stale("recommendations", T)
         frames, with_gaps = [], 0
         for chunk in learners.chunks():
@@ -281,9 +281,17 @@ def item_effects_by_chunk(learners: LearnerSet, items: pd.DataFrame, T: pd.Times
         results = query(learners.conn, "assessment_results", since=T - pd.Timedelta(days=cfg.lookback_days), t=T, **chunk)
         parts.append(ce.effect_parts_of(items, events, results, T, cfg, keys=("content_id",))["content_id"])
     if not parts:
-        return pd.DataFrame({"content_id": [], "skill_id": [], "effect": []})
-    effects = ce.effects_from_parts(*ce.combine_effect_parts(parts), "content_id", cfg)
-    return effects[["content_id", "skill_id", "effect"]].astype({"content_id": str, "skill_id": str, "effect": float})
+        return typed_effects(pd.DataFrame(columns=list(EFFECT_DTYPES)))
+    return typed_effects(ce.effects_from_parts(*ce.combine_effect_parts(parts), "content_id", cfg))
+
+
+EFFECT_DTYPES = {"content_id": "str", "skill_id": "str", "effect": "float64"}
+
+
+def typed_effects(effects: pd.DataFrame) -> pd.DataFrame:
+    """Item effects with fixed dtypes: a stored model without effects (a platform without skills or
+    results) reloads as empty float columns, which pandas refuses to merge with string skill ids."""
+    return effects[list(EFFECT_DTYPES)].astype(EFFECT_DTYPES)
 
 
 PREDICTIVE_ASSETS = [predictive_drop_off_risk, predictive_forecast, predictive_recommendations]
