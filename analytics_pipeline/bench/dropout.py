@@ -28,6 +28,11 @@ from analytics_pipeline.predictive.course_features import (FEATURES, MODEL_FEATU
 from analytics_pipeline.predictive.drop_off import (
     DropOffConfig,
     _fit,
+    _platt,
+    baseline_params,
+    linear_contributions,
+    linear_probability,
+    model_params,
     evaluate,
     prepare,
     score_enrollments,
@@ -84,12 +89,17 @@ def benchmark(folder: str, at: str, config: DropOffConfig = DropOffConfig()) -> 
         table.append({"method": name, "auc": e["auc"], "brier": e["brier"], "auc_withdrew": w["auc"]})
 
     add(f"served ({model['method']})", served["probability"].to_numpy(dtype=float))
-    if len(np.unique(y_hist)) == 2:
+    if len(np.unique(y_hist)) == 2:  # every candidate fitted on the whole history (Platt on its own scores)
         C = model["evaluation"].get("model_C", 1.0)
-        add("model", _fit(history[MODEL_FEATURES].to_numpy(float), y_hist, C).predict_proba(X_now[MODEL_FEATURES].to_numpy(float))[:, 1])
+        lr = _fit(history[MODEL_FEATURES].to_numpy(float), y_hist, C)
+        params = {**model_params(lr, MODEL_FEATURES), "platt": list(_platt(lr.decision_function(history[MODEL_FEATURES].to_numpy(float)), y_hist))}
+        add("model", linear_probability(params, X_now).to_numpy())
         for c in FEATURES:
             if history[c].notna().any() and history[c].nunique() > 1:
-                add(f"baseline: {c}", _fit(history[[c]].to_numpy(float), y_hist, 1.0).predict_proba(X_now[[c]].to_numpy(float))[:, 1])
+                params = baseline_params(history[c].to_numpy(float), y_hist, c)
+                score = linear_contributions(params, history).sum(axis=1).to_numpy()
+                params["platt"] = list(_platt(score, y_hist))
+                add(f"baseline: {c}", linear_probability(params, X_now).to_numpy())
     rate = float(y_hist.mean()) if len(y_hist) else float("nan")
     cache = CacheConfig()
     levels = risk_levels(served["probability"], model["confidence_score"], cache)

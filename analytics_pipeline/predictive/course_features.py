@@ -44,7 +44,7 @@ Features of an (enrollment, ``t``) row (:data:`FEATURES`); NaN where undefined (
 ``days_since_last_activity``  days from the last event in the course (else from
                               max(enrolled_at, starts_at)) to ``t``.
 ``recency_vs_rhythm``         that over the course's rhythm: the median gap between its
-                              consecutive deadlines (days), else the cohort's median recency
+                              consecutive deadlines (days), else the cohort's mean recency
                               (a learner who just submitted has nothing to do until the next
                               deadline: raw recency runs backwards on a deadline-paced course).
 ``concurrent_enrollments``    the learner's enrollments active at ``t``.
@@ -209,9 +209,54 @@ def _per_row(values: pd.Series, rows: pd.DataFrame, fill=np.nan) -> np.ndarray:
     return values.reindex(rows.index, fill_value=fill).to_numpy(dtype=float)
 
 
+# The columns whose cohort means the cohort-relative features need (additive: sums and counts).
+COHORT_COLUMNS = ["n_events", "days_since_last_activity", *[c for c in RELATIVE if c not in ("recency_vs_rhythm",
+                                                                                            "days_since_last_activity")]]
+
+
 def build_row_features(rows: pd.DataFrame, events: pd.DataFrame, enrollments: pd.DataFrame, content: pd.DataFrame,
-                       results: pd.DataFrame, config: CourseFeatureConfig = CourseFeatureConfig()) -> pd.DataFrame:
-    """:data:`FEATURES` for each (enrollment, t) row of ``rows`` (same index order)."""
+                       results: pd.DataFrame, config: CourseFeatureConfig = CourseFeatureConfig(),
+                       cohort_means: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:data:`FEATURES` for each (enrollment, t) row of ``rows`` (same index order).
+
+    The cohort of a row is every row of ``rows`` with the same course and position (week), unless
+    ``cohort_means`` (:func:`cohort_means` over :func:`cohort_parts` of a larger set, e.g. every
+    learner of the platform read in chunks) gives the cohorts' means."""
+    raw = raw_row_features(rows, events, enrollments, content, results, config)
+    own = cohort_means_of([cohort_parts(raw)])
+    return finish_row_features(raw, own if cohort_means is None else cohort_means.combine_first(own))
+
+
+def cohort_parts(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per cohort: the sum and the non-null count of each of :data:`COHORT_COLUMNS`."""
+    g = raw.groupby("cohort")[COHORT_COLUMNS]
+    return pd.concat({"sum": g.sum(), "count": g.count()}, axis=1)
+
+
+def cohort_means_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The cohorts' means from the parts of several row sets (chunks)."""
+    total = pd.concat(parts).groupby(level=0).sum()
+    return total["sum"] / total["count"].where(total["count"] > 0)
+
+
+def finish_row_features(raw: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:
+    """The cohort-dependent features: events vs cohort, recency vs rhythm, ``<feature>_rel``."""
+    out = raw.copy()
+    m = means.reindex(raw["cohort"].to_numpy())
+    m.index = raw.index
+    out["events_vs_cohort"] = (raw["n_events"] + 1) / (m["n_events"].fillna(0.0) + 1)
+    rhythm = raw["rhythm"].fillna(m["days_since_last_activity"]).clip(lower=1.0)
+    out["recency_vs_rhythm"] = raw["days_since_last_activity"] / rhythm
+    m["recency_vs_rhythm"] = m["days_since_last_activity"] / rhythm
+    for c in RELATIVE:
+        out[f"{c}_rel"] = out[c] - m[c]
+    return out[FEATURES].astype(float)
+
+
+def raw_row_features(rows: pd.DataFrame, events: pd.DataFrame, enrollments: pd.DataFrame, content: pd.DataFrame,
+                     results: pd.DataFrame, config: CourseFeatureConfig = CourseFeatureConfig()) -> pd.DataFrame:
+    """Every feature that needs no cohort, and per row its ``cohort``, ``n_events`` and the course's
+    deadline ``rhythm`` (NaN without two deadlines)."""
     r = rows.reset_index(drop=True)
     r.index.name = "row"
     out = pd.DataFrame(index=r.index)
@@ -227,10 +272,10 @@ def build_row_features(rows: pd.DataFrame, events: pd.DataFrame, enrollments: pd
     ev = ev.loc[(ev["occurred_at"] <= ev["t"]).to_numpy(dtype=bool)]
     n_events = ev.groupby("row").size().reindex(r.index, fill_value=0).astype(float)
     out["events"] = np.log1p(n_events)
-    cohort = r["course_id"].astype(str) + "|" + np.where(
+    out["cohort"] = r["course_id"].astype(str) + "|" + np.where(
         r["scheduled"].to_numpy(dtype=bool), (r["position"] / config.position_step).round().astype("Int64").astype(str),
         "w" + r["weeks_enrolled"].round().astype("Int64").astype(str))
-    out["events_vs_cohort"] = (n_events + 1) / (n_events.groupby(cohort).transform("mean") + 1)
+    out["n_events"] = n_events
     recent = ev.loc[((ev["t"] - ev["occurred_at"]) < pd.Timedelta(days=config.recent_days)).to_numpy(dtype=bool)]
     out["active_days_recent"] = _per_row(recent.assign(day=recent["occurred_at"].dt.floor("D")).groupby("row")["day"].nunique(), r, 0.0)
     last = ev.groupby("row")["occurred_at"].max().reindex(r.index)
@@ -272,9 +317,7 @@ def build_row_features(rows: pd.DataFrame, events: pd.DataFrame, enrollments: pd
     gaps = items.sort_values(["course_id", "due_at"]).drop_duplicates(["course_id", "due_at"])
     gap_days = (gaps.groupby("course_id")["due_at"].diff() / DAY).dropna()
     rhythm = gap_days.groupby(gaps.loc[gap_days.index, "course_id"]).median()
-    rhythm = r["course_id"].map(rhythm).astype(float)
-    rhythm = rhythm.fillna(out["days_since_last_activity"].groupby(cohort).transform("median")).clip(lower=1.0)
-    out["recency_vs_rhythm"] = out["days_since_last_activity"] / rhythm
+    out["rhythm"] = r["course_id"].map(rhythm).astype(float)
 
     en = enrollments[["user_id", "enrolled_at", "completed_at", "withdrawn_at"]].merge(key[["row", "user_id", "t"]], on="user_id")
     end = en["withdrawn_at"].fillna(en["completed_at"])
@@ -301,6 +344,4 @@ def build_row_features(rows: pd.DataFrame, events: pd.DataFrame, enrollments: pd
         out["results"] = _per_row(gr.size(), r, 0.0)
     else:
         out["result_avg"], out["result_pass_share"], out["results"] = np.nan, np.nan, 0.0
-    for c in RELATIVE:
-        out[f"{c}_rel"] = out[c] - out[c].groupby(cohort).transform("mean")
-    return out[FEATURES].astype(float)
+    return out

@@ -11,7 +11,9 @@ Training and held-out evaluation (:func:`train_drop_off`)
     grouped by enrollment. Candidates, each ``SimpleImputer(median) -> StandardScaler ->
     LogisticRegression`` then a Platt calibration cross-fitted on the other folds' scores:
     the **model** (``MODEL_FEATURES``; its regularisation C from ``C_grid`` by the best out-of-fold
-    AUC on the history) and one **baseline** per single feature (C = 1). Every candidate is
+    AUC on the history) and one **baseline** per single feature (the feature itself, missing
+    values at the training median, its sign learnt on the training folds, then the same Platt
+    calibration). Every candidate is
     scored on the same rows: AUC, Brier, decile calibration table; the base rate's Brier
     (each fold's training rate) is the reference.
 
@@ -30,7 +32,8 @@ Serving
     100 x the served candidate's held-out AUC (0 for ``base_rate`` and ``prior``).
     ``top_reasons``: the 3 features with the largest ``|coef x standardized value|``.
     Per learner (:func:`learner_risk`): the highest probability over their active enrollments,
-    with every enrollment's detail.
+    with every enrollment's detail. The cohort means (the ``_rel`` features) are those of every
+    enrollment active at ``T``, also when only some learners are scored (``cohort_means``).
 """
 from __future__ import annotations
 
@@ -49,7 +52,9 @@ from .course_features import (
     MODEL_FEATURES,
     CourseFeatureConfig,
     build_row_features,
+    cohort_parts,
     known_inputs,
+    raw_row_features,
     outcomes,
     scoring_rows,
     training_rows,
@@ -109,7 +114,7 @@ def linear_contributions(params: dict, X: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sigmoid(z) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, dtype=float), -500, 500)))
 
 
 def _logit(p) -> np.ndarray:
@@ -124,13 +129,24 @@ def linear_probability(params: dict, X: pd.DataFrame) -> pd.Series:
     return pd.Series(_sigmoid(a * logit + b), index=X.index, name="probability")
 
 
-def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    from sklearn.linear_model import LogisticRegression
-
+def _platt(score: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """Platt scaling: (a, b) of ``p = sigmoid(a * score + b)`` by Newton's method on the log-loss
+    (a tiny ridge keeps it finite on separable data); identity-like (1, 0) with one class."""
+    score, y = np.asarray(score, dtype=float), np.asarray(y, dtype=float)
     if len(np.unique(y)) < 2:
         return 1.0, 0.0
-    m = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(scores).reshape(-1, 1), y)
-    return float(m.coef_[0, 0]), float(m.intercept_[0])
+    mu, sd = float(score.mean()), float(score.std()) or 1.0
+    A = np.column_stack([(score - mu) / sd, np.ones(len(score))])  # standardised: Newton from 0 converges
+    w = np.zeros(2)
+    for _ in range(iterations):
+        p = _sigmoid(A @ w)
+        grad = A.T @ (p - y) + 1e-6 * w
+        H = (A * (p * (1 - p))[:, None]).T @ A + 1e-6 * np.eye(2)
+        step = np.linalg.solve(H, grad)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return float(w[0] / sd), float(w[1] - w[0] * mu / sd)
 
 
 def top_reasons(contrib: pd.DataFrame, k: int) -> list[list[str]]:
@@ -154,15 +170,23 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict
     return g.round({"mean_predicted": 4, "observed": 4}).to_dict("records")
 
 
-def evaluate(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
-    from sklearn.metrics import brier_score_loss, roc_auc_score
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    """ROC AUC by ranks (Mann-Whitney; ties share their mean rank); None with one class."""
+    y = np.asarray(y, dtype=bool)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if not n1 or not n0:
+        return None
+    ranks = pd.Series(np.asarray(p, dtype=float)).rank().to_numpy()
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
+
+def evaluate(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
     y = np.asarray(y, dtype=bool)
     p = np.asarray(p, dtype=float)
-    two = 0 < y.sum() < len(y)
+    auc = roc_auc(y, p)
     return {
-        "auc": round(float(roc_auc_score(y, p)), 4) if two else None,
-        "brier": round(float(brier_score_loss(y, p)), 4) if len(y) else None,
+        "auc": round(auc, 4) if auc is not None else None,
+        "brier": round(float(np.mean((p - y) ** 2)), 4) if len(y) else None,
         "calibration": calibration_table(y, p, bins) if len(y) else [],
     }
 
@@ -184,27 +208,50 @@ def fold_ids(groups: pd.Series, k: int) -> np.ndarray:
     return fold_of_group[codes]
 
 
-def out_of_fold_raw(X: pd.DataFrame, y: np.ndarray, folds: np.ndarray, cols: list[str], C: float) -> np.ndarray:
-    """Out-of-fold scores of an LR on ``cols``: each fold scored by a model fitted on the others."""
-    raw = np.full(len(y), np.nan)
+def out_of_fold_logit(X: pd.DataFrame, y: np.ndarray, folds: np.ndarray, cols: list[str], C: float) -> np.ndarray:
+    """Out-of-fold logits of an LR on ``cols``: each fold scored by a model fitted on the others."""
+    out = np.zeros(len(y))
     A = X[cols].to_numpy(dtype=float)
     for f in np.unique(folds):  # one iteration per fold, never per row
         test = folds == f
         if len(np.unique(y[~test])) < 2:
-            raw[test] = y[~test].mean() if (~test).any() else 0.5
             continue
-        raw[test] = _fit(A[~test], y[~test], C).predict_proba(A[test])[:, 1]
-    return raw
+        out[test] = _fit(A[~test], y[~test], C).decision_function(A[test])
+    return out
 
 
-def cross_fit_platt(raw: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+def oriented(x: np.ndarray, y: np.ndarray, train: np.ndarray) -> tuple[float, float]:
+    """(fill, sign) of a single-feature baseline learnt on the ``train`` rows: missing values get
+    the median, and the sign makes a higher score mean more risk there."""
+    fill = float(np.nanmedian(x[train])) if np.isfinite(x[train]).any() else 0.0
+    auc = roc_auc(y[train], np.where(np.isnan(x[train]), fill, x[train]))
+    return fill, (1.0 if auc is None or auc >= 0.5 else -1.0)
+
+
+def out_of_fold_feature(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Out-of-fold scores of a single feature, oriented (``oriented``) on the other folds."""
+    out = np.zeros(len(y))
+    for f in np.unique(folds):
+        test = folds == f
+        fill, sign = oriented(x, y, ~test)
+        out[test] = sign * np.where(np.isnan(x[test]), fill, x[test])
+    return out
+
+
+def cross_fit_platt(score: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
     """Calibrated out-of-fold probabilities: each fold Platt-scaled by a map fitted on the other folds."""
     out = np.empty(len(y))
     for f in np.unique(folds):
         test = folds == f
-        a, b = _platt(raw[~test], y[~test])
-        out[test] = _sigmoid(a * _logit(raw[test]) + b)
+        a, b = _platt(score[~test], y[~test])
+        out[test] = _sigmoid(a * score[test] + b)
     return out
+
+
+def baseline_params(x: np.ndarray, y: np.ndarray, name: str) -> dict:
+    """A single-feature baseline in :func:`model_params` form (``score = sign * x``)."""
+    fill, sign = oriented(x, y, np.ones(len(y), dtype=bool))
+    return {"features": [name], "fill": [fill], "mean": [0.0], "scale": [1.0], "coef": [sign], "intercept": 0.0}
 
 
 def base_rate_oof(y: np.ndarray, folds: np.ndarray) -> np.ndarray:
@@ -284,11 +331,10 @@ def train_drop_off(events, enrollments, results, courses, content, T, config: Dr
     evaluation["base_rate_brier"] = base["brier"]
     candidates = {"model": MODEL_FEATURES}
     candidates.update({f"baseline:{c}": [c] for c in FEATURES if X[c].notna().any() and X[c].nunique() > 1})
-    C_of = {name: config.C_grid[-1] for name in candidates}
-    tried = {C: out_of_fold_raw(X, y, folds, MODEL_FEATURES, C) for C in config.C_grid}
-    C_of["model"] = max(config.C_grid, key=lambda C: evaluate(y, tried[C])["auc"] or 0)
-    evaluation["model_C"] = C_of["model"]
-    raw = {name: tried[C_of[name]] if name == "model" else out_of_fold_raw(X, y, folds, cols, C_of[name])
+    tried = {C: out_of_fold_logit(X, y, folds, MODEL_FEATURES, C) for C in config.C_grid}
+    C = max(config.C_grid, key=lambda c: roc_auc(y, tried[c]) or 0)
+    evaluation["model_C"] = C
+    raw = {name: tried[C] if name == "model" else out_of_fold_feature(X[cols[0]].to_numpy(dtype=float), y, folds)
            for name, cols in candidates.items()}
     scores = {name: evaluate(y, cross_fit_platt(r, y, folds), config.calibration_bins) for name, r in raw.items()}
     evaluation["baselines"] = {n[9:]: {"auc": s["auc"], "brier": s["brier"]} for n, s in scores.items() if n != "model"}
@@ -319,19 +365,22 @@ def train_drop_off(events, enrollments, results, courses, content, T, config: Dr
     else:
         chosen = scores[method]
         cols = candidates[method]
-        final = _fit(X[cols].to_numpy(dtype=float), y, C_of[method])
-        params = model_params(final, cols)
+        if method == "model":
+            params = model_params(_fit(X[cols].to_numpy(dtype=float), y, C), cols)
+        else:
+            params = baseline_params(X[cols[0]].to_numpy(dtype=float), y, cols[0])
         params["platt"] = list(_platt(raw[method], y))  # the calibration learnt on held-out scores
         confidence = auc_confidence(chosen["auc"])
-        evaluation["coefficients"] = dict(zip(cols, np.round(final[-1].coef_[0], 4).tolist()))
+        evaluation["coefficients"] = dict(zip(cols, np.round(params["coef"], 4).tolist()))
     evaluation.update(method=method, reason=reason, auc=chosen["auc"], brier=chosen["brier"],
                       calibration=chosen["calibration"], confidence_score=confidence)
     return {"method": method, "confidence_score": confidence, "params": params, "evaluation": evaluation}
 
 
-def score_enrollments(model: dict, ev, res, runs, rows, content, config: DropOffConfig = DropOffConfig()) -> pd.DataFrame:
+def score_enrollments(model: dict, ev, res, runs, rows, content, config: DropOffConfig = DropOffConfig(),
+                      cohort_means: pd.DataFrame | None = None) -> pd.DataFrame:
     """Probability and reasons per scoring row (``ENROLLMENT_COLUMNS``)."""
-    X = build_row_features(rows, ev, runs, content, res, config.features)
+    X = build_row_features(rows, ev, runs, content, res, config.features, cohort_means)
     method = model["method"]
     if method == "prior":
         prob = prior_probability(X, config)
@@ -368,10 +417,21 @@ def learner_risk(enrollment_risk: pd.DataFrame, confidence: float, method: str) 
     })[OUTPUT_COLUMNS]
 
 
-def score_drop_off(model: dict, events, enrollments, results, courses, content, T, config: DropOffConfig = DropOffConfig()) -> pd.DataFrame:
-    """Apply a :func:`train_drop_off` model to the enrollments active at ``T`` (per learner)."""
+def score_drop_off(model: dict, events, enrollments, results, courses, content, T, config: DropOffConfig = DropOffConfig(),
+                   cohort_means: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Apply a :func:`train_drop_off` model to the enrollments active at ``T`` (per learner).
+
+    ``cohort_means``: the cohorts of every learner (:func:`scoring_cohort_parts` over all of them,
+    then ``cohort_means_of``) when the frames hold only some learners (chunks, recomputed ones)."""
     ev, res, runs, rows = prepare(events, enrollments, results, courses, content, T, config)
-    return learner_risk(score_enrollments(model, ev, res, runs, rows, content, config), model["confidence_score"], model["method"])
+    return learner_risk(score_enrollments(model, ev, res, runs, rows, content, config, cohort_means),
+                        model["confidence_score"], model["method"])
+
+
+def scoring_cohort_parts(events, enrollments, results, courses, content, T, config: DropOffConfig = DropOffConfig()) -> pd.DataFrame:
+    """The additive cohort parts of the enrollments active at ``T`` in these frames (one chunk)."""
+    ev, res, runs, rows = prepare(events, enrollments, results, courses, content, T, config)
+    return cohort_parts(raw_row_features(rows, ev, runs, content, res, config.features))
 
 
 def predict_drop_off(events, enrollments, results, courses, content, T, config: DropOffConfig = DropOffConfig()):
