@@ -216,19 +216,21 @@ def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_s
 @dg.asset(
     **DAILY_PREDICTIVE_ASSET,
     kinds={"pandas", "postgres"},
-    deps=["learning_events", "enrollments", "user_preferences", "learner_velocity_analytics"],
+    deps=["learning_events", "enrollments", "courses", "user_preferences", "learner_velocity_analytics"],
     description=(
-        "Expected completion date with an interval per active enrollment, from the pace of the last 8 weeks "
-        "(docs/predictive.md). Writes analytics_type 'forecast' to predictive_analytics_cache."
+        "Expected completion date with an interval per active enrollment, from the pace of the last 8 weeks, "
+        "never after the enrollment's target completion or the course's end (docs/predictive.md). Writes "
+        "analytics_type 'forecast' to predictive_analytics_cache."
     ),
 )
 def predictive_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     T = snapshot_instant(context)
     cfg = ForecastConfig()
     with learner_set(warehouse.engine()) as learners:
+        courses = catalog(learners.conn, "courses")
         learners.stale("forecast", T)
         frames = [forecast_completion(query(learners.conn, "events", since=T - pd.Timedelta(weeks=cfg.weeks), t=T, **chunk),
-                                      query(learners.conn, "enrollments", since=T, t=T, **chunk), T, cfg)
+                                      query(learners.conn, "enrollments", since=T, t=T, **chunk), T, cfg, courses)
                   for chunk in learners.chunks()]
         preferences = query(learners.conn, "preferences")
     frame = concat(frames)
