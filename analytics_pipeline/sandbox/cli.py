@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--replay", default=None, metavar="FOLDER",
                         help="serve a recorded platform (an OULAD extract, e.g. reference/data/oulad-2013) instead of synthetic data")
     parser.add_argument("--at", default=None, help="the replay's instant: <presentation>:<fraction of its run> (2013J:0.25) or a date")
+    parser.add_argument("--shift-years", default="auto",
+                        help="move the replay's timeline by whole years (default auto: its clock falls in the past year)")
     for name in ("learners", "organizations", "courses", "skills", "days"):
         parser.add_argument(f"--{name}", type=int, default=None, help=f"override the profile's {name}")
     faults = parser.add_argument_group("fault injection (data endpoints only)")
@@ -51,7 +53,7 @@ def run_from_args(args: argparse.Namespace) -> None:
 
         if not args.at:
             raise SystemExit("--replay needs --at (e.g. 2013J:0.25 or 2013-12-07)")
-        profile = ReplayPlatform(args.replay, args.at)
+        profile = ReplayPlatform(args.replay, args.at, args.shift_years)
     else:
         profile = resolve_profile(args.profile, learners=args.learners, organizations=args.organizations,
                                   courses=args.courses, skills=args.skills, days=args.days)

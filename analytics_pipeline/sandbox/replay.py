@@ -30,7 +30,9 @@ Mapping (contract 1.1):
   deletions are empty (a sparse platform).
 
 ``at``: ``"<presentation>:<fraction>"`` (``2013J:0.25`` = the start of 2013J + 25 % of its
-longest module's length, rounded to a day) or an ISO date.
+longest module's length, rounded to a day) or an ISO date. ``shift_years`` moves the whole
+timeline by whole years (``"auto"``: into the year before today, so the pipeline's daily
+partitions, which start in 2025, cover it; the server's default); course ids keep their codes.
 """
 from __future__ import annotations
 
@@ -48,13 +50,14 @@ MONTH = {"B": 2, "J": 10}
 CONTENT_TYPE = {"TMA": "project", "CMA": "quiz", "Exam": "quiz"}
 
 
-def presentation_start(code: pd.Series) -> pd.Series:
-    """Epoch seconds of day 0 of each presentation code (``2013B`` -> 2013-02-01)."""
+def presentation_start(code: pd.Series, shift_years: int = 0) -> pd.Series:
+    """Epoch seconds of day 0 of each presentation code (``2013B`` -> 2013-02-01, + ``shift_years``)."""
     code = code.astype(str)
     bad = ~code.str.fullmatch(r"\d{4}[BJ]")
     if bad.any():
         raise ValueError(f"unknown presentation code(s) {sorted(code[bad].unique())[:3]}: expected YYYYB or YYYYJ")
-    stamp = pd.to_datetime(code.str[:4] + "-" + code.str[4].map(MONTH).astype(str) + "-01", utc=True)
+    year = (code.str[:4].astype(int) + shift_years).astype(str)
+    stamp = pd.to_datetime(year + "-" + code.str[4].map(MONTH).astype(str) + "-01", utc=True)
     return (stamp - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
 
 
@@ -69,8 +72,8 @@ def read_recording(folder: str | Path) -> dict[str, pd.DataFrame]:
     return {key: pd.read_csv(folder / f"{name}.csv") for key, name in names.items()}
 
 
-def replay_instant(at: str, courses: pd.DataFrame) -> int:
-    """Epoch seconds of ``at`` (module docstring)."""
+def replay_instant(at: str, courses: pd.DataFrame, shift_years: int = 0) -> int:
+    """Epoch seconds of ``at`` (module docstring), on the timeline shifted by ``shift_years``."""
     if ":" in at:
         code, fraction = at.split(":", 1)
         runs = courses.loc[courses["code_presentation"] == code]
@@ -79,10 +82,20 @@ def replay_instant(at: str, courses: pd.DataFrame) -> int:
         share = float(fraction)
         if not 0 <= share <= 2:
             raise ValueError("the fraction of the run must be within 0..2")
-        start = int(presentation_start(runs["code_presentation"]).iloc[0])
+        start = int(presentation_start(runs["code_presentation"], shift_years).iloc[0])
         return start + int(round(share * runs["module_presentation_length"].max())) * DAY
     moment = pd.Timestamp(at)
-    return int((moment.tz_localize("UTC") if moment.tzinfo is None else moment).timestamp())
+    moment = (moment.tz_localize("UTC") if moment.tzinfo is None else moment) + pd.DateOffset(years=shift_years)
+    return int(moment.timestamp())
+
+
+def current_shift(at: str, courses: pd.DataFrame, today: pd.Timestamp | None = None) -> int:
+    """Whole years that move ``at`` into the year before ``today`` (a replay whose clock is current,
+    inside the pipeline's daily partitions)."""
+    today = (today or pd.Timestamp.now(tz="UTC")).normalize()
+    moment = pd.Timestamp(replay_instant(at, courses), unit="s", tz="UTC")
+    years = today.year - moment.year
+    return years - 1 if moment + pd.DateOffset(years=years) > today - pd.Timedelta(days=1) else years
 
 
 def _ids(values) -> np.ndarray:
@@ -109,10 +122,11 @@ def _num_or_none(name: str, col: str) -> Field:
 class ReplayPlatform(Platform):
     """A recorded platform served at a chosen instant (module docstring)."""
 
-    def __init__(self, folder: str | Path, at: str):  # noqa: D107 - Platform's generator is not run
+    def __init__(self, folder: str | Path, at: str, shift_years: int | str = 0):  # noqa: D107 - Platform's generator is not run
         rec = read_recording(folder)
+        self.shift_years = current_shift(at, rec["courses"]) if shift_years == "auto" else int(shift_years)
         self.profile, self.seed = types.SimpleNamespace(name=f"replay {Path(folder).name}"), 0
-        self.now = replay_instant(at, rec["courses"])
+        self.now = replay_instant(at, rec["courses"], self.shift_years)
         self.tables = {}
         courses = self._courses(rec["courses"])
         content = self._content(rec["assessments"], courses)
@@ -126,10 +140,11 @@ class ReplayPlatform(Platform):
         self.end = int(courses["ends_at"].max())
 
     def state(self) -> dict:
-        return {**super().state(), "mode": "replay"}
+        return {**super().state(), "mode": "replay", "shift_years": self.shift_years}
 
     def _courses(self, c: pd.DataFrame) -> pd.DataFrame:
-        c = c.assign(id=c["code_module"] + "-" + c["code_presentation"], starts_at=presentation_start(c["code_presentation"]))
+        c = c.assign(id=c["code_module"] + "-" + c["code_presentation"],
+                     starts_at=presentation_start(c["code_presentation"], self.shift_years))
         c["ends_at"] = c["starts_at"] + c["module_presentation_length"].astype(int) * DAY
         c["created_at"] = c["starts_at"] - 365 * DAY
         weeks = np.ceil(c["module_presentation_length"] / 7).astype(int)
