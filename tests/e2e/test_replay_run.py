@@ -69,9 +69,9 @@ def test_drop_off_on_real_learners_is_the_validated_model(replay_run):
             join courses k on k.id = e->>'course_id'
             where c.analytics_type = 'forecast' and (e->>'latest')::timestamptz > k.ends_at""")).scalar_one()
         counts = {t: conn.execute(sa.text(f"select count(*) from {t}")).scalar_one()
-                  for t in ("skills", "user_skills", "assessment_results", "user_preferences")}
+                  for t in ("user_skills", "assessment_results", "user_preferences")}
     count, high_unsure, method_min, method_max, confidence = rows
     assert count > 7000 and high_unsure == 0
     assert method_min == method_max == "model" and confidence > 70
     assert forecasts_after_the_end == 0
-    assert counts == {"skills": 0, "user_skills": 0, "assessment_results": 0, "user_preferences": 0}
+    assert counts == {"user_skills": 0, "assessment_results": 0, "user_preferences": 0}
