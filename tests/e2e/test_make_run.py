@@ -1,19 +1,12 @@
 """`analytics-pipeline run` (what `make run` calls) end to end: the real sandbox LMS over HTTP,
 a fresh warehouse, Dagster's Postgres storage, the nightly job on the multiprocess executor.
 Run twice: the second run must succeed and change no snapshot (idempotent)."""
-import os
-import shutil
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.sandbox import start_in_thread
-from analytics_pipeline.settings import PROJECT_ROOT
-from analytics_pipeline.warehouse.engine import drop_database, ensure_database, make_engine
-from analytics_pipeline.warehouse.urls import dagster_storage_url
+from tests.e2e.cli_run import cli_pipeline
 
 TOKEN = "e2e-token"
 ANALYTICS_TABLES = (
@@ -25,27 +18,11 @@ ANALYTICS_TABLES = (
 @pytest.fixture(scope="module")
 def pipeline_run(pg_server_url, tmp_path_factory):
     sandbox = start_in_thread("XS", seed=7, token=TOKEN, port=0)
-    suffix = os.urandom(4).hex()
-    warehouse_db, dagster_db = f"ap_e2e_{suffix}", f"ap_e2e_dagster_{suffix}"
-    warehouse = ensure_database(pg_server_url, warehouse_db)
-    storage = dagster_storage_url(ensure_database(pg_server_url, dagster_db), dagster_db)
-    home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DATABASE_URL": warehouse, "DAGSTER_PG_URL": storage, "DAGSTER_HOME": str(home),
-           "LMS_API_URL": sandbox.url, "LMS_API_TOKEN": TOKEN, "DAGSTER_EXECUTOR": "multiprocess"}
-
-    def run():
-        return subprocess.run([sys.executable, "-m", "analytics_pipeline.cli", "run"], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=1200)
-
-    first = run()
-    engine = make_engine(warehouse)
-    yield {"first": first, "run": run, "engine": engine, "sandbox": sandbox}
+    with cli_pipeline(pg_server_url, tmp_path_factory.mktemp("dagster_home"), sandbox.url, TOKEN,
+                      "multiprocess", "ap_e2e") as pipeline:
+        first = pipeline.run(timeout=1200)
+        yield {"first": first, "run": lambda: pipeline.run(timeout=1200), "engine": pipeline.engine, "sandbox": sandbox}
     sandbox.stop()
-    engine.dispose()
-    make_engine.cache_clear()
-    drop_database(pg_server_url, warehouse_db)
-    drop_database(pg_server_url, dagster_db)
 
 
 def _scalar(engine, sql, **params):
