@@ -7,6 +7,7 @@
                                   (--verbose: Dagster's full event stream too)
     analytics-pipeline ui         the Dagster UI and daemon on 127.0.0.1:3000
     analytics-pipeline sandbox    the sandbox LMS server, standalone
+    analytics-pipeline dropout-benchmark   drop-off risk on a recorded platform vs what happened
     analytics-pipeline db-url     print the warehouse URL (starting the embedded server)
     analytics-pipeline stop       stop the embedded PostgreSQL (it keeps running between commands)
 """
@@ -102,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=_cmd_ui)
     _add_optional_command(commands, "sandbox", "the sandbox LMS server", "analytics_pipeline.sandbox.cli")
     _add_optional_command(commands, "bench", "the benchmark", "analytics_pipeline.bench.cli")
+    _add_optional_command(commands, "dropout-benchmark", "drop-off risk on a recorded platform (AUC, Brier, baselines)",
+                          "analytics_pipeline.bench.dropout")
     return parser
 
 

@@ -36,7 +36,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "SANDBOX_PROFILE": ("XS", "Scale of the sandbox data started by `make run` (XS, S, M, L)."),
     "SANDBOX_SEED": ("42", "Seed of the sandbox's synthetic data."),
     "SANDBOX_START": ("", "Day 0 of the sandbox's simulated timeline (YYYY-MM-DD). Unset: ~90 days before today, so its clock is current."),
-    "PARTITIONS_START": ("", "First daily partition (YYYY-MM-DD): the first day of the source's data. Unset: `SANDBOX_START`, else 90 days before today (the sandbox's day 0). Set it in production."),
+    "PARTITIONS_START": ("", "First daily partition (YYYY-MM-DD): the first day of the source's data. Unset: `SANDBOX_START`, else 90 days before today (the sandbox's day 0; 366 with `SANDBOX_REPLAY`). Set it in production."),
+    "SANDBOX_REPLAY": ("", "When set, `make run` serves this recorded platform (an OULAD extract, e.g. `reference/data/oulad-2013`) instead of synthetic data."),
+    "SANDBOX_REPLAY_AT": ("2013J:0.25", "The replay's instant: `<presentation>:<fraction of its run>` or a date (YYYY-MM-DD)."),
     "QUARANTINE_MAX_SHARE": ("0.01", "Share of quarantined rows above which the extraction check fails."),
     "K_ANONYMITY": ("10", "Smallest published group in peer comparison and skill demand (never below 5)."),
     "SCHEDULE_TIMEZONE": ("UTC", "Time zone of the nightly schedule."),
@@ -79,6 +81,8 @@ class Settings:
     sandbox_port: int = field(default_factory=lambda: int(env("SANDBOX_PORT")))
     sandbox_profile: str = field(default_factory=lambda: env("SANDBOX_PROFILE"))
     sandbox_seed: int = field(default_factory=lambda: int(env("SANDBOX_SEED")))
+    sandbox_replay: str = field(default_factory=lambda: env("SANDBOX_REPLAY"))
+    sandbox_replay_at: str = field(default_factory=lambda: env("SANDBOX_REPLAY_AT"))
     k_anonymity: int = field(default_factory=lambda: max(5, int(env("K_ANONYMITY"))))
     reports_dir: Path = field(default_factory=lambda: PROJECT_ROOT / env("REPORTS_DIR"))
     run_logs_dir: Path = field(default_factory=lambda: PROJECT_ROOT / env("RUN_LOGS_DIR"))

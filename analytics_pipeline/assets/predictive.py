@@ -31,8 +31,9 @@ from analytics_pipeline.predictive import (
     recommend_next,
     to_cache_rows,
 )
-from analytics_pipeline.predictive.cache_rows import CacheConfig
-from analytics_pipeline.predictive.drop_off import score_drop_off, train_drop_off
+from analytics_pipeline.predictive.cache_rows import CacheConfig, risk_levels
+from analytics_pipeline.predictive.course_features import CourseFeatureConfig, cohort_means_of
+from analytics_pipeline.predictive.drop_off import OUTPUT_COLUMNS, score_drop_off, scoring_cohort_parts, train_drop_off
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse.bulk import replace_snapshot
 from analytics_pipeline.warehouse.predictive_store import (
@@ -43,10 +44,6 @@ TABLE = "predictive_analytics_cache"
 GROUP = "predictive"
 OWNERS = ["team:data-platform"]
 SOURCE_KEYS = ["learning_events", "enrollments", "assessment_results", "user_preferences"]
-# Feature windows reach 28 days back from a snapshot (events, results, progress trend).
-FEATURE_LOOKBACK_DAYS = 28
-# Scoring at T reads twice that (streaks up to 56 days are exact; older history is the carry-over row).
-SCORING_LOOKBACK = pd.Timedelta(days=2 * FEATURE_LOOKBACK_DAYS)
 TTL = pd.Timedelta(hours=CacheConfig().ttl_hours)  # the cache rows' lifetime, also the stored models'
 # The content-effect evidence pairs a learner's events with their results: smaller chunks (memory).
 RECOMMENDATION_CHUNK_LEARNERS = 10_000
@@ -61,9 +58,8 @@ DAILY_PREDICTIVE_ASSET = dict(
 class DropOffRunConfig(dg.Config):
     """How much history the drop-off model reads and trains on."""
 
-    history_days: int = 224  # events/results/enrollments of (T - history_days, T]; 224 = 26 weekly snapshots
-    max_snapshots: int = 26  # also bounded by history_days (each snapshot needs its label and feature windows)
-    horizon_days: int = 14
+    history_days: int = 365  # enrollments not ended before T - history_days (a finished run and its history)
+    inactive_days: int = 30  # self-paced: this long without activity = dropped out
     training_learners: int = 10_000  # the model trains on a hash sample of about this many learners (docs)
     chunk_learners: int = DEFAULT_CHUNK_LEARNERS  # learners scored per chunk (memory bound)
 
@@ -109,29 +105,34 @@ def write_kind(warehouse: WarehouseResource, kind: str, frame: pd.DataFrame, T: 
 
 
 def drop_off_config(run: DropOffRunConfig) -> DropOffConfig:
-    usable = (run.history_days - run.horizon_days - FEATURE_LOOKBACK_DAYS) // 7 + 1
-    return DropOffConfig(horizon_days=run.horizon_days, max_snapshots=max(0, min(run.max_snapshots, usable)))
+    return DropOffConfig(features=CourseFeatureConfig(inactive_days=run.inactive_days))
 
 
 def drop_off_metadata(evaluation: dict) -> dict:
-    chosen = evaluation.get("model") if evaluation["method"] == "model" else evaluation["heuristic"]
-    calibration = pd.DataFrame((chosen or {}).get("calibration") or [])
-    heuristic = evaluation["heuristic"]
+    baselines = pd.DataFrame([{"feature": k, **v} for k, v in (evaluation.get("baselines") or {}).items()])
+    if len(baselines):
+        baselines = baselines.sort_values("auc", ascending=False, na_position="last")
+    model = evaluation.get("model") or {}
     return {
         "method": evaluation["method"],
-        "heuristic_reason": evaluation.get("heuristic_reason") or "",
+        "reason": evaluation.get("reason") or "",
+        "target": evaluation.get("target", ""),
         "auc": _value(evaluation["auc"]),
         "brier": _value(evaluation["brier"]),
-        "model_auc": _value((evaluation.get("model") or {}).get("auc")),
-        "model_brier": _value((evaluation.get("model") or {}).get("brier")),
-        "heuristic_auc": _value(heuristic["auc"]),
-        "heuristic_brier": _value(heuristic["brier"]),
+        "base_rate_brier": _value(evaluation.get("base_rate_brier")),
+        "model_auc": _value(model.get("auc")),
+        "model_brier": _value(model.get("brier")),
+        "best_baseline": evaluation.get("best_baseline") or "",
+        "best_baseline_auc": _value((evaluation.get("baselines") or {}).get(evaluation.get("best_baseline") or "", {}).get("auc")),
         "confidence_score": evaluation["confidence_score"],
-        "training_rows": dg.MetadataValue.int(evaluation["train_rows"]),
-        "test_rows": dg.MetadataValue.int(evaluation["test_rows"]),
-        "labelled_snapshots": dg.MetadataValue.int(len(evaluation["snapshots"])),
-        "test_positive_rate": _value(evaluation["test_positive_rate"]),
-        "calibration": dg.MetadataValue.md(_markdown(calibration)),
+        "training_rows": dg.MetadataValue.int(evaluation["rows"]),
+        "training_positive_rate": _value(evaluation.get("positive_rate")),
+        "training_courses": dg.MetadataValue.int(evaluation.get("courses", 0)),
+        "positions": dg.MetadataValue.json(evaluation.get("positions") or []),
+        "split": evaluation.get("split", ""),
+        "notes": "; ".join(evaluation.get("notes") or []),
+        "calibration": dg.MetadataValue.md(_markdown(pd.DataFrame(evaluation.get("calibration") or []))),
+        "baselines": dg.MetadataValue.md(_markdown(baselines)),
         "coefficients": dg.MetadataValue.json(evaluation.get("coefficients") or {}),
     }
 
@@ -139,12 +140,15 @@ def drop_off_metadata(evaluation: dict) -> dict:
 @dg.asset(
     **DAILY_PREDICTIVE_ASSET,
     kinds={"scikitlearn", "postgres"},
-    deps=[*SOURCE_KEYS, "engagement_analytics", "performance_analytics", "learner_velocity_analytics"],
+    deps=[*SOURCE_KEYS, "courses", "content_items", "engagement_analytics", "performance_analytics",
+          "learner_velocity_analytics"],
     description=(
-        "Drop-off risk (no learning activity in the 14 days after T) per active learner, trained on the "
-        "platform's own history with a time-split evaluation, or a documented heuristic with low confidence "
-        "when history is short (docs/predictive.md). Writes analytics_type 'drop_off_risk' to "
-        "predictive_analytics_cache; metadata carries AUC, Brier score and the calibration table."
+        "Drop-off risk per active learner: the probability that an active enrollment ends without completion "
+        "(withdrawn, no activity for the rest of the run / 30 days self-paced), from course-relative features at "
+        "the same position of the run, trained on the platform's finished enrollments, gated against chance, "
+        "every single-feature baseline and the base rate's Brier, calibrated (docs/predictive.md). Writes "
+        "analytics_type 'drop_off_risk' to predictive_analytics_cache; metadata carries AUC, Brier, the "
+        "baselines and the calibration table."
     ),
 )
 def predictive_drop_off_risk(
@@ -152,26 +156,33 @@ def predictive_drop_off_risk(
 ) -> dg.MaterializeResult:
     T = snapshot_instant(context)
     cfg = drop_off_config(config)
+    since = T - pd.Timedelta(days=config.history_days)
     with learner_set(warehouse.engine(), config.chunk_learners) as learners:
         started = time.perf_counter()
+        courses, content = catalog(learners.conn, "courses"), catalog(learners.conn, "content_items")
         model = load_model(learners.conn, "drop_off_risk", T)
         reused = model is not None
         if not reused:
-            model = train_on_sample(learners, T, config, cfg)
+            learners.enrolled(T, config.training_learners)
+            model = {**train_drop_off(*chunk_frames(learners, {"n": 1, "i": 0}, T, since), courses, content, T, cfg),
+                     "training_learners": learners.count}
         trained = time.perf_counter()
+        learners.enrolled(T)  # the cohorts (course, position) of every active enrollment, in chunks
+        means = cohort_means_of([scoring_cohort_parts(*chunk_frames(learners, chunk, T, since), courses, content, T, cfg)
+                                 for chunk in learners.chunks()]) if learners.count else None
         learners.stale("drop_off_risk", T)
-        frames = [score_drop_off(model, *chunk_frames(learners, chunk, T, T - SCORING_LOOKBACK), T, cfg)
+        frames = [score_drop_off(model, *chunk_frames(learners, chunk, T, since), courses, content, T, cfg, means)
                   for chunk in learners.chunks()]
         preferences = query(learners.conn, "preferences")
         scored = time.perf_counter()
     if not reused:
         save_model(warehouse.engine(), "drop_off_risk", T, model, TTL)
-    frame = concat(frames, ["user_id", "probability", "confidence_score", "top_reasons", "method"])
+    frame = concat(frames, OUTPUT_COLUMNS)
     evaluation = model["evaluation"]
     context.log.info(
-        "drop-off: method %s (%s), AUC %s, Brier %s, %s training rows, %s learners recomputed",
+        "drop-off: method %s (%s), AUC %s, Brier %s (base rate %s), %s training rows, %s learners recomputed",
         model["method"], "reused" if reused else "trained", evaluation["auc"], evaluation["brier"],
-        evaluation["train_rows"], len(frame),
+        evaluation.get("base_rate_brier"), evaluation["rows"], len(frame),
     )
     metadata = write_kind(warehouse, "drop_off_risk", frame, T, preferences, context.run_id)
     metadata.update(drop_off_metadata(evaluation))
@@ -180,47 +191,47 @@ def predictive_drop_off_risk(
     metadata["training_learners"] = dg.MetadataValue.int(int(model.get("training_learners", 0)))
     metadata["train_seconds"] = round(trained - started, 2)
     metadata["score_seconds"] = round(scored - trained, 2)
-    metadata["high_risk_learners"] = dg.MetadataValue.int(int((frame["probability"] >= 0.6).sum()))
+    levels = risk_levels(frame["probability"], frame["confidence_score"]) if len(frame) else []
+    metadata["high_risk_learners"] = dg.MetadataValue.int(int((pd.Series(levels) == "high").sum()))
     return dg.MaterializeResult(metadata=metadata)
 
 
 def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp):
-    """(events, enrollments, results) of one chunk of the learner set, window (since, T]."""
-    return tuple(query(learners.conn, name, since=since, t=T, **chunk)
-                 for name in ("events", "enrollments", "assessment_results"))
+    """(events, enrollments, results) of one chunk of the learner set: enrollments not ended
+    before ``since``, and every event/result since the earliest of them was enrolled."""
+    enrollments = query(learners.conn, "dropout_enrollments", since=since, t=T, **chunk)
+    first = pd.to_datetime(enrollments["enrolled_at"], utc=True).min() if len(enrollments) else T
+    first = min(first, since) - pd.Timedelta(days=1)
+    return (query(learners.conn, "dropout_events", since=first, t=T, **chunk), enrollments,
+            query(learners.conn, "dropout_results", since=first, t=T, **chunk))
 
 
 def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_score")) -> pd.DataFrame:
     """The chunks' rows (no chunk: no learner to recompute, an empty frame)."""
     if frames:
         return pd.concat(frames, ignore_index=True)
-    return pd.DataFrame({c: pd.Series([], dtype="str" if c == "user_id" else object) for c in columns})
-
-
-def train_on_sample(learners: LearnerSet, T: pd.Timestamp, config: DropOffRunConfig, cfg: DropOffConfig) -> dict:
-    """Train (train_drop_off) on the history of a hash sample of ~training_learners learners."""
-    learners.enrolled(T, config.training_learners)
-    frames = chunk_frames(learners, {"n": 1, "i": 0}, T, T - pd.Timedelta(days=config.history_days))
-    model = train_drop_off(*frames, T, cfg)
-    return {**model, "training_learners": learners.count}
+    return pd.DataFrame({c: pd.Series([], dtype="str" if c == "user_id" else float if c in ("probability", "confidence_score") else object)
+                         for c in columns})
 
 
 @dg.asset(
     **DAILY_PREDICTIVE_ASSET,
     kinds={"pandas", "postgres"},
-    deps=["learning_events", "enrollments", "user_preferences", "learner_velocity_analytics"],
+    deps=["learning_events", "enrollments", "courses", "user_preferences", "learner_velocity_analytics"],
     description=(
-        "Expected completion date with an interval per active enrollment, from the pace of the last 8 weeks "
-        "(docs/predictive.md). Writes analytics_type 'forecast' to predictive_analytics_cache."
+        "Expected completion date with an interval per active enrollment, from the pace of the last 8 weeks, "
+        "never after the enrollment's target completion or the course's end (docs/predictive.md). Writes "
+        "analytics_type 'forecast' to predictive_analytics_cache."
     ),
 )
 def predictive_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     T = snapshot_instant(context)
     cfg = ForecastConfig()
     with learner_set(warehouse.engine()) as learners:
+        courses = catalog(learners.conn, "courses")
         learners.stale("forecast", T)
         frames = [forecast_completion(query(learners.conn, "events", since=T - pd.Timedelta(weeks=cfg.weeks), t=T, **chunk),
-                                      query(learners.conn, "enrollments", since=T, t=T, **chunk), T, cfg)
+                                      query(learners.conn, "enrollments", since=T, t=T, **chunk), T, cfg, courses)
                   for chunk in learners.chunks()]
         preferences = query(learners.conn, "preferences")
     frame = concat(frames)
@@ -248,7 +259,7 @@ def predictive_recommendations(context: dg.AssetExecutionContext, warehouse: War
         reused = model is not None
         if not reused:
             model = {"effects": item_effects_by_chunk(learners, items, T).to_dict("list")}
-        effects = pd.DataFrame(model["effects"], columns=["content_id", "skill_id", "effect"])
+        effects = typed_effects(pd.DataFrame(model["effects"], columns=list(EFFECT_DTYPES)))
         learners.stale("recommendations", T)
         frames, with_gaps = [], 0
         for chunk in learners.chunks():
@@ -282,9 +293,17 @@ def item_effects_by_chunk(learners: LearnerSet, items: pd.DataFrame, T: pd.Times
         results = query(learners.conn, "assessment_results", since=T - pd.Timedelta(days=cfg.lookback_days), t=T, **chunk)
         parts.append(ce.effect_parts_of(items, events, results, T, cfg, keys=("content_id",))["content_id"])
     if not parts:
-        return pd.DataFrame({"content_id": [], "skill_id": [], "effect": []})
-    effects = ce.effects_from_parts(*ce.combine_effect_parts(parts), "content_id", cfg)
-    return effects[["content_id", "skill_id", "effect"]].astype({"content_id": str, "skill_id": str, "effect": float})
+        return typed_effects(pd.DataFrame(columns=list(EFFECT_DTYPES)))
+    return typed_effects(ce.effects_from_parts(*ce.combine_effect_parts(parts), "content_id", cfg))
+
+
+EFFECT_DTYPES = {"content_id": "str", "skill_id": "str", "effect": "float64"}
+
+
+def typed_effects(effects: pd.DataFrame) -> pd.DataFrame:
+    """Item effects with fixed dtypes: a stored model without effects (a platform without skills or
+    results) reloads as empty float columns, which pandas refuses to merge with string skill ids."""
+    return effects[list(EFFECT_DTYPES)].astype(EFFECT_DTYPES)
 
 
 PREDICTIVE_ASSETS = [predictive_drop_off_risk, predictive_forecast, predictive_recommendations]

@@ -64,6 +64,8 @@ def sandbox_if_needed(settings: Settings, while_starting: Callable[[], None] | N
         sys.executable, "-m", "analytics_pipeline.sandbox", "--port", str(port),
         "--profile", settings.sandbox_profile, "--seed", str(settings.sandbox_seed), "--token", settings.lms_api_token,
     ]
+    if settings.sandbox_replay:
+        command += ["--replay", settings.sandbox_replay, "--at", settings.sandbox_replay_at]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -72,7 +74,8 @@ def sandbox_if_needed(settings: Settings, while_starting: Callable[[], None] | N
             wait_until_healthy(process, url, timeout=120)
         except RuntimeError as exc:
             raise WarehouseError(f"The sandbox LMS server did not start: {exc}; see its output above.") from None
-        log.info("sandbox LMS server at %s (profile %s)", url, settings.sandbox_profile)
+        log.info("sandbox LMS server at %s (%s)", url, f"replay of {settings.sandbox_replay} at {settings.sandbox_replay_at}"
+                 if settings.sandbox_replay else f"profile {settings.sandbox_profile}")
         os.environ["LMS_API_URL"] = url
         yield url
     finally:

@@ -1,7 +1,8 @@
 """The daily partitions of the learner analytics: partition day D has snapshot instant T = D + 1 day.
 
 The first partition is ``PARTITIONS_START`` (the first day of the source's data). Unset, it is
-``SANDBOX_START`` or else 90 days before today — the sandbox's day 0 — so the UI shows the days
+``SANDBOX_START`` or else 90 days before today — the sandbox's day 0 (366 days with
+``SANDBOX_REPLAY``: the replay's instant is moved into the past year) — so the UI shows the days
 that can hold data, not a wall of empty ones (a fixed 2025-01-01 gave ~700 partitions for 90
 days of data). A moving default drops the oldest day from the partition set every day; a
 platform with a fixed history sets ``PARTITIONS_START``.
@@ -16,6 +17,7 @@ import pandas as pd
 from analytics_pipeline.settings import env
 
 DEFAULT_HISTORY_DAYS = 90
+REPLAY_HISTORY_DAYS = 366
 
 
 def first_partition_day(today: date | None = None) -> date:
@@ -28,7 +30,9 @@ def first_partition_day(today: date | None = None) -> date:
             except ValueError:
                 raise ValueError(f"{name}={value!r} is not a day: expected YYYY-MM-DD, e.g. 2025-09-01.") from None
     today = today or datetime.now(timezone.utc).date()
-    return today - timedelta(days=DEFAULT_HISTORY_DAYS)
+    # a replayed recording is moved by whole years into the year before today (sandbox/replay.py)
+    history = REPLAY_HISTORY_DAYS if env("SANDBOX_REPLAY").strip() else DEFAULT_HISTORY_DAYS
+    return today - timedelta(days=history)
 
 
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=first_partition_day().isoformat(), timezone="UTC")

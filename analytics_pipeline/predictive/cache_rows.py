@@ -5,8 +5,11 @@ confidence_score, calculated_at (= T), expires_at (= T + 48 h)``, one row per le
 ``analytics_type = kind`` in {'drop_off_risk', 'forecast', 'recommendations'}.
 
 * ``drop_off_risk``: ``frame`` is :func:`~.drop_off.predict_drop_off`'s frame; ``data`` =
-  ``{"probability", "risk_level", "top_reasons", "method", "horizon_days"}`` with
-  risk_level ``high`` (p >= 0.6), ``medium`` (>= 0.3), else ``low``.
+  ``{"probability", "risk_level", "top_reasons", "method", "target", "enrollments"}`` with
+  risk_level ``high`` (p >= 0.6 *and* confidence_score >= ``min_confidence`` 60: a prediction
+  whose confidence is under the threshold is never called high), ``medium`` (>= 0.3, or a
+  capped high), else ``low``; ``enrollments`` = per active enrollment ``course_id,
+  probability, position, weeks_enrolled`` (the learner's probability is their highest).
 * ``forecast`` / ``recommendations``: ``frame`` has ``user_id, data, confidence_score``
   (:func:`~.forecast.forecast_completion`, :func:`~.recommendations.recommend_next`).
 
@@ -36,7 +39,8 @@ class CacheConfig:
     ttl_hours: int = 48
     high_risk: float = 0.6
     medium_risk: float = 0.3
-    horizon_days: int = 14
+    min_confidence: float = 60.0  # confidence_score under this: never "high" (Moodle drops predictions under 0.6)
+    target: str = "enrollment ends without completion"
 
 
 def lists_by_user(records: list, users) -> pd.Series:
@@ -87,16 +91,25 @@ def opted_out_users(kind: str, preferences: pd.DataFrame | None) -> pd.Index:
     return pd.Index(preferences.loc[off.to_numpy(), "user_id"].astype(str).unique(), name="user_id")
 
 
+def risk_levels(probability: pd.Series, confidence, config: CacheConfig = CacheConfig()) -> np.ndarray:
+    """high / medium / low (module docstring): high needs p >= high_risk and confidence >= min_confidence."""
+    p = np.asarray(probability, dtype=float)
+    confident = np.asarray(confidence, dtype=float) >= config.min_confidence
+    return np.where((p >= config.high_risk) & confident, "high", np.where(p >= config.medium_risk, "medium", "low"))
+
+
 def _drop_off_data(frame: pd.DataFrame, config: CacheConfig) -> pd.Series:
     p = frame["probability"].astype(float)
-    level = np.where(p >= config.high_risk, "high", np.where(p >= config.medium_risk, "medium", "low"))
+    level = risk_levels(p, frame["confidence_score"].astype(float), config)
+    enrollments = frame["enrollments"] if "enrollments" in frame.columns else pd.Series([[]] * len(frame), index=frame.index)
     records = pd.DataFrame(
         {
             "probability": p.round(4).astype(object),
             "risk_level": pd.Series(level, index=frame.index, dtype=object),
             "top_reasons": frame["top_reasons"].map(list).astype(object),
             "method": frame["method"].astype(object),
-            "horizon_days": config.horizon_days,
+            "target": config.target,
+            "enrollments": enrollments.map(lambda e: list(e) if isinstance(e, (list, tuple, np.ndarray)) else []).astype(object),
         },
         index=frame.index,
     ).to_dict("records")

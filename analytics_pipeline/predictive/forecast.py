@@ -19,8 +19,14 @@ For each enrollment active at T (``docs/raw-schema.md``), using events known at 
   (0 without pace); the learner's ``confidence_score`` is the mean over their active
   enrollments (two decimals).
 
+* Bounds: the enrollment's ``deadline`` = the earliest of its ``target_completion_at`` and its
+  course's ``ends_at`` (``courses``, contract 1.1; either may be absent). A date after the
+  deadline is null (no forecast lands after the run ends or the target passes): an expected
+  completion after it gives ``reason = 'not by the deadline'`` and ``on_track = False``
+  (``True`` when expected by the deadline, None without a deadline or a pace).
+
 Output: one row per learner: ``user_id``, ``data`` = ``{"enrollments": [{"course_id",
-"expected_completion", "earliest", "latest", "weekly_pace", "progress", "reason"}, ...]}``
+"expected_completion", "earliest", "latest", "weekly_pace", "progress", "reason", "deadline", "on_track"}, ...]}``
 (dates as ISO 8601 UTC strings ``YYYY-MM-DDTHH:MM:SSZ`` or None, enrollments ordered by course_id) and
 ``confidence_score``.
 """
@@ -45,12 +51,26 @@ class ForecastConfig:
     max_weeks: float = 520.0  # a date further than this (10 years) is null: meaningless, and beyond pandas' range
 
 
-def enrollment_forecasts(events: pd.DataFrame, enrollments: pd.DataFrame, T, config: ForecastConfig = ForecastConfig()) -> pd.DataFrame:
+def deadlines(act: pd.DataFrame, courses: pd.DataFrame | None) -> pd.Series:
+    """min(target_completion_at, the course's ends_at) per enrollment row (NaT when neither)."""
+    target = _utc(act["target_completion_at"]) if "target_completion_at" in act.columns else \
+        pd.Series(pd.NaT, index=act.index, dtype="datetime64[us, UTC]")
+    if courses is not None and "ends_at" in courses.columns and len(courses):
+        ends = courses.drop_duplicates("id").set_index("id")["ends_at"]
+        end = _utc(act["course_id"].map(ends))
+        return pd.concat([target, end], axis=1).min(axis=1)
+    return target
+
+
+def enrollment_forecasts(events: pd.DataFrame, enrollments: pd.DataFrame, T, config: ForecastConfig = ForecastConfig(),
+                         courses: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per active enrollment: user_id, course_id, progress, weekly_pace, spread,
-    weeks_observed, expected_completion, earliest, latest (timestamps), reason, confidence."""
+    weeks_observed, expected_completion, earliest, latest (timestamps), deadline, on_track,
+    reason, confidence."""
     T = as_instant(T)
-    act = active_enrollments_at(enrollments, T).drop_duplicates(["user_id", "course_id"])
-    act = act[["user_id", "course_id", "enrolled_at"]].reset_index(drop=True)
+    act = active_enrollments_at(enrollments, T).drop_duplicates(["user_id", "course_id"]).reset_index(drop=True)
+    deadline = deadlines(act, courses)
+    act = act[["user_id", "course_id", "enrolled_at"]].assign(deadline=deadline)
     ev = known_at(events, "occurred_at", T)
     ev = ev.assign(
         occurred_at=_utc(ev["occurred_at"]),
@@ -92,7 +112,14 @@ def enrollment_forecasts(events: pd.DataFrame, enrollments: pd.DataFrame, T, con
     act["expected_completion"] = date(remaining / safe)
     act["earliest"] = date(remaining / np.where(has_pace, pace + spread, 1.0))
     act["latest"] = date(remaining / np.where(has_pace, low, 1.0))
-    act["reason"] = pd.Series(np.where(has_pace, None, "no pace"), index=act.index, dtype=object)
+    expected = act["expected_completion"]
+    late = (expected > act["deadline"]).fillna(False).to_numpy(dtype=bool)
+    known = (expected.notna() & act["deadline"].notna()).to_numpy(dtype=bool)
+    act["on_track"] = pd.Series(np.where(known, ~late, None), index=act.index, dtype=object)
+    for col in ("expected_completion", "earliest", "latest"):  # nothing after the deadline
+        act[col] = act[col].where(~(act[col] > act["deadline"]).fillna(False))
+    act["reason"] = pd.Series(np.where(has_pace, np.where(late, "not by the deadline", None), "no pace"),
+                              index=act.index, dtype=object)
     act["confidence"] = np.where(
         has_pace, 100.0 * weeks_observed / config.weeks * np.clip(1.0 - spread / safe, 0.0, 1.0), 0.0
     )
@@ -104,9 +131,10 @@ def _iso(col: pd.Series) -> pd.Series:
     return text.where(col.notna(), None)
 
 
-def forecast_completion(events: pd.DataFrame, enrollments: pd.DataFrame, T, config: ForecastConfig = ForecastConfig()) -> pd.DataFrame:
+def forecast_completion(events: pd.DataFrame, enrollments: pd.DataFrame, T, config: ForecastConfig = ForecastConfig(),
+                        courses: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per learner with an active enrollment: user_id, data, confidence_score."""
-    f = enrollment_forecasts(events, enrollments, T, config)
+    f = enrollment_forecasts(events, enrollments, T, config, courses)
     if f.empty:
         return pd.DataFrame({"user_id": pd.Series([], dtype="str"), "data": pd.Series([], dtype=object),
                              "confidence_score": pd.Series([], dtype=float)})
@@ -119,6 +147,8 @@ def forecast_completion(events: pd.DataFrame, enrollments: pd.DataFrame, T, conf
             "weekly_pace": f["weekly_pace"].round(config.pace_decimals).astype(float),
             "progress": f["progress"].round(2).astype(float),
             "reason": f["reason"],
+            "deadline": _iso(f["deadline"]),
+            "on_track": f["on_track"],
         }
     )
     per_learner = lists_by_user(items.to_dict("records"), f["user_id"].to_numpy())

@@ -1,6 +1,7 @@
 """Command line of the sandbox, pluggable into the project's main CLI.
 
     analytics-pipeline sandbox --port 8400 --profile XS --seed 42 [--error-rate 0.1 ...]
+    analytics-pipeline sandbox --replay reference/data/oulad-2013 --at 2013J:0.25   (a recorded platform)
 
 ``add_arguments(parser)`` declares the options; ``run_from_args(args)`` serves.
 """
@@ -31,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         type=str.upper, help="scale of the synthetic platform")
     parser.add_argument("--seed", type=int, default=42, help="data seed")
     parser.add_argument("--token", default="sandbox-token", help="expected bearer token")
+    parser.add_argument("--replay", default=None, metavar="FOLDER",
+                        help="serve a recorded platform (an OULAD extract, e.g. reference/data/oulad-2013) instead of synthetic data")
+    parser.add_argument("--at", default=None, help="the replay's instant: <presentation>:<fraction of its run> (2013J:0.25) or a date")
+    parser.add_argument("--shift-years", default="auto",
+                        help="move the replay's timeline by whole years (default auto: its clock falls in the past year)")
     for name in ("learners", "organizations", "courses", "skills", "days"):
         parser.add_argument(f"--{name}", type=int, default=None, help=f"override the profile's {name}")
     faults = parser.add_argument_group("fault injection (data endpoints only)")
@@ -42,8 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run_from_args(args: argparse.Namespace) -> None:
-    profile = resolve_profile(args.profile, learners=args.learners, organizations=args.organizations,
-                              courses=args.courses, skills=args.skills, days=args.days)
+    if args.replay:
+        from analytics_pipeline.sandbox.replay import ReplayPlatform
+
+        if not args.at:
+            raise SystemExit("--replay needs --at (e.g. 2013J:0.25 or 2013-12-07)")
+        profile = ReplayPlatform(args.replay, args.at, args.shift_years)
+    else:
+        profile = resolve_profile(args.profile, learners=args.learners, organizations=args.organizations,
+                                  courses=args.courses, skills=args.skills, days=args.days)
     faults = {name: getattr(args, name) for name in FAULT_OPTIONS if getattr(args, name) is not None}
     if "fault_seed" in faults:
         faults["seed"] = faults.pop("fault_seed")

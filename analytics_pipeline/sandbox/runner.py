@@ -59,7 +59,7 @@ def start_in_thread(profile: str | Profile | Platform = "XS", seed: int = 42,
     return SandboxHandle(server, thread, token)
 
 
-def serve(port: int, profile: str | Profile = "XS", seed: int = 42, token: str = "sandbox-token",
+def serve(port: int, profile: str | Profile | Platform = "XS", seed: int = 42, token: str = "sandbox-token",
           host: str = "127.0.0.1", **faults) -> None:
     """Serve until interrupted (Ctrl-C)."""
     server = make_server(_platform(profile, seed), token, host, port, FaultConfig.from_mapping(faults))

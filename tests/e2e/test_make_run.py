@@ -1,12 +1,9 @@
 """`analytics-pipeline run` (what `make run` calls) end to end: the real sandbox LMS over HTTP,
 a fresh warehouse, Dagster's Postgres storage. The first run is the small platform's (XS: the
-in-process executor, a display of at most 60 lines); the second, with --verbose, must succeed and change no snapshot (idempotent); the last one breaks a table
-and checks that the summary names the failed asset, its error and the event log."""
-import os
+in-process executor, a display of at most 60 lines); the second, with --verbose, must succeed and
+change no snapshot (idempotent); the last one breaks a table and checks that the summary names the
+failed asset, its error and the event log."""
 import re
-import shutil
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -14,8 +11,7 @@ import sqlalchemy as sa
 
 from analytics_pipeline.sandbox import start_in_thread
 from analytics_pipeline.settings import PROJECT_ROOT
-from analytics_pipeline.warehouse.engine import drop_database, ensure_database, make_engine
-from analytics_pipeline.warehouse.urls import dagster_storage_url
+from tests.e2e.cli_run import cli_pipeline
 
 TOKEN = "e2e-token"
 ANALYTICS_TABLES = (
@@ -27,28 +23,14 @@ ANALYTICS_TABLES = (
 @pytest.fixture(scope="module")
 def pipeline_run(pg_server_url, tmp_path_factory):
     sandbox = start_in_thread("XS", seed=7, token=TOKEN, port=0)
-    suffix = os.urandom(4).hex()
-    warehouse_db, dagster_db = f"ap_e2e_{suffix}", f"ap_e2e_dagster_{suffix}"
-    warehouse = ensure_database(pg_server_url, warehouse_db)
-    storage = dagster_storage_url(ensure_database(pg_server_url, dagster_db), dagster_db)
     home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {key: value for key, value in os.environ.items() if key not in ("DAGSTER_EXECUTOR", "PIPELINE_VERBOSE")}
-    env.update({"DATABASE_URL": warehouse, "DAGSTER_PG_URL": storage, "DAGSTER_HOME": str(home),
-                "LMS_API_URL": sandbox.url, "LMS_API_TOKEN": TOKEN, "RUN_LOGS_DIR": str(home / "logs")})
-
-    def run(*args, **extra_env):
-        return subprocess.run([sys.executable, "-m", "analytics_pipeline.cli", "run", *args], cwd=PROJECT_ROOT,
-                              env={**env, **extra_env}, capture_output=True, text=True, timeout=1200)
-
-    first = run()
-    engine = make_engine(warehouse)
-    yield {"first": first, "run": run, "engine": engine, "sandbox": sandbox}
+    with cli_pipeline(pg_server_url, home, sandbox.url, TOKEN, None, "ap_e2e") as pipeline:
+        pipeline.env.pop("PIPELINE_VERBOSE", None)
+        pipeline.env["RUN_LOGS_DIR"] = str(home / "logs")
+        first = pipeline.run(timeout=1200)
+        run = lambda *args, **extra_env: pipeline.run(*args, timeout=1200, **extra_env)  # noqa: E731
+        yield {"first": first, "run": run, "engine": pipeline.engine, "sandbox": sandbox}
     sandbox.stop()
-    engine.dispose()
-    make_engine.cache_clear()
-    drop_database(pg_server_url, warehouse_db)
-    drop_database(pg_server_url, dagster_db)
 
 
 def _scalar(engine, sql, **params):

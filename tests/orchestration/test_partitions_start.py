@@ -22,6 +22,18 @@ def test_first_day_comes_from_the_setting(monkeypatch):
     assert first_partition_day(today=date(2026, 11, 29)) == date(2026, 8, 31)  # 90 days back
 
 
+def test_a_replay_gets_the_past_year_of_partitions(monkeypatch):
+    """The replay moves its instant into the year before today: its day must be a partition."""
+    from analytics_pipeline.sandbox.replay import ReplayPlatform
+
+    for name in ("PARTITIONS_START", "SANDBOX_START"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SANDBOX_REPLAY", "reference/data/oulad-2013")
+    assert first_partition_day(today=date(2026, 11, 29)) == date(2025, 11, 28)
+    now = datetime.fromtimestamp(ReplayPlatform(PROJECT_ROOT / "reference/data/oulad-2013", "2013J:0.25", "auto").now, timezone.utc)
+    assert first_partition_day() <= now.date() < datetime.now(timezone.utc).date()
+
+
 def test_a_bad_first_day_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("PARTITIONS_START", "01/08/2026")
     with pytest.raises(ValueError, match=r"PARTITIONS_START='01/08/2026' is not a day: expected YYYY-MM-DD"):

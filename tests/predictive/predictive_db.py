@@ -54,6 +54,23 @@ def load(engine, events, enrollments, results, T, opted_out: dict | None = None,
         set_preferences(conn, users, opted_out or {})
 
 
+def load_courses(engine, events, enrollments, results, courses, content, T, opted_out: dict | None = None) -> None:
+    """A scheduled-course history (``course_synth.make_course_history``): users, course runs with
+    starts_at/ends_at, content with due dates and weights, enrollments, events, results, preferences."""
+    users = enrollments["user_id"].drop_duplicates().to_numpy()
+    with engine.begin() as conn:
+        copy_frame(conn, "users", pd.DataFrame({"id": users, "email": [f"{u}@x.org" for u in users]}))
+        copy_frame(conn, "courses", courses[["id", "name", "expected_weeks", "starts_at", "ends_at"]])
+        copy_frame(conn, "content_items", content[["id", "course_id", "title", "content_type", "skill_ids", "due_at",
+                                                   "weight", "updated_at"]], array_columns=["skill_ids"])
+        enr = enrollments.copy()
+        enr["status"] = np.where(enr["withdrawn_at"] <= T, "withdrawn", np.where(enr["completed_at"] <= T, "completed", "active"))
+        copy_frame(conn, "enrollments", enr)
+        copy_frame(conn, "learning_events", events)
+        copy_frame(conn, "assessment_results", results)
+        set_preferences(conn, users, opted_out or {})
+
+
 def set_preferences(conn, users, opted_out: dict) -> None:
     """Upsert every listed user's preferences: all kinds on except ``opted_out[user]``."""
     flags = [{k: k not in opted_out.get(u, ()) for k in ("dropOffRisk", "forecasting", "recommendations")} for u in users]

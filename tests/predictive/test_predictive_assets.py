@@ -1,12 +1,16 @@
 """The predictive assets through Dagster against the real PostgreSQL: cache rows, opt-out,
 idempotence, the heuristic on a fresh platform, the trainers' risk view, the model's AUC."""
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.assets.predictive import predictive_drop_off_risk
 from analytics_pipeline.predictive.features import active_enrollments_at
-from tests.predictive.predictive_db import cache, history, load, metadata, partition_of, run, set_preferences
+from analytics_pipeline.predictive.drop_off import predict_drop_off
+from tests.predictive.course_synth import make_course_history
+from tests.predictive.predictive_db import (cache, history, load, load_courses, metadata, partition_of, run,
+                                            set_preferences)
 
 START = pd.Timestamp("2025-01-01", tz="UTC")  # the first daily partition
 KINDS = {"drop_off_risk", "forecast", "recommendations"}
@@ -16,43 +20,38 @@ def active_at(enrollments, T) -> set:
     return set(active_enrollments_at(enrollments, T)["user_id"])
 
 
-def test_known_rule_history_fills_the_cache_and_the_model_beats_the_heuristic(clean_warehouse, warehouse_url, dagster_instance):
-    events, enrollments, results, T = history(n_learners=600, days=182, seed=0, start=START)
+def test_scheduled_history_fills_the_cache_as_the_pure_layer_predicts(clean_warehouse, warehouse_url, dagster_instance):
+    """Course runs with due dates through the warehouse: the asset's chunked SQL reads give the
+    pure layer's predictions; opt-outs; the evaluation (gates, baselines, calibration) as metadata."""
+    events, enrollments, results, courses, content, T = make_course_history(n_courses=4, learners=120, seed=0,
+                                                                            T=START + pd.Timedelta(days=400))
     active = active_at(enrollments, T)
-    assert len(active) > 100
     a, b = sorted(active)[:2]
-    load(clean_warehouse, events, enrollments, results, T, opted_out={a: ["dropOffRisk"], b: ["forecasting", "recommendations"]})
+    load_courses(clean_warehouse, events, enrollments, results, courses, content, T,
+                 opted_out={a: ["dropOffRisk"], b: ["forecasting", "recommendations"]})
     result = run(warehouse_url, dagster_instance, partition_of(T))
 
     rows = cache(clean_warehouse)
     by_kind = {k: set(g["user_id"]) for k, g in rows.groupby("analytics_type")}
     assert by_kind["drop_off_risk"] == active - {a}
-    assert by_kind["forecast"] == active - {b}
-    assert by_kind["recommendations"] == active - {b}
-    assert (rows["calculated_at"] == T).all()
+    assert by_kind["forecast"] == by_kind["recommendations"] == active - {b}
     assert (rows["expires_at"] - rows["calculated_at"] == pd.Timedelta(hours=48)).all()
-    assert not rows.duplicated(["user_id", "analytics_type"]).any()
+    risk = rows.loc[rows["analytics_type"] == "drop_off_risk"].set_index("user_id")
 
-    risk = rows.loc[rows["analytics_type"] == "drop_off_risk"]
-    assert risk["data"].map(lambda d: 0 <= d["probability"] <= 1 and len(d["top_reasons"]) == 3).all()
-    forecast = rows.loc[rows["analytics_type"] == "forecast", "data"]
-    assert forecast.map(lambda d: d["enrollments"][0]["course_id"] == "c1").all()
-    recs = rows.loc[rows["analytics_type"] == "recommendations", "data"]
-    assert recs.map(lambda d: isinstance(d["content"], list) and isinstance(d["skills"], list)).all()
-    assert recs.map(lambda d: len(d["skills"]) > 0).any()
+    expected, e = predict_drop_off(events, enrollments, results, courses, content, T)
+    expected = expected.set_index("user_id").drop(index=a)
+    got = risk["data"].map(lambda d: d["probability"]).reindex(expected.index)
+    assert np.allclose(got.to_numpy(dtype=float), expected["probability"].round(4).to_numpy(), atol=1e-4)
+    assert (risk["data"].map(lambda d: d["method"]) == e["method"]).all()
+    assert risk["data"].map(lambda d: d["enrollments"][0]["position"] == 0.25 and d["risk_level"] in ("high", "medium", "low")).all()
+    assert not ((risk["data"].map(lambda d: d["risk_level"]) == "high") & (risk["confidence_score"] < 60)).any()
 
     m = metadata(result, "predictive_drop_off_risk")
-    assert m["method"] == "model", m.get("heuristic_reason")
-    assert m["auc"] > m["heuristic_auc"] and m["auc"] > 0.75
-    assert m["brier"] < m["heuristic_brier"]
-    assert m["training_rows"] > 1000 and m["row_count"] == len(active) - 1
-    assert m["opted_out_learners"] == 1 and m["opted_out_skipped"] == 0  # an opted-out learner is not even computed
-    assert m["learners_computed"] == len(active) - 1
-    assert "| mean_predicted |" in m["calibration"] or "mean_predicted" in m["calibration"]
+    assert m["method"] == e["method"] and m["auc"] == e["auc"] and m["brier"] <= m["base_rate_brier"]
+    assert m["training_rows"] == e["rows"] > 300 and m["split"] == "by course" and m["positions"] == [0.25]
+    assert "missed_share" in m["baselines"] and "mean_predicted" in m["calibration"]
+    assert m["opted_out_learners"] == 1 and m["learners_computed"] == len(active) - 1
     assert risk["confidence_score"].iloc[0] == pytest.approx(m["confidence_score"])
-    assert metadata(result, "predictive_forecast")["opted_out_learners"] == 1
-    print(f"\nsynthetic 600 learners: AUC {m['auc']:.4f} (heuristic {m['heuristic_auc']:.4f}), "
-          f"Brier {m['brier']:.4f} (heuristic {m['heuristic_brier']:.4f}), train {m['training_rows']}, test {m['test_rows']}")
 
 
 @pytest.fixture
@@ -102,16 +101,16 @@ def test_rerunning_the_same_day_does_not_duplicate(small_platform, warehouse_url
     assert first["data"].tolist() == second["data"].tolist()
 
 
-def test_fresh_platform_uses_the_heuristic_with_low_confidence(clean_warehouse, warehouse_url, dagster_instance):
+def test_fresh_platform_gets_the_prior_with_zero_confidence(clean_warehouse, warehouse_url, dagster_instance):
     events, enrollments, results, T = history(n_learners=60, days=5, seed=1, start=START + pd.Timedelta(days=30))
     load(clean_warehouse, events, enrollments, results, T)
     result = run(warehouse_url, dagster_instance, partition_of(T), assets=[predictive_drop_off_risk])
     m = metadata(result, "predictive_drop_off_risk")
-    assert m["method"] == "heuristic" and "snapshots" in m["heuristic_reason"]
+    assert m["method"] == "prior" and m["reason"].startswith("no finished enrollment")
     assert m["training_rows"] == 0 and m["row_count"] == len(active_at(enrollments, T)) > 0
     rows = cache(clean_warehouse)
-    assert (rows["confidence_score"] <= 20).all()
-    assert rows["data"].map(lambda d: d["method"] == "heuristic" and len(d["top_reasons"]) == 2).all()
+    assert (rows["confidence_score"] == 0).all()
+    assert rows["data"].map(lambda d: d["method"] == "prior" and len(d["top_reasons"]) == 2 and d["risk_level"] != "high").all()
 
 
 def test_risk_view_shows_unexpired_rows_with_reasons_highest_first(clean_warehouse, warehouse_url, dagster_instance):
@@ -181,33 +180,23 @@ def test_bad_inputs(clean_warehouse, warehouse_url, dagster_instance):
     assert (left["calculated_at"] == T).all()  # the old rows of the others simply expire
 
 
-def test_windowed_reads_give_the_full_history_features(clean_warehouse, warehouse_url, dagster_instance):
-    """events.sql's carry-over row keeps progress and days-since-last-activity exact although
-    the window is bounded; rows that arrived after T are not read; the window bounds snapshots."""
-    from analytics_pipeline.predictive.drop_off import restrict_to_known
-    from analytics_pipeline.predictive.features import build_features
-    from analytics_pipeline.resources import WarehouseResource
-    from analytics_pipeline.warehouse.predictive_store import learner_set, query
-
-    events, enrollments, results, T = history(n_learners=150, days=120, seed=5, start=START)
-    results = results.assign(score=results["score"].round(2))  # numeric(5,2) in the warehouse
-    late = events.iloc[:30].assign(id=lambda d: "late" + d["id"], updated_at=T + pd.Timedelta(days=1))
-    load(clean_warehouse, pd.concat([events, late], ignore_index=True), enrollments, results, T)
-    since = T - pd.Timedelta(days=60)
-    with learner_set(WarehouseResource(database_url=warehouse_url).engine()) as learners:
-        assert learners.enrolled(T) == enrollments.loc[enrollments["enrolled_at"] <= T, "user_id"].nunique()
-        ev, en, res = (query(learners.conn, q, since=since, t=T, n=1, i=0)
-                       for q in ("events", "enrollments", "assessment_results"))
-    assert len(ev) < len(events)
-    for t in (T, T - pd.Timedelta(days=14), since + pd.Timedelta(days=28)):
-        expected = build_features(*restrict_to_known(events, enrollments, results, t), t)
-        got = build_features(*restrict_to_known(ev, en, res, t), t)
-        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9)
-
-    result = run(warehouse_url, dagster_instance, partition_of(T), assets=[predictive_drop_off_risk],
-                 run_config={"ops": {"predictive_drop_off_risk": {"config": {"history_days": 60}}}})
-    m = metadata(result, "predictive_drop_off_risk")
-    assert m["labelled_snapshots"] == 3 and m["training_learners"] == learners.count
+def test_history_window_keeps_whole_finished_runs(clean_warehouse, warehouse_url, dagster_instance):
+    """history_days bounds what the model reads: a run that ended inside the window is read whole
+    (its early withdrawals too, so its labels are not biased); one that ended before is not."""
+    events, enrollments, results, courses, content, T = make_course_history(n_courses=3, learners=80, seed=6,
+                                                                            T=START + pd.Timedelta(days=400))
+    load_courses(clean_warehouse, events, enrollments, results, courses, content, T)
+    full = predict_drop_off(events, enrollments, results, courses, content, T)[1]
+    config = lambda days: {"ops": {"predictive_drop_off_risk": {"config": {"history_days": days}}}}  # noqa: E731
+    m = metadata(run(warehouse_url, dagster_instance, partition_of(T), [predictive_drop_off_risk], config(60)),
+                 "predictive_drop_off_risk")
+    assert m["training_rows"] == full["rows"] and m["auc"] == full["auc"]  # past runs ended at T - 50 days
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("delete from predictive_models"))
+        conn.execute(sa.text("delete from predictive_analytics_cache"))
+    m = metadata(run(warehouse_url, dagster_instance, partition_of(T), [predictive_drop_off_risk], config(40)),
+                 "predictive_drop_off_risk")
+    assert m["method"] == "prior" and m["training_rows"] == 0
 
 
 def test_unchanged_learners_keep_their_cached_row_and_a_changed_learner_gets_a_new_one(

@@ -33,8 +33,11 @@ def test_drop_off_rows_and_opt_out():
     assert (rows["confidence_score"] == 83.46).all()
     d = rows.set_index("user_id")["data"]
     assert d["u2"] == {"probability": 0.5, "risk_level": "medium", "top_reasons": ["days_since_last_activity: raises risk"],
-                       "method": "model", "horizon_days": 14}
+                       "method": "model", "target": "enrollment ends without completion", "enrollments": []}
     assert d["u4"]["risk_level"] == "high" and d["u3"]["risk_level"] == "low"
+    # the same probability with a confidence under the threshold (60) is never "high"
+    unsure = to_cache_rows("drop_off_risk", drop_off_frame().assign(confidence_score=59.0), T, PREFS)
+    assert unsure.set_index("user_id")["data"]["u4"]["risk_level"] == "medium"
 
 
 @pytest.mark.parametrize("kind, removed", [("forecast", ["u2"]), ("recommendations", [])])

@@ -71,7 +71,7 @@ def test_no_pace_gives_no_date():
     out = forecast_completion(ev, en, T).set_index("user_id")
     items = {i["course_id"]: i for i in out.loc["u1", "data"]["enrollments"]}
     assert items["c2"] == {"course_id": "c2", "expected_completion": None, "earliest": None, "latest": None,
-                           "weekly_pace": 0.0, "progress": 0.0, "reason": "no pace"}
+                           "weekly_pace": 0.0, "progress": 0.0, "reason": "no pace", "deadline": None, "on_track": None}
     assert items["c1"]["reason"] is None
     assert out.loc["u1", "confidence_score"] == 25.0  # mean of 50 and 0
     assert out.loc["u5", "data"]["enrollments"][0]["reason"] == "no pace"
@@ -84,3 +84,22 @@ def test_a_tiny_pace_gives_no_date_instead_of_overflowing():
     f = enrollment_forecasts(ev, en, T).iloc[0]
     assert f["weekly_pace"] > 0
     assert pd.isna(f["expected_completion"]) and pd.isna(f["earliest"]) and pd.isna(f["latest"])
+
+
+def test_no_date_after_the_target_or_the_course_end():
+    """Pace 10/week from progress 40: expected T + 6 weeks. u1's target is T + 3 weeks, u2's
+    course ends at T + 8 weeks (dates stay), u3's course ends at T + 2 weeks."""
+    deltas = [10.0] * 4
+    ev, en = frames({("u1", "c1"): deltas, ("u2", "c2"): deltas, ("u3", "c3"): deltas})
+    en["target_completion_at"] = pd.to_datetime([T + 3 * W, pd.NaT, pd.NaT], utc=True)
+    courses = pd.DataFrame({"id": ["c1", "c2", "c3"], "ends_at": pd.to_datetime([T + 52 * W, T + 8 * W, T + 2 * W], utc=True)})
+    f = enrollment_forecasts(ev, en, T, courses=courses).set_index("user_id")
+    assert f.loc["u2", "expected_completion"] == T + 6 * W and f.loc["u2", "on_track"] is True
+    assert f.loc["u2", "deadline"] == T + 8 * W
+    for u, deadline in (("u1", T + 3 * W), ("u3", T + 2 * W)):
+        assert f.loc[u, "deadline"] == deadline and f.loc[u, "on_track"] is False
+        assert pd.isna(f.loc[u, "expected_completion"]) and f.loc[u, "reason"] == "not by the deadline"
+    dates = f[["expected_completion", "earliest", "latest"]]
+    assert (dates.le(f["deadline"], axis=0) | dates.isna()).all().all()
+    item = forecast_completion(ev, en, T, courses=courses).set_index("user_id")["data"]["u1"]["enrollments"][0]
+    assert item["deadline"] == iso(T + 3 * W) and item["on_track"] is False and item["expected_completion"] is None

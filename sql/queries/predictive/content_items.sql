@@ -1,1 +1,1 @@
-SELECT id, course_id, title, content_type, skill_ids FROM content_items
+SELECT id, course_id, title, content_type, skill_ids, due_at, weight::float8 AS weight FROM content_items
