@@ -13,6 +13,8 @@ from analytics_pipeline.sandbox import start_in_thread
 from analytics_pipeline.settings import PROJECT_ROOT
 from tests.e2e.cli_run import cli_pipeline
 
+pytestmark = pytest.mark.slow  # a whole nightly: run once in CI (not again in the PostgreSQL 15 pass)
+
 TOKEN = "e2e-token"
 ANALYTICS_TABLES = (
     "learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics",

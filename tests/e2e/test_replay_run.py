@@ -12,6 +12,8 @@ from analytics_pipeline.settings import reference_file
 from tests.e2e.cli_run import cli_pipeline
 from tests.ui.graph_snapshot import load_definitions
 
+pytestmark = pytest.mark.slow  # a whole nightly: run once in CI (not again in the PostgreSQL 15 pass)
+
 TOKEN = "replay-token"
 
 

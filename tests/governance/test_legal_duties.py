@@ -7,6 +7,7 @@ the same day, which applies both, and their checks pass.
 """
 import dagster as dg
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.assets import legal_duties
@@ -26,6 +27,7 @@ def _state(engine) -> tuple[int, int]:
     return ancient, erased
 
 
+@pytest.mark.slow
 def test_a_failing_analytics_step_still_gets_retention_and_erasure_applied_for_its_night(
         clean_warehouse, warehouse_url, dagster_instance, monkeypatch):
     monkeypatch.setenv("LMS_API_URL", "http://127.0.0.1:9")  # the code location's API resource (not used here)

@@ -25,6 +25,8 @@ from analytics_pipeline.sources.client import LmsApiResource
 from analytics_pipeline.warehouse import independent_check
 from tests.conftest import truncate_all
 
+pytestmark = pytest.mark.slow  # a whole nightly: run once in CI (not again in the PostgreSQL 15 pass)
+
 TOKEN = "independent-check-token"
 
 

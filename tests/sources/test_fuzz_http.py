@@ -209,6 +209,7 @@ def test_hostile_rows_are_quarantined_with_a_reason_and_the_rest_loads(crafted_a
     assert [tuple(r) for r in repeated] == [("users", "u8")]
 
 
+@pytest.mark.slow
 def test_a_nightly_over_the_hostile_source_succeeds_and_applies_the_legal_duties(crafted_api, clean_warehouse,
                                                                                  dagster_instance, monkeypatch):
     """The code location's nightly job (sources, learner analytics, gamification, retention, erasure) over

@@ -27,6 +27,8 @@ from analytics_pipeline.settings import PROJECT_ROOT
 from analytics_pipeline.warehouse.engine import drop_database, ensure_database, make_engine
 from analytics_pipeline.warehouse.urls import dagster_storage_url
 
+pytestmark = pytest.mark.slow  # a whole nightly: run once in CI (not again in the PostgreSQL 15 pass)
+
 TOKEN = "xapi-e2e-token"
 PLATFORM = "https://lms.example.org"
 ANALYTICS_TABLES = (
