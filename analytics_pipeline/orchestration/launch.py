@@ -23,7 +23,7 @@ from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.orchestration.display import RunDisplay, describe_steps
 from analytics_pipeline.orchestration.executors import EXECUTOR_NAME, PARTITION_TAG, default_kind, kind_for_platform
 from analytics_pipeline.orchestration.process_group import StopRequested, run_until_signalled, stop_on_signals
-from analytics_pipeline.orchestration.table_counts import row_counts
+from analytics_pipeline.warehouse.table_counts import row_counts
 from analytics_pipeline.runtime import prepare_environment
 from analytics_pipeline.settings import PROJECT_ROOT, Settings
 from analytics_pipeline.warehouse.engine import make_engine

@@ -21,7 +21,7 @@ from analytics_pipeline.orchestration.launch import default_partition
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.sandbox import start_in_thread
-from analytics_pipeline.sources.client import LmsApiResource
+from analytics_pipeline.resources import LmsApiResource
 from analytics_pipeline.warehouse import independent_check
 from tests.conftest import truncate_all
 
