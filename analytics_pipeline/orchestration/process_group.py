@@ -196,19 +196,19 @@ class ProcessTree:
 def run_until_signalled(command: Sequence[str], cwd: Path, tree: ProcessTree, grace: float = 3.0) -> int:
     """Run ``command`` in a session of its own until it exits, :class:`StopRequested` is raised
     (inside :func:`stop_on_signals`) or our parent dies; then stop the whole tree
-    (:meth:`ProcessTree.stop`: ``command`` gets SIGINT, the rest SIGTERM, SIGKILL after ``grace``).
+    (:meth:`ProcessTree.stop`: ``command`` gets SIGINT, our other children SIGTERM, and what is
+    left of the tree SIGKILL after ``grace``).
     Returns the child's exit code, or 128 + the signal number when stopped by a signal."""
     with spawning():
         process = tree.started(subprocess.Popen(list(command), cwd=cwd, start_new_session=True))
     try:
-        while True:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                code = process.wait(timeout=1)
-                tree.stop(grace=0)  # what it left behind
-                return code
+        while process.poll() is None:
+            time.sleep(1)  # a stop signal interrupts the sleep at once
             tree.reap()
             if tree.parent_died():
                 raise StopRequested(signal.SIGHUP)
+        tree.stop(grace=grace)  # it exited by itself: what it left behind, and the sandbox
+        return process.returncode
     except StopRequested as stop:
         _State.stopping = True
         tree.stop(grace=grace, first={process.pid: signal.SIGINT})
