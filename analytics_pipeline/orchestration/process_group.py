@@ -211,7 +211,10 @@ def run_until_signalled(command: Sequence[str], cwd: Path, tree: ProcessTree, gr
         return process.returncode
     except StopRequested as stop:
         _State.stopping = True
+        started = time.monotonic()
+        print(f"{signal.Signals(stop.signum).name}: stopping the UI ({len(tree.ours())} processes)", file=sys.stderr, flush=True)
         tree.stop(grace=grace, first={process.pid: signal.SIGINT})
+        print(f"stopped in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
         return 128 + stop.signum
     finally:
         if process.poll() is None:
