@@ -339,6 +339,15 @@ def gamification_as_of(engine: Engine) -> pd.Timestamp | None:
     return None if value is None else utc(pd.Timestamp(value))
 
 
+def gamification_report(engine: Engine, table: str, T: pd.Timestamp) -> dict:
+    """The check of gamification ``table`` (point_transactions, user_points, user_achievements)
+    after the partition of ``T`` was written: user_points as of the gamification's as-of (the
+    latest partition end processed, T or later), the others at T. Never raises."""
+    name = GAMIFICATION_CHECKS[table]
+    at = (gamification_as_of(engine) if name == "user_points" else None) or T
+    return check_or_error(engine, name, at)
+
+
 def latest_snapshot_instant(engine: Engine) -> pd.Timestamp | None:
     """T of the newest unexpired velocity snapshot: what the peer aggregates are made of."""
     with engine.connect() as conn:
