@@ -16,10 +16,12 @@ from analytics_pipeline.gamification import (
     PointRules,
     StreakRules,
 )
+from analytics_pipeline.assets.learner_analytics import independent_check_result, independent_check_spec
 from analytics_pipeline.gamification import store
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.orchestration.pools import WAREHOUSE_HEAVY
 from analytics_pipeline.resources import WarehouseResource
+from analytics_pipeline.warehouse import independent_check
 
 GROUP = "gamification"
 
@@ -65,6 +67,14 @@ def _window(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
     return store.window(warehouse.engine(), day_start, snapshot_instant(context))
 
 
+def _independent(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str,
+                 T: pd.Timestamp) -> list[dg.AssetCheckResult]:
+    """The table's independent check (warehouse/independent_check.py) as a WARN result."""
+    report = independent_check.gamification_report(warehouse.engine(), table, T)
+    context.log.info(independent_check.summary(report))
+    return [independent_check_result(dg.AssetKey(table), report)]
+
+
 DAILY_ASSET = dict(
     group_name=GROUP,
     kinds={"postgres"},
@@ -93,6 +103,7 @@ def daily_activity(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     **HEAVY_DAILY_ASSET,
     deps=[daily_activity, dg.AssetKey("learning_events"), dg.AssetKey("assessment_results"),
           dg.AssetKey("enrollments"), dg.AssetKey("users")],
+    check_specs=[independent_check_spec(dg.AssetKey("point_transactions"), "Every learner's points per activity type")],
     description=(
         "The points ledger. Content/course/assessment awards of the window (pure item_awards, keyed "
         "user:item so each pays once across all runs) are COPYed into a temp table and inserted "
@@ -104,13 +115,16 @@ def point_transactions(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: GamificationRules
 ) -> dg.MaterializeResult:
     start, T = _window(context, warehouse)
-    return dg.MaterializeResult(metadata=store.update_ledger(
-        warehouse.engine(), start, T, config.to_rules().points, config.chunk_rows, context.run_id, context.log))
+    metadata = store.update_ledger(warehouse.engine(), start, T, config.to_rules().points, config.chunk_rows,
+                                   context.run_id, context.log)
+    return dg.MaterializeResult(metadata=metadata,
+                                check_results=_independent(context, warehouse, "point_transactions", T))
 
 
 @dg.asset(
     **HEAVY_DAILY_ASSET,
     deps=[point_transactions, daily_activity, dg.AssetKey("users"), dg.AssetKey("organizations")],
+    check_specs=[independent_check_spec(dg.AssetKey("user_points"), "Every learner's total, level and streaks")],
     description=(
         "Totals, level and streaks per learner, recomputed set-based (SQL SUM over the ledger, "
         "gaps-and-islands over daily_activity) as of the latest partition end ever processed, so a "
@@ -120,14 +134,17 @@ def point_transactions(
 def user_points(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: GamificationRules
 ) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata=store.update_user_points(
-        warehouse.engine(), snapshot_instant(context), config.to_rules(), config.chunk_rows, context.run_id))
+    T = snapshot_instant(context)
+    metadata = store.update_user_points(warehouse.engine(), T, config.to_rules(), config.chunk_rows, context.run_id)
+    return dg.MaterializeResult(metadata=metadata, check_results=_independent(context, warehouse, "user_points", T))
 
 
 @dg.asset(
     **HEAVY_DAILY_ASSET,
     deps=[point_transactions, daily_activity, dg.AssetKey("enrollments"),
           dg.AssetKey("assessment_results"), dg.AssetKey("user_skills"), dg.AssetKey("users")],
+    check_specs=[independent_check_spec(dg.AssetKey("user_achievements"),
+                                        "Every learner's achievements and when they were earned")],
     description=(
         "Achievements from the catalog's criteria (achievements table), each earned once per learner "
         "(ON CONFLICT), earned_at = the instant the criteria were first met. Evaluated for the learners "
@@ -138,8 +155,9 @@ def user_achievements(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: GamificationRules
 ) -> dg.MaterializeResult:
     start, T = _window(context, warehouse)
-    return dg.MaterializeResult(metadata=store.update_achievements(
-        warehouse.engine(), start, T, config.to_rules().achievements, config.chunk_rows, context.run_id))
+    metadata = store.update_achievements(warehouse.engine(), start, T, config.to_rules().achievements,
+                                         config.chunk_rows, context.run_id)
+    return dg.MaterializeResult(metadata=metadata, check_results=_independent(context, warehouse, "user_achievements", T))
 
 
 GAMIFICATION_ASSETS = [daily_activity, point_transactions, user_points, user_achievements]

@@ -104,7 +104,7 @@ def test_every_asset_reports_its_independent_check_passed(xs_nightly):
     checked = {e.asset_key.to_user_string() for e in evaluations}
     assert checked == {"learner_velocity_analytics", "skill_gap_analytics", "engagement_analytics",
                        "mastery_analytics", "performance_analytics", "content_effectiveness_analytics",
-                       *independent_check.AGGREGATE_CHECKS}
+                       *independent_check.AGGREGATE_CHECKS, *independent_check.GAMIFICATION_CHECKS}
     failed = {e.asset_key.to_user_string(): e.metadata["summary"].value for e in evaluations if not e.passed}
     assert not failed
     assert all(e.severity == dg.AssetCheckSeverity.WARN for e in evaluations)
