@@ -2,6 +2,11 @@
 runs in progress, compare with what really happened.
 
     analytics-pipeline dropout-benchmark --replay reference/data/oulad-2013 --at 2013J:0.25
+    analytics-pipeline dropout-benchmark --sandbox XS --seed 42 --at-day 60
+
+With ``--sandbox`` the platform is the synthetic one (``sandbox/generator.py``) at day ``--at-day``
+of its timeline; the truth is what it serves at the end of its generated timeline (history plus
+hidden future).
 
 The replay (``sandbox/replay.py``) serves the recording as it was at ``--at``; its rows are
 validated by the contract (``sources/contract.py``) into the frames the pipeline reads, and the
@@ -60,7 +65,31 @@ def served_frames(platform: ReplayPlatform) -> dict[str, pd.DataFrame]:
 
 
 def benchmark(folder: str, at: str, config: DropOffConfig = DropOffConfig()) -> dict:
-    platform = ReplayPlatform(folder, at)
+    end = ReplayPlatform(folder, at)
+    end.now = end.end + 86_400
+    return benchmark_platform(ReplayPlatform(folder, at), end, config)
+
+
+def sandbox_benchmark(profile: str = "XS", seed: int = 42, at_day: float = 60,
+                      config: DropOffConfig = DropOffConfig()) -> dict:
+    """The benchmark on the synthetic platform at day ``at_day``; truth = the end of its timeline."""
+    from analytics_pipeline.sandbox.generator import Platform
+
+    platform = Platform(profile, seed)
+    at = platform.start + int(at_day * 86_400)
+    frames_now, frames_end = _clock(platform, at), _clock(platform, platform.end + 86_400)
+    return benchmark_platform(frames_now, frames_end, config)
+
+
+class _clock:
+    """A platform seen at another instant (the tables are shared, only ``now`` differs)."""
+
+    def __init__(self, platform, now: int):
+        self.tables, self.now, self.end = platform.tables, now, platform.end
+
+
+def benchmark_platform(platform, end, config: DropOffConfig = DropOffConfig()) -> dict:
+    """Train and score at ``platform.now``; the truth is what ``end`` serves at its ``now``."""
     T = pd.Timestamp(platform.now, unit="s", tz="UTC")
     f = served_frames(platform)
     args = (f["events"], f["enrollments"], f["results"], f["courses"], f["content"])
@@ -68,8 +97,6 @@ def benchmark(folder: str, at: str, config: DropOffConfig = DropOffConfig()) -> 
     ev, res, runs, rows = prepare(*args, T, config)
     served = score_enrollments(model, ev, res, runs, rows, f["content"], config)
 
-    end = ReplayPlatform(folder, at)
-    end.now = end.end + 86_400
     g = served_frames(end)
     T_end = pd.Timestamp(end.now, unit="s", tz="UTC")
     ev_all, enr_all, _ = known_inputs(g["events"], g["enrollments"], g["results"], T_end)
@@ -138,11 +165,15 @@ def render(result: dict) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--replay", default="reference/data/oulad-2013", help="the recording (an OULAD extract)")
     parser.add_argument("--at", default="2013J:0.25", help="the instant: <presentation>:<fraction of its run> or a date")
+    parser.add_argument("--sandbox", metavar="PROFILE", help="score the synthetic sandbox platform of this profile instead")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the sandbox platform")
+    parser.add_argument("--at-day", type=float, default=60, help="sandbox: the instant, in days from its day 0")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    result = benchmark(args.replay, args.at)
+    result = (sandbox_benchmark(args.sandbox, args.seed, args.at_day) if args.sandbox
+              else benchmark(args.replay, args.at))
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0
