@@ -44,6 +44,7 @@ DOW_FACTOR = np.array([1.0, 1.0, 1.0, 0.95, 0.85, 0.45, 0.4])  # Monday first
 HOUR_P = np.array([1, 1, 1, 1, 1, 2, 4, 8, 12, 14, 12, 10, 8, 9, 10, 9, 8, 8, 9, 11, 12,
                    9, 5, 2], float)
 FADE_DAYS = 14
+SCHEDULED_SESSIONS = 0.4  # background session rate of a scheduled enrollment (relative)
 
 
 @dataclasses.dataclass
@@ -182,7 +183,9 @@ def build_activity(rng: np.random.Generator, p: Profile, d: Directory) -> Activi
     rate, per_session = 0.3 + 1.4 * e, 1 + 2.5 * (0.5 + e)
     wanted = p.events_per_learner * n_l * p.timeline_days / p.days  # per visible history
     base = 1.6 * wanted / max((rate * mass * per_session).sum(), 1e-9)
-    n_sess = rng.poisson(base * rate * mass)
+    # scheduled enrollments are not cut at 100 % progress and get submission sessions on top:
+    # fewer background sessions keep the platform's event volume where the profile puts it
+    n_sess = rng.poisson(base * rate * mass * np.where(sched, SCHEDULED_SESSIONS, 1.0))
     s_enr = np.repeat(np.arange(len(enr_user)), n_sess)
     u = np.interp(lo[s_enr], grid, cum) + rng.random(len(s_enr)) * mass[s_enr]
     day = np.floor(np.interp(u, cum, grid))
