@@ -111,9 +111,13 @@ def benchmark_platform(platform, end, config: DropOffConfig = DropOffConfig()) -
     y_hist = history["label"].to_numpy(dtype=bool)
     table = []
 
+    sched = rows["scheduled"].to_numpy(dtype=bool)
+    both = len(np.unique(y[sched])) == 2
+
     def add(name: str, p: np.ndarray) -> None:
         e, w = evaluate(y, p), evaluate(withdrew, p)
-        table.append({"method": name, "auc": e["auc"], "brier": e["brier"], "auc_withdrew": w["auc"]})
+        s = evaluate(y[sched], p[sched])["auc"] if both else None
+        table.append({"method": name, "auc": e["auc"], "brier": e["brier"], "auc_withdrew": w["auc"], "auc_scheduled": s})
 
     add(f"served ({model['method']})", served["probability"].to_numpy(dtype=float))
     if len(np.unique(y_hist)) == 2:  # every candidate fitted on the whole history (Platt on its own scores)
@@ -134,7 +138,7 @@ def benchmark_platform(platform, end, config: DropOffConfig = DropOffConfig()) -
         "instant": T.isoformat(), "served_method": model["method"], "reason": model["evaluation"].get("reason"),
         "confidence_score": model["confidence_score"], "history_rows": int(len(history)),
         "history_positive_rate": round(rate, 4), "scored_enrollments": int(len(rows)),
-        "dropped_out": int(y.sum()), "withdrew": int(withdrew.sum()),
+        "dropped_out": int(y.sum()), "withdrew": int(withdrew.sum()), "scheduled_enrollments": int(sched.sum()),
         "positions": sorted({round(float(p), 3) for p in rows["position"].dropna()}),
         "base_rate_brier": round(float(np.mean((rate - y) ** 2)), 4),
         "high_labels": int((levels == "high").sum()),
@@ -152,11 +156,12 @@ def render(result: dict) -> str:
              f"served: {result['served_method']} (confidence {result['confidence_score']})"
              + (f" -- {result['reason']}" if result["reason"] else ""),
              f"held out on the history: {json.dumps(result['held_out_evaluation'])}", "",
-             f"{'method':42} {'AUC':>7} {'Brier':>7} {'AUC withdrew':>13}"]
+             f"{'method':42} {'AUC':>7} {'Brier':>7} {'AUC withdrew':>13} {'AUC scheduled':>14}"]
     best = max((r["auc"] or 0) for r in result["table"] if r["method"].startswith("baseline")) if len(result["table"]) > 2 else None
     for r in result["table"]:
         lines.append(f"{r['method']:42} {r['auc'] if r['auc'] is not None else '-':>7} {r['brier']:>7} "
-                     f"{r['auc_withdrew'] if r['auc_withdrew'] is not None else '-':>13}")
+                     f"{r['auc_withdrew'] if r['auc_withdrew'] is not None else '-':>13} "
+                     f"{r['auc_scheduled'] if r.get('auc_scheduled') is not None else '-':>14}")
     lines += ["", f"base rate Brier {result['base_rate_brier']}; best baseline AUC {best}; "
               f"'high' labels {result['high_labels']} ({result['high_labels_below_confidence']} with confidence under the threshold)"]
     return "\n".join(lines)
