@@ -62,10 +62,13 @@ def test_withdrawn_learners_missed_more_deadlines_before_withdrawing(world):
     x = deadline_rows(world)
     share = x.groupby("status")["missed"].mean()
     assert share["withdrawn"] > share["completed"] + 0.25, share.to_dict()
-    # and the misses pile up just before the withdrawal: deadlines of its last three weeks vs earlier ones
-    wd = x.loc[x["status"] == "withdrawn"]
-    recent = (wd["withdrawn_at"] - wd["due_at"]) <= 21 * DAY
-    assert wd.loc[recent, "missed"].mean() > wd.loc[~recent, "missed"].mean() + 0.2
+    # while still active: of the deadlines due before their last activity in the course, the
+    # learners who withdrew later missed more than the completers
+    active = x.loc[(x["due_at"] < x["last_activity"]).to_numpy(dtype=bool)]
+    while_active = active.groupby("status")["missed"].mean()
+    assert (active["status"] == "withdrawn").sum() >= 30
+    # (XS seed 42: 0.30 vs 0.19; without the misses piling up before the quit: 0.16 vs 0.19)
+    assert while_active["withdrawn"] > while_active["completed"] + 0.05, while_active.to_dict()
     # submissions cluster around the due date, some late
     sub = x.loc[~x["missed"]]
     late = (sub["submitted"] - sub["due_at"]) / DAY
@@ -92,13 +95,17 @@ def test_withdrawal_dates_follow_the_last_activity(world):
 
 def test_activity_thins_out_before_dropping_out(world, platform_xs):
     ev, truth = world["ev"], platform_xs.ground_truth()
-    wd = truth.loc[truth["quit_at"] < world["now"], ["user_id", "course_id", "quit_at"]]
+    # self-paced courses (no deadlines): the thinning is the activity itself fading
+    wd = truth.loc[~truth["scheduled"] & (truth["quit_at"] < world["now"]), ["user_id", "course_id", "quit_at"]]
+    unfinished = world["enr"].loc[world["enr"]["status"] != "completed", ["user_id", "course_id"]]
+    wd = wd.merge(unfinished, on=["user_id", "course_id"])  # not stopped by reaching 100 % first
     e = ev.merge(wd, on=["user_id", "course_id"])
     first = e.groupby(["user_id", "course_id"])["occurred_at"].transform("min")
     e = e.loc[(first <= e["quit_at"] - 28 * DAY).to_numpy(dtype=bool)]  # active for four weeks before quitting
     before = (e["quit_at"] - e["occurred_at"]) / DAY
     last_two_weeks, two_weeks_before = int((before < 14).sum()), int(((before >= 14) & (before < 28)).sum())
-    assert e[["user_id", "course_id"]].drop_duplicates().shape[0] >= 30
+    assert e[["user_id", "course_id"]].drop_duplicates().shape[0] >= 10
+    # (XS seed 42: 162 vs 325 events; without the fade 199 vs 190)
     assert last_two_weeks < 0.8 * two_weeks_before, (last_two_weeks, two_weeks_before)
 
 
