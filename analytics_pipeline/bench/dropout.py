@@ -17,7 +17,8 @@ or never completed (and, separately, "withdrew" = withdrawn only).
 
 Printed side by side on the same enrollments: the served method, the full model, every
 single-feature baseline (fitted on the same history; the sign learnt there), the base rate's
-Brier, and how many "high" labels a confidence below the threshold would have given.
+Brier, and how many "high" labels a confidence below the threshold would have given; besides the
+AUC on every enrollment, the AUC for "withdrew" only and on the enrollments of scheduled courses.
 """
 from __future__ import annotations
 
