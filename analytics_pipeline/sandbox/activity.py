@@ -66,7 +66,7 @@ def day_factors(rng: np.random.Generator, n_days: int) -> np.ndarray:
     """Platform-wide activity factor per day: weekly bursts / quiet weeks x day of week."""
     n_weeks = n_days // 7 + 1
     week = rng.choice([0.35, 1.0, 1.0, 1.0, 1.8], n_weeks)
-    week[1], week[2] = 0.35, 1.8  # at least one quiet and one burst week
+    week[1:3] = np.array([0.35, 1.8])[:len(week[1:3])]  # at least one quiet and one burst week
     days = np.arange(n_days)
     return week[days // 7] * DOW_FACTOR[days % 7]
 

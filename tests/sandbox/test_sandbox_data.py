@@ -78,3 +78,12 @@ def test_drop_off_rule_no_events_after_the_quit_instant(client, platform_xs):
     dropped = truth.quit_at.notna() & (truth.quit_at < now)
     assert 0.2 < dropped.mean() < 0.9
     assert truth.engagement[dropped].mean() < truth.engagement[~dropped].mean()
+
+
+def test_short_timelines_generate_or_are_refused():
+    # two weeks or less: one quiet and one burst week still fit (used to raise IndexError)
+    short = Platform(resolve_profile("XS", days=10, future_days=0), 3)
+    assert len(short.tables["learning-events"]) > 0
+    import pytest
+    with pytest.raises(ValueError, match="7 days of timeline"):
+        resolve_profile("XS", days=3, future_days=0)
