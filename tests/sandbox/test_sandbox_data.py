@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analytics_pipeline.sandbox import Platform, resolve_profile
 
@@ -84,6 +85,5 @@ def test_short_timelines_generate_or_are_refused():
     # two weeks or less: one quiet and one burst week still fit (used to raise IndexError)
     short = Platform(resolve_profile("XS", days=10, future_days=0), 3)
     assert len(short.tables["learning-events"]) > 0
-    import pytest
     with pytest.raises(ValueError, match="7 days of timeline"):
         resolve_profile("XS", days=3, future_days=0)
