@@ -2,6 +2,11 @@
 runs in progress, compare with what really happened.
 
     analytics-pipeline dropout-benchmark --replay reference/data/oulad-2013 --at 2013J:0.25
+    analytics-pipeline dropout-benchmark --sandbox XS --seed 42 --at-day 60
+
+With ``--sandbox`` the platform is the synthetic one (``sandbox/generator.py``) at day ``--at-day``
+of its timeline; the truth is what it serves at the end of its generated timeline (history plus
+hidden future).
 
 The replay (``sandbox/replay.py``) serves the recording as it was at ``--at``; its rows are
 validated by the contract (``sources/contract.py``) into the frames the pipeline reads, and the
@@ -12,7 +17,8 @@ or never completed (and, separately, "withdrew" = withdrawn only).
 
 Printed side by side on the same enrollments: the served method, the full model, every
 single-feature baseline (fitted on the same history; the sign learnt there), the base rate's
-Brier, and how many "high" labels a confidence below the threshold would have given.
+Brier, and how many "high" labels a confidence below the threshold would have given; besides the
+AUC on every enrollment, the AUC for "withdrew" only and on the enrollments of scheduled courses.
 """
 from __future__ import annotations
 
@@ -60,7 +66,31 @@ def served_frames(platform: ReplayPlatform) -> dict[str, pd.DataFrame]:
 
 
 def benchmark(folder: str, at: str, config: DropOffConfig = DropOffConfig()) -> dict:
-    platform = ReplayPlatform(folder, at)
+    end = ReplayPlatform(folder, at)
+    end.now = end.end + 86_400
+    return benchmark_platform(ReplayPlatform(folder, at), end, config)
+
+
+def sandbox_benchmark(profile: str = "XS", seed: int = 42, at_day: float = 60,
+                      config: DropOffConfig = DropOffConfig()) -> dict:
+    """The benchmark on the synthetic platform at day ``at_day``; truth = the end of its timeline."""
+    from analytics_pipeline.sandbox.generator import Platform
+
+    platform = Platform(profile, seed)
+    at = platform.start + int(at_day * 86_400)
+    frames_now, frames_end = _clock(platform, at), _clock(platform, platform.end + 86_400)
+    return benchmark_platform(frames_now, frames_end, config)
+
+
+class _clock:
+    """A platform seen at another instant (the tables are shared, only ``now`` differs)."""
+
+    def __init__(self, platform, now: int):
+        self.tables, self.now, self.end = platform.tables, now, platform.end
+
+
+def benchmark_platform(platform, end, config: DropOffConfig = DropOffConfig()) -> dict:
+    """Train and score at ``platform.now``; the truth is what ``end`` serves at its ``now``."""
     T = pd.Timestamp(platform.now, unit="s", tz="UTC")
     f = served_frames(platform)
     args = (f["events"], f["enrollments"], f["results"], f["courses"], f["content"])
@@ -68,8 +98,6 @@ def benchmark(folder: str, at: str, config: DropOffConfig = DropOffConfig()) -> 
     ev, res, runs, rows = prepare(*args, T, config)
     served = score_enrollments(model, ev, res, runs, rows, f["content"], config)
 
-    end = ReplayPlatform(folder, at)
-    end.now = end.end + 86_400
     g = served_frames(end)
     T_end = pd.Timestamp(end.now, unit="s", tz="UTC")
     ev_all, enr_all, _ = known_inputs(g["events"], g["enrollments"], g["results"], T_end)
@@ -84,9 +112,13 @@ def benchmark(folder: str, at: str, config: DropOffConfig = DropOffConfig()) -> 
     y_hist = history["label"].to_numpy(dtype=bool)
     table = []
 
+    sched = rows["scheduled"].to_numpy(dtype=bool)
+    both = len(np.unique(y[sched])) == 2
+
     def add(name: str, p: np.ndarray) -> None:
         e, w = evaluate(y, p), evaluate(withdrew, p)
-        table.append({"method": name, "auc": e["auc"], "brier": e["brier"], "auc_withdrew": w["auc"]})
+        s = evaluate(y[sched], p[sched])["auc"] if both else None
+        table.append({"method": name, "auc": e["auc"], "brier": e["brier"], "auc_withdrew": w["auc"], "auc_scheduled": s})
 
     add(f"served ({model['method']})", served["probability"].to_numpy(dtype=float))
     if len(np.unique(y_hist)) == 2:  # every candidate fitted on the whole history (Platt on its own scores)
@@ -107,7 +139,7 @@ def benchmark(folder: str, at: str, config: DropOffConfig = DropOffConfig()) -> 
         "instant": T.isoformat(), "served_method": model["method"], "reason": model["evaluation"].get("reason"),
         "confidence_score": model["confidence_score"], "history_rows": int(len(history)),
         "history_positive_rate": round(rate, 4), "scored_enrollments": int(len(rows)),
-        "dropped_out": int(y.sum()), "withdrew": int(withdrew.sum()),
+        "dropped_out": int(y.sum()), "withdrew": int(withdrew.sum()), "scheduled_enrollments": int(sched.sum()),
         "positions": sorted({round(float(p), 3) for p in rows["position"].dropna()}),
         "base_rate_brier": round(float(np.mean((rate - y) ** 2)), 4),
         "high_labels": int((levels == "high").sum()),
@@ -125,11 +157,12 @@ def render(result: dict) -> str:
              f"served: {result['served_method']} (confidence {result['confidence_score']})"
              + (f" -- {result['reason']}" if result["reason"] else ""),
              f"held out on the history: {json.dumps(result['held_out_evaluation'])}", "",
-             f"{'method':42} {'AUC':>7} {'Brier':>7} {'AUC withdrew':>13}"]
+             f"{'method':42} {'AUC':>7} {'Brier':>7} {'AUC withdrew':>13} {'AUC scheduled':>14}"]
     best = max((r["auc"] or 0) for r in result["table"] if r["method"].startswith("baseline")) if len(result["table"]) > 2 else None
     for r in result["table"]:
         lines.append(f"{r['method']:42} {r['auc'] if r['auc'] is not None else '-':>7} {r['brier']:>7} "
-                     f"{r['auc_withdrew'] if r['auc_withdrew'] is not None else '-':>13}")
+                     f"{r['auc_withdrew'] if r['auc_withdrew'] is not None else '-':>13} "
+                     f"{r['auc_scheduled'] if r.get('auc_scheduled') is not None else '-':>14}")
     lines += ["", f"base rate Brier {result['base_rate_brier']}; best baseline AUC {best}; "
               f"'high' labels {result['high_labels']} ({result['high_labels_below_confidence']} with confidence under the threshold)"]
     return "\n".join(lines)
@@ -138,11 +171,15 @@ def render(result: dict) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--replay", default="reference/data/oulad-2013", help="the recording (an OULAD extract)")
     parser.add_argument("--at", default="2013J:0.25", help="the instant: <presentation>:<fraction of its run> or a date")
+    parser.add_argument("--sandbox", metavar="PROFILE", help="score the synthetic sandbox platform of this profile instead")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the sandbox platform")
+    parser.add_argument("--at-day", type=float, default=60, help="sandbox: the instant, in days from its day 0")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    result = benchmark(args.replay, args.at)
+    result = (sandbox_benchmark(args.sandbox, args.seed, args.at_day) if args.sandbox
+              else benchmark(args.replay, args.at))
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0

@@ -2,6 +2,13 @@
 
 All arrays are indexed by entity number (the id number). Vectorised numpy, except loops
 over courses (a few hundred at most).
+
+Scheduled courses (contract 1.1): 40 % of the courses (at least two) run once, 4-8 weeks
+(``expected_weeks``), their starts staggered over the timeline (so at the sandbox's "now" some
+runs are over and some are in progress); their assessed items (quiz, exercise, project) have a
+``due_at`` spread evenly over the run (22:00 UTC, the last one 2 days before its end) and a
+``weight`` (quiz 1 : exercise 2 : project 3, summing to 100 per course). Self-paced courses have
+neither. Inside a course the unassessed items (video, reading) come first.
 """
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import dataclasses
 import numpy as np
 
 from analytics_pipeline.sandbox.profiles import DAY, HOUR, START, Profile
+from analytics_pipeline.sandbox.tables import NULL_TS
 
 LEARNER, TRAINER, ORG_ADMIN, PLATFORM_ADMIN = 1, 2, 4, 8
 ROLE_NAMES = ["learner", "trainer", "org_admin", "platform_admin"]
@@ -17,6 +25,9 @@ CONTENT_TYPES = ["video", "reading", "quiz", "exercise", "project"]
 CONTENT_TYPE_P = [0.3, 0.2, 0.2, 0.2, 0.1]
 # (min, max) minutes of each content type
 CONTENT_MINUTES = np.array([[5, 30], [5, 20], [5, 15], [15, 60], [60, 240]])
+ASSESSED_TYPES = 2  # content types >= this (quiz, exercise, project) are assessed
+WEIGHT_BY_TYPE = np.array([0.0, 0.0, 1.0, 2.0, 3.0])
+SCHEDULED_SHARE = 0.4
 TIMEZONES = [("Europe/Paris", 1), ("America/New_York", -5), ("Asia/Tokyo", 9),
              ("America/Los_Angeles", -8), ("Asia/Kolkata", 5.5), ("UTC", 0)]
 SKILL_DOMAINS = ["programming", "data", "design", "management", "communication", None]
@@ -57,6 +68,15 @@ class Directory:
     content_skill_id: np.ndarray
     content_updated: np.ndarray
     course_content_ptr: np.ndarray  # course -> range of its content items
+    course_starts: np.ndarray     # scheduled run start (NULL_TS = self-paced)
+    course_ends: np.ndarray       # scheduled run end (NULL_TS = self-paced)
+    course_walk: np.ndarray       # items a session walks through: the unassessed ones (scheduled), else all
+    content_due: np.ndarray       # deadline (NULL_TS = none)
+    content_weight: np.ndarray    # share of the course grade (NaN = ungraded)
+
+    @property
+    def course_scheduled(self) -> np.ndarray:
+        return self.course_starts != NULL_TS
 
 
 def org_sizes(rng: np.random.Generator, learners: int, n_orgs: int) -> np.ndarray:
@@ -132,13 +152,47 @@ def build_directory(rng: np.random.Generator, p: Profile) -> Directory:
     cs_id = np.concatenate([rng.choice(p.skills, k, replace=False) for k in n_cs])
     cs_target = rng.integers(8, 20, len(cs_id)) * 5
 
-    # content items: 5-20 per course, all five types, 1-2 of the course's skills each
+    # scheduled runs: a share of the courses, starts stratified over the timeline
+    n_sched = min(p.courses, max(2, int(round(SCHEDULED_SHARE * p.courses))))
+    sched = np.zeros(p.courses, bool)
+    sched[rng.permutation(p.courses)[:n_sched]] = True
+    course_weeks = np.where(sched, rng.integers(4, 9, p.courses), course_weeks)
+    if not sched.all() and not (course_weeks < 0).any():
+        course_weeks[np.flatnonzero(~sched)[0]] = -1  # the contract's null expected_weeks stays served
+    rank = np.empty(n_sched, np.int64)
+    rank[rng.permutation(n_sched)] = np.arange(n_sched)
+    spread = max(p.timeline_days - 35, 1)
+    start_day = 1 + (rank + rng.random(n_sched)) / n_sched * spread
+    starts = np.full(p.courses, NULL_TS)
+    starts[sched] = START + (np.floor(start_day) * DAY).astype(np.int64)
+    ends = np.where(sched, starts + course_weeks * 7 * DAY, NULL_TS)
+
+    # content items: 5-20 per course, all five types, 1-2 of the course's skills each;
+    # each course has an unassessed first item and an assessed last one, unassessed ones first
     n_items = rng.integers(5, 21, p.courses)
     cc_ptr = np.concatenate([[0], np.cumsum(n_items)])
     content_course = np.repeat(np.arange(p.courses), n_items)
     n_content = len(content_course)
     ctype = rng.choice(5, n_content, p=CONTENT_TYPE_P)
+    ctype[cc_ptr[:-1]] = rng.integers(0, ASSESSED_TYPES, p.courses)
+    ctype[cc_ptr[1:] - 1] = rng.integers(ASSESSED_TYPES, 5, p.courses)
     ctype[:5] = np.arange(5)
+    assessed = ctype >= ASSESSED_TYPES
+    ctype = ctype[np.lexsort((assessed, content_course))]
+    assessed = ctype >= ASSESSED_TYPES
+    n_plain = np.bincount(content_course, weights=~assessed, minlength=p.courses).astype(np.int64)
+    walk = np.where(sched, n_plain, n_items)
+    # deadlines: the k-th of K assessed items of a scheduled course is due at (k+1)/K of the run
+    dl = assessed & sched[content_course]
+    n_dl = np.bincount(content_course[dl], minlength=p.courses)
+    k = np.flatnonzero(dl) - cc_ptr[content_course[dl]] - n_plain[content_course[dl]]
+    c_dl = content_course[dl]
+    due_day = ((k + 1) / n_dl[c_dl] * (course_weeks[c_dl] * 7 - 2)).astype(np.int64)
+    due = np.full(n_content, NULL_TS)
+    due[dl] = starts[c_dl] + due_day * DAY - 2 * HOUR
+    weight = np.full(n_content, np.nan)
+    w = WEIGHT_BY_TYPE[ctype[dl]]
+    weight[dl] = np.round(100 * w / np.bincount(c_dl, weights=w, minlength=p.courses)[c_dl], 1)
     lo, hi = CONTENT_MINUTES[ctype, 0], CONTENT_MINUTES[ctype, 1]
     minutes = np.round(lo + rng.random(n_content) * (hi - lo))
     minutes[rng.random(n_content) < 0.05] = np.nan
@@ -156,4 +210,4 @@ def build_directory(rng: np.random.Generator, p: Profile) -> Directory:
                      user_org, roles, created, p.learners, skill_domain, skill_level,
                      skill_updated, course_org, course_trainer, course_weeks, course_created,
                      cs_ptr, cs_id, cs_target, content_course, ctype, minutes, ck_ptr, ck_id,
-                     content_updated, cc_ptr)
+                     content_updated, cc_ptr, starts, ends, walk, due, weight)

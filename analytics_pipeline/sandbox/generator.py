@@ -11,11 +11,20 @@ Realism, and the rules a predictive model is evaluated on (details in ``activity
 - organisations have Zipf-like sizes, with at least two of 3-9 learners; some settings
   carry a ``timezone`` that shifts their learners' active hours;
 - users: learners, trainers and org admins per organisation, two platform admins;
-- **drop-off rule**: each learner has a latent engagement e ~ Beta(2, 2.2) and a drop-off
-  instant = max(first enrollment, START) + Exponential(mean 10 + 300 e^2) days; after it
-  the learner has no learning events; their activity fades over the 14 days before it
-  (sessions kept with probability clip(days left / 14, 0.25, 1)). ``ground_truth()``
-  returns engagement and drop-off instant per learner;
+- **scheduled courses** (contract 1.1): 40 % of the courses run once for 4-8 weeks
+  (``starts_at``/``ends_at``, starts staggered over the timeline); their quizzes, exercises and
+  projects have a ``due_at`` spread over the run and a ``weight``; the other courses are
+  self-paced (no run, no deadlines);
+- **drop-out rule** (per enrollment): each learner has a latent engagement e ~ Beta(2, 2.2)
+  (risk = 1 - e). In a scheduled course the learner drops out with probability
+  0.08 + 0.75 (1 - e)^2, mostly early in the run (position ~ Beta(1.1, 3.5)); deadlines are
+  submitted around the due date (some late), missed more often by low-engagement learners and
+  much more often in the three weeks before they quit; activity fades over the 14 days before
+  it and stops after it. 75 % of those drop-outs are withdrawn (``withdrawn_at`` 1-14 days after
+  their last activity, before the run's end); the other enrollments are completed (graded, pass
+  or fail, as OULAD's final results) at the run's end. In a self-paced course dropping out is going quiet
+  (quit after Exponential(mean 10 + 300 e^2) days); 40 % of them are withdrawn the same way.
+  ``ground_truth()`` returns engagement, course kind and quit instant per enrollment;
 - weekly bursts / quiet weeks and weekend dips; ~3 % of events arrive late (updated_at
   1-72 h after occurred_at); enrollments stop at 100 % progress;
 - some assessment results fail; a couple of learners are erased (deletions for their user,
@@ -87,7 +96,8 @@ class Platform:
         a = build_activity(rng, p, d)
         self.start, self.now = START, START + p.days * DAY
         self.end = START + p.timeline_days * DAY
-        self._truth = (a.engagement, a.dropoff_at)
+        self._truth = (a.engagement[a.enr_user], a.enr_user, a.enr_course, d.course_scheduled[a.enr_course],
+                       a.enr_quit, a.enr_deadlines, a.enr_submitted)
         erase_of = np.full(len(d.user_org), NEVER)
         erase_of[a.erased_users] = a.erase_at
         self.tables: dict[str, Table] = {}
@@ -140,10 +150,12 @@ class Platform:
             id_field("id", "num", COURSE_ID), obj_field("name", "name"), obj_field("description", "description", False),
             id_field("organization_id", "org", ORG_ID, False, True),
             id_field("trainer_id", "trainer", USER_ID, False, True), int_field("expected_weeks", "weeks", False),
+            ts_field("starts_at", "starts_at", False), ts_field("ends_at", "ends_at", False),
             obj_field("skills", "skills", False), ts_field("created_at", "created_at"), ts_field("updated_at", "updated_at")],
             {"num": np.arange(n_c), "name": np.array([f"{t} track {c}" for c, t in enumerate(topics)], object),
              "description": np.array([None if c % 5 == 0 else f"Learn {t} step by step." for c, t in enumerate(topics)], object),
              "org": d.course_org, "trainer": d.course_trainer, "weeks": d.course_weeks, "skills": course_skills,
+             "starts_at": d.course_starts, "ends_at": d.course_ends,
              "created_at": d.course_created, "updated_at": d.course_created + rng.integers(60, 7 * DAY, n_c)},
             np.arange(n_c), COURSE_ID))
         n_ct = len(d.content_course)
@@ -154,11 +166,13 @@ class Platform:
             id_field("id", "num", CONTENT_ID), id_field("course_id", "course", COURSE_ID),
             obj_field("title", "title", False), cat_field("content_type", "ctype", dirs.CONTENT_TYPES),
             obj_field("skill_ids", "skills", False), num_field("duration_minutes", "minutes", 0, False),
+            ts_field("due_at", "due_at", False), num_field("weight", "weight", 1, False, pct=True),
             ts_field("updated_at", "updated_at")],
             {"num": np.arange(n_ct), "course": d.content_course, "ctype": d.content_type,
              "title": np.array([None if i % 17 == 0 else f"{dirs.CONTENT_TYPES[t].title()} {i}"
                                 for i, t in enumerate(d.content_type.tolist())], object),
-             "skills": skill_lists, "minutes": d.content_minutes, "updated_at": d.content_updated},
+             "skills": skill_lists, "minutes": d.content_minutes, "updated_at": d.content_updated,
+             "due_at": d.content_due, "weight": d.content_weight},
             np.arange(n_ct), CONTENT_ID))
         prefs = preferences(rng, d)
         self._add(Table("user-preferences", [
@@ -168,7 +182,7 @@ class Platform:
             ts_field("updated_at", "updated_at")], prefs, prefs["user"], USER_ID, erase_of))
 
     def _activity_tables(self, rng, p: Profile, d, a, erase_of) -> None:
-        enr = enrollment_versions(rng, p, a)
+        enr = enrollment_versions(rng, p, d, a)
         self._add(Table("enrollments", [
             id_field("id", "enr", ENROLLMENT_ID), id_field("user_id", "user", USER_ID),
             id_field("course_id", "course", COURSE_ID), ts_field("enrolled_at", "enrolled_at"),
@@ -231,7 +245,11 @@ class Platform:
                 "counts": {name: t.visible_count(self.now) for name, t in self.tables.items()}}
 
     def ground_truth(self) -> pd.DataFrame:
-        """Per learner: latent engagement and drop-off instant (the rule's hidden truth)."""
-        engagement, dropoff = self._truth
-        return pd.DataFrame({"user_id": USER_ID(np.arange(len(engagement))), "engagement": engagement,
-                             "dropoff_at": pd.to_datetime(dropoff, unit="s", utc=True)})
+        """Per enrollment: the learner's latent engagement, whether the course is scheduled, the
+        quit instant of the drop-out rule (NaT = never), the course's deadlines and how many the
+        learner submitted."""
+        engagement, user, course, scheduled, quit, deadlines, submitted = self._truth
+        quit_at = pd.to_datetime(np.where(quit < self.end + 365 * DAY, quit, np.iinfo(np.int64).min), unit="s", utc=True)
+        return pd.DataFrame({"user_id": USER_ID(user), "course_id": COURSE_ID(course), "engagement": engagement,
+                             "scheduled": scheduled, "quit_at": quit_at, "deadlines": deadlines,
+                             "submitted": submitted})

@@ -1,12 +1,19 @@
 """Derived synthetic rows: enrollment versions, assessment results, user skills, preferences.
 
 - Enrollment versions: one when enrolled (progress 0), one per day with activity (published
-  1-3 h after that UTC day ends, with the cumulative progress), a withdrawal version for half
-  of the unfinished enrollments of learners who dropped off (3-20 days after the drop-off);
-  30 % of withdrawn enrollments are deleted 1-10 days later.
+  1-3 h after that UTC day ends, with the cumulative progress); completed at the event that
+  reaches 100 %, or (scheduled course, not withdrawn) graded at the end of the run (+1 h..3 days,
+  progress as it is: a submission counts 60 / K %, so the progress tracks what was submitted),
+  pass or fail, as OULAD's final results.
+  A **withdrawal** version for 75 % of the drop-outs of scheduled courses (quit before the run's
+  end) and 40 % of those of self-paced ones, unless completed: withdrawn 1-14 days after the
+  enrollment's last learning event (or after max(enrolled, start) without any), never before the
+  last progress version, and (scheduled) before the run's end; 30 % of withdrawn enrollments are
+  deleted 1-10 days later.
 - Assessment results: a completed quiz (always), exercise (70 %) or project (90 %) is
-  submitted; score ~ N(30 + 55 e, 15) clipped to 0-100, passing score 50-80 per assessment;
-  half of the failures are retaken 1-4 days later (+8 points on average).
+  submitted, a deadline submission always; score ~ N(30 + 55 e, 15) clipped to 0-100, passing
+  score 50-80 per assessment; half of the failures are retaken 1-4 days later (+8 points on
+  average), unless the learner quit the course by then.
 - User skills: about five self-declared skills per learner (never assessed), then one version per
   assessment of the skill with mastery = mean score so far.
 """
@@ -24,7 +31,7 @@ STATUSES = ["active", "completed", "withdrawn"]
 ASSESSED_P = np.array([0.0, 0.0, 1.0, 0.7, 0.9])  # by content type
 
 
-def enrollment_versions(rng, p: Profile, a: Activity) -> dict:
+def enrollment_versions(rng, p: Profile, d: Directory, a: Activity) -> dict:
     """Version rows of the enrollments (column ``enr`` = enrollment number)."""
     ev, n_enr, end = a.ev, len(a.enr_user), START + p.timeline_days * DAY
     day = (ev["occurred"] - START) // DAY
@@ -41,10 +48,24 @@ def enrollment_versions(rng, p: Profile, a: Activity) -> dict:
     v_updated = START + (v_day + 1) * DAY + rng.integers(HOUR, 3 * HOUR, len(v_enr))
     np.maximum.at(last_update, v_enr, v_updated)
 
-    dropped = a.dropoff_at[a.enr_user] < end
-    withdraw = dropped & (completed_at == NULL_TS) & (rng.random(n_enr) < 0.5)
-    withdrawn_at = np.maximum(a.dropoff_at[a.enr_user], last_update) + rng.integers(3 * DAY, 20 * DAY, n_enr)
-    withdraw &= withdrawn_at < end
+    sched = d.course_scheduled[a.enr_course]
+    starts, ends = d.course_starts[a.enr_course], d.course_ends[a.enr_course]
+    quit = a.enr_quit
+    last_event = np.full(n_enr, NULL_TS)
+    if len(ev["enr"]):
+        np.maximum.at(last_event, ev["enr"], ev["occurred"])
+    since = np.maximum(np.where(last_event != NULL_TS, last_event, a.enr_enrolled), np.where(sched, starts, NULL_TS))
+    withdrawn_at = np.maximum(since + rng.integers(DAY, 14 * DAY, n_enr), last_update + HOUR)
+    dropped = (quit < end) & (completed_at == NULL_TS) & np.where(sched, quit < ends, True)
+    withdraw = dropped & (rng.random(n_enr) < np.where(sched, 0.75, 0.4))
+    withdraw &= (withdrawn_at < end) & np.where(sched, withdrawn_at < ends, True)
+    # scheduled: every enrollment not withdrawn is graded (completed) at the run's end, pass or
+    # fail as OULAD's final results; its progress is what the learner submitted
+    graded = sched & ~withdraw & (completed_at == NULL_TS)
+    graded_at = np.maximum(ends + rng.integers(HOUR, 3 * DAY, n_enr), last_update + HOUR)
+    graded &= graded_at < end
+    g = np.flatnonzero(graded)
+    completed_at[g] = graded_at[g]
     w = np.flatnonzero(withdraw)
     deleted_at = np.full(n_enr, NEVER)
     gone = w[rng.random(len(w)) < 0.3]
@@ -55,14 +76,15 @@ def enrollment_versions(rng, p: Profile, a: Activity) -> dict:
 
     n0 = np.arange(n_enr)
     cols = {
-        "enr": np.concatenate([n0, v_enr, w]),
-        "updated_at": np.concatenate([a.enr_enrolled + rng.integers(1, 60, n_enr), v_updated, withdrawn_at[w]]),
-        "progress_percent": np.concatenate([np.zeros(n_enr), v_prog, final_prog[w]]),
+        "enr": np.concatenate([n0, v_enr, w, g]),
+        "updated_at": np.concatenate([a.enr_enrolled + rng.integers(1, 60, n_enr), v_updated, withdrawn_at[w],
+                                      graded_at[g]]),
+        "progress_percent": np.concatenate([np.zeros(n_enr), v_prog, final_prog[w], final_prog[g]]),
         "status": np.concatenate([np.full(n_enr, ACTIVE), np.where(done, STATUS_COMPLETED, ACTIVE),
-                                  np.full(len(w), WITHDRAWN)]),
+                                  np.full(len(w), WITHDRAWN), np.full(len(g), STATUS_COMPLETED)]),
         "completed_at": np.concatenate([np.full(n_enr, NULL_TS), np.where(done, completed_at[v_enr], NULL_TS),
-                                        np.full(len(w), NULL_TS)]),
-        "withdrawn_at": np.concatenate([np.full(n_enr + len(v_enr), NULL_TS), withdrawn_at[w]]),
+                                        np.full(len(w), NULL_TS), completed_at[g]]),
+        "withdrawn_at": np.concatenate([np.full(n_enr + len(v_enr), NULL_TS), withdrawn_at[w], np.full(len(g), NULL_TS)]),
     }
     enr = cols["enr"]
     cols.update(user=a.enr_user[enr], course=a.enr_course[enr], enrolled_at=a.enr_enrolled[enr],
@@ -73,7 +95,7 @@ def enrollment_versions(rng, p: Profile, a: Activity) -> dict:
 def assessment_results(rng, p: Profile, d: Directory, a: Activity) -> dict:
     """Assessment rows sorted by submitted_at (row number = id number)."""
     ev, end = a.ev, START + p.timeline_days * DAY
-    take = (ev["etype"] == COMPLETED) & (rng.random(len(ev["etype"])) < ASSESSED_P[ev["ctype"]])
+    take = (ev["etype"] == COMPLETED) & ((rng.random(len(ev["etype"])) < ASSESSED_P[ev["ctype"]]) | ev["sub"])
     idx = np.flatnonzero(take)
     e = a.engagement[ev["user"][idx]]
     n_content = len(d.content_course)
@@ -84,6 +106,7 @@ def assessment_results(rng, p: Profile, d: Directory, a: Activity) -> dict:
     failed = score < passing_by_content[content]
     retake = np.flatnonzero(failed & (rng.random(len(idx)) < 0.5))
     user = np.concatenate([ev["user"][idx], ev["user"][idx][retake]])
+    quit = a.enr_quit[np.concatenate([ev["enr"][idx], ev["enr"][idx][retake]])]
     cols = {
         "user": user,
         "course": np.concatenate([ev["course"][idx], ev["course"][idx][retake]]),
@@ -92,7 +115,7 @@ def assessment_results(rng, p: Profile, d: Directory, a: Activity) -> dict:
         "score": np.round(np.concatenate([score, np.clip(score[retake] + rng.normal(8, 8, len(retake)), 0, 100)]) * 2) / 2,
     }
     cols["passing_score"] = passing_by_content[cols["content"]].astype(float)
-    keep = (cols["submitted_at"] < end) & (cols["submitted_at"] < a.dropoff_at[user] + 2 * DAY)
+    keep = (cols["submitted_at"] < end) & (cols["submitted_at"] < quit)
     cols = {k: v[keep] for k, v in cols.items()}
     n = len(cols["user"])
     skill = d.content_skill_id[d.content_skill_ptr[cols["content"]]]

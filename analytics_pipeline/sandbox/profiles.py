@@ -78,4 +78,6 @@ def resolve_profile(profile: str | Profile = "XS", **overrides) -> Profile:
         base = dataclasses.replace(base, name=f"{base.name}-custom", **changes)
     if base.organizations < 3 or base.learners < 30:
         raise ValueError("a profile needs at least 3 organizations and 30 learners")
+    if base.timeline_days < 7 or base.days < 1:
+        raise ValueError("a profile needs at least 1 day of history and 7 days of timeline (days + future_days)")
     return base

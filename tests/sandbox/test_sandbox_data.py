@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analytics_pipeline.sandbox import Platform, resolve_profile
 
@@ -67,13 +68,22 @@ def test_events_late_arrivals_and_progress(client):
     assert daily.max() > 2 * daily.median()  # bursts and quiet days
 
 
-def test_drop_off_rule_no_events_after_drop_off(client, platform_xs):
-    truth = platform_xs.ground_truth()
+def test_drop_off_rule_no_events_after_the_quit_instant(client, platform_xs):
+    truth = platform_xs.ground_truth()  # per enrollment (the drop-out rule is per course since issue 14)
     events = pd.DataFrame(client.read_all("learning-events"))
-    last = pd.to_datetime(events.groupby("user_id").occurred_at.max()).rename("last")
-    joined = truth.set_index("user_id").join(last, how="inner")
-    assert (joined["last"] <= joined["dropoff_at"] + pd.Timedelta(hours=6)).all()
+    last = pd.to_datetime(events.groupby(["user_id", "course_id"]).occurred_at.max()).rename("last")
+    joined = truth.set_index(["user_id", "course_id"]).join(last, how="inner")
+    quit = joined.loc[joined["quit_at"].notna()]
+    assert (quit["last"] <= quit["quit_at"] + pd.Timedelta(hours=6)).all()
     now = pd.Timestamp(platform_xs.now, unit="s", tz="UTC")
-    dropped = (truth.dropoff_at < now).mean()
-    assert 0.2 < dropped < 0.9
-    assert truth.engagement[truth.dropoff_at < now].mean() < truth.engagement[truth.dropoff_at >= now].mean()
+    dropped = truth.quit_at.notna() & (truth.quit_at < now)
+    assert 0.2 < dropped.mean() < 0.9
+    assert truth.engagement[dropped].mean() < truth.engagement[~dropped].mean()
+
+
+def test_short_timelines_generate_or_are_refused():
+    # two weeks or less: one quiet and one burst week still fit (used to raise IndexError)
+    short = Platform(resolve_profile("XS", days=10, future_days=0), 3)
+    assert len(short.tables["learning-events"]) > 0
+    with pytest.raises(ValueError, match="7 days of timeline"):
+        resolve_profile("XS", days=3, future_days=0)
