@@ -30,7 +30,7 @@ def _layer_definitions() -> list[dg.Definitions]:
 def build_resources() -> dict:
     resources = {"warehouse": WarehouseResource(database_url=dg.EnvVar("DATABASE_URL"))}
     try:  # the sources layer adds the LMS API resource
-        from analytics_pipeline.sources.client import LmsApiResource
+        from analytics_pipeline.resources import LmsApiResource
     except ImportError:
         pass
     else:

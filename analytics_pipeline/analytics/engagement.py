@@ -82,7 +82,9 @@ def _score(cfg: EngagementConfig, sessions_per_week, minutes, days_since, n_type
 def sessionise(ev: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
     """Sessions of events (columns user_id, occurred_at, duration_seconds).
 
-    Returns one row per session: user_id, start, end, minutes.
+    Returns one row per session: user_id, start, end, seconds, minutes. Means of session
+    lengths are taken over ``seconds`` (whole seconds add up exactly; sixtieths do not, so a
+    mean of exactly x.5 minutes could round either way with the order of summation).
     """
     ev = ev.sort_values(["user_id", "occurred_at", "duration_seconds"], kind="stable")
     same_user = ev["user_id"].eq(ev["user_id"].shift())
@@ -93,7 +95,8 @@ def sessionise(ev: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
     g = ev.groupby("session", sort=False)
     s = pd.DataFrame({"user_id": g["user_id"].first(), "start": g["occurred_at"].first(),
                       "end": g["end"].last()})
-    s["minutes"] = (s["end"] - s["start"]) / pd.Timedelta(minutes=1)
+    s["seconds"] = (s["end"] - s["start"]) / pd.Timedelta(seconds=1)
+    s["minutes"] = s["seconds"] / 60.0
     return s.reset_index(drop=True)
 
 
@@ -130,8 +133,9 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
 
     out = pd.DataFrame(index=learners)
     # --- window W ---------------------------------------------------------------------
-    sw = sess.loc[sess["in_w"]].groupby("user_id")["minutes"].agg(["size", "mean"])
+    sw = sess.loc[sess["in_w"]].groupby("user_id")["seconds"].agg(["size", "mean"])
     sw = sw.reindex(learners)
+    sw["mean"] = sw["mean"] / 60.0  # mean minutes from the exact mean of seconds
     n_sessions = sw["size"].fillna(0).to_numpy()
     out["sessions_per_week"] = common.clip_numeric(n_sessions / (cfg.window_days / 7.0))
     minutes = common.round_half_up(sw["mean"].fillna(0.0).to_numpy())
@@ -157,7 +161,8 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
 
     # --- weekly scores, oldest first (columns weeks-1 ... 0) -----------------------------
     cols = np.arange(weeks - 1, -1, -1)
-    ws = sess.groupby(["user_id", "week"])["minutes"].agg(["size", "mean"])
+    ws = sess.groupby(["user_id", "week"])["seconds"].agg(["size", "mean"])
+    ws["mean"] = ws["mean"] / 60.0
     w_n = ws["size"].unstack().reindex(index=learners, columns=cols).fillna(0).to_numpy()
     w_min = common.round_half_up(
         ws["mean"].unstack().reindex(index=learners, columns=cols).fillna(0.0).to_numpy())

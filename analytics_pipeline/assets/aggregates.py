@@ -6,6 +6,8 @@ Not partitioned: a view is one current state (the leaderboards cover the current
 month, the aggregates each learner's latest unexpired snapshot), so the nightly job refreshes
 them once after the day's writes and ``leaderboard_refresh`` refreshes the two leaderboards hourly.
 
+Wiring only: refresh and read-back are ``aggregates/store.py``.
+
 No collision with the nightly writes (docs/gamification.md, "Schedules and collisions"):
 - both leaderboard assets are in the Dagster pool ``leaderboards`` (limit 1): two refreshes of
   the hourly job and of the nightly job never run at the same time;
@@ -15,21 +17,14 @@ No collision with the nightly writes (docs/gamification.md, "Schedules and colli
   publishes a whole day, never a half-written one.
 """
 
-import time
-
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
-from analytics_pipeline.assets.gamification import LEDGER_LOCK_SQL
+from analytics_pipeline.aggregates.store import LedgerBusy, leaderboard_entries, refresh_view, smallest_group
 from analytics_pipeline.assets.learner_analytics import independent_check_result, independent_check_spec
+from analytics_pipeline.orchestration.pools import WAREHOUSE_HEAVY
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse import independent_check
-
-try:
-    from analytics_pipeline.orchestration.pools import WAREHOUSE_HEAVY
-except ImportError:  # pragma: no cover - before the scaling layer lands
-    WAREHOUSE_HEAVY = "warehouse_heavy"
 
 GROUP = "aggregates"
 LEADERBOARDS_POOL = "leaderboards"
@@ -42,32 +37,7 @@ class RefreshConfig(dg.Config):
     lock_timeout_seconds: int = 900
 
 
-def refresh_view(engine: sa.Engine, view: str, ledger_lock: bool, lock_timeout_seconds: int = 900) -> dict:
-    """REFRESH MATERIALIZED VIEW CONCURRENTLY ``view`` (plain REFRESH the first time, when the
-    view was created WITH NO DATA); return rows and duration."""
-    started = time.monotonic()
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"set local lock_timeout = '{int(lock_timeout_seconds)}s'"))
-        if ledger_lock:
-            try:
-                conn.execute(sa.text(f"select pg_advisory_xact_lock({LEDGER_LOCK_SQL})"))
-            except sa.exc.OperationalError as exc:
-                raise dg.Failure(
-                    f"{view}: the ledger was being written for more than {lock_timeout_seconds} s; "
-                    "refresh not started (the next run retries)."
-                ) from exc
-        populated = conn.execute(
-            sa.text("select relispopulated from pg_class where oid = to_regclass(:v)"), {"v": view}
-        ).scalar_one()
-        concurrently = "concurrently " if populated else ""
-        conn.execute(sa.text(f"refresh materialized view {concurrently}{view}"))
-    seconds = time.monotonic() - started
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(f"select count(*) from {view}")).scalar_one()
-    return {"rows": int(rows), "refresh_seconds": round(seconds, 3), "concurrently": bool(populated)}
-
-
-def _independent(name: str, engine: sa.Engine) -> list:
+def _independent(name: str, engine) -> list:
     """The view's independent check (warehouse/independent_check.py) as a WARN result: as of
     the newest unexpired snapshot (peer comparison) or now (leaderboards, skill demand)."""
     check_name = independent_check.AGGREGATE_CHECKS[name]
@@ -95,14 +65,12 @@ def _leaderboard(name: str, period: str):
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                config: RefreshConfig) -> dg.MaterializeResult:
-        stats = refresh_view(warehouse.engine(), name, ledger_lock=True,
-                             lock_timeout_seconds=config.lock_timeout_seconds)
-        with warehouse.engine().connect() as conn:
-            shown = conn.execute(sa.text(
-                f"select count(*) filter (where is_anonymous), count(*) filter (where not is_anonymous) from {name}"
-            )).one()
-        return dg.MaterializeResult(metadata={**stats, "anonymous_entries": int(shown[0]),
-                                              "public_entries": int(shown[1])},
+        try:
+            stats = refresh_view(warehouse.engine(), name, ledger_lock=True,
+                                 lock_timeout_seconds=config.lock_timeout_seconds)
+        except LedgerBusy as exc:
+            raise dg.Failure(str(exc)) from exc
+        return dg.MaterializeResult(metadata={**stats, **leaderboard_entries(warehouse.engine(), name)},
                                     check_results=_independent(name, warehouse.engine()))
 
     return _asset
@@ -128,9 +96,7 @@ def _k_anonymous_view(name: str, count_column: str, deps: list[str], description
     )
     def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
         stats = refresh_view(warehouse.engine(), name, ledger_lock=False)
-        with warehouse.engine().connect() as conn:
-            smallest, k = conn.execute(sa.text(f"select min({count_column}), k_anonymity() from {name}")).one()
-        return dg.MaterializeResult(metadata={**stats, "smallest_published_group": int(smallest or 0), "k": int(k)},
+        return dg.MaterializeResult(metadata={**stats, **smallest_group(warehouse.engine(), name, count_column)},
                                     check_results=_independent(name, warehouse.engine()))
 
     return _asset

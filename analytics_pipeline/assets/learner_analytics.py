@@ -1,7 +1,7 @@
 """The six learner analytics as daily-partitioned Dagster assets, generated from one spec.
 
 Partition day D has snapshot instant T = D + 1 day (UTC midnight ending the day). Each asset
-runs ``warehouse.learner_snapshots.run_snapshot``: reads the rows known at T by learner hash
+runs ``analytics.store.run_snapshot``: reads the rows known at T by learner hash
 chunks, calls the pure function of ``analytics``, validates each chunk with the category's
 quality suite (``quality``: GX expectation types, evaluated with vectorised pandas; GX itself
 is the reference engine, same results) and COPYs it, all in one transaction that replaces the
@@ -20,7 +20,7 @@ from analytics_pipeline.orchestration.column_docs import column_description
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse import independent_check
-from analytics_pipeline.warehouse.learner_snapshots import (
+from analytics_pipeline.analytics.store import (
     DEFAULT_CHUNK_LEARNERS, JSON_COLUMNS, SOURCE_TABLES, QualityError, SnapshotReport,
     category_config, run_snapshot, update_activity_summary)
 

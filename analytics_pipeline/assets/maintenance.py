@@ -1,8 +1,9 @@
-"""Warehouse maintenance: monthly partitions of the snapshot tables, created ahead of need."""
+"""Warehouse maintenance: monthly partitions of the snapshot tables, created ahead of need
+(wiring of ``governance/store.py``'s ``ensure_snapshot_partitions``)."""
 
 import dagster as dg
-import sqlalchemy as sa
 
+from analytics_pipeline.governance.store import ensure_snapshot_partitions
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.resources import WarehouseResource
 
@@ -22,19 +23,8 @@ MONTHS_AHEAD = 2
     ),
 )
 def snapshot_partitions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    instant = snapshot_instant(context)
     with warehouse.engine().begin() as conn:
-        created = conn.execute(
-            sa.text("select ensure_snapshot_partitions(:at, :at, :ahead)"),
-            {"at": instant.to_pydatetime(), "ahead": MONTHS_AHEAD},
-        ).scalar_one()
-        total = conn.execute(
-            sa.text(
-                "select count(*) from pg_inherits i join pg_class p on p.oid = i.inhparent "
-                "where p.relname in (select partitioned_snapshot_tables())"
-            )
-        ).scalar_one()
-    return dg.MaterializeResult(metadata={"partitions_created": created, "partitions_total": total})
+        return dg.MaterializeResult(metadata=ensure_snapshot_partitions(conn, snapshot_instant(context), MONTHS_AHEAD))
 
 
 defs = dg.Definitions(assets=[snapshot_partitions])

@@ -1,33 +1,25 @@
 """The analyst report: one self-contained HTML page per nightly run, written to REPORTS_DIR.
 
-Thin over ``analytics_pipeline.reporting`` (pure rendering) and ``sql/queries/reporting/``
-(reads; the leaderboard comes from the masked view leaderboard_weekly: hidden learners left out,
-anonymous ones masked, as sql/migrations/0005_gamification.sql builds it). It depends
+Wiring only, over the reporting layer: ``reporting/store.py`` (reads), ``reporting/render.py``
+(pure rendering) and ``reporting/publish.py`` (the files). What only Dagster knows — the latest
+evaluation of every asset check, the materialized days — is read here. It depends
 on every other asset of the code location, so within the nightly job it runs last and its
 "pipeline health" section sees the night's results.
 """
 
-import fcntl
 import importlib
-import os
 import pkgutil
-import shutil
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
 from analytics_pipeline import assets as assets_package
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
-from analytics_pipeline.orchestration.table_counts import COUNTED_TABLES, row_counts
-from analytics_pipeline.reporting import ReportData, render_report, summary_markdown
+from analytics_pipeline.reporting import render_report, summary_markdown
+from analytics_pipeline.reporting.publish import publish_latest, write_report
+from analytics_pipeline.reporting.store import collect_report_data
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.warehouse import sql_text
-
-TOP_N = 10
-CRITICAL_GAP = 40.0
 
 
 def _other_layer_keys() -> list[dg.AssetKey]:
@@ -44,47 +36,6 @@ def _other_layer_keys() -> list[dg.AssetKey]:
                 elif isinstance(item, dg.AssetSpec):
                     keys.add(item.key)
     return sorted(keys, key=lambda k: k.to_user_string())
-
-
-def _read(conn, name: str, **params) -> pd.DataFrame:
-    result = conn.execute(sa.text(sql_text(f"reporting/{name}.sql")), params)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-
-
-def day_table_rows(conn, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Rows per counted table for the reported day: a snapshot table (one with ``calculated_at``)
-    counts the rows of the day's snapshot (calculated_at = T), any other table every row it holds
-    now; ``rows`` None when the table does not exist yet."""
-    snapshot_tables = set(conn.execute(sa.text(
-        "select table_name from information_schema.columns where table_schema = 'public' "
-        "and column_name = 'calculated_at' and table_name = any(:tables)"), {"tables": list(COUNTED_TABLES)}).scalars())
-    totals = row_counts(conn)
-    rows = []
-    for table in COUNTED_TABLES:
-        if table in snapshot_tables:
-            count = conn.execute(sa.text(f'select count(*) from "{table}" where calculated_at = :t'),
-                                 {"t": as_of.to_pydatetime()}).scalar_one()
-            rows.append((table, int(count), "day"))
-        else:
-            rows.append((table, totals[table], "all"))
-    return pd.DataFrame(rows, columns=["table", "rows", "scope"])
-
-
-def publish_latest(instance: dg.DagsterInstance, asset_key: dg.AssetKey, folder: Path, partition: str) -> tuple[str, bool]:
-    """Copy this day's report to ``latest.html`` when it is the newest day: of the asset's
-    materialized partitions and the dated report files (this run's is written already). A backfill
-    of an older day leaves latest.html alone. Under an exclusive lock on the folder, so a backfill
-    run finishing beside the nightly run cannot put an older day back. Returns (newest day, is this it)."""
-    with open(folder / ".latest.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        days = set(instance.get_materialized_partitions(asset_key))
-        days |= {p.stem.removeprefix("analyst_report_") for p in folder.glob("analyst_report_????-??-??.html")}
-        newest = max(days | {partition})
-        if partition >= newest:
-            temporary = folder / f".latest.{partition}.tmp"
-            shutil.copyfile(folder / f"analyst_report_{partition}.html", temporary)
-            os.replace(temporary, folder / "latest.html")
-    return newest, partition >= newest
 
 
 def latest_check_results(instance: dg.DagsterInstance, check_keys) -> pd.DataFrame:
@@ -104,23 +55,6 @@ def _check_keys(context: dg.AssetExecutionContext):
         return context.repository_def.asset_graph.asset_check_keys
     except Exception:  # no repository on the context
         return context.job_def.asset_layer.asset_graph.asset_check_keys
-
-
-def collect_report_data(conn, partition: str, as_of: pd.Timestamp, k_anonymity: int) -> ReportData:
-    at = as_of.to_pydatetime()
-    return ReportData(
-        partition=partition,
-        generated_at=pd.Timestamp.now(tz="UTC"),
-        engagement=_read(conn, "engagement_by_organization", as_of=at),
-        velocity=_read(conn, "velocity_status_by_organization", as_of=at),
-        skill_gaps=_read(conn, "common_skill_gaps", as_of=at, critical_gap=CRITICAL_GAP, top=15),
-        leaderboard=_read(conn, "leaderboard_top", top=TOP_N),
-        peers=_read(conn, "peer_comparisons"),
-        drop_off=_read(conn, "drop_off_risk", as_of=at),
-        table_rows=day_table_rows(conn, as_of),
-        quarantine=_read(conn, "quarantine_share"),
-        k_anonymity=k_anonymity,
-    )
 
 
 @dg.asset(
@@ -148,10 +82,9 @@ def analyst_report(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     data.checks = latest_check_results(context.instance, _check_keys(context))
     html_text = render_report(data)
     folder = settings.reports_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"analyst_report_{partition}.html"
-    path.write_text(html_text, encoding="utf-8")
-    newest, is_newest = publish_latest(context.instance, context.asset_key, folder, partition)
+    path = write_report(folder, partition, html_text)
+    newest, is_newest = publish_latest(folder, partition,
+                                       lambda: context.instance.get_materialized_partitions(context.asset_key))
     failed = int((data.checks["status"] == "FAILED").sum()) if not data.checks.empty else 0
     return dg.MaterializeResult(metadata={
         "summary": dg.MetadataValue.md(summary_markdown(data, path, newest)),

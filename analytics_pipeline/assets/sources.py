@@ -2,21 +2,21 @@
 
 Each asset reads its endpoint incrementally (watermark in ``extraction_watermarks``), validates
 the rows against the contract, quarantines the invalid ones and upserts the rest, all in one
-transaction (``sources/loader.py``). ``deletions`` runs last and applies ``/v1/deletions``.
+transaction (``sources/store/tables.py``). ``deletions`` runs last and applies ``/v1/deletions``.
 Run config ``full_refresh: true`` re-reads from the beginning. Each asset carries a non-blocking
 check that fails when the quarantined share of the run exceeds QUARANTINE_MAX_SHARE: the data
 that passed is committed and consistent, the check tells the operator the source is unhealthy.
 """
 import dagster as dg
-import sqlalchemy as sa
 
-from analytics_pipeline.resources import WarehouseResource
+from analytics_pipeline.resources import LmsApiResource, WarehouseResource
 from analytics_pipeline.settings import env
-from analytics_pipeline.sources.client import LmsApiResource
-from analytics_pipeline.sources.deletions import DeletionSink
-from analytics_pipeline.sources.loader import DEFAULT_BATCH_ROWS, ExtractionStats, TableSink, extract, format_watermark
+from analytics_pipeline.sources.store.deletions import DeletionSink
+from analytics_pipeline.sources.store.tables import (
+    DEFAULT_BATCH_ROWS, ExtractionStats, TableSink, extract, format_watermark, table_rows,
+)
 from analytics_pipeline.sources.specs import DELETIONS_RESOURCE, SOURCES, SourceSpec
-from analytics_pipeline.sources.xapi_loader import tables_from_lrs
+from analytics_pipeline.sources.store.xapi import tables_from_lrs
 
 GROUP = "sources"
 OWNERS = ["team:data-platform"]
@@ -76,11 +76,6 @@ def _check_result(key: str, stats: ExtractionStats) -> dg.AssetCheckResult:
     )
 
 
-def _table_rows(warehouse: WarehouseResource, table: str) -> int:
-    with warehouse.engine().connect() as conn:
-        return conn.execute(sa.text(f"select count(*) from {table}")).scalar_one()
-
-
 def build_extraction_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     """The asset that extracts ``spec.resource`` into ``spec.table``."""
 
@@ -100,7 +95,7 @@ def build_extraction_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 run_id=context.run_id, full_refresh=config.full_refresh, batch_rows=config.batch_rows, log=context.log,
             )
         return dg.MaterializeResult(
-            metadata=_metadata(stats, _table_rows(warehouse, spec.table), lms_api),
+            metadata=_metadata(stats, table_rows(warehouse.engine(), spec.table), lms_api),
             check_results=[_check_result(spec.table, stats)],
         )
 

@@ -12,13 +12,12 @@ of the tables listed by :func:`tables_from_lrs`.
 import dagster as dg
 
 from analytics_pipeline.assets.sources import (CODE_VERSION, GROUP, OWNERS, ExtractionConfig, _check_result,
-                                               _table_rows, quarantine_check)
-from analytics_pipeline.resources import WarehouseResource
+                                               quarantine_check)
+from analytics_pipeline.resources import WarehouseResource, XapiLrsResource
 from analytics_pipeline.settings import env
-from analytics_pipeline.sources.xapi_client import XapiLrsResource
-from analytics_pipeline.sources.xapi_loader import (ACTIVITY_TABLES, ROSTER_TABLES, XapiStats, extract_statements,
+from analytics_pipeline.sources.store.tables import format_watermark, table_rows
+from analytics_pipeline.sources.store.xapi import (ACTIVITY_TABLES, ROSTER_TABLES, XapiStats, extract_statements,
                                                     tables_from_lrs)
-from analytics_pipeline.sources.loader import format_watermark
 
 KINDS = {"xapi", "postgres"}
 CHECKED = "learning_events"
@@ -82,7 +81,7 @@ def build_xapi_asset(tables: tuple[str, ...], rosters: str) -> dg.AssetsDefiniti
             )
         for table in tables:
             if table in (*ACTIVITY_TABLES, *ROSTER_TABLES):
-                metadata = _stats_metadata(stats, table, _table_rows(warehouse, table), xapi_lrs)
+                metadata = _stats_metadata(stats, table, table_rows(warehouse.engine(), table), xapi_lrs)
             else:
                 metadata = {"supplied_by": "none (XAPI_ROSTERS=lrs)"}
             yield dg.MaterializeResult(asset_key=table, metadata=metadata)

@@ -21,7 +21,9 @@ activity_type (points)              source_id                      timestamp
 
 Points come from ``PointRules``.  With ``PointRules.award_once_per_item`` (default) a
 learner earns each content item, course and assessment (and its excellence bonus) once: the
-earliest qualifying event/enrollment/result by timestamp, ties broken by id.
+earliest qualifying event/enrollment/result by timestamp, ties broken by id.  A completed
+event without content id names no item: every such completion pays (docs/gamification.md,
+"Origins of the ledger": ``id:<event id>``).
 
 ``metadata`` is a JSON-serialisable dict (native Python str/int/float, ISO dates):
 content: ``content_id, course_id, content_type``; course: ``course_id``; assessment:
@@ -80,11 +82,14 @@ def _prepare(df: pd.DataFrame, ts_col: str, T: pd.Timestamp, id_cols=("id", "use
 
 
 def completed_contents(learning_events: pd.DataFrame, T, once_per_item: bool = True) -> pd.DataFrame:
-    """``completed`` learning events at or before T (first per learner and content item)."""
+    """``completed`` learning events at or before T (first per learner and content item; every
+    completion without a content id, which names no item to pay once for)."""
     ev = _prepare(learning_events, "occurred_at", _as_utc(T))
     ev = ev[ev["event_type"].astype("str") == "completed"]
-    if once_per_item:
-        ev = ev.drop_duplicates(["user_id", "content_id"], keep="first")
+    if once_per_item:  # a completion without content id is no item: it pays on its own
+        content = ev["content_id"].astype("string")
+        no_item = (content.isna() | (content.str.len() == 0)).to_numpy()
+        ev = ev[no_item | ~ev.duplicated(["user_id", "content_id"], keep="first").to_numpy()]
     return ev.reset_index(drop=True)
 
 

@@ -22,3 +22,18 @@ def groups_below_k(frame: pd.DataFrame, count_column: str, k: int) -> pd.DataFra
         raise KeyError(f"{count_column!r} is not a column of the published groups ({list(frame.columns)})")
     counts = pd.to_numeric(frame[count_column], errors="coerce")
     return frame[counts.isna() | (counts < effective_k(k))]
+
+
+def k_anonymity_verdict(published: pd.DataFrame, count_column: str, k: int,
+                        sql_k: int | None = None) -> tuple[bool, dict]:
+    """(passed, metadata): passed when no published group is under k (testable on any query result)."""
+    k = effective_k(k)
+    small = groups_below_k(published, count_column, k)
+    counts = pd.to_numeric(published[count_column], errors="coerce")
+    return small.empty, {
+        "k": k,
+        "k_in_sql": sql_k if sql_k is not None else "-",
+        "groups_published": len(published),
+        "groups_below_k": len(small),
+        "smallest_group": int(counts.min()) if counts.notna().any() else "-",
+    }

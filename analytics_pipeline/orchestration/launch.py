@@ -23,8 +23,15 @@ import requests
 from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.orchestration.display import RunDisplay, describe_steps
 from analytics_pipeline.orchestration.executors import EXECUTOR_NAME, PARTITION_TAG, default_kind, kind_for_platform
-from analytics_pipeline.orchestration.process_group import StopRequested, run_until_signalled, stop_on_signals
-from analytics_pipeline.orchestration.table_counts import row_counts
+from analytics_pipeline.orchestration.process_group import (
+    ProcessTree,
+    StopRequested,
+    parent_ignores_sigterm,
+    run_until_signalled,
+    spawning,
+    stop_on_signals,
+)
+from analytics_pipeline.warehouse.table_counts import row_counts
 from analytics_pipeline.runtime import prepare_environment
 from analytics_pipeline.settings import PROJECT_ROOT, Settings
 from analytics_pipeline.warehouse.engine import make_engine
@@ -67,7 +74,8 @@ def sandbox_if_needed(settings: Settings, while_starting: Callable[[], None] | N
     ]
     if settings.sandbox_replay:
         command += ["--replay", settings.sandbox_replay, "--at", settings.sandbox_replay_at]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT)
+    with spawning():  # under `make ui`, a stop signal arriving meanwhile is raised once we hold the process
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
         while_starting()
@@ -254,15 +262,26 @@ def _launched_run(instance, launch: str) -> str | None:
 
 def run_ui(settings: Settings, port: int = 3000) -> int:
     """`make ui`: the sandbox (when needed) and `dagster dev`, stopped together — with every process
-    they started — on Ctrl-C, SIGTERM or SIGHUP (orchestration/process_group.py)."""
-    try:
-        with stop_on_signals():
+    they started — on Ctrl-C, SIGTERM or SIGHUP, or when `make` dies (orchestration/process_group.py);
+    a signal during start-up stops whatever had started by then."""
+    tree = ProcessTree()
+    adopted = False
+    with stop_on_signals():
+        try:
             prepare_environment(settings)
             if not port_is_free(port):
                 raise WarehouseError(f"Port {port} is taken: stop what runs there or pass --port (make ui UI_PORT=...).")
+            if parent_ignores_sigterm():
+                print(f"warning: the parent process (pid {os.getppid()}) ignores SIGTERM, so `kill` of it does not reach "
+                      f"the UI; stop it with Ctrl-C or `kill {os.getpid()}`", file=sys.stderr, flush=True)
+            tree.adopt()  # after the embedded PostgreSQL, which outlives `make ui`
+            adopted = True
             with sandbox_if_needed(settings):
                 command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
                 print(f"Dagster UI on http://127.0.0.1:{port} (with the daemon; Ctrl-C stops both)", flush=True)
-                return run_until_signalled(command, cwd=PROJECT_ROOT)
-    except StopRequested as stop:
-        return 128 + stop.signum
+                return run_until_signalled(command, cwd=PROJECT_ROOT, tree=tree)
+        except StopRequested as stop:
+            return 128 + stop.signum
+        finally:
+            if adopted:  # whatever is still alive, e.g. after a signal during start-up
+                tree.stop()

@@ -1,6 +1,6 @@
 """The LMS read API client: a pooled ``requests.Session``, bounded retries, cursor pagination.
 
-``LmsApiResource`` is the Dagster resource (configuration); ``LmsClient`` does the HTTP work:
+``LmsClient`` does the HTTP work (its Dagster resource, ``LmsApiResource``, is in ``resources.py``):
 
 - connect and read timeouts on every request;
 - transient failures — 5xx, 429, dropped or refused connections, timeouts, bodies cut short
@@ -26,14 +26,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import backoff
-import dagster as dg
 import orjson
 import pyarrow as pa
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from analytics_pipeline.settings import ENVIRONMENT, env
 from analytics_pipeline.sources.columnar import decode_page
 from analytics_pipeline.sources.errors import (
     AuthenticationError,
@@ -277,62 +275,3 @@ class LmsClient(PooledClient):
                 )
             seen.add(cursor)
             params = {**params, "cursor": cursor}
-
-
-def _from_env(name: str, cast=str):
-    """``dg.EnvVar(name)`` when the variable differs from its documented default, else the default.
-
-    (Dagster resolves an EnvVar at run time and fails when it is unset; the defaults of
-    ``settings.ENVIRONMENT`` keep `make run` working without exporting every variable.)
-    """
-    default = ENVIRONMENT[name][0]
-    if env(name) == default:
-        return cast(default) if default else default
-    return dg.EnvVar.int(name) if cast is int else dg.EnvVar(name)
-
-
-class HttpSourceResource(dg.ConfigurableResource):
-    """Timeouts and retry budget of an HTTP source (the LMS API, an xAPI LRS)."""
-
-    connect_timeout_seconds: float = 5.0
-    read_timeout_seconds: int = 30
-    max_retry_seconds: float = 120.0
-    backoff_base_seconds: float = 0.5
-    backoff_max_seconds: float = 30.0
-
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(self.max_retry_seconds, self.backoff_base_seconds, self.backoff_max_seconds)
-
-
-class LmsApiResource(HttpSourceResource):
-    """The LMS read API (base URL, bearer token, paging, timeouts and retry budget)."""
-
-    base_url: str
-    token: str
-    page_size: int = 5000
-
-    @classmethod
-    def from_environment(cls) -> LmsApiResource:
-        """Configured from LMS_API_URL, LMS_API_TOKEN, LMS_PAGE_SIZE, LMS_TIMEOUT_SECONDS, LMS_MAX_RETRY_SECONDS."""
-        return cls(
-            base_url=dg.EnvVar("LMS_API_URL"),
-            token=_from_env("LMS_API_TOKEN"),
-            page_size=_from_env("LMS_PAGE_SIZE", int),
-            read_timeout_seconds=_from_env("LMS_TIMEOUT_SECONDS", int),
-            max_retry_seconds=float(env("LMS_MAX_RETRY_SECONDS")),
-        )
-
-    def client(self, logger: logging.Logger | None = None) -> LmsClient:
-        return LmsClient(
-            self.base_url,
-            self.token,
-            page_size=self.page_size,
-            connect_timeout_seconds=self.connect_timeout_seconds,
-            read_timeout_seconds=self.read_timeout_seconds,
-            retry=self.retry_policy(),
-            logger=logger,
-        )
-
-    def describe(self) -> str:
-        """Where the resource points, for metadata (never the token)."""
-        return f"{self.base_url} (page size {self.page_size})"

@@ -21,8 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from analytics_pipeline.settings import env
-from analytics_pipeline.sources.client import HttpSourceResource, PooledClient, RetryPolicy, _from_env, redact
+from analytics_pipeline.sources.client import PooledClient, RetryPolicy, redact
 from analytics_pipeline.sources.errors import (
     CursorLoopError,
     SourceError,
@@ -120,40 +119,3 @@ class XapiClient(PooledClient):
             seen.add(page.more)
             # `more`: a path from the host's root (the spec; Ralph: "/xAPI/statements?..."), or a full IRL
             url, params = urljoin(self.base_url, page.more), None
-
-
-class XapiLrsResource(HttpSourceResource):
-    """An xAPI Learning Record Store (base URL, basic-auth credentials, paging, retry budget)."""
-
-    base_url: str
-    username: str
-    password: str
-    version: str = "1.0.3"
-    limit: int = 500
-    platform_url: str = ""
-    default_passing_score: float = 60.0
-    since_overlap_seconds: float = 0.0
-    rosters: str = "contract"
-    read_timeout_seconds: int = 60
-
-    @classmethod
-    def from_environment(cls) -> XapiLrsResource:
-        """Configured from the XAPI_* settings (and LMS_TIMEOUT_SECONDS, LMS_MAX_RETRY_SECONDS)."""
-        return cls(
-            base_url=env("XAPI_LRS_URL"), username=env("XAPI_LRS_USERNAME"), password=_from_env("XAPI_LRS_PASSWORD"),
-            version=env("XAPI_VERSION"), limit=int(env("XAPI_PAGE_SIZE")), platform_url=env("XAPI_PLATFORM_URL"),
-            default_passing_score=float(env("XAPI_DEFAULT_PASSING_SCORE")),
-            since_overlap_seconds=float(env("XAPI_SINCE_OVERLAP_SECONDS")), rosters=env("XAPI_ROSTERS"),
-            read_timeout_seconds=int(env("LMS_TIMEOUT_SECONDS")), max_retry_seconds=float(env("LMS_MAX_RETRY_SECONDS")),
-        )
-
-    def client(self, logger: logging.Logger | None = None) -> XapiClient:
-        return XapiClient(
-            self.base_url, self.username, self.password, version=self.version, limit=self.limit,
-            connect_timeout_seconds=self.connect_timeout_seconds, read_timeout_seconds=self.read_timeout_seconds,
-            retry=self.retry_policy(), logger=logger,
-        )
-
-    def describe(self) -> str:
-        """Where the resource points, for metadata (never the password)."""
-        return f"{self.base_url} (xAPI {self.version}, user {self.username}, rosters from {self.rosters})"

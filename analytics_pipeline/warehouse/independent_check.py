@@ -9,8 +9,12 @@ by key (learner, or group): numbers within the rounding of the published value, 
 timestamps exactly, JSON lists element by element. A missing value (NULL / NaN / None) equals
 only another missing value, so a placeholder 0 where the check finds no data is a mismatch.
 
-No Dagster here: the asset checks (``assets/learner_analytics.py``, ``assets/aggregates.py``)
-and the tests call :func:`check`.
+The gamification checks (ledger, totals / levels / streaks, achievements) compose one statement
+of the awards (``checks/gamification_awards.sql``); their ``scope`` leaves out the learners whose
+ledger reaches back before T − 90 d, which the retained raw rows can no longer recompute.
+
+No Dagster here: the asset checks (``assets/learner_analytics.py``, ``assets/aggregates.py``,
+``assets/gamification.py``) and the tests call :func:`check`.
 """
 from __future__ import annotations
 
@@ -46,6 +50,9 @@ class Check:
     columns: dict[str, tuple[str, float | None]]
     keys: tuple[str, ...] = ("user_id",)
     parts: dict[str, str] = field(default_factory=dict)
+    #: SQL of the keys left out on both sides (``:t``, ``:kept``): what the raw tables can no
+    #: longer recompute (the gamification of learners whose ledger reaches back before T − 90 d)
+    scope: str | None = None
 
 
 def _snapshot(table: str) -> str:
@@ -95,6 +102,52 @@ CHECKS: dict[str, Check] = {
     **{f"leaderboard_{period}": _leaderboard(period, unit) for period, unit in (("weekly", "week"),
                                                                                ("monthly", "month"))},
 }
+_AWARDS = {"awards": "checks/gamification_awards.sql"}
+_LEDGER_TYPES = ("content_completed", "course_completed", "assessment_passed",
+                 "assessment_excellence_bonus", "daily_first_activity", "streak_bonus")
+#: learners whose gamification reaches back before T − 90 d, which the retained raw rows cannot
+#: recompute: an item award (archived ones included) before it, a day award more than a local day
+#: (26 h) before it, or an active day that ended before it. A new warehouse catches up on exactly
+#: T − 90 d .. T, so there it leaves out nobody.
+_BEFORE_RETENTION = """
+select user_id from point_ledger_all
+where "timestamp" < cast(:kept as timestamptz)
+      - case when activity_type in ('daily_first_activity', 'streak_bonus') then interval '26 hours'
+             else interval '0' end
+union
+select user_id from daily_activity where last_activity_at < :kept"""
+#: achievements count passes on the whole history: also the learners with results retention retired
+_RESULTS_RETIRED = _BEFORE_RETENTION + """
+union
+select user_id from learner_activity_summary where results_retired > 0"""
+CHECKS.update({
+    "points_ledger": Check(
+        "checks/points_ledger.sql",
+        "select user_id, " + ", ".join(
+            f"coalesce(sum(points) filter (where activity_type = '{t}'), 0) as {t}" for t in _LEDGER_TYPES)
+        + ', sum(points) as total_points, count(*) as awards from point_transactions '
+          'where "timestamp" <= :t group by user_id',
+        {**{t: ("num", 0) for t in _LEDGER_TYPES}, "total_points": ("num", 0), "awards": ("num", 0)},
+        parts=_AWARDS, scope=_BEFORE_RETENTION),
+    "user_points": Check(
+        "checks/user_points.sql",
+        "select user_id, total_points, current_level, current_streak, longest_streak from user_points",
+        {"total_points": ("num", 0), "current_level": ("num", 0), "current_streak": ("num", 0),
+         "longest_streak": ("num", 0)},
+        parts=_AWARDS, scope=_BEFORE_RETENTION),
+    "achievements": Check(
+        "checks/achievements.sql",
+        "select user_id, count(*) as achievements, jsonb_agg(jsonb_build_object("
+        "'achievement_id', achievement_id, 'earned_at', "
+        "to_char(earned_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')) order by achievement_id) "
+        "as earned from user_achievements where earned_at <= :t group by user_id",
+        {"achievements": ("num", 0), "earned": ("json", 0)},
+        parts=_AWARDS, scope=_RESULTS_RETIRED),
+})
+#: gamification table -> its check; T of user_points is the latest partition end processed
+#: (:func:`gamification_as_of`), of the others the partition's end
+GAMIFICATION_CHECKS = {"point_transactions": "points_ledger", "user_points": "user_points",
+                       "user_achievements": "achievements"}
 #: learner-analytics category -> its check (same name); aggregate view -> its check
 AGGREGATE_CHECKS = {"peer_comparison_aggregates": "peer_comparison",
                     "skill_demand_aggregates": "skill_demand",
@@ -124,6 +177,16 @@ def independent_rows(engine: Engine, name: str, T: pd.Timestamp) -> pd.DataFrame
 def published_rows(engine: Engine, name: str, T: pd.Timestamp) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.read_sql_query(sa.text(CHECKS[name].published), conn, params={"t": utc(T).to_pydatetime()})
+
+
+def out_of_scope(engine: Engine, name: str, T: pd.Timestamp) -> set[str]:
+    """Keys the check leaves out on both sides (``Check.scope``), as compared keys."""
+    spec = CHECKS[name]
+    if spec.scope is None:
+        return set()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(spec.scope), _params(utc(T))).all()
+    return {"|".join(str(v) for v in row) for row in rows}
 
 
 def _parsed(series: pd.Series) -> pd.Series:
@@ -239,8 +302,19 @@ def check(engine: Engine, name: str, T: pd.Timestamp | None) -> dict:
         theirs = pd.DataFrame({c: pd.Series(dtype=object) for c in (*spec.keys, *spec.columns)})
     else:
         theirs = independent_rows(engine, name, T)
-    report = compare(spec.columns, published_rows(engine, name, T), theirs, spec.keys)
-    return {"check": name, "snapshot_instant": utc(T).isoformat(), **report}
+    ours = published_rows(engine, name, T)
+    left_out = out_of_scope(engine, name, T)
+    if left_out:
+        ours, theirs = (frame[~_key_strings(frame, spec.keys).isin(left_out).to_numpy()]
+                        for frame in (ours, theirs))
+    report = compare(spec.columns, ours, theirs, spec.keys)
+    return {"check": name, "snapshot_instant": utc(T).isoformat(), "out_of_scope": len(left_out), **report}
+
+
+def _key_strings(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
+    if not len(frame):
+        return pd.Series([], dtype=object)
+    return frame[list(keys)].astype(str).agg("|".join, axis=1)
 
 
 def check_or_error(engine: Engine, name: str, T: pd.Timestamp | None) -> dict:
@@ -255,6 +329,23 @@ def check_or_error(engine: Engine, name: str, T: pd.Timestamp | None) -> dict:
                 "only_published_count": 0, "only_independent": [], "only_independent_count": 0,
                 "columns": {}, "mismatching_count": 0, "mismatching": [], "passed": False,
                 "error": f"{type(exc).__name__}: {exc}"[:2000]}
+
+
+def gamification_as_of(engine: Engine) -> pd.Timestamp | None:
+    """The latest partition end the gamification processed: what user_points is computed as of."""
+    with engine.connect() as conn:
+        value = conn.execute(sa.text("select cast(value #>> '{}' as timestamptz) from pipeline_settings "
+                                     "where key = 'gamification_as_of'")).scalar()
+    return None if value is None else utc(pd.Timestamp(value))
+
+
+def gamification_report(engine: Engine, table: str, T: pd.Timestamp) -> dict:
+    """The check of gamification ``table`` (point_transactions, user_points, user_achievements)
+    after the partition of ``T`` was written: user_points as of the gamification's as-of (the
+    latest partition end processed, T or later), the others at T. Never raises."""
+    name = GAMIFICATION_CHECKS[table]
+    at = (gamification_as_of(engine) if name == "user_points" else None) or T
+    return check_or_error(engine, name, at)
 
 
 def latest_snapshot_instant(engine: Engine) -> pd.Timestamp | None:
@@ -273,4 +364,49 @@ def summary(report: dict) -> str:
     return (f"{report['check']} at {report['snapshot_instant']}: {report['compared']} compared, "
             f"{report['mismatching_count']} mismatching "
             f"(published only {report['only_published_count']}, independent only "
-            f"{report['only_independent_count']}{', columns ' + str(bad) if bad else ''})")
+            f"{report['only_independent_count']}{', columns ' + str(bad) if bad else ''}"
+            f"{'; left out ' + str(report['out_of_scope']) if report.get('out_of_scope') else ''})")
+
+
+def check_all(engine: Engine, T: pd.Timestamp, names=None) -> dict[str, dict]:
+    """Every check (or ``names``) at the nightly's T, each with its run time (``seconds``): the
+    peer comparison at the newest unexpired snapshot, user_points at the gamification's as-of."""
+    import time
+
+    reports = {}
+    for name in names or CHECKS:
+        at = {"peer_comparison": latest_snapshot_instant, "user_points": gamification_as_of}.get(
+            name, lambda _engine: T)(engine)
+        started = time.perf_counter()
+        report = check_or_error(engine, name, at)
+        reports[name] = {**report, "seconds": round(time.perf_counter() - started, 3)}
+    return reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m analytics_pipeline.warehouse.independent_check --database-url URL --at T``:
+    every check on a warehouse (a kept benchmark database, a replay run), one line each."""
+    import argparse
+
+    from analytics_pipeline.warehouse.engine import make_engine
+
+    parser = argparse.ArgumentParser(prog="python -m analytics_pipeline.warehouse.independent_check")
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--at", required=True, help="the nightly's snapshot instant T (ISO, UTC)")
+    parser.add_argument("--json", default=None, help="write the reports to this file")
+    parser.add_argument("names", nargs="*", help=f"checks to run (default all): {', '.join(CHECKS)}")
+    args = parser.parse_args(argv)
+    unknown = set(args.names) - set(CHECKS)
+    if unknown:
+        parser.error(f"unknown checks: {sorted(unknown)}")
+    reports = check_all(make_engine(args.database_url), utc(pd.Timestamp(args.at)), args.names or None)
+    for report in reports.values():
+        print(f"{summary(report)} [{report['seconds']} s]")
+    if args.json:
+        with open(args.json, "w") as sink:
+            json.dump(reports, sink, indent=2, default=str)
+    return 0 if all(r["passed"] for r in reports.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -103,3 +103,17 @@ def test_no_enrollments():
     out = compute_engagement(enrollments(["x"]).iloc[:0], EVENTS, T)
     assert list(out.columns) == COLUMNS and len(out) == 0
     assert CATEGORIES["engagement"][1] == "engagement_analytics"
+
+
+def test_a_mean_of_exactly_half_a_minute_rounds_up_whatever_the_summation_order():
+    # three one-event sessions in W, in time order 816 s, 869 s, 3265 s: mean 4950 / 3 = 1650 s
+    # = 27.5 min -> 28 (half up). Summed as minutes (13.6 + 14.48… + 54.41…) the mean is
+    # 27.499999999999996 in this order and was published as 27 (found by the independent
+    # check on the S platform, where SQL and pandas summed in different orders).
+    rows = [("u1", T - 3 * DAY, 816, "video"), ("u1", T - 2 * DAY, 869, "video"),
+            ("u1", T - 1 * DAY, 3265, "video")]
+    r = compute_engagement(enrollments(["u1"]), events(rows), T).set_index("user_id").loc["u1"]
+    assert r.avg_session_duration == 28
+    assert r.sessions_per_week == 3 / 4
+    assert r.overall_score == score(3 / 4, 28, 1, 1)
+    assert r.weekly_trend[-1] == score(3, 28, 1, 1)  # week 0: the same three sessions

@@ -31,3 +31,19 @@ def test_every_completion_pays_when_configured(frames):
 def test_nothing_in_nothing_out(frames):
     out = item_awards(frames.no_events, frames.no_results, frames.no_enrollments, frames.T)
     assert out.empty and list(out.columns)[-1] == "origin_id"
+
+
+def test_each_completion_without_content_id_pays_once_per_item_or_not(frames):
+    # u1 completes c1 twice and three times without content id (null, null, empty) on one day:
+    # c1 pays once (10), each completion without content id on its own (3 × 10): 40. Found by the independent check
+    # (a nightly window collapsed the id-less completions into one award).
+    events = frames.events([
+        ("e1", "u1", "c1", "completed", "2024-03-08 09:00"),
+        ("e2", "u1", "c1", "completed", "2024-03-08 10:00"),
+        ("e3", "u1", None, "completed", "2024-03-08 11:00"),
+        ("e4", "u1", None, "completed", "2024-03-08 12:00"),
+        ("e5", "u1", "", "completed", "2024-03-08 13:00"),
+    ])
+    awards = item_awards(events, frames.no_results, frames.no_enrollments, frames.T)
+    assert awards["source_id"].tolist() == ["u1:c1", "id:e3", "id:e4", "id:e5"]
+    assert awards["points"].sum() == 40

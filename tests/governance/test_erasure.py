@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from analytics_pipeline.assets.governance import process_erasures
+from analytics_pipeline.governance.store import process_erasures
 from tests.governance.people import PEOPLE, seed_people
 
 T = pd.Timestamp.now(tz="UTC").normalize().to_pydatetime()

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from analytics_pipeline.assets.governance import apply_access_control, k_anonymity_of_frame, k_anonymity_result
+from analytics_pipeline.governance.kanon import k_anonymity_verdict
+from analytics_pipeline.governance.store import apply_access_control, k_anonymity_result
 from analytics_pipeline.governance.kanon import effective_k, groups_below_k
 
 T = pd.Timestamp.now(tz="UTC").normalize().to_pydatetime()
@@ -21,11 +22,11 @@ def test_groups_below_k_pure():
 
 def test_check_fails_on_a_planted_small_group_and_passes_without_it():
     published = pd.DataFrame({"organization_id": ["o1", "o2"], "competency_level": ["beginner"] * 2, "sample_size": [12, 3]})
-    failed = k_anonymity_of_frame(published, "sample_size", 5)
-    assert not failed.passed and failed.metadata["groups_below_k"].value == 1 and failed.metadata["smallest_group"].value == 3
-    assert k_anonymity_of_frame(published.iloc[:1], "sample_size", 5).passed
-    assert k_anonymity_of_frame(published.iloc[:0], "sample_size", 5).passed
-    assert not k_anonymity_of_frame(published.assign(sample_size=["12", "x"]), "sample_size", 5).passed  # not a number
+    passed, metadata = k_anonymity_verdict(published, "sample_size", 5)
+    assert not passed and metadata["groups_below_k"] == 1 and metadata["smallest_group"] == 3
+    assert k_anonymity_verdict(published.iloc[:1], "sample_size", 5)[0]
+    assert k_anonymity_verdict(published.iloc[:0], "sample_size", 5)[0]
+    assert not k_anonymity_verdict(published.assign(sample_size=["12", "x"]), "sample_size", 5)[0]  # not a number
 
 
 def _org_of(conn, org: str, learners: int, skill_month) -> None:
@@ -55,10 +56,10 @@ def test_an_organisation_of_nine_gets_no_peer_row_and_the_checks_pass(clean_ware
         cells = conn.execute(sa.text("select skill_id, learner_count from skill_demand_aggregates")).all()
         assert cells == [("skill-python", 10)]  # the 9 of January are not published
         for view, column in (("peer_comparison_aggregates", "sample_size"), ("skill_demand_aggregates", "learner_count")):
-            result = k_anonymity_result(conn, view, column, 10)
-            assert result.passed and result.metadata["k_in_sql"].value == 10
+            passed, metadata = k_anonymity_result(conn, view, column, 10)
+            assert passed and metadata["k_in_sql"] == 10
         # a stricter k set later: the published group of 10 is now under k → the blocking check fails
-        assert not k_anonymity_result(conn, "peer_comparison_aggregates", "sample_size", 11).passed
+        assert not k_anonymity_result(conn, "peer_comparison_aggregates", "sample_size", 11)[0]
 
 
 def test_k_setting_written_for_sql_never_below_five(clean_warehouse):

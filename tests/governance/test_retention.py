@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from analytics_pipeline.assets.governance import apply_retention, expiry_problems, retention_violations
+from analytics_pipeline.governance.store import apply_retention, expiry_problems, retention_violations
 from analytics_pipeline.governance.policy import RETENTION_POLICY
 from tests.governance.people import seed_people
 

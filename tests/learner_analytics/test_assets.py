@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from analytics_pipeline.assets.learner_analytics import ASSETS
 from analytics_pipeline.resources import WarehouseResource
-from analytics_pipeline.warehouse.learner_snapshots import run_snapshot
+from analytics_pipeline.analytics.store import run_snapshot
 
 from . import raw
 
@@ -113,7 +113,7 @@ def test_bad_frame_through_the_writer_path_rolls_back(clean_warehouse):
         frame.loc[1, "trend"] = "up"
         return frame
 
-    from analytics_pipeline.warehouse.learner_snapshots import QualityError
+    from analytics_pipeline.analytics.store import QualityError
     with pytest.raises(QualityError) as info:
         run_snapshot(clean_warehouse, "performance", T, transform=corrupt)
     failed = {(f["expectation"], f["column"]) for f in info.value.outcome.failures}

@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from analytics_pipeline.warehouse import independent_check
-from analytics_pipeline.warehouse.learner_snapshots import run_snapshot, update_activity_summary
+from analytics_pipeline.analytics.store import run_snapshot, update_activity_summary
 
 from . import raw
 

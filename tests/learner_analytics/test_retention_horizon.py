@@ -16,9 +16,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from analytics_pipeline.analytics import CATEGORIES
-from analytics_pipeline.assets.governance import apply_retention
+from analytics_pipeline.governance.store import apply_retention
 from analytics_pipeline.governance.policy import RETENTION_POLICY
-from analytics_pipeline.warehouse.learner_snapshots import run_snapshot, update_activity_summary
+from analytics_pipeline.analytics.store import run_snapshot, update_activity_summary
 
 from . import raw
 

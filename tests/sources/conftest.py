@@ -7,7 +7,7 @@ import pytest
 from analytics_pipeline.assets.sources import SOURCE_ASSETS, deletions
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.sandbox import start_in_thread
-from analytics_pipeline.sources.client import LmsApiResource
+from analytics_pipeline.resources import LmsApiResource
 
 TOKEN = "sources-test-token"
 ALL_ASSETS = [*SOURCE_ASSETS, deletions]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from analytics_pipeline.assets.sources import SOURCE_ASSETS, deletions
 from analytics_pipeline.sandbox import start_in_thread
-from analytics_pipeline.sources.loader import format_watermark
+from analytics_pipeline.sources.store.tables import format_watermark
 from analytics_pipeline.sources.specs import SOURCES
 from tests.sources.conftest import TOKEN, api_resource, materialize
 

@@ -18,7 +18,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from analytics_pipeline.sources.loader import format_watermark
+from analytics_pipeline.sources.store.tables import format_watermark
 from tests.sources.conftest import ALL_ASSETS, materialize
 
 BIG = "x" * 1_000_000

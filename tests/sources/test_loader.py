@@ -6,7 +6,7 @@ import secrets
 import sqlalchemy as sa
 
 from analytics_pipeline.sources.contract import validate_rows
-from analytics_pipeline.sources.loader import ExtractionStats, TableSink
+from analytics_pipeline.sources.store.tables import ExtractionStats, TableSink
 from analytics_pipeline.sources.specs import SOURCES_BY_RESOURCE
 from tests.sources.test_contract import event
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from analytics_pipeline.sources.client import RetryPolicy
 from analytics_pipeline.sources.errors import CursorLoopError, RetriesExhaustedError
 from analytics_pipeline.sources.xapi_client import XapiClient
-from analytics_pipeline.sources.xapi_loader import extract_statements
+from analytics_pipeline.sources.store.xapi import extract_statements
 
 PLATFORM = "https://lms.example.org"
 FAST = RetryPolicy(max_retry_seconds=2.0, backoff_base_seconds=0.01, backoff_max_seconds=0.05)

@@ -13,9 +13,10 @@ from analytics_pipeline.sandbox import start_in_thread, xapi_publisher
 from analytics_pipeline.sandbox.generator import Platform
 from analytics_pipeline.sandbox.profiles import resolve_profile
 from analytics_pipeline.sources.errors import AuthenticationError
-from analytics_pipeline.sources.loader import format_watermark
-from analytics_pipeline.sources.xapi_client import XapiClient, XapiLrsResource
-from analytics_pipeline.sources.xapi_loader import extract_statements, tables_from_lrs
+from analytics_pipeline.sources.store.tables import format_watermark
+from analytics_pipeline.resources import XapiLrsResource
+from analytics_pipeline.sources.xapi_client import XapiClient
+from analytics_pipeline.sources.store.xapi import extract_statements, tables_from_lrs
 from analytics_pipeline.assets.xapi import build_xapi_asset
 
 TOKEN = "xapi-test-token"

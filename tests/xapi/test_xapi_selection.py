@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from analytics_pipeline.settings import PROJECT_ROOT
-from analytics_pipeline.sources.xapi_loader import tables_from_lrs
+from analytics_pipeline.sources.store.xapi import tables_from_lrs
 
 GRAPH = """
 import json

@@ -2,7 +2,8 @@
 -- Meaning: shared/design/analytics.md and docs/analytics.md ("Engagement"): learners with an
 -- active enrollment at T; sessions over the events of (T-56d, T] ordered by (occurred_at,
 -- duration), a new one after a gap of MORE than 30 minutes, length = last - first + the last
--- event's duration (null = 0), a session belongs to the week / window of its first event;
+-- event's duration (null = 0), a session belongs to the week / window of its first event (mean
+-- lengths over exact seconds, then minutes);
 -- W = (T-28d, T]; score = round half up(100 (0.35 F + 0.25 D + 0.25 R + 0.15 B)). Events
 -- known at T (occurred and ingested at or before T) and retained (occurred at or after :kept);
 -- before that, the learner's retained activity summary; last_active NULL without any event.
@@ -41,17 +42,18 @@ WITH params AS (
   FROM recent r
 ), sessions AS (
   SELECT user_id, session, max(age) AS start_age,
-         extract(epoch FROM max(CASE WHEN is_last THEN occurred_at + dur * interval '1 second' END) - min(occurred_at))::float8
-           / 60.0 AS minutes
+         -- exact seconds (numeric): a mean of x.5 minutes must not depend on the summation order
+         extract(epoch FROM max(CASE WHEN is_last THEN occurred_at + dur * interval '1 second' END) - min(occurred_at))
+           AS seconds
   FROM marked GROUP BY user_id, session
 ), s_stats AS (
-  SELECT user_id, floor(start_age / 7)::int AS week, count(*) AS n, avg(minutes) AS mean_minutes
+  SELECT user_id, floor(start_age / 7)::int AS week, count(*) AS n, avg(seconds) / 60 AS mean_minutes
   FROM sessions GROUP BY user_id, floor(start_age / 7)::int
 ), e_stats AS (
   SELECT user_id, week, count(DISTINCT content_type) AS n_types, min(age) AS min_age
   FROM recent GROUP BY user_id, week
 ), w_sessions AS (
-  SELECT user_id, count(*) AS n, avg(minutes) AS mean_minutes
+  SELECT user_id, count(*) AS n, avg(seconds) / 60 AS mean_minutes
   FROM sessions WHERE start_age < 28 GROUP BY user_id
 ), w_types AS (
   SELECT user_id, count(DISTINCT content_type) AS n_types FROM recent WHERE age < 28 GROUP BY user_id

@@ -398,3 +398,9 @@ def extract(
              resource, stats.rows_received, stats.pages, stats.inserted, stats.updated, stats.quarantined,
              stats.deleted, stats.elapsed, stats.rows_per_second)
     return stats
+
+
+def table_rows(engine: Engine, table: str) -> int:
+    """Rows of ``table`` now (the extraction assets' ``table_rows`` metadata)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f'select count(*) from "{table}"')).scalar_one()

@@ -1,7 +1,7 @@
 """One as-of snapshot of a learner-analytics table: read by chunks, compute, validate, COPY.
 
 No Dagster here (the assets in ``assets/learner_analytics.py`` and the measurement script
-``analytics/measure.py`` both call :func:`run_snapshot`).
+``bench/analytics_steps.py`` both call :func:`run_snapshot`).
 
 Reading: set-based SQL files ``sql/queries/learner_analytics/*.sql`` (chunks through
 ``bulk.read_copy``: COPY to Arrow, typed by the query's description), only the columns and

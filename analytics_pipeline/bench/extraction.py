@@ -3,7 +3,7 @@
 ``measure_extraction(api_url, token, database_url)`` extracts resources (a full read) through the
 same code as the assets and returns one :class:`Measurement` per resource. The API is any
 server (the benchmark developer starts the sandbox at the scale they want); this module does
-not import the sandbox. ``python -m analytics_pipeline.sources.measure`` starts a sandbox
+not import the sandbox. ``python -m analytics_pipeline.bench.extraction`` starts a sandbox
 *process* (profile S with 10,000 learners ≈ 1M learning events; ``--api-url`` uses a running
 one), measures, and prints. ``--empty-tables`` truncates each resource's table first (a first
 load, as in the benchmark); ``--copy-limit`` then also times the COPY of the same rows from a
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from analytics_pipeline.bench.limits import LIMIT_SCHEMA, copy_file
 from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.sources.client import LmsClient
-from analytics_pipeline.sources.loader import DEFAULT_BATCH_ROWS, TableSink, extract
+from analytics_pipeline.sources.store.tables import DEFAULT_BATCH_ROWS, TableSink, extract
 from analytics_pipeline.sources.specs import SOURCES_BY_RESOURCE
 from analytics_pipeline.warehouse.engine import make_engine
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from analytics_pipeline.sources.contract import Validated
-from analytics_pipeline.sources.loader import ExtractionStats, quarantine
+from analytics_pipeline.sources.store.tables import ExtractionStats, quarantine
 from analytics_pipeline.warehouse.bulk import copy_frame
 
 IDS = "(select id from deleted_ids where resource = '{resource}')"

@@ -1,10 +1,10 @@
 """Measure the six learner analytics on a synthetic warehouse: rows/s and peak memory.
 
 A script, not part of the pure layer's API (it is the one module of ``analytics`` that
-touches the database: it drives ``warehouse.learner_snapshots.run_snapshot``, the code the
+touches the database: it drives ``analytics.store.run_snapshot``, the code the
 Dagster assets run, without Dagster).
 
-    python -m analytics_pipeline.analytics.measure --learners 25000 \\
+    python -m analytics_pipeline.bench.analytics_steps --learners 25000 \\
         --server-url postgresql://postgres@127.0.0.1:5432/postgres [--chunk-learners 20000]
 
 Creates a throw-away database on the server (``--url`` uses an existing, migrated one and
@@ -174,7 +174,7 @@ def _rss_mb(field: str = "VmHWM") -> float:
 def measure_one(url: str, name: str, T: str, chunk_learners: int) -> dict:
     """Run one category in this process; its numbers (peak RSS of this process in MB)."""
     from analytics_pipeline.warehouse.engine import make_engine
-    from analytics_pipeline.warehouse.learner_snapshots import run_snapshot
+    from analytics_pipeline.analytics.store import run_snapshot
 
     _reset_peak()
     baseline = _rss_mb("VmRSS")
@@ -243,7 +243,7 @@ def main(argv=None) -> None:
         for chunk in args.chunk_learners:
             for name in args.only:
                 out = subprocess.run(
-                    [sys.executable, "-m", "analytics_pipeline.analytics.measure", "--run-one",
+                    [sys.executable, "-m", "analytics_pipeline.bench.analytics_steps", "--run-one",
                      name, "--url", url, "--T", args.T, "--chunk-learners", str(chunk)],
                     capture_output=True, text=True, env={**os.environ})
                 if out.returncode != 0:

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.settings import env
 from analytics_pipeline.sources.contract import Validated
-from analytics_pipeline.sources.loader import (
+from analytics_pipeline.sources.store.tables import (
     PREFETCH_PAGES,
     ExtractionStats,
     TableSink,

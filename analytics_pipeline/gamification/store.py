@@ -1,0 +1,216 @@
+"""The gamification layer's store: every read and write of the points ledger, daily activity,
+totals/levels/streaks and achievements (the assets in ``assets/gamification.py`` only wire it).
+
+Each function works on the window ``[start, T]`` (:func:`window`) and is idempotent, so a re-run,
+a re-execution from failure or a backfill in any order gives the same tables:
+
+- ``daily_activity``      upsert on ``(user_id, date)``: first = least, last = greatest;
+- ``point_transactions``  COPY into a temp table, ``INSERT ... ON CONFLICT (activity_type,
+                          source_id) DO NOTHING`` (item awards keyed per learner and item, see
+                          ``gamification.incremental``), day and streak awards set-based in SQL;
+- ``user_points``         recomputed set-based from the whole ledger (SQL SUM) and daily_activity
+                          as of the latest T ever processed — never incremented;
+- ``user_achievements``   each achievement once per learner (``ON CONFLICT``), ``earned_at`` the
+                          instant the criteria were first met.
+
+SQL in ``sql/queries/gamification/``. Memory: only the needed columns and the window are read;
+the Python parts (item awards, levels, achievements: the pure modules of this package) run per
+user-hash bucket of at most ``chunk_rows`` input rows. Each function returns its metadata as a
+plain dict. Docs: ``docs/gamification.md``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from analytics_pipeline.gamification import (
+    AchievementRules,
+    GamificationConfig,
+    PointRules,
+    earned_achievements,
+    item_awards,
+)
+from analytics_pipeline.warehouse import copy_frame, read_frame, sql_text
+from analytics_pipeline.warehouse.bulk import column_limits, quarantine_rows, read_copy, storable_split
+
+#: The ledger's advisory lock: ledger writers take it shared, leaderboard refreshes exclusive.
+LEDGER_LOCK_SQL = "hashtext('analytics_pipeline:point_transactions')"
+#: Events are read this long before the window so a local day that began in the previous UTC
+#: day (time zones up to UTC+14, 25-hour DST days) gets its true first event.
+LOOKBACK = pd.Timedelta(hours=26)
+#: The first run (an empty ledger) catches up on this much history — the activity logs'
+#: retention — so a new warehouse starts with every learner's points, streaks and achievements.
+CATCH_UP_DAYS = 90
+DEFAULT_CHUNK_ROWS = 200_000
+
+
+def _q(name: str) -> sa.TextClause:
+    return sa.text(sql_text(f"gamification/{name}.sql"))
+
+
+def _buckets(n_rows: int, chunk_rows: int) -> int:
+    return max(1, math.ceil(n_rows / max(1, chunk_rows)))
+
+
+def _inserted_and_updated(flags: list[bool]) -> tuple[int, int]:
+    """Counts of an upsert's ``inserted`` flags (one per row returned): (true, false)."""
+    inserted = sum(1 for f in flags if f)
+    return inserted, len(flags) - inserted
+
+
+def _stage(conn: Connection, tmp_table: str, frame: pd.DataFrame, target: str, run_id: str | None,
+           **copy_options) -> int:
+    """Empty ``tmp_table`` and COPY ``frame`` into it (one bucket's rows). A learner row a column cannot
+    hold (an integer overflow) is quarantined with the reason under ``target`` instead of failing the
+    step for everybody (``bulk.storable_split``); returns how many."""
+    frame, flagged = storable_split(frame, column_limits(conn, tmp_table))
+    conn.execute(sa.text(f"truncate {tmp_table}"))
+    copy_frame(conn, tmp_table, frame, **copy_options)
+    return quarantine_rows(conn, target, flagged, run_id)
+
+
+def window(engine: Engine, day_start: pd.Timestamp, T: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[start, T]``: the partition's day, widened back to the last day ever processed (so a
+    missed night leaves no gap) or, on the first run, to ``CATCH_UP_DAYS`` before T. The writes
+    are idempotent, so the overlap costs time, never a double award."""
+    with engine.connect() as conn:
+        last = conn.execute(_q("last_as_of")).scalar()
+    caught_up_from = pd.Timestamp(last).tz_convert("UTC") if last is not None else T - pd.Timedelta(days=CATCH_UP_DAYS)
+    return min(day_start, caught_up_from), T
+
+
+def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) -> dict:
+    """Upsert the window's active days; counts of days inserted/updated and of unknown learners."""
+    params = {"read_from": (start - LOOKBACK).to_pydatetime(), "start": start.to_pydatetime(),
+              "t": T.to_pydatetime()}
+    with engine.begin() as conn:
+        flags = conn.execute(_q("daily_activity_upsert"), params).scalars().all()
+        unknown = conn.execute(_q("events_of_unknown_users"), params).one()
+    inserted, updated = _inserted_and_updated(flags)
+    return {"days_inserted": inserted, "days_updated": updated, "events_of_unknown_users": int(unknown.events),
+            "unknown_users": int(unknown.learners), "window_start": start.isoformat(), "T": T.isoformat()}
+
+
+def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: PointRules,
+                  chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None,
+                  log: logging.Logger | None = None) -> dict:
+    """Insert the window's item, day and streak awards into the ledger (each at most once)."""
+    window_params = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
+    awarded: Counter[str] = Counter()  # new awards per activity_type
+    computed = skipped_unknown = quarantined = 0
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"select pg_advisory_xact_lock_shared({LEDGER_LOCK_SQL})"))
+        buckets = _buckets(conn.execute(_q("window_item_counts"), window_params).scalar_one(), chunk_rows)
+        conn.execute(_q("create_tmp_point_awards"))
+        for bucket in range(buckets):
+            params = {**window_params, "buckets": buckets, "bucket": bucket}
+            frames = [read_copy(conn, sql_text(f"gamification/window_{name}.sql"), params)
+                      for name in ("completed_events", "passed_results", "completed_enrollments")]
+            ledger = item_awards(*frames, T, rules)
+            computed += len(ledger)
+            quarantined += _stage(conn, "tmp_point_awards", ledger[["user_id", "points", "activity_type", "source_id",
+                                                                    "origin_id", "metadata", "timestamp"]],
+                                  "point_transactions", run_id, json_columns=["metadata"])
+            skipped_unknown += conn.execute(_q("count_tmp_unknown_users")).scalar_one()
+            awarded.update(activity_type for activity_type, _ in conn.execute(_q("insert_item_awards")).all())
+        day_rows = conn.execute(_q("insert_day_awards"), {
+            **window_params, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,
+            "streak_every": rules.streak_bonus_every_days,
+        }).all()
+        awarded.update(activity_type for activity_type, _ in day_rows)
+        total_rows = conn.execute(sa.text("select count(*) from point_transactions")).scalar_one()
+    if log is not None:
+        log.info("ledger up to %s: %s new awards %s", T.isoformat(), sum(awarded.values()), dict(awarded))
+    return {
+        "awards_inserted": sum(awarded.values()),
+        **{f"inserted_{k}": v for k, v in sorted(awarded.items())},
+        "item_awards_computed": computed,
+        "item_awards_of_unknown_users": int(skipped_unknown),
+        "rows_quarantined": quarantined,
+        "user_buckets": buckets,
+        "ledger_rows": int(total_rows),
+        "T": T.isoformat(),
+    }
+
+
+def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfig,
+                       chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None) -> dict:
+    """Recompute every learner's totals, level and streaks as of the latest T ever processed."""
+    inserted = updated = learners = quarantined = 0
+    with engine.begin() as conn:
+        as_of = pd.Timestamp(conn.execute(_q("advance_as_of"), {"t": T.to_pydatetime()}).scalar_one())
+        buckets = _buckets(conn.execute(_q("count_users")).scalar_one(), chunk_rows)
+        conn.execute(_q("create_tmp_user_points"))
+        for bucket in range(buckets):
+            frame = read_copy(conn, sql_text("gamification/user_points_bucket.sql"), {
+                "as_of": as_of.to_pydatetime(), "grace": rules.streaks.grace_days,
+                "buckets": buckets, "bucket": bucket,
+            })
+            if frame.empty:
+                continue
+            frame["current_level"] = rules.levels.level_for(frame["total_points"].to_numpy())
+            learners += len(frame)
+            quarantined += _stage(conn, "tmp_user_points", frame[["user_id", "total_points", "current_level",
+                                                                  "current_streak", "longest_streak"]],
+                                  "user_points", run_id)
+            bucket_inserted, bucket_updated = _inserted_and_updated(conn.execute(_q("upsert_user_points")).scalars().all())
+            inserted += bucket_inserted
+            updated += bucket_updated
+        summary = conn.execute(sa.text(
+            "select count(*), coalesce(sum(total_points), 0), coalesce(max(current_level), 0), "
+            "coalesce(max(longest_streak), 0) from user_points")).one()
+    return {
+        "as_of": as_of.isoformat(),
+        "learners_computed": learners,
+        "rows_quarantined": quarantined,
+        "rows_inserted": inserted,
+        "rows_updated": updated,
+        "rows": int(summary[0]),
+        "points_total": int(summary[1]),
+        "max_level": int(summary[2]),
+        "max_longest_streak": int(summary[3]),
+        "user_buckets": buckets,
+    }
+
+
+def update_achievements(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: AchievementRules,
+                        chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None) -> dict:
+    """Evaluate the catalog for the window's candidates on their whole history; insert what they earned."""
+    inserted = moved_back = evaluated = 0
+    with engine.begin() as conn:
+        catalog = read_frame(conn, sql_text("gamification/achievement_catalog.sql"))
+        conn.execute(_q("achievement_candidates"), {"start": start.to_pydatetime(), "t": T.to_pydatetime()})
+        n_candidates = conn.execute(sa.text("select count(*) from tmp_achievement_candidates")).scalar_one()
+        # a learner's history is larger than one row: about 100 rows each on average
+        buckets = _buckets(n_candidates * 100, chunk_rows)
+        conn.execute(_q("create_tmp_user_achievements"))
+        for bucket in range(buckets):
+            params = {"t": T.to_pydatetime(), "buckets": buckets, "bucket": bucket,
+                      "mastery_threshold": rules.mastery_threshold}
+            frames = {name: read_copy(conn, sql_text(f"gamification/achievement_{name}.sql"), params)
+                      for name in ("ledger", "days", "enrollments", "results", "skills")}
+            earned = earned_achievements(catalog, frames["ledger"], frames["days"], frames["enrollments"],
+                                         frames["results"], frames["skills"], T, rules)
+            evaluated += len(earned)
+            _stage(conn, "tmp_user_achievements", earned[["user_id", "achievement_id", "earned_at"]],
+                   "user_achievements", run_id)
+            bucket_inserted, bucket_moved_back = _inserted_and_updated(
+                conn.execute(_q("insert_user_achievements")).scalars().all())
+            inserted += bucket_inserted
+            moved_back += bucket_moved_back
+        total = conn.execute(sa.text("select count(*) from user_achievements")).scalar_one()
+    return {
+        "candidates": int(n_candidates),
+        "earned_evaluated": evaluated,
+        "achievements_inserted": inserted,
+        "earned_at_moved_back": moved_back,
+        "rows": int(total),
+        "catalog_entries": len(catalog),
+        "user_buckets": buckets,
+        "T": T.isoformat(),
+    }

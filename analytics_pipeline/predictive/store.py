@@ -1,0 +1,270 @@
+"""The predictive layer's store: which learners need a new cache row, stored models, COPY reads
+of a learner set in hash-bucket chunks, each kind's run over the chunks (the pure layer computes)
+and its write into ``predictive_analytics_cache`` (docs/predictive.md). No Dagster here.
+
+A run works inside one connection with a temporary table ``pg_temp.predictive_learners``
+(:func:`learner_set`): filled with the learners to compute (``learners_stale.sql``), the
+drop-off training sample or every learner (``learners_all.sql``), and every chunked query of
+``sql/queries/predictive/`` reads the learners of hash bucket ``i`` of ``n`` of that table
+(``mod(abs(hashtext(user_id)::bigint), n) = i``, as ``analytics/store.py``), so
+a learner's rows of every input land in the same chunk and one chunk is in memory at a time.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import orjson
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from analytics_pipeline.analytics import content_effectiveness as ce
+from analytics_pipeline.analytics.common import active_learners
+from analytics_pipeline.analytics.skill_gap import skill_gap_table
+from analytics_pipeline.predictive.cache_rows import KINDS, CacheConfig, opted_out_users, to_cache_rows
+from analytics_pipeline.predictive.course_features import cohort_means_of
+from analytics_pipeline.predictive.drop_off import (
+    OUTPUT_COLUMNS,
+    DropOffConfig,
+    score_drop_off,
+    scoring_cohort_parts,
+    train_drop_off,
+)
+from analytics_pipeline.predictive.forecast import ForecastConfig, forecast_completion
+from analytics_pipeline.predictive.recommendations import RecommendationConfig, recommend_next
+from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
+
+DEFAULT_CHUNK_LEARNERS = 20_000
+# Per kind: which inputs besides learning events and enrollments make a cached row stale.
+STALE_INPUTS = {
+    "drop_off_risk": {"results": True, "skills": False, "catalog": False},
+    "forecast": {"results": False, "skills": False, "catalog": False},
+    "recommendations": {"results": False, "skills": True, "catalog": True},
+}
+
+
+def _bound(params: dict) -> dict:
+    return {k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for k, v in params.items()}
+
+
+def query(conn: Connection, name: str, **params) -> pd.DataFrame:
+    """``sql/queries/predictive/<name>.sql`` through COPY (:func:`~.bulk.read_copy`)."""
+    return read_copy(conn, sql_text(f"predictive/{name}.sql"), _bound(params))
+
+
+def catalog(conn: Connection, name: str) -> pd.DataFrame:
+    """A small catalog query (arrays/json as Python objects)."""
+    return read_frame(conn, sql_text(f"predictive/{name}.sql"))
+
+
+class LearnerSet:
+    """The rows of ``pg_temp.predictive_learners`` and their chunks."""
+
+    def __init__(self, conn: Connection, chunk_learners: int):
+        self.conn, self.chunk_learners, self.count = conn, max(1, chunk_learners), 0
+
+    def _fill(self, sql: str, params: dict) -> int:
+        self.conn.execute(sa.text("truncate pg_temp.predictive_learners"))
+        self.conn.execute(sa.text(sql_text(f"predictive/{sql}.sql")), _bound(params))
+        self.conn.execute(sa.text("analyze pg_temp.predictive_learners"))
+        self.count = self.conn.execute(sa.text("select count(*) from pg_temp.predictive_learners")).scalar_one()
+        return self.count
+
+    def stale(self, kind: str, T: pd.Timestamp) -> int:
+        """The learners active at T without a fresh cache row of ``kind`` (``learners_stale.sql``)."""
+        return self._fill("learners_stale", {"kind": kind, "t": T, "pref_key": KINDS[kind], **STALE_INPUTS[kind]})
+
+    def enrolled(self, T: pd.Timestamp, sample_learners: int | None = None) -> int:
+        """Every learner enrolled by T, or a hash sample of about ``sample_learners`` of them."""
+        self._fill("learners_all", {"t": T, "n": 1})
+        if sample_learners and self.count > sample_learners:
+            self._fill("learners_all", {"t": T, "n": math.ceil(self.count / sample_learners)})
+        return self.count
+
+    def chunks(self) -> Iterator[dict]:
+        """``{"n", "i"}`` for each chunk of about ``chunk_learners`` learners (none when empty)."""
+        n = max(1, math.ceil(self.count / self.chunk_learners))
+        for i in range(n if self.count else 0):
+            yield {"n": n, "i": i}
+
+    def ids(self) -> pd.Index:
+        return pd.Index(read_frame(self.conn, "select user_id from pg_temp.predictive_learners")["user_id"],
+                        dtype="str", name="user_id")
+
+
+@contextmanager
+def learner_set(engine: Engine, chunk_learners: int = DEFAULT_CHUNK_LEARNERS) -> Iterator[LearnerSet]:
+    """One connection (transaction) with an empty ``pg_temp.predictive_learners``."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("create temp table predictive_learners (user_id text primary key) on commit drop"))
+        yield LearnerSet(conn, chunk_learners)
+
+
+def load_model(conn: Connection, kind: str, T: pd.Timestamp) -> dict | None:
+    """The newest stored model of ``kind`` valid at T (calculated_at <= T < expires_at)."""
+    row = conn.execute(sa.text(
+        "select model, calculated_at from predictive_models where analytics_type = :k "
+        "and calculated_at <= :t and expires_at > :t order by calculated_at desc limit 1"),
+        {"k": kind, "t": T.to_pydatetime()}).first()
+    return None if row is None else {**row[0], "trained_at": pd.Timestamp(row[1]).isoformat()}
+
+
+def save_model(engine: Engine, kind: str, T: pd.Timestamp, model: dict, ttl: pd.Timedelta) -> None:
+    """Store ``model`` (JSON-serialisable, numpy allowed) as the model of ``kind`` at T."""
+    payload = orjson.dumps(model, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "insert into predictive_models (analytics_type, calculated_at, expires_at, model) "
+            "values (:k, :t, :e, cast(:m as jsonb)) on conflict (analytics_type, calculated_at) "
+            "do update set expires_at = excluded.expires_at, model = excluded.model"),
+            {"k": kind, "t": T.to_pydatetime(), "e": (T + ttl).to_pydatetime(), "m": payload})
+        conn.execute(sa.text("delete from predictive_models where analytics_type = :k and expires_at <= :t"),
+                     {"k": kind, "t": T.to_pydatetime()})
+
+
+# ═══════════════ the three kinds: read in chunks, compute (pure layer), write ═══════════════
+
+TABLE = "predictive_analytics_cache"
+TTL = pd.Timedelta(hours=CacheConfig().ttl_hours)  # the cache rows' lifetime, also the stored models'
+# The content-effect evidence pairs a learner's events with their results: smaller chunks (memory).
+RECOMMENDATION_CHUNK_LEARNERS = 10_000
+EFFECT_DTYPES = {"content_id": "str", "skill_id": "str", "effect": "float64"}
+
+
+@dataclass
+class KindRun:
+    """What one kind's computation produced: the stale learners' rows, the preferences now, and
+    what the metadata reports (the model, whether it was reused, counters, timings)."""
+
+    frame: pd.DataFrame
+    preferences: pd.DataFrame
+    model: dict = field(default_factory=dict)
+    reused: bool = False
+    counters: dict = field(default_factory=dict)
+
+
+def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp):
+    """(events, enrollments, results) of one chunk of the learner set: enrollments not ended
+    before ``since``, and every event/result since the earliest of them was enrolled."""
+    enrollments = query(learners.conn, "dropout_enrollments", since=since, t=T, **chunk)
+    first = pd.to_datetime(enrollments["enrolled_at"], utc=True).min() if len(enrollments) else T
+    first = min(first, since) - pd.Timedelta(days=1)
+    return (query(learners.conn, "dropout_events", since=first, t=T, **chunk), enrollments,
+            query(learners.conn, "dropout_results", since=first, t=T, **chunk))
+
+
+def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_score")) -> pd.DataFrame:
+    """The chunks' rows (no chunk: no learner to recompute, an empty frame)."""
+    if frames:
+        return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame({c: pd.Series([], dtype="str" if c == "user_id" else float if c in ("probability", "confidence_score") else object)
+                         for c in columns})
+
+
+def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_days: int,
+                 training_learners: int, chunk_learners: int = DEFAULT_CHUNK_LEARNERS) -> KindRun:
+    """Train (or reuse the stored model valid at T) and score the stale active learners."""
+    since = T - pd.Timedelta(days=history_days)
+    with learner_set(engine, chunk_learners) as learners:
+        started = time.perf_counter()
+        courses, content = catalog(learners.conn, "courses"), catalog(learners.conn, "content_items")
+        model = load_model(learners.conn, "drop_off_risk", T)
+        reused = model is not None
+        if not reused:
+            learners.enrolled(T, training_learners)
+            model = {**train_drop_off(*chunk_frames(learners, {"n": 1, "i": 0}, T, since), courses, content, T, cfg),
+                     "training_learners": learners.count}
+        trained = time.perf_counter()
+        learners.enrolled(T)  # the cohorts (course, position) of every active enrollment, in chunks
+        means = cohort_means_of([scoring_cohort_parts(*chunk_frames(learners, chunk, T, since), courses, content, T, cfg)
+                                 for chunk in learners.chunks()]) if learners.count else None
+        learners.stale("drop_off_risk", T)
+        frames = [score_drop_off(model, *chunk_frames(learners, chunk, T, since), courses, content, T, cfg, means)
+                  for chunk in learners.chunks()]
+        preferences = query(learners.conn, "preferences")
+        scored = time.perf_counter()
+    if not reused:
+        save_model(engine, "drop_off_risk", T, model, TTL)
+    return KindRun(concat(frames, OUTPUT_COLUMNS), preferences, model, reused,
+                   {"train_seconds": round(trained - started, 2), "score_seconds": round(scored - trained, 2)})
+
+
+def forecast_run(engine: Engine, T: pd.Timestamp, cfg: ForecastConfig) -> KindRun:
+    """Completion forecasts of the stale active learners."""
+    with learner_set(engine) as learners:
+        courses = catalog(learners.conn, "courses")
+        learners.stale("forecast", T)
+        frames = [forecast_completion(query(learners.conn, "events", since=T - pd.Timedelta(weeks=cfg.weeks), t=T, **chunk),
+                                      query(learners.conn, "enrollments", since=T, t=T, **chunk), T, cfg, courses)
+                  for chunk in learners.chunks()]
+        preferences = query(learners.conn, "preferences")
+    return KindRun(concat(frames), preferences)
+
+
+def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfig) -> KindRun:
+    """Recommendations of the stale active learners from their skill gaps and the item effects
+    (measured once per cache lifetime and stored as the kind's model)."""
+    with learner_set(engine, RECOMMENDATION_CHUNK_LEARNERS) as learners:
+        conn = learners.conn
+        items, course_skills, skills = (catalog(conn, n) for n in ("content_items", "course_skills", "skills"))
+        model = load_model(conn, "recommendations", T)
+        reused = model is not None
+        if not reused:
+            model = {"effects": item_effects_by_chunk(learners, items, T).to_dict("list")}
+        effects = typed_effects(pd.DataFrame(model["effects"], columns=list(EFFECT_DTYPES)))
+        learners.stale("recommendations", T)
+        frames, with_gaps = [], 0
+        for chunk in learners.chunks():
+            enrollments = query(conn, "enrollments", since=T, t=T, **chunk)
+            gaps = skill_gap_table(enrollments, course_skills, query(conn, "user_skills", t=T, **chunk), skills, T)
+            active_ids = active_learners(enrollments, T)
+            active = enrollments.loc[enrollments["user_id"].isin(active_ids), ["user_id", "course_id"]]
+            frames.append(recommend_next(gaps, effects, items, query(conn, "used_content", t=T, **chunk),
+                                         learner_courses=active, skills=skills, config=rc, learners=active_ids))
+            with_gaps += int(gaps["user_id"].nunique())
+        preferences = query(conn, "preferences")
+    if not reused:
+        save_model(engine, "recommendations", T, model, TTL)
+    return KindRun(concat(frames), preferences, model, reused,
+                   {"measured_item_effects": len(effects), "learners_with_gaps": with_gaps})
+
+
+def item_effects_by_chunk(learners: LearnerSet, items: pd.DataFrame, T: pd.Timestamp) -> pd.DataFrame:
+    """Content-effectiveness item effects (``item_effects``) over every learner, in chunks:
+    additive evidence parts per chunk, summed, then turned into effects once."""
+    cfg = ce.ContentEffectivenessConfig()
+    learners.enrolled(T)
+    parts = []
+    for chunk in learners.chunks():
+        events = query(learners.conn, "content_events", since=T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days),
+                       t=T, **chunk)
+        results = query(learners.conn, "assessment_results", since=T - pd.Timedelta(days=cfg.lookback_days), t=T, **chunk)
+        parts.append(ce.effect_parts_of(items, events, results, T, cfg, keys=("content_id",))["content_id"])
+    if not parts:
+        return typed_effects(pd.DataFrame(columns=list(EFFECT_DTYPES)))
+    return typed_effects(ce.effects_from_parts(*ce.combine_effect_parts(parts), "content_id", cfg))
+
+
+def typed_effects(effects: pd.DataFrame) -> pd.DataFrame:
+    """Item effects with fixed dtypes: a stored model without effects (a platform without skills or
+    results) reloads as empty float columns, which pandas refuses to merge with string skill ids."""
+    return effects[list(EFFECT_DTYPES)].astype(EFFECT_DTYPES)
+
+
+def write_kind(engine: Engine, kind: str, run: KindRun, T: pd.Timestamp, run_id: str | None = None) -> dict:
+    """Replace the cache rows of ``kind`` in one transaction: every row of the kind of the learners
+    being written (their older snapshots) and of the learners whose preferences turn the kind off
+    is deleted, then the new rows are COPYed; fresh rows stay. Returns the counts and the rows."""
+    rows = to_cache_rows(kind, run.frame, T, run.preferences)
+    opted_out = opted_out_users(kind, run.preferences)
+    with replace_snapshot(engine, TABLE, T, json_columns=["data"], scope={"analytics_type": kind},
+                          delete_existing=False, run_id=run_id) as writer:
+        replaced = writer.delete_users(rows["user_id"])
+        removed = writer.delete_users(opted_out)
+        writer.write(rows)
+    return {"rows": rows, "row_count": writer.rows, "rows_quarantined": writer.quarantined,
+            "opted_out_learners": len(opted_out), "opted_out_rows_removed": removed, "older_rows_replaced": replaced}

@@ -1,0 +1,122 @@
+"""The independent checks of the gamification (warehouse/independent_check.py: points_ledger,
+user_points, achievements) on hand-built raw rows run through the real assets: the published
+ledger, totals / levels / streaks and achievements equal their second computation (one SQL
+statement over the raw tables), and a corrupted published row is reported with its learner.
+
+Partition 2025-03-10: T = 2025-03-11 00:00 UTC; the first run catches up on T − 90 d.
+- u1 (Europe/Berlin): an event every day 1-9 March at 08:00 UTC and 9 March 23:30 UTC (Berlin:
+  10 March) -> 10 local days in a row (5 each, bonus 50 on the 7th); c1 completed twice (10 once);
+  a1 passed with 95 (25 + 10). Total 145, level 2, streak 10 / 10.
+- u2 (UTC): two completions without content id (10 each: each pays on its own), course-9
+  completed (100), a2 passed with 80 and again with 95 (25 once, excellence 10 once), one day (5):
+  total 160, level 2, streak 1 / 1.
+- u3 (UTC): one active day, 8 March (5): streak 0 (two days before T's date) / 1; an event of
+  1 December 2024 lies before the catch-up (T − 90 d) and earns nothing; five skills mastered.
+"""
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from analytics_pipeline.warehouse import independent_check
+from tests.gamification.db_helpers import (
+    add_enrollments, add_events, add_org, add_results, add_users, run_gamification, table,
+)
+
+T = pd.Timestamp("2025-03-11", tz="UTC")
+CHECKS = ("points_ledger", "user_points", "achievements")
+
+
+@pytest.fixture
+def published(clean_warehouse, warehouse_url):
+    engine = clean_warehouse
+    with engine.begin() as conn:  # pipeline_settings is kept by the truncation
+        conn.execute(sa.text("delete from pipeline_settings where key = 'gamification_as_of'"))
+    add_org(engine, "berlin", "Europe/Berlin")
+    add_users(engine, ["u1"], org_id="berlin")
+    add_users(engine, ["u2", "u3"])
+    add_events(engine, [
+        *[(f"u1-d{d}", "u1", "c0", "started", f"2025-03-{d:02d} 08:00") for d in range(1, 10)],
+        ("u1-late", "u1", "c0", "started", "2025-03-09 23:30"),
+        ("u1-c1", "u1", "c1", "completed", "2025-03-08 10:00"),
+        ("u1-c1-again", "u1", "c1", "completed", "2025-03-09 10:00"),
+        ("u2-n1", "u2", None, "completed", "2025-03-10 09:00"),
+        ("u2-n2", "u2", None, "completed", "2025-03-10 10:00"),
+        ("u3-old", "u3", "c0", "started", "2024-12-01 10:00"),
+        ("u3-d8", "u3", "c0", "started", "2025-03-08 10:00"),
+    ])
+    add_results(engine, [("r1", "u1", "a1", 95, "2025-03-05 12:00"),
+                         ("r2", "u2", "a2", 80, "2025-03-10 11:00"),
+                         ("r3", "u2", "a2", 95, "2025-03-10 14:00")])
+    add_enrollments(engine, [("en1", "u2", "course-9", "2025-03-10 13:00")])
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into skills (id, name) select 's' || i, 'Skill ' || i "
+                             "from generate_series(1, 5) i"))
+        conn.execute(sa.text(
+            "insert into user_skills (user_id, skill_id, mastery_level, last_assessed_at) "
+            "select 'u3', 's' || i, 85, timestamptz '2025-03-01 12:00+00' + i * interval '1 day' "
+            "from generate_series(1, 5) i"))
+    run_gamification(warehouse_url, "2025-03-10")
+    return engine
+
+
+def _rows(engine, name):
+    return independent_check.independent_rows(engine, name, T).set_index("user_id").sort_index()
+
+
+def test_the_published_gamification_equals_its_independent_computation(published):
+    for name in CHECKS:
+        at = independent_check.gamification_as_of(published) if name == "user_points" else T
+        assert at == T
+        report = independent_check.check(published, name, at)
+        assert report["passed"], independent_check.summary(report)
+        assert report["compared"] == 3 and report["out_of_scope"] == 0, name
+    # the second computation itself, by hand
+    ledger = _rows(published, "points_ledger")
+    assert ledger["total_points"].to_dict() == {"u1": 145, "u2": 160, "u3": 5}
+    assert ledger.loc["u1", ["daily_first_activity", "streak_bonus", "content_completed"]].tolist() == [50, 50, 10]
+    assert ledger.loc["u2", ["content_completed", "course_completed", "assessment_passed",
+                             "assessment_excellence_bonus"]].tolist() == [20, 100, 25, 10]
+    points = _rows(published, "user_points")
+    assert points[["current_level", "current_streak", "longest_streak"]].to_dict("index") == {
+        "u1": {"current_level": 2, "current_streak": 10, "longest_streak": 10},
+        "u2": {"current_level": 2, "current_streak": 1, "longest_streak": 1},
+        "u3": {"current_level": 1, "current_streak": 0, "longest_streak": 1}}
+    earned = _rows(published, "achievements")["earned"].map(
+        lambda items: {i["achievement_id"]: i["earned_at"] for i in items}).to_dict()
+    assert earned == {
+        "u1": {"first-assessment": "2025-03-05T12:00:00.000000", "points-100": "2025-03-07T08:00:00.000000",
+               "streak-3": "2025-03-03T08:00:00.000000", "week-streak": "2025-03-07T08:00:00.000000"},
+        # 09:00 content 10 + day 5, 10:00 content 10, 11:00 passed 25, 13:00 course 100 -> 150
+        "u2": {"first-assessment": "2025-03-10T11:00:00.000000", "first-course": "2025-03-10T13:00:00.000000",
+               "points-100": "2025-03-10T13:00:00.000000"},
+        "u3": {"first-skill": "2025-03-02T12:00:00.000000", "skill-master": "2025-03-06T12:00:00.000000"}}
+
+
+def test_a_corrupted_published_row_is_reported_with_its_learner(published):
+    with published.begin() as conn:
+        conn.execute(sa.text("update user_points set current_streak = current_streak + 1 where user_id = 'u3'"))
+        conn.execute(sa.text("delete from point_transactions where activity_type = 'streak_bonus'"))
+        conn.execute(sa.text("update user_achievements set earned_at = earned_at + interval '1 second' "
+                             "where user_id = 'u2' and achievement_id = 'first-course'"))
+    points = independent_check.check(published, "user_points", T)
+    assert points["mismatching"] == ["u3"] and points["columns"]["current_streak"]["mismatches"] == 1
+    assert points["columns"]["total_points"]["mismatches"] == 0  # user_points was written before the delete
+    ledger = independent_check.check(published, "points_ledger", T)
+    assert ledger["mismatching"] == ["u1"]
+    assert {c: e["mismatches"] for c, e in ledger["columns"].items() if e["mismatches"]} == {
+        "streak_bonus": 1, "total_points": 1, "awards": 1}
+    achievements = independent_check.check(published, "achievements", T)
+    assert achievements["mismatching"] == ["u2"] and not achievements["passed"]
+    assert "1 mismatching" in independent_check.summary(achievements)
+
+
+def test_a_learner_whose_ledger_reaches_back_before_the_retention_window_is_left_out(published):
+    with published.begin() as conn:  # an award older than T - 90 d: its raw rows are gone
+        conn.execute(sa.text(
+            "insert into point_transactions (user_id, points, activity_type, source_id, \"timestamp\") "
+            "values ('u3', 5, 'daily_first_activity', 'u3:2024-11-01', '2024-11-01 10:00+00')"))
+        conn.execute(sa.text("update user_points set total_points = 10 where user_id = 'u3'"))
+    for name in ("points_ledger", "user_points"):
+        report = independent_check.check(published, name, T)
+        assert report["passed"] and report["out_of_scope"] == 1 and report["compared"] == 2, name
+    assert table(published, "select count(*) as n from point_transactions where user_id = 'u3'")["n"][0] == 2
