@@ -11,7 +11,8 @@ free while they wait):
   snapshots in the plan validated by GX (the default engine) — exactly what the first
   ``validate`` of each suite would build, under the same lock;
 - scikit-learn: imported when ``predictive_drop_off_risk`` is in the plan and will train, i.e.
-  no stored model is valid at the partition's T (the asset's own lookup); a run that reuses the
+  no stored model is valid at the partition's T (``predictive.store.load_model``, as
+  ``store.drop_off_run`` decides); a run that reuses the
   model never imports it.
 
 The outcome is the same with or without the warm-up; if it fails, the step that needs the library
@@ -59,13 +60,13 @@ def drop_off_will_train(step_keys: Iterable[str], partition: str | None) -> bool
         return False
     import pandas as pd
 
-    from analytics_pipeline.assets import predictive  # the asset's own model lookup
     from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS
+    from analytics_pipeline.predictive.store import load_model  # the asset's own lookup (store.drop_off_run)
     from analytics_pipeline.warehouse.engine import make_engine
 
     T = pd.Timestamp(DAILY_PARTITIONS.time_window_for_partition_key(partition).end).tz_convert("UTC")  # snapshot_instant
     with make_engine(database_url).connect() as conn:
-        return predictive.load_model(conn, "drop_off_risk", T) is None
+        return load_model(conn, "drop_off_risk", T) is None
 
 
 def _warm(suites: list[str], step_keys: list[str], partition: str | None) -> None:

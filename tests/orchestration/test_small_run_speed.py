@@ -59,7 +59,7 @@ def test_gx_warm_up_covers_the_suites_gx_will_validate():
 def test_scikit_learn_is_warmed_only_when_the_drop_off_model_will_train(clean_warehouse, warehouse_url, monkeypatch):
     import pandas as pd
 
-    from analytics_pipeline.assets import predictive
+    from analytics_pipeline.predictive import store
 
     monkeypatch.setenv("DATABASE_URL", warehouse_url)
     steps = ["users", warmup.DROP_OFF_STEP]
@@ -67,6 +67,6 @@ def test_scikit_learn_is_warmed_only_when_the_drop_off_model_will_train(clean_wa
     assert not warmup.drop_off_will_train(["users"], "2026-03-01")     # not in the plan
     assert not warmup.drop_off_will_train(steps, None)                 # no partition
     T = pd.Timestamp("2026-03-02", tz="UTC")                           # the end of 2026-03-01
-    predictive.save_model(clean_warehouse, "drop_off_risk", T, {"method": "prior"}, pd.Timedelta(days=7))
+    store.save_model(clean_warehouse, "drop_off_risk", T, {"method": "prior"}, pd.Timedelta(days=7))
     assert not warmup.drop_off_will_train(steps, "2026-03-01")         # a model valid at T: reused
     assert warmup.drop_off_will_train(steps, "2026-02-27")             # stored after that T: trains
