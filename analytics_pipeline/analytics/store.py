@@ -30,7 +30,9 @@ the chunks computes additive partial sums per (item or type, skill)
 (``content_effectiveness.effect_parts_of``: small, items x skills), which are summed and
 turned into effects once (``effect_tables``); the second pass computes the learner rows per
 chunk with these effects (``precomputed_effects``). Memory is one chunk's evidence plus the
-effect tables.
+effect tables. Once the snapshot has committed, the item effects are stored
+(``predictive_models``, kind ``item_effects``, ``warehouse.models``): the recommendations of the
+same T reuse them instead of measuring them again.
 
 Writing: one transaction (``replace_snapshot``): partition ensured, the snapshot of T
 deleted, every chunk COPYed; a quality failure or any error in any chunk rolls the whole
@@ -55,9 +57,13 @@ from analytics_pipeline.analytics.common import utc
 from analytics_pipeline.governance.policy import RETENTION_POLICY
 from analytics_pipeline.quality.validation import ValidationOutcome, validate
 from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
+from analytics_pipeline.warehouse.models import ITEM_EFFECTS, save_model
 
 QUERIES = "learner_analytics"
 DEFAULT_CHUNK_LEARNERS = 20_000
+#: The stored item effects: what the recommendations read, kept as long as a predictive cache row.
+ITEM_EFFECT_COLUMNS = ("content_id", "skill_id", "effect")
+ITEM_EFFECTS_TTL_HOURS = 48
 
 # Catalogs read once per run (not chunked): input name -> SQL file.
 CATALOGS = {"courses": "courses.sql", "course_skills": "course_skills.sql",
@@ -283,6 +289,10 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             counts = d if counts is None else counts.add(d, fill_value=0)
             del frame
         report.quarantined = writer.quarantined
+    if effects is not None:  # committed: store the item effects for the recommendations of the same T
+        item = effects[0]
+        save_model(engine, ITEM_EFFECTS, T, {"effects": item[[c for c in ITEM_EFFECT_COLUMNS if c in item]].to_dict("list")},
+                   pd.Timedelta(hours=ITEM_EFFECTS_TTL_HOURS))
     report.distribution = (counts if counts is not None else pd.Series(dtype="int64")) \
         .fillna(0).astype("int64").rename(label)
     if name in ("skill_gap", "mastery"):

@@ -179,7 +179,8 @@ def predictive_recommendations(context: dg.AssetExecutionContext, warehouse: War
     T = snapshot_instant(context)
     run = store.recommendations_run(warehouse.engine(), T, RecommendationConfig())
     metadata = write_kind(warehouse, "recommendations", run, T, context.run_id)
-    metadata.update({key: dg.MetadataValue.int(value) for key, value in run.counters.items()})
+    metadata.update({key: dg.MetadataValue.int(value) if isinstance(value, int) else value
+                     for key, value in run.counters.items()})
     metadata["model_reused"] = run.reused
     return dg.MaterializeResult(metadata=metadata)
 

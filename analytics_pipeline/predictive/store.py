@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import orjson
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -37,6 +36,7 @@ from analytics_pipeline.predictive.drop_off import (
 from analytics_pipeline.predictive.forecast import ForecastConfig, forecast_completion
 from analytics_pipeline.predictive.recommendations import RecommendationConfig, recommend_next
 from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
+from analytics_pipeline.warehouse.models import ITEM_EFFECTS, load_model, save_model
 
 DEFAULT_CHUNK_LEARNERS = 20_000
 # Per kind: which inputs besides learning events and enrollments make a cached row stale.
@@ -102,28 +102,6 @@ def learner_set(engine: Engine, chunk_learners: int = DEFAULT_CHUNK_LEARNERS) ->
     with engine.begin() as conn:
         conn.execute(sa.text("create temp table predictive_learners (user_id text primary key) on commit drop"))
         yield LearnerSet(conn, chunk_learners)
-
-
-def load_model(conn: Connection, kind: str, T: pd.Timestamp) -> dict | None:
-    """The newest stored model of ``kind`` valid at T (calculated_at <= T < expires_at)."""
-    row = conn.execute(sa.text(
-        "select model, calculated_at from predictive_models where analytics_type = :k "
-        "and calculated_at <= :t and expires_at > :t order by calculated_at desc limit 1"),
-        {"k": kind, "t": T.to_pydatetime()}).first()
-    return None if row is None else {**row[0], "trained_at": pd.Timestamp(row[1]).isoformat()}
-
-
-def save_model(engine: Engine, kind: str, T: pd.Timestamp, model: dict, ttl: pd.Timedelta) -> None:
-    """Store ``model`` (JSON-serialisable, numpy allowed) as the model of ``kind`` at T."""
-    payload = orjson.dumps(model, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "insert into predictive_models (analytics_type, calculated_at, expires_at, model) "
-            "values (:k, :t, :e, cast(:m as jsonb)) on conflict (analytics_type, calculated_at) "
-            "do update set expires_at = excluded.expires_at, model = excluded.model"),
-            {"k": kind, "t": T.to_pydatetime(), "e": (T + ttl).to_pydatetime(), "m": payload})
-        conn.execute(sa.text("delete from predictive_models where analytics_type = :k and expires_at <= :t"),
-                     {"k": kind, "t": T.to_pydatetime()})
 
 
 # ═══════════════ the three kinds: read in chunks, compute (pure layer), write ═══════════════
@@ -214,7 +192,10 @@ def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfi
         model = load_model(conn, "recommendations", T)
         reused = model is not None
         if not reused:
-            model = {"effects": item_effects_by_chunk(learners, items, T).to_dict("list")}
+            model = {"effects": measured_item_effects(conn, T), "effects_source": "content_effectiveness_analytics"}
+            if model["effects"] is None:
+                model = {"effects": item_effects_by_chunk(learners, items, T).to_dict("list"),
+                         "effects_source": "measured here"}
         effects = typed_effects(pd.DataFrame(model["effects"], columns=list(EFFECT_DTYPES)))
         learners.stale("recommendations", T)
         frames, with_gaps = [], 0
@@ -230,7 +211,17 @@ def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfi
     if not reused:
         save_model(engine, "recommendations", T, model, TTL)
     return KindRun(concat(frames), preferences, model, reused,
-                   {"measured_item_effects": len(effects), "learners_with_gaps": with_gaps})
+                   {"measured_item_effects": len(effects), "learners_with_gaps": with_gaps,
+                    "item_effects_source": model.get("effects_source", "measured here")})
+
+
+def measured_item_effects(conn: Connection, T: pd.Timestamp) -> dict | None:
+    """The item effects content effectiveness measured at exactly T (the same nightly run: its
+    asset runs before the recommendations), as stored columns; None when there are none."""
+    stored = load_model(conn, ITEM_EFFECTS, T)
+    if stored is None or pd.Timestamp(stored["trained_at"]) != T:
+        return None
+    return stored["effects"]
 
 
 def item_effects_by_chunk(learners: LearnerSet, items: pd.DataFrame, T: pd.Timestamp) -> pd.DataFrame:

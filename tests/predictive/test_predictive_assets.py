@@ -240,3 +240,40 @@ def test_unchanged_learners_keep_their_cached_row_and_a_changed_learner_gets_a_n
     assert at(third, changed) == {k: day1 for k in KINDS}
     assert at(third, unchanged) == {k: day2 for k in KINDS}
     assert metadata(result, "predictive_drop_off_risk")["model_reused"] is False
+
+
+def test_recommendations_reuse_the_item_effects_content_effectiveness_measured(small_platform, warehouse_url,
+                                                                                 dagster_instance):
+    """Content effectiveness stores its item effects at T; the recommendations of the same T read
+    them instead of measuring again — and they are the effects the recommendations measured before."""
+    from analytics_pipeline.analytics.store import run_snapshot
+    from analytics_pipeline.predictive.store import catalog, item_effects_by_chunk, learner_set, typed_effects
+    from analytics_pipeline.warehouse.models import ITEM_EFFECTS, load_model
+
+    engine, _enrollments, T = small_platform
+    with engine.begin() as conn:  # evidence: every other learner completes x2 (skill s1, unused otherwise) two days before a result
+        conn.execute(sa.text(
+            "insert into learning_events (id, user_id, course_id, content_id, content_type, event_type, occurred_at, "
+            "duration_seconds, progress_delta, updated_at) "
+            "select 'done-' || r.id, r.user_id, 'c1', 'x2', 'reading', 'completed', r.submitted_at - interval '2 days', "
+            "600, 0, r.submitted_at - interval '2 days' from assessment_results r "
+            "where right(r.user_id, 1) in ('0', '2', '4', '6', '8')"))
+    alone = run(warehouse_url, dagster_instance, partition_of(T))  # no content effectiveness yet: measured here
+    assert metadata(alone, "predictive_recommendations")["item_effects_source"] == "measured here"
+    with engine.begin() as conn:
+        conn.execute(sa.text("delete from predictive_models; delete from predictive_analytics_cache"))
+
+    run_snapshot(engine, "content_effectiveness", T)
+    with engine.connect() as conn:
+        stored = load_model(conn, ITEM_EFFECTS, T)
+    assert stored is not None and pd.Timestamp(stored["trained_at"]) == T
+    reused = run(warehouse_url, dagster_instance, partition_of(T))
+    meta = metadata(reused, "predictive_recommendations")
+    assert meta["item_effects_source"] == "content_effectiveness_analytics"
+    assert meta["measured_item_effects"] == len(stored["effects"]["content_id"]) > 0
+    with learner_set(engine) as learners:  # the effects the recommendations would have measured themselves
+        own = item_effects_by_chunk(learners, catalog(learners.conn, "content_items"), T)
+    key = ["content_id", "skill_id"]
+    pd.testing.assert_frame_equal(
+        typed_effects(pd.DataFrame(stored["effects"])).sort_values(key).reset_index(drop=True),
+        own.sort_values(key).reset_index(drop=True), check_exact=False, rtol=1e-9)
