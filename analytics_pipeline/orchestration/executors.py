@@ -172,6 +172,11 @@ class RunLockedExecutor(Executor):
         return getattr(self.inner, name)
 
     def execute(self, plan_context, execution_plan) -> Iterator[dg.DagsterEvent]:
+        if self.kind == "in_process":  # the steps run in this process: GX, scikit-learn imported while they wait on I/O
+            from analytics_pipeline.orchestration import warmup
+
+            warmup.start(execution_plan.step_keys_to_execute, plan_context.run_config,
+                         plan_context.dagster_run.tags.get(PARTITION_TAG))
         if not self.enabled:
             yield from self.inner.execute(plan_context, execution_plan)
             return

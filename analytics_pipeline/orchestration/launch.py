@@ -6,6 +6,7 @@ for the platform's size, and shows it through :mod:`orchestration.display`; `mak
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -210,6 +211,7 @@ def execute(settings: Settings, code: CodeLocation, job: str, partition: str, ki
     with dg.DagsterInstance.get() as instance:
         # a pooled connection for this process's event writes (Dagster opens one per event otherwise)
         instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
+        remember_storage_schema(instance)
         display = RunDisplay(instance, code.steps, code.check_descriptions, settings.run_logs_dir, quiet=verbose)
         display.start(lambda: _launched_run(instance, launch))
         run_id = None
@@ -220,6 +222,35 @@ def execute(settings: Settings, code: CodeLocation, job: str, partition: str, ki
         finally:
             display.finish(run_id or _launched_run(instance, launch))
     return display
+
+
+def remember_storage_schema(instance) -> None:
+    """Dagster's PostgreSQL event log (1.13) asks the catalog whether a table or an asset-key
+    column exists on nearly every asset and check event: ~200 catalog round trips in an XS
+    nightly. Dagster's storage schema does not change during a `make run` (its migrations ran
+    when the instance was created), so this process's instance remembers each "yes"; a "no" is
+    asked again. Skipped for a storage without these methods."""
+    storage = getattr(instance, "event_log_storage", None)
+    for name, leading in (("has_table", 0), ("_has_asset_key_col_on_connection", 1)):  # leading: the connection
+        method = getattr(storage, name, None)
+        if callable(method):
+            setattr(storage, name, _remember_yes(method, leading))
+
+
+def _remember_yes(method, leading: int):
+    known: set = set()
+
+    @functools.wraps(method)
+    def remembered(*args):
+        key = args[leading:]
+        if key in known:
+            return True
+        answer = method(*args)
+        if answer:
+            known.add(key)
+        return answer
+
+    return remembered
 
 
 def _launched_run(instance, launch: str) -> str | None:

@@ -81,6 +81,10 @@ class DropOffConfig:
     features: CourseFeatureConfig = field(default_factory=CourseFeatureConfig)
 
 
+#: The scikit-learn modules :func:`_fit` imports (orchestration/warmup.py imports them ahead).
+FIT_MODULES = ("sklearn.impute", "sklearn.linear_model", "sklearn.pipeline", "sklearn.preprocessing")
+
+
 def _fit(X: np.ndarray, y: np.ndarray, C: float) -> Pipeline:
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression

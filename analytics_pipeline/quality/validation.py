@@ -83,6 +83,15 @@ def _validation_definition(suite_name: str):
         gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
 
 
+def warm_up(suite_names=None) -> None:
+    """Import GX and build the validation definitions of ``suite_names`` (default: every suite)
+    before the first :func:`validate` needs them: the same cached objects, under the same lock
+    (``orchestration/warmup.py`` calls it in a background thread as an in-process run starts)."""
+    with _LOCK:
+        for name in suite_names or SUITES:
+            _validation_definition(name)
+
+
 def _describe(result) -> dict:
     config = result.expectation_config
     kwargs = config.kwargs
