@@ -85,6 +85,8 @@ def truncate_all(engine: sa.Engine) -> None:
         )).scalars().all()
         wiped = [t for t in tables if t not in SEEDED_TABLES]
         conn.execute(sa.text("truncate " + ", ".join(f'"{t}"' for t in wiped) + " cascade"))
+        # the seeded settings stay (k, salts); state a run wrote there goes (the gamification's as-of)
+        conn.execute(sa.text("delete from pipeline_settings where key = 'gamification_as_of'"))
         # skills seeded by the migration stay; skills loaded by a test go
         conn.execute(sa.text("delete from skills where id not like 'skill-%'"))
         # materialized views keep what earlier tests refreshed into them: empty them too
