@@ -26,6 +26,8 @@ from analytics_pipeline.warehouse.urls import dagster_storage_url
 DB_FIXTURES = {"pg_server_url", "warehouse_url", "engine", "clean_warehouse", "dagster_instance", "fresh_database_url"}
 # Data kept by truncation: catalogs seeded by migrations.
 SEEDED_TABLES = {"achievements", "skills", "pipeline_settings"}
+#: the settings the migrations seed; any other key is state a run wrote (e.g. the gamification's as-of)
+SEEDED_SETTINGS = ("k_anonymity", "leaderboard_salt", "erasure_salt")
 
 
 def pytest_collection_modifyitems(items):
@@ -86,7 +88,7 @@ def truncate_all(engine: sa.Engine) -> None:
         wiped = [t for t in tables if t not in SEEDED_TABLES]
         conn.execute(sa.text("truncate " + ", ".join(f'"{t}"' for t in wiped) + " cascade"))
         # the seeded settings stay (k, salts); state a run wrote there goes (the gamification's as-of)
-        conn.execute(sa.text("delete from pipeline_settings where key = 'gamification_as_of'"))
+        conn.execute(sa.text("delete from pipeline_settings where key <> all(:seeded)"), {"seeded": list(SEEDED_SETTINGS)})
         # skills seeded by the migration stay; skills loaded by a test go
         conn.execute(sa.text("delete from skills where id not like 'skill-%'"))
         # materialized views keep what earlier tests refreshed into them: empty them too

@@ -57,12 +57,11 @@ from analytics_pipeline.analytics.common import utc
 from analytics_pipeline.governance.policy import RETENTION_POLICY
 from analytics_pipeline.quality.validation import ValidationOutcome, validate
 from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
-from analytics_pipeline.warehouse.models import ITEM_EFFECTS, save_model
+from analytics_pipeline.warehouse.models import ITEM_EFFECT_DTYPES, ITEM_EFFECTS, save_model
 
 QUERIES = "learner_analytics"
 DEFAULT_CHUNK_LEARNERS = 20_000
-#: The stored item effects: what the recommendations read, kept as long as a predictive cache row.
-ITEM_EFFECT_COLUMNS = ("content_id", "skill_id", "effect")
+#: The stored item effects are kept as long as a predictive cache row.
 ITEM_EFFECTS_TTL_HOURS = 48
 
 # Catalogs read once per run (not chunked): input name -> SQL file.
@@ -291,7 +290,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
         report.quarantined = writer.quarantined
     if effects is not None:  # committed: store the item effects for the recommendations of the same T
         item = effects[0]
-        save_model(engine, ITEM_EFFECTS, T, {"effects": item[[c for c in ITEM_EFFECT_COLUMNS if c in item]].to_dict("list")},
+        save_model(engine, ITEM_EFFECTS, T, {"effects": item[list(ITEM_EFFECT_DTYPES)].to_dict("list")},
                    pd.Timedelta(hours=ITEM_EFFECTS_TTL_HOURS))
     report.distribution = (counts if counts is not None else pd.Series(dtype="int64")) \
         .fillna(0).astype("int64").rename(label)

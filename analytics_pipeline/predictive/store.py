@@ -36,7 +36,7 @@ from analytics_pipeline.predictive.drop_off import (
 from analytics_pipeline.predictive.forecast import ForecastConfig, forecast_completion
 from analytics_pipeline.predictive.recommendations import RecommendationConfig, recommend_next
 from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
-from analytics_pipeline.warehouse.models import ITEM_EFFECTS, load_model, save_model
+from analytics_pipeline.warehouse.models import ITEM_EFFECT_DTYPES, ITEM_EFFECTS, load_model, save_model
 
 DEFAULT_CHUNK_LEARNERS = 20_000
 # Per kind: which inputs besides learning events and enrollments make a cached row stale.
@@ -110,7 +110,7 @@ TABLE = "predictive_analytics_cache"
 TTL = pd.Timedelta(hours=CacheConfig().ttl_hours)  # the cache rows' lifetime, also the stored models'
 # The content-effect evidence pairs a learner's events with their results: smaller chunks (memory).
 RECOMMENDATION_CHUNK_LEARNERS = 10_000
-EFFECT_DTYPES = {"content_id": "str", "skill_id": "str", "effect": "float64"}
+EFFECT_DTYPES = ITEM_EFFECT_DTYPES
 
 
 @dataclass

@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection, Engine
 
 #: The kind under which content effectiveness stores the item effects it measured at T.
 ITEM_EFFECTS = "item_effects"
+#: The columns of the stored item effects (``{"effects": {column: [values]}}``) and their dtypes.
+ITEM_EFFECT_DTYPES = {"content_id": "str", "skill_id": "str", "effect": "float64"}
 
 
 def load_model(conn: Connection, kind: str, T: pd.Timestamp) -> dict | None:
