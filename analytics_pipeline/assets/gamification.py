@@ -20,6 +20,7 @@ from analytics_pipeline.assets.learner_analytics import independent_check_result
 from analytics_pipeline.gamification import store
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.orchestration.pools import WAREHOUSE_HEAVY
+from analytics_pipeline.orchestration.priorities import priority_tags
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse import independent_check
 
@@ -87,6 +88,7 @@ HEAVY_DAILY_ASSET = dict(DAILY_ASSET, pool=WAREHOUSE_HEAVY)
 
 @dg.asset(
     **DAILY_ASSET,
+    op_tags=priority_tags("daily_activity"),
     deps=[dg.AssetKey("learning_events"), dg.AssetKey("users"), dg.AssetKey("organizations")],
     description=(
         "One row per learner per active local day (organisation time zone, else UTC): first and "
@@ -101,6 +103,7 @@ def daily_activity(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 @dg.asset(
     **HEAVY_DAILY_ASSET,
+    op_tags=priority_tags("point_transactions"),
     deps=[daily_activity, dg.AssetKey("learning_events"), dg.AssetKey("assessment_results"),
           dg.AssetKey("enrollments"), dg.AssetKey("users")],
     check_specs=[independent_check_spec(dg.AssetKey("point_transactions"), "Every learner's points per activity type")],
@@ -123,6 +126,7 @@ def point_transactions(
 
 @dg.asset(
     **HEAVY_DAILY_ASSET,
+    op_tags=priority_tags("user_points"),
     deps=[point_transactions, daily_activity, dg.AssetKey("users"), dg.AssetKey("organizations")],
     check_specs=[independent_check_spec(dg.AssetKey("user_points"), "Every learner's total, level and streaks")],
     description=(
@@ -141,6 +145,7 @@ def user_points(
 
 @dg.asset(
     **HEAVY_DAILY_ASSET,
+    op_tags=priority_tags("user_achievements"),
     deps=[point_transactions, daily_activity, dg.AssetKey("enrollments"),
           dg.AssetKey("assessment_results"), dg.AssetKey("user_skills"), dg.AssetKey("users")],
     check_specs=[independent_check_spec(dg.AssetKey("user_achievements"),

@@ -18,6 +18,7 @@ import pandas as pd
 from analytics_pipeline.analytics import CATEGORIES, CONFIGS
 from analytics_pipeline.orchestration.column_docs import column_description
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
+from analytics_pipeline.orchestration.priorities import priority_tags
 from analytics_pipeline.resources import WarehouseResource
 from analytics_pipeline.warehouse import independent_check
 from analytics_pipeline.analytics.store import (
@@ -216,6 +217,7 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
     @dg.asset(
         name=table,
         group_name=GROUP,
+        op_tags=priority_tags(table),
         partitions_def=DAILY_PARTITIONS,
         kinds={"pandas", "postgres"},
         owners=OWNERS,

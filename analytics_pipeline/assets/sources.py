@@ -9,6 +9,7 @@ that passed is committed and consistent, the check tells the operator the source
 """
 import dagster as dg
 
+from analytics_pipeline.orchestration.priorities import priority_tags
 from analytics_pipeline.resources import LmsApiResource, WarehouseResource
 from analytics_pipeline.settings import env
 from analytics_pipeline.sources.store.deletions import DeletionSink
@@ -81,7 +82,7 @@ def build_extraction_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=spec.table, group_name=GROUP, kinds=KINDS, owners=OWNERS, code_version=CODE_VERSION,
-        deps=list(spec.deps), check_specs=[quarantine_check(spec.table)],
+        deps=list(spec.deps), check_specs=[quarantine_check(spec.table)], op_tags=priority_tags(spec.table),
         description=f"{spec.description} Extracted from GET /v1/{spec.resource} into `{spec.table}` "
                     "(incremental by watermark; invalid rows and rows with an unknown parent go to `quarantine`).",
     )

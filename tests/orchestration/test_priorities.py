@@ -1,0 +1,37 @@
+"""The nightly's critical chain starts first when steps compete for the executor's slots."""
+from __future__ import annotations
+
+import dagster as dg
+
+from analytics_pipeline.orchestration.priorities import CRITICAL_CHAIN, PRIORITY, PRIORITY_TAG
+
+
+def _nightly():
+    from analytics_pipeline.definitions import defs
+
+    return defs.resolve_job_def("nightly"), defs.resolve_asset_graph()
+
+
+def _step_priority(job, asset_name: str) -> int:
+    return int(job.graph.node_named(asset_name).tags.get(PRIORITY_TAG, 0))
+
+
+def test_the_chain_is_a_real_dependency_chain_of_the_nightly():
+    job, graph = _nightly()
+    for i, name in enumerate(CRITICAL_CHAIN[1:], start=1):
+        parents = graph.get(dg.AssetKey(name)).parent_keys
+        assert parents & {dg.AssetKey(before) for before in CRITICAL_CHAIN[:i]}, name
+    assert all(job.graph.has_node_named(name) for name in PRIORITY)
+
+
+def test_ready_steps_of_the_chain_outrank_independent_analytics():
+    job, _graph = _nightly()
+    chain = [_step_priority(job, name) for name in CRITICAL_CHAIN]
+    assert min(chain) > 0
+    # what competed with daily_activity for the two slots at L: mastery and skill gap
+    for other in ("mastery_analytics", "skill_gap_analytics", "learner_velocity_analytics"):
+        assert _step_priority(job, other) < min(chain)
+    assert 0 < _step_priority(job, "content_effectiveness_analytics") < min(chain)
+    # the executor's order (descending priority) puts the chain's step first
+    ready = ["mastery_analytics", "skill_gap_analytics", "daily_activity"]
+    assert sorted(ready, key=lambda name: -_step_priority(job, name))[0] == "daily_activity"
