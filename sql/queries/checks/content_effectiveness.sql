@@ -32,8 +32,9 @@ with p as (
   join tags g on g.content_id = e.content_id and g.skill_id = r.skill_id
   cross join lateral (values ('item', g.content_id), ('type', g.content_type)) as k(kind, key)
   group by r.rid, r.user_id, r.skill_id, r.score, k.kind, k.key
-), per_skill as (
-  select skill_id, sum(score) as s_sum, count(*) as s_n from res group by skill_id
+), per_skill as (  -- per skill: results (sum, count) and distinct learners, once
+  select skill_id, sum(score) as s_sum, count(*) as s_n, count(distinct user_id) as s_learners
+  from res group by skill_id
 ), learner_skill as (
   select user_id, skill_id, count(*) as n from res group by user_id, skill_id
 ), sides as (
@@ -50,9 +51,9 @@ with p as (
   where b.n_used >= ls.n
   group by b.kind, b.key, b.skill_id
 ), control as (
-  select s.kind, s.key, s.skill_id,
-         (select count(distinct r.user_id) from res r where r.skill_id = s.skill_id) - coalesce(nc.n, 0) as n_control
+  select s.kind, s.key, s.skill_id, ps.s_learners - coalesce(nc.n, 0) as n_control
   from sides s
+  join per_skill ps using (skill_id)
   left join no_control nc on nc.kind = s.kind and nc.key = s.key and nc.skill_id = s.skill_id
   where s.n_treated > 0
 ), effects as (
