@@ -71,6 +71,7 @@ with p as (
   select le.user_id, le.content_id, max(le.occurred_at) as last_used
   from learning_events le join learners l using (user_id) cross join p
   where le.content_id is not null and le.occurred_at <= p.t and le.occurred_at >= p.kept and le.updated_at <= p.t
+    and {sample:le.user_id}
   group by le.user_id, le.content_id
 ), items as (
   select distinct on (id) id as content_id, title, content_type from content_items order by id
