@@ -122,6 +122,10 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
     act["remaining"] = 100.0 - act["progress"]
     act["target_pace"] = act["remaining"] / weeks_left
     act["pace"] = act["in_w"] / (cfg.window_days / 7.0)
+    # both are whole cents (numeric(5,2) inputs, sums rounded to the cent): the 520-week cut
+    # below compares them exactly (a float quotient of exactly 520 reads 520.0000000000001)
+    act["remaining_cents"] = np.rint(act["remaining"].to_numpy(dtype=float) * 100)
+    act["in_w_cents"] = np.rint(act["in_w"].to_numpy(dtype=float) * 100)
 
     # a fixed order of each learner's enrollments: means of 3+ floats depend on it
     g = act.sort_values(["user_id", "course_id"], kind="stable").groupby("user_id", sort=True)
@@ -131,6 +135,8 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
         "remaining": g["remaining"].mean(),
         "recent": g["recent"].sum(),
         "previous": g["previous"].sum(),
+        "remaining_cents": g["remaining_cents"].sum(),
+        "in_w_cents": g["in_w_cents"].sum(),
     }).reindex(learners)
     active_recently = ev.loc[ev["any_recent"], "user_id"].unique()
     out["inactive"] = ~out.index.isin(active_recently)
@@ -148,7 +154,11 @@ def compute_velocity(enrollments: pd.DataFrame, courses: pd.DataFrame | None,
 
     with np.errstate(divide="ignore", invalid="ignore"):
         weeks_to_go = np.where(cur > 0, out["remaining"].to_numpy() / cur, np.nan)
-    weeks_to_go = np.where(weeks_to_go <= cfg.max_estimate_weeks, weeks_to_go, np.nan)
+    # mean remaining / mean pace = Σ remaining × window weeks / Σ gained (same enrollments):
+    # "beyond max_estimate_weeks" decided on the exact cents, so exactly 520 weeks is shown
+    within = (out["remaining_cents"].to_numpy() * cfg.window_days
+              <= cfg.max_estimate_weeks * 7.0 * out["in_w_cents"].to_numpy())
+    weeks_to_go = np.where(within, weeks_to_go, np.nan)
     out["estimated_completion"] = (
         T + pd.to_timedelta(pd.Series(weeks_to_go, index=out.index) * 7, unit="D")
     ).dt.round("s").astype("datetime64[us, UTC]")

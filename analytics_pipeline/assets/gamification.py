@@ -71,7 +71,8 @@ def _window(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
 def _independent(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str,
                  T: pd.Timestamp) -> list[dg.AssetCheckResult]:
     """The table's independent check (warehouse/independent_check.py) as a WARN result."""
-    report = independent_check.gamification_report(warehouse.engine(), table, T)
+    report = independent_check.gamification_report(warehouse.engine(), table, T,
+                                                   independent_check.nightly_max_learners())
     context.log.info(independent_check.summary(report))
     return [independent_check_result(dg.AssetKey(table), report)]
 

@@ -60,7 +60,7 @@ def read_copy(conn, sql: str, ts_columns, t: pd.Timestamp) -> pd.DataFrame:
 def run_sql(database_url: str, name: str, t: pd.Timestamp) -> dict:
     """``CREATE TABLE bench_sql.<name> AS <query>`` (timed); returns seconds and rows."""
     engine = make_engine(database_url)
-    query = sql_text(f"bench/{name}.sql")
+    query = independent_check.sampled(sql_text(f"bench/{name}.sql"))  # every learner
     with engine.begin() as conn:
         conn.execute(sa.text(f"create schema if not exists {SQL_SCHEMA}; drop table if exists {SQL_SCHEMA}.{name}"))
     with engine.begin() as conn:

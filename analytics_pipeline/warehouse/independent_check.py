@@ -9,6 +9,17 @@ by key (learner, or group): numbers within the rounding of the published value, 
 timestamps exactly, JSON lists element by element. A missing value (NULL / NaN / None) equals
 only another missing value, so a placeholder 0 where the check finds no data is a mismatch.
 
+**Bounded at scale.** The nightly compares every learner of a platform of at most
+``independent_check_learners`` users (settings, default 5,000); above, a deterministic hash
+sample of about that many: the learners with ``mod(abs(hashtext(user_id)), n) = 0``,
+``n = ceil(learners / setting)``. The sample restricts both sides: the published rows, and the
+independent statement where it forms its learner set (each ``{sample:<column>}`` of the SQL
+becomes that predicate, or ``true`` when everyone is compared), so the statement really reads,
+sorts and aggregates ~1/n of the rows; what is computed across learners (the content
+effectiveness' item effects, the group checks: peer comparison, skill demand, leaderboards)
+still uses everyone. The report says what was compared (``sample``). The CLI compares everyone
+unless told ``--max-learners``.
+
 The gamification checks (ledger, totals / levels / streaks, achievements) compose one statement
 of the awards (``checks/gamification_awards.sql``); their ``scope`` leaves out the learners whose
 ledger reaches back before T − 90 d, which the retained raw rows can no longer recompute.
@@ -19,6 +30,8 @@ No Dagster here: the asset checks (``assets/learner_analytics.py``, ``assets/agg
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +66,62 @@ class Check:
     #: SQL of the keys left out on both sides (``:t``, ``:kept``): what the raw tables can no
     #: longer recompute (the gamification of learners whose ledger reaches back before T − 90 d)
     scope: str | None = None
+
+    @property
+    def per_learner(self) -> bool:
+        """Keyed by learner: the learner sample applies (group checks always compare all)."""
+        return self.keys == ("user_id",)
+
+
+#: ``{sample:<column>}`` in a check's SQL: the learner-sample predicate on that column
+_SAMPLE = re.compile(r"\{sample:([A-Za-z_][A-Za-z0-9_.]*)\}")
+
+
+def in_sample(column: str, every: int) -> str:
+    """SQL predicate: ``column`` (a learner id) is in the hash sample of 1 in ``every``
+    (``true`` for every learner)."""
+    if every <= 1:
+        return "true"
+    return f"mod(abs(hashtext({column})::bigint), {int(every)}) = 0"
+
+
+def sampled(text: str, every: int = 1) -> str:
+    """``text`` with each ``{sample:<column>}`` replaced by :func:`in_sample` (1: everyone)."""
+    return _SAMPLE.sub(lambda m: in_sample(m.group(1), every), text)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Which learners a per-learner check compares: 1 in ``every`` of ``learners`` users
+    (``every`` 1: all of them), ``sampled`` of them in the sample."""
+    every: int
+    learners: int
+    sampled: int
+
+    @property
+    def complete(self) -> bool:
+        return self.every <= 1
+
+    def as_dict(self) -> dict:
+        return {"every": self.every, "learners": self.learners, "sampled_learners": self.sampled,
+                "fraction": round(self.sampled / self.learners, 6) if self.learners else 1.0}
+
+
+EVERYONE = Sample(1, 0, 0)
+
+
+def learner_sample(engine: Engine, max_learners: int | None) -> Sample:
+    """The sample of the nightly: everyone while the platform has at most ``max_learners``
+    users (None or 0: always everyone), else 1 in ceil(users / max_learners)."""
+    if not max_learners or max_learners <= 0:
+        return EVERYONE
+    with engine.connect() as conn:
+        learners = conn.execute(sa.text("select count(*) from users")).scalar_one()
+        if learners <= max_learners:
+            return Sample(1, learners, learners)
+        every = math.ceil(learners / max_learners)
+        inside = conn.execute(sa.text(f"select count(*) from users where {in_sample('id', every)}")).scalar_one()
+    return Sample(every, learners, inside)
 
 
 def _snapshot(table: str) -> str:
@@ -155,28 +224,38 @@ AGGREGATE_CHECKS = {"peer_comparison_aggregates": "peer_comparison",
                     "leaderboard_monthly": "leaderboard_monthly"}
 
 
-def statement(name: str) -> str:
-    """The independent SQL of check ``name`` (parts composed in)."""
+def statement(name: str, every: int = 1) -> str:
+    """The independent SQL of check ``name`` (parts composed in), restricted to the learner
+    sample of 1 in ``every`` (1: everyone; group checks: always everyone)."""
     spec = CHECKS[name]
     text = sql_text(spec.sql)
     for part, source in spec.parts.items():
         value = sql_text(source) if source.endswith(".sql") else source
         text = text.replace("{" + part + "}", value)
-    return text
+    return sampled(text, every if spec.per_learner else 1)
 
 
 def _params(T: pd.Timestamp) -> dict:
     return {"t": T.to_pydatetime(), "kept": RETENTION_POLICY.activity_cutoff(T).to_pydatetime()}
 
 
-def independent_rows(engine: Engine, name: str, T: pd.Timestamp) -> pd.DataFrame:
+def independent_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1) -> pd.DataFrame:
     with engine.connect() as conn:
-        return pd.read_sql_query(sa.text(statement(name)), conn, params=_params(utc(T)))
+        return pd.read_sql_query(sa.text(statement(name, every)), conn, params=_params(utc(T)))
 
 
-def published_rows(engine: Engine, name: str, T: pd.Timestamp) -> pd.DataFrame:
+def published_sql(name: str, every: int = 1) -> str:
+    """The SQL of the published rows of check ``name``, restricted to the learner sample."""
+    spec = CHECKS[name]
+    if every <= 1 or not spec.per_learner:
+        return spec.published
+    return f"select * from ({spec.published}) published where {in_sample('published.user_id', every)}"
+
+
+def published_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1) -> pd.DataFrame:
     with engine.connect() as conn:
-        return pd.read_sql_query(sa.text(CHECKS[name].published), conn, params={"t": utc(T).to_pydatetime()})
+        return pd.read_sql_query(sa.text(published_sql(name, every)), conn,
+                                 params={"t": utc(T).to_pydatetime()})
 
 
 def out_of_scope(engine: Engine, name: str, T: pd.Timestamp) -> set[str]:
@@ -292,23 +371,27 @@ def compare(columns: dict[str, tuple[str, float | None]], ours: pd.DataFrame, th
     return report
 
 
-def check(engine: Engine, name: str, T: pd.Timestamp | None) -> dict:
-    """Run check ``name`` at ``T``: the independent SQL against what was published.
+def check(engine: Engine, name: str, T: pd.Timestamp | None, max_learners: int | None = None) -> dict:
+    """Run check ``name`` at ``T``: the independent SQL against what was published, for every
+    learner, or (a platform of more than ``max_learners`` users, per-learner checks) for the
+    hash sample of :func:`learner_sample` on both sides (``sample`` in the report).
 
     ``T`` None (peer comparison without any unexpired snapshot): nothing may be published."""
     spec = CHECKS[name]
+    sample = learner_sample(engine, max_learners) if spec.per_learner else EVERYONE
     if T is None:
         T = pd.Timestamp.now(tz="UTC").floor("s")
         theirs = pd.DataFrame({c: pd.Series(dtype=object) for c in (*spec.keys, *spec.columns)})
     else:
-        theirs = independent_rows(engine, name, T)
-    ours = published_rows(engine, name, T)
+        theirs = independent_rows(engine, name, T, sample.every)
+    ours = published_rows(engine, name, T, sample.every)
     left_out = out_of_scope(engine, name, T)
     if left_out:
         ours, theirs = (frame[~_key_strings(frame, spec.keys).isin(left_out).to_numpy()]
                         for frame in (ours, theirs))
     report = compare(spec.columns, ours, theirs, spec.keys)
-    return {"check": name, "snapshot_instant": utc(T).isoformat(), "out_of_scope": len(left_out), **report}
+    return {"check": name, "snapshot_instant": utc(T).isoformat(), "out_of_scope": len(left_out),
+            "sample": sample.as_dict() if not sample.complete else None, **report}
 
 
 def _key_strings(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
@@ -317,11 +400,12 @@ def _key_strings(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
     return frame[list(keys)].astype(str).agg("|".join, axis=1)
 
 
-def check_or_error(engine: Engine, name: str, T: pd.Timestamp | None) -> dict:
+def check_or_error(engine: Engine, name: str, T: pd.Timestamp | None,
+                   max_learners: int | None = None) -> dict:
     """:func:`check`, or (the check itself failing: SQL error, unreadable rows) a failed report
     naming the error: a broken check must not undo or hide what was published."""
     try:
-        return check(engine, name, T)
+        return check(engine, name, T, max_learners)
     except Exception as exc:  # reported as a failed check, never raised into the asset
         at = utc(T).isoformat() if T is not None else None
         return {"check": name, "snapshot_instant": at, "keys": list(CHECKS[name].keys),
@@ -339,13 +423,21 @@ def gamification_as_of(engine: Engine) -> pd.Timestamp | None:
     return None if value is None else utc(pd.Timestamp(value))
 
 
-def gamification_report(engine: Engine, table: str, T: pd.Timestamp) -> dict:
+def gamification_report(engine: Engine, table: str, T: pd.Timestamp,
+                        max_learners: int | None = None) -> dict:
     """The check of gamification ``table`` (point_transactions, user_points, user_achievements)
     after the partition of ``T`` was written: user_points as of the gamification's as-of (the
     latest partition end processed, T or later), the others at T. Never raises."""
     name = GAMIFICATION_CHECKS[table]
     at = (gamification_as_of(engine) if name == "user_points" else None) or T
-    return check_or_error(engine, name, at)
+    return check_or_error(engine, name, at, max_learners)
+
+
+def nightly_max_learners() -> int:
+    """The nightly's bound on the learners compared (settings ``independent_check_learners``)."""
+    from analytics_pipeline.settings import load_settings
+
+    return load_settings().independent_check_learners
 
 
 def latest_snapshot_instant(engine: Engine) -> pd.Timestamp | None:
@@ -356,21 +448,32 @@ def latest_snapshot_instant(engine: Engine) -> pd.Timestamp | None:
     return None if value is None else utc(pd.Timestamp(value))
 
 
+def learners_compared(report: dict) -> str:
+    """Which learners the report compared: every one, or the sample (N of M, the fraction)."""
+    sample = report.get("sample")
+    if not sample:
+        return "every learner" if tuple(report.get("keys", ())) == ("user_id",) else "every group"
+    return (f"sampled {sample['sampled_learners']} of {sample['learners']} learners "
+            f"(1 in {sample['every']}, {sample['fraction']:.1%})")
+
+
 def summary(report: dict) -> str:
     """One line: what was compared and how many keys differ (with the columns that differ)."""
     bad = {c: e["mismatches"] for c, e in report["columns"].items() if e["mismatches"]}
     if "error" in report:
         return f"{report['check']} at {report['snapshot_instant']}: the check failed: {report['error']}"
-    return (f"{report['check']} at {report['snapshot_instant']}: {report['compared']} compared, "
+    scope = f"{learners_compared(report)}: " if report.get("sample") else ""
+    return (f"{report['check']} at {report['snapshot_instant']}: {scope}{report['compared']} compared, "
             f"{report['mismatching_count']} mismatching "
             f"(published only {report['only_published_count']}, independent only "
             f"{report['only_independent_count']}{', columns ' + str(bad) if bad else ''}"
             f"{'; left out ' + str(report['out_of_scope']) if report.get('out_of_scope') else ''})")
 
 
-def check_all(engine: Engine, T: pd.Timestamp, names=None) -> dict[str, dict]:
+def check_all(engine: Engine, T: pd.Timestamp, names=None, max_learners: int | None = None) -> dict[str, dict]:
     """Every check (or ``names``) at the nightly's T, each with its run time (``seconds``): the
-    peer comparison at the newest unexpired snapshot, user_points at the gamification's as-of."""
+    peer comparison at the newest unexpired snapshot, user_points at the gamification's as-of;
+    every learner, or the sample of :func:`learner_sample` above ``max_learners``."""
     import time
 
     reports = {}
@@ -378,7 +481,7 @@ def check_all(engine: Engine, T: pd.Timestamp, names=None) -> dict[str, dict]:
         at = {"peer_comparison": latest_snapshot_instant, "user_points": gamification_as_of}.get(
             name, lambda _engine: T)(engine)
         started = time.perf_counter()
-        report = check_or_error(engine, name, at)
+        report = check_or_error(engine, name, at, max_learners)
         reports[name] = {**report, "seconds": round(time.perf_counter() - started, 3)}
     return reports
 
@@ -394,12 +497,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--at", required=True, help="the nightly's snapshot instant T (ISO, UTC)")
     parser.add_argument("--json", default=None, help="write the reports to this file")
+    parser.add_argument("--max-learners", type=int, default=None,
+                        help="compare a hash sample of about this many learners when the platform "
+                             "has more (the nightly's independent_check_learners); default: everyone")
     parser.add_argument("names", nargs="*", help=f"checks to run (default all): {', '.join(CHECKS)}")
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(CHECKS)
     if unknown:
         parser.error(f"unknown checks: {sorted(unknown)}")
-    reports = check_all(make_engine(args.database_url), utc(pd.Timestamp(args.at)), args.names or None)
+    reports = check_all(make_engine(args.database_url), utc(pd.Timestamp(args.at)), args.names or None,
+                        args.max_learners)
     for report in reports.values():
         print(f"{summary(report)} [{report['seconds']} s]")
     if args.json:

@@ -195,3 +195,19 @@ def test_trend_classified_on_the_exact_change():
     out = run([enr("u", "c1", 0, target=T + 10 * WEEK)], evs)
     assert out.loc["u", "trend_percentage"] == 10.0
     assert out.loc["u", "trend_direction"] == "accelerating"
+
+
+def test_estimate_of_exactly_520_weeks_is_shown():
+    # the learner usr_0044301 of the L benchmark at 2026-11-30: two active enrollments at
+    # 15.30 % (nothing gained in 28 d) and 1.40 % (1.41 gained, clipped at 0 -> kept 1.40 now)
+    # remaining = mean(100 - 15.30, 100 - 1.40) = (84.70 + 98.60) / 2 = 91.65
+    # current pace = mean(0 / 4, 1.41 / 4) = 0.17625 points/week
+    # weeks to go = 91.65 / 0.17625 = 520 exactly (float: 520.0000000000001): not "beyond 520"
+    enrollments = [enr("u1", "c1", 15.30, target=T - 2 * WEEK), enr("u1", "c3", 1.40)]
+    evs = events([("u1", "c3", T - 3 * DAY, 1.41)])
+    r = run(enrollments, evs).loc["u1"]
+    assert 91.65 / 0.17625 > 520                        # the float quotient alone would drop it
+    assert r.estimated_completion == T + 520 * WEEK     # 2025-03-29 + 3640 days
+    # one cent less gained: 91.65 / 0.175 = 523.7 weeks, beyond: null
+    r = run(enrollments, events([("u1", "c3", T - 3 * DAY, 1.40)])).loc["u1"]
+    assert pd.isna(r.estimated_completion)

@@ -120,3 +120,25 @@ def test_a_learner_whose_ledger_reaches_back_before_the_retention_window_is_left
         report = independent_check.check(published, name, T)
         assert report["passed"] and report["out_of_scope"] == 1 and report["compared"] == 2, name
     assert table(published, "select count(*) as n from point_transactions where user_id = 'u3'")["n"][0] == 2
+
+
+def test_a_large_platform_checks_a_hash_sample_of_learners(published):
+    # 3 users, at most 1 compared: 1 in 3, the learners whose PostgreSQL hashtext is a multiple
+    # of 3: u3 alone. Corrupt u3 (inside) and u1 (outside the sample).
+    with published.begin() as conn:
+        conn.execute(sa.text("update user_points set current_streak = current_streak + 1 where user_id = 'u3'"))
+        conn.execute(sa.text("delete from point_transactions where activity_type = 'streak_bonus'"))  # u1's
+    reports = {table: independent_check.gamification_report(published, table, T, max_learners=1)
+               for table in independent_check.GAMIFICATION_CHECKS}
+    for table, report in reports.items():
+        assert report["sample"] == {"every": 3, "learners": 3, "sampled_learners": 1,
+                                    "fraction": round(1 / 3, 6)}, table
+        assert report["published"] == report["independent"] == report["compared"] == 1, table
+    assert reports["user_points"]["mismatching"] == ["u3"]
+    assert reports["point_transactions"]["passed"]       # u1's missing bonus is outside the sample
+    assert reports["user_achievements"]["passed"]
+    rows = independent_check.independent_rows(published, "points_ledger", T, 3)
+    assert rows["user_id"].tolist() == ["u3"] and rows["total_points"].tolist() == [5]
+    # everyone (the CLI's default; a platform within the bound): u1's missing bonus is found
+    assert independent_check.gamification_report(published, "point_transactions", T)["mismatching"] == ["u1"]
+    assert independent_check.gamification_report(published, "point_transactions", T, 3)["sample"] is None

@@ -8,6 +8,7 @@ At T = 2025-03-13: u1 has events and results; u2 (two active enrollments) and u4
 import pandas as pd
 import sqlalchemy as sa
 
+from analytics_pipeline.settings import load_settings
 from analytics_pipeline.warehouse import independent_check
 from analytics_pipeline.analytics.store import run_snapshot, update_activity_summary
 
@@ -93,3 +94,67 @@ def test_no_unexpired_snapshot_means_no_peer_group(clean_warehouse):
     report = independent_check.check(clean_warehouse, "peer_comparison", None)
     assert report["passed"] and report["published"] == 0
     assert isinstance(pd.Timestamp(report["snapshot_instant"]), pd.Timestamp)
+
+
+# 5 users (u1..u5). At most 3 compared: 1 in ceil(5 / 3) = 2, the learners whose PostgreSQL
+# hashtext is even: u1, u2, u3 (u4 and u5 are left out).
+SAMPLE = {"u1", "u2", "u3"}
+
+
+def test_the_hash_sample_is_deterministic_and_what_the_report_says(clean_warehouse):
+    raw.load(clean_warehouse)
+    with clean_warehouse.connect() as conn:
+        inside = conn.execute(sa.text(
+            f"select id from users where {independent_check.in_sample('id', 2)} order by id")).scalars().all()
+    assert set(inside) == SAMPLE
+    sample = independent_check.learner_sample(clean_warehouse, 3)
+    assert (sample.every, sample.learners, sample.sampled) == (2, 5, 3)
+    assert sample.as_dict()["fraction"] == 0.6
+    # the statement itself is restricted where it forms its learner set; group checks never are
+    assert "hashtext(le.user_id)" in independent_check.statement("velocity", 2)
+    assert "hashtext" not in independent_check.statement("velocity", 1)
+    assert "hashtext" not in independent_check.statement("peer_comparison", 2)
+    assert "{sample:" not in independent_check.statement("content_effectiveness", 2)
+
+
+def test_a_large_platform_is_checked_on_a_sample_restricting_both_sides(clean_warehouse):
+    publish(clean_warehouse)
+    for name in CHECKED:
+        everyone = independent_check.check(clean_warehouse, name, T)
+        report = independent_check.check(clean_warehouse, name, T, max_learners=3)
+        assert report["passed"], independent_check.summary(report)
+        assert report["sample"] == {"every": 2, "learners": 5, "sampled_learners": 3, "fraction": 0.6}
+        assert "sampled 3 of 5 learners (1 in 2, 60.0%)" in independent_check.summary(report)
+        published = set(independent_check.published_rows(clean_warehouse, name, T)["user_id"])
+        sampled_published = set(independent_check.published_rows(clean_warehouse, name, T, 2)["user_id"])
+        sampled_independent = set(independent_check.independent_rows(clean_warehouse, name, T, 2)["user_id"])
+        # both sides hold exactly the sampled learners, and fewer than everyone (u4 is published
+        # by every category here and left out of the sample)
+        assert sampled_published == sampled_independent == published & SAMPLE, name
+        assert "u4" in published and report["compared"] == len(sampled_published) < everyone["compared"], name
+
+
+def test_a_mismatch_inside_the_sample_is_found(clean_warehouse):
+    publish(clean_warehouse, ("velocity",))
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("update learner_velocity_analytics set target_pace = target_pace + 1 "
+                             "where user_id in ('u1', 'u4')"))
+        conn.execute(sa.text("delete from learner_velocity_analytics where user_id = 'u2'"))
+    report = independent_check.check(clean_warehouse, "velocity", T, max_learners=3)
+    assert not report["passed"]
+    assert report["mismatching"] == ["u1", "u2"]          # u4 is outside the sample: not compared
+    assert report["only_independent"] == ["u2"]
+    assert report["columns"]["target_pace"]["mismatches"] == 1
+    everyone = independent_check.check(clean_warehouse, "velocity", T)
+    assert everyone["mismatching"] == ["u1", "u2", "u4"] and everyone["sample"] is None
+
+
+def test_a_small_platform_compares_every_learner(clean_warehouse):
+    publish(clean_warehouse, ("velocity",))
+    for bound in (5, 5000, 0, None):  # 5 users: at most 5 (or no bound) compares everyone
+        assert independent_check.learner_sample(clean_warehouse, bound).complete
+        report = independent_check.check_or_error(clean_warehouse, "velocity", T, bound)
+        assert report["sample"] is None and report["compared"] == 3  # u1, u2, u4
+        assert independent_check.learners_compared(report) == "every learner"
+    assert load_settings().independent_check_learners == 5000
+    assert independent_check.nightly_max_learners() == 5000

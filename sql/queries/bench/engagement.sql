@@ -12,7 +12,7 @@ WITH params AS (
 ), active AS (
   SELECT e.user_id, max(e.enrolled_at) AS last_enrolled
   FROM enrollments e CROSS JOIN params p
-  WHERE e.enrolled_at <= p.t
+  WHERE e.enrolled_at <= p.t AND {sample:e.user_id}
     AND (e.completed_at IS NULL OR e.completed_at > p.t)
     AND (e.withdrawn_at IS NULL OR e.withdrawn_at > p.t)
   GROUP BY e.user_id
@@ -20,11 +20,11 @@ WITH params AS (
   SELECT le.user_id, le.occurred_at, coalesce(le.duration_seconds, 0)::float8 AS dur, le.content_type,
          extract(epoch FROM p.t - le.occurred_at)::float8 / 86400.0 AS age
   FROM learning_events le JOIN active a USING (user_id) CROSS JOIN params p
-  WHERE le.occurred_at <= p.t AND le.updated_at <= p.t AND le.occurred_at >= p.kept
+  WHERE le.occurred_at <= p.t AND le.updated_at <= p.t AND le.occurred_at >= p.kept AND {sample:le.user_id}
 ), retired AS (
   SELECT s.user_id, s.last_event_at AS occurred_at, extract(epoch FROM p.t - s.last_event_at)::float8 / 86400.0 AS age
   FROM learner_activity_summary s JOIN active a USING (user_id) CROSS JOIN params p
-  WHERE s.last_event_at <= p.t - interval '56 days'
+  WHERE s.last_event_at <= p.t - interval '56 days' AND {sample:s.user_id}
 ), ever AS (
   SELECT user_id, max(occurred_at) AS last_at, min(age) AS last_age, min(age) FILTER (WHERE age >= 56) AS prior_age
   FROM (SELECT user_id, occurred_at, age FROM ev UNION ALL SELECT user_id, occurred_at, age FROM retired) x

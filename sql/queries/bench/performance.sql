@@ -14,12 +14,12 @@ WITH params AS (
          row_number() OVER (PARTITION BY ar.user_id ORDER BY ar.submitted_at DESC, ar.id COLLATE "C" DESC) AS from_end
   FROM assessment_results ar JOIN users u ON u.id = ar.user_id CROSS JOIN params p
   WHERE ar.submitted_at <= p.t AND ar.submitted_at > p.t - interval '90 days' AND ar.score IS NOT NULL
-    AND ar.updated_at <= p.t AND ar.submitted_at >= p.kept
+    AND ar.updated_at <= p.t AND ar.submitted_at >= p.kept AND {sample:ar.user_id}
 ), learners AS (
   SELECT user_id FROM r
   UNION
   SELECT e.user_id FROM enrollments e CROSS JOIN params p
-  WHERE e.enrolled_at <= p.t
+  WHERE e.enrolled_at <= p.t AND {sample:e.user_id}
     AND (e.completed_at IS NULL OR e.completed_at > p.t)
     AND (e.withdrawn_at IS NULL OR e.withdrawn_at > p.t)
 ), totals AS (

@@ -25,17 +25,19 @@ with p as (
 ), courses as (
   select user_id, course_id, min(completed_at) as ts
   from enrollments cross join p
-  where completed_at <= p.t and user_id in (select id from users)
+  where completed_at <= p.t and user_id in (select id from users) and {sample:user_id}
   group by user_id, course_id
 ), passes as (
   select user_id, assessment_id, min(submitted_at) as ts
   from assessment_results cross join p
   where score >= passing_score and submitted_at <= p.t and user_id in (select id from users)
+    and {sample:user_id}
   group by user_id, assessment_id
 ), mastered as (
   select user_id, skill_id, last_assessed_at as ts
   from user_skills cross join p
   where mastery_level >= 80 and last_assessed_at <= p.t and user_id in (select id from users)
+    and {sample:user_id}
 ), days as (
   select user_id, to_date(right(source_id, 10), 'YYYY-MM-DD') as day, ts
   from a where activity_type = 'daily_first_activity'

@@ -7,7 +7,8 @@
 -- that did not use k), only with >= 10 distinct learners each side; a key's effect = mean over
 -- its qualifying skills. Per active learner: items used in W ranked by exact effect (ties: id),
 -- else the used types; recommendations: for the top 3 skill gaps the best unused item with a
--- positive effect on that skill.
+-- positive effect on that skill. The cross-learner parts are materialized: computed once (an
+-- inlined no_control under a nested loop was recomputed per (kind, key, skill) row).
 with p as (
   select cast(:t as timestamptz) as t, cast(:kept as timestamptz) as kept
 ), tags as (
@@ -32,35 +33,36 @@ with p as (
   join tags g on g.content_id = e.content_id and g.skill_id = r.skill_id
   cross join lateral (values ('item', g.content_id), ('type', g.content_type)) as k(kind, key)
   group by r.rid, r.user_id, r.skill_id, r.score, k.kind, k.key
-), per_skill as (
-  select skill_id, sum(score) as s_sum, count(*) as s_n from res group by skill_id
-), learner_skill as (
+), per_skill as materialized (  -- per skill: results (sum, count) and distinct learners, once
+  select skill_id, sum(score) as s_sum, count(*) as s_n, count(distinct user_id) as s_learners
+  from res group by skill_id
+), learner_skill as materialized (
   select user_id, skill_id, count(*) as n from res group by user_id, skill_id
-), sides as (
+), sides as materialized (
   select u.kind, u.key, u.skill_id,
          avg(u.score) filter (where u.completed) as treated_mean,
          count(distinct u.user_id) filter (where u.completed) as n_treated,
          sum(u.score) as u_sum, count(*) as u_n
   from used u group by u.kind, u.key, u.skill_id
-), used_by_learner as (
+), used_by_learner as materialized (
   select kind, key, skill_id, user_id, count(*) as n_used from used group by kind, key, skill_id, user_id
-), no_control as (  -- learners every one of whose results on s used the key
+), no_control as materialized (  -- learners every one of whose results on s used the key
   select b.kind, b.key, b.skill_id, count(*) as n
   from used_by_learner b join learner_skill ls on ls.user_id = b.user_id and ls.skill_id = b.skill_id
   where b.n_used >= ls.n
   group by b.kind, b.key, b.skill_id
-), control as (
-  select s.kind, s.key, s.skill_id,
-         (select count(distinct r.user_id) from res r where r.skill_id = s.skill_id) - coalesce(nc.n, 0) as n_control
+), control as materialized (
+  select s.kind, s.key, s.skill_id, ps.s_learners - coalesce(nc.n, 0) as n_control
   from sides s
+  join per_skill ps using (skill_id)
   left join no_control nc on nc.kind = s.kind and nc.key = s.key and nc.skill_id = s.skill_id
   where s.n_treated > 0
-), effects as (
+), effects as materialized (
   select s.kind, s.key, s.skill_id,
          s.treated_mean - (ps.s_sum - s.u_sum) / (ps.s_n - s.u_n) as effect
   from sides s join control c using (kind, key, skill_id) join per_skill ps using (skill_id)
   where s.n_treated >= 10 and c.n_control >= 10 and ps.s_n > s.u_n
-), key_effect as (
+), key_effect as materialized (
   select kind, key, round(avg(effect)::numeric, 9) as effect from effects group by kind, key
 ), skill_gaps as (  -- the skill-gap check's rows: one per active learner, gaps in priority order
 {skill_gap}
@@ -70,6 +72,7 @@ with p as (
   select le.user_id, le.content_id, max(le.occurred_at) as last_used
   from learning_events le join learners l using (user_id) cross join p
   where le.content_id is not null and le.occurred_at <= p.t and le.occurred_at >= p.kept and le.updated_at <= p.t
+    and {sample:le.user_id}
   group by le.user_id, le.content_id
 ), items as (
   select distinct on (id) id as content_id, title, content_type from content_items order by id

@@ -20,25 +20,27 @@ with p as (
   left join organizations o on o.id = u.organization_id
   left join (select distinct name from pg_timezone_names) z
     on jsonb_typeof(o.settings) = 'object' and z.name = o.settings ->> 'timezone'
+  where {sample:u.id}
 ), items as (
   select e.user_id, 'content_completed' as activity_type, 10 as points,
          case when e.content_id is null or e.content_id = '' then 'id:' || e.id
               else e.user_id || ':' || e.content_id end as source_id,
          e.occurred_at as ts, e.id as origin
   from learning_events e join learner l on l.user_id = e.user_id cross join p
-  where e.event_type = 'completed' and e.occurred_at >= p.kept and e.occurred_at <= p.t
+  where e.event_type = 'completed' and e.occurred_at >= p.kept and e.occurred_at <= p.t and {sample:e.user_id}
   union all
   select n.user_id, 'course_completed', 100, n.user_id || ':' || n.course_id, n.completed_at, n.id
   from enrollments n join learner l on l.user_id = n.user_id cross join p
-  where n.completed_at >= p.kept and n.completed_at <= p.t
+  where n.completed_at >= p.kept and n.completed_at <= p.t and {sample:n.user_id}
   union all
   select r.user_id, 'assessment_passed', 25, r.user_id || ':' || r.assessment_id, r.submitted_at, r.id
   from assessment_results r join learner l on l.user_id = r.user_id cross join p
-  where r.score >= r.passing_score and r.submitted_at >= p.kept and r.submitted_at <= p.t
+  where r.score >= r.passing_score and r.submitted_at >= p.kept and r.submitted_at <= p.t and {sample:r.user_id}
   union all
   select r.user_id, 'assessment_excellence_bonus', 10, r.user_id || ':' || r.assessment_id, r.submitted_at, r.id
   from assessment_results r join learner l on l.user_id = r.user_id cross join p
   where r.score >= r.passing_score and r.score >= 90 and r.submitted_at >= p.kept and r.submitted_at <= p.t
+    and {sample:r.user_id}
 ), first_items as (
   select distinct on (activity_type, source_id) user_id, activity_type, points, source_id, ts
   from items order by activity_type, source_id, ts, origin
@@ -47,7 +49,7 @@ with p as (
   select e.user_id, l.tz, (e.occurred_at at time zone l.tz)::date as day,
          min(e.occurred_at) as first_at
   from learning_events e join learner l on l.user_id = e.user_id cross join p
-  where e.occurred_at <= p.t and e.occurred_at >= p.kept - interval '2 days'
+  where e.occurred_at <= p.t and e.occurred_at >= p.kept - interval '2 days' and {sample:e.user_id}
   group by e.user_id, l.tz, (e.occurred_at at time zone l.tz)::date
   having max(e.occurred_at) >= (select kept from p)
 ), positions as (

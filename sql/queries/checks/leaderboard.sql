@@ -17,7 +17,8 @@ with bounds as (
   where coalesce(pr.leaderboard_privacy, 'public') <> 'hidden'
 )
 select leaderboard_entry_id({board}, b.period_start, s.user_id) as entry_id,
-       1 + (select count(*) from shown o where o.points > s.points) as rank,
+       -- rank() = 1 + the learners shown with strictly more points (one sort, not a count per row)
+       rank() over (order by s.points desc) as rank,
        s.points as {points},
        case when s.public then s.user_id end as user_id,
        case when not s.public then 'Anonymous learner'

@@ -7,12 +7,12 @@ with p as (
 ), known as (
   select us.user_id, us.skill_id, coalesce(us.mastery_level, 0) as m, us.last_assessed_at
   from user_skills us cross join p
-  where us.last_assessed_at is null or us.last_assessed_at <= p.t
+  where (us.last_assessed_at is null or us.last_assessed_at <= p.t) and {sample:us.user_id}
 ), learners as (
   select user_id from known
   union
   select e.user_id from enrollments e cross join p
-  where e.enrolled_at <= p.t
+  where e.enrolled_at <= p.t and {sample:e.user_id}
     and (e.completed_at is null or e.completed_at > p.t)
     and (e.withdrawn_at is null or e.withdrawn_at > p.t)
 ), by_learner as (

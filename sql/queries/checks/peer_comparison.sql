@@ -8,9 +8,10 @@ with velocity as (
 ), performance as (
 {performance}
 ), level as (
-  select u.id as user_id, u.organization_id,
-         (select avg(us.mastery_level) from user_skills us where us.user_id = u.id) as mean_mastery
+  select u.id as user_id, u.organization_id, m.mean_mastery
   from users u
+  left join (select user_id, avg(mastery_level) as mean_mastery from user_skills group by user_id) m
+    on m.user_id = u.id
   where u.organization_id is not null
 ), members as (
   select l.organization_id,

@@ -7,7 +7,7 @@ with p as (
 ), act as (
   select distinct e.user_id, e.course_id
   from enrollments e cross join p
-  where e.enrolled_at <= p.t
+  where e.enrolled_at <= p.t and {sample:e.user_id}
     and (e.completed_at is null or e.completed_at > p.t)
     and (e.withdrawn_at is null or e.withdrawn_at > p.t)
 ), req as (
@@ -18,7 +18,7 @@ with p as (
 ), known as (
   select us.user_id, us.skill_id, max(coalesce(us.mastery_level, 0)) as level
   from user_skills us cross join p
-  where us.last_assessed_at is null or us.last_assessed_at <= p.t
+  where (us.last_assessed_at is null or us.last_assessed_at <= p.t) and {sample:us.user_id}
   group by us.user_id, us.skill_id
 ), gaps as (
   select r.user_id, r.skill_id, s.name as skill_name, coalesce(k.level, 0) as current, r.target,

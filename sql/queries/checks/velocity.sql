@@ -8,18 +8,18 @@ with p as (
 ), act as (
   select distinct e.user_id, e.course_id, e.enrolled_at, e.target_completion_at, e.progress_percent
   from enrollments e cross join p
-  where e.enrolled_at <= p.t
+  where e.enrolled_at <= p.t and {sample:e.user_id}
     and (e.completed_at is null or e.completed_at > p.t)
     and (e.withdrawn_at is null or e.withdrawn_at > p.t)
 ), known as (
   select le.user_id, le.course_id, le.occurred_at, coalesce(le.progress_delta, 0) as delta
   from learning_events le cross join p
   where le.occurred_at <= p.t and le.updated_at <= p.t and le.occurred_at >= p.kept
-    and le.occurred_at > p.t - interval '28 days'
+    and le.occurred_at > p.t - interval '28 days' and {sample:le.user_id}
 ), later as (
   select le.user_id, le.course_id, sum(le.progress_delta) as delta
   from learning_events le cross join p
-  where le.occurred_at > p.t or le.updated_at > p.t
+  where (le.occurred_at > p.t or le.updated_at > p.t) and {sample:le.user_id}
   group by le.user_id, le.course_id
 ), known_by_course as (
   select k.user_id, k.course_id, sum(k.delta) as in_w,
