@@ -3,7 +3,8 @@
 -- learner's earlier days, so the learner's whole history up to the last window day is read;
 -- positions by gaps-and-islands (date - row_number is constant along a run of consecutive days).
 -- Origin: user_id:YYYY-MM-DD of the local day; timestamp: the day's first event. Inserted in
--- origin order (the unique index is filled front to back); returns the new awards per type.
+-- origin order (the unique index is filled front to back), with time-ordered ids (see
+-- insert_item_awards.sql); returns the new awards per type.
 WITH window_days AS (
   SELECT d.user_id, d.date
   FROM daily_activity d
@@ -27,8 +28,10 @@ WITH window_days AS (
   JOIN users u ON u.id = p.user_id
   LEFT JOIN organization_timezones() ot ON ot.organization_id = u.organization_id
 ), inserted AS (
-  INSERT INTO point_transactions (user_id, points, activity_type, source_id, metadata, "timestamp")
-  SELECT user_id, points, activity_type, source_id, metadata, first_activity_at
+  INSERT INTO point_transactions (id, user_id, points, activity_type, source_id, metadata, "timestamp")
+  SELECT overlay(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') PLACING '-' FROM 9 FOR 0)
+         || '-7' || substr(gen_random_uuid()::text, 16),
+         user_id, points, activity_type, source_id, metadata, first_activity_at
   FROM (
     SELECT user_id, date, :daily_points AS points, 'daily_first_activity' AS activity_type,
            user_id || ':' || to_char(date, 'YYYY-MM-DD') AS source_id,
