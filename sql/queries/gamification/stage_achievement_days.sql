@@ -1,4 +1,4 @@
--- The candidates' days rows up to :t, read once, with the learner's hash bucket and stored in
+-- The candidates' days rows up to T, read once, with the learner's hash bucket and stored in
 -- bucket order: achievement_days.sql then reads one bucket at a time from here.
 CREATE TEMP TABLE tmp_achievement_days ON COMMIT DROP AS
 SELECT mod(abs(hashtext(c.user_id)), :buckets) AS bucket, d.user_id, d.date, coalesce(d.first_activity_at, d.last_activity_at) AS first_activity_at,

@@ -1,4 +1,4 @@
--- The candidates' results rows up to :t, read once, with the learner's hash bucket and stored in
+-- The candidates' results rows up to T, read once, with the learner's hash bucket and stored in
 -- bucket order: achievement_results.sql then reads one bucket at a time from here.
 CREATE TEMP TABLE tmp_achievement_results ON COMMIT DROP AS
 SELECT mod(abs(hashtext(c.user_id)), :buckets) AS bucket, r.id, r.user_id, r.assessment_id, r.score::float8 AS score,
