@@ -196,7 +196,7 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
 def update_achievements(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: AchievementRules,
                         chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None) -> dict:
     """Evaluate the catalog for the window's candidates on their whole history; insert what they earned."""
-    inserted = moved_back = evaluated = 0
+    evaluated = 0
     names = ("ledger", "days", "enrollments", "results", "skills")
     with _transaction(engine) as conn:
         catalog = read_frame(conn, sql_text("gamification/achievement_catalog.sql"))
@@ -218,11 +218,10 @@ def update_achievements(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, ru
                                          frames["results"], frames["skills"], T, rules)
             evaluated += len(earned)
             _stage(conn, "tmp_user_achievements", earned[["user_id", "achievement_id", "earned_at"]],
-                   "user_achievements", run_id)
-            bucket_inserted, bucket_moved_back = _inserted_and_updated(
-                conn.execute(_q("insert_user_achievements")).scalars().all())
-            inserted += bucket_inserted
-            moved_back += bucket_moved_back
+                   "user_achievements", run_id, truncate=False)
+        # one statement for all buckets, in key order (see insert_item_awards.sql)
+        upserted = conn.execute(_q("insert_user_achievements")).one()
+        inserted, moved_back = int(upserted.inserted), int(upserted.moved_back)
         total = conn.execute(sa.text("select count(*) from user_achievements")).scalar_one()
     return {
         "candidates": int(n_candidates),
