@@ -23,6 +23,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import sqlalchemy as sa
@@ -47,6 +49,9 @@ LOOKBACK = pd.Timedelta(hours=26)
 #: retention — so a new warehouse starts with every learner's points, streaks and achievements.
 CATCH_UP_DAYS = 90
 DEFAULT_CHUNK_ROWS = 200_000
+#: Memory per sort/hash of the catch-up's set-based statements (the server default, 4 MB, sends
+#: the window's groupings and window functions to disk); set for the step's transaction only.
+WORK_MEM = "256MB"
 
 
 def _q(name: str) -> sa.TextClause:
@@ -57,6 +62,14 @@ def _buckets(n_rows: int, chunk_rows: int) -> int:
     return max(1, math.ceil(n_rows / max(1, chunk_rows)))
 
 
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Connection]:
+    """The step's one transaction, with :data:`WORK_MEM` for its statements."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"set local work_mem = '{WORK_MEM}'"))
+        yield conn
+
+
 def _inserted_and_updated(flags: list[bool]) -> tuple[int, int]:
     """Counts of an upsert's ``inserted`` flags (one per row returned): (true, false)."""
     inserted = sum(1 for f in flags if f)
@@ -64,12 +77,13 @@ def _inserted_and_updated(flags: list[bool]) -> tuple[int, int]:
 
 
 def _stage(conn: Connection, tmp_table: str, frame: pd.DataFrame, target: str, run_id: str | None,
-           **copy_options) -> int:
-    """Empty ``tmp_table`` and COPY ``frame`` into it (one bucket's rows). A learner row a column cannot
+           truncate: bool = True, **copy_options) -> int:
+    """Empty ``tmp_table`` (unless ``truncate`` is false) and COPY ``frame`` into it (one bucket's rows). A learner row a column cannot
     hold (an integer overflow) is quarantined with the reason under ``target`` instead of failing the
     step for everybody (``bulk.storable_split``); returns how many."""
     frame, flagged = storable_split(frame, column_limits(conn, tmp_table))
-    conn.execute(sa.text(f"truncate {tmp_table}"))
+    if truncate:
+        conn.execute(sa.text(f"truncate {tmp_table}"))
     copy_frame(conn, tmp_table, frame, **copy_options)
     return quarantine_rows(conn, target, flagged, run_id)
 
@@ -88,11 +102,10 @@ def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) 
     """Upsert the window's active days; counts of days inserted/updated and of unknown learners."""
     params = {"read_from": (start - LOOKBACK).to_pydatetime(), "start": start.to_pydatetime(),
               "t": T.to_pydatetime()}
-    with engine.begin() as conn:
-        flags = conn.execute(_q("daily_activity_upsert"), params).scalars().all()
+    with _transaction(engine) as conn:
+        upserted = conn.execute(_q("daily_activity_upsert"), params).one()
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
-    inserted, updated = _inserted_and_updated(flags)
-    return {"days_inserted": inserted, "days_updated": updated, "events_of_unknown_users": int(unknown.events),
+    return {"days_inserted": int(upserted.inserted), "days_updated": int(upserted.updated), "events_of_unknown_users": int(unknown.events),
             "unknown_users": int(unknown.learners), "window_start": start.isoformat(), "T": T.isoformat()}
 
 
@@ -102,27 +115,29 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
     """Insert the window's item, day and streak awards into the ledger (each at most once)."""
     window_params = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
     awarded: Counter[str] = Counter()  # new awards per activity_type
-    computed = skipped_unknown = quarantined = 0
-    with engine.begin() as conn:
+    computed = quarantined = 0
+    with _transaction(engine) as conn:
         conn.execute(sa.text(f"select pg_advisory_xact_lock_shared({LEDGER_LOCK_SQL})"))
         buckets = _buckets(conn.execute(_q("window_item_counts"), window_params).scalar_one(), chunk_rows)
+        for name in ("events", "results", "enrollments"):  # the window read once, in bucket order
+            conn.execute(_q(f"stage_window_{name}"), {**window_params, "buckets": buckets})
+            conn.execute(sa.text(f"create index on tmp_window_{name} (bucket)"))
+            conn.execute(sa.text(f"analyze tmp_window_{name}"))
         conn.execute(_q("create_tmp_point_awards"))
-        for bucket in range(buckets):
-            params = {**window_params, "buckets": buckets, "bucket": bucket}
-            frames = [read_copy(conn, sql_text(f"gamification/window_{name}.sql"), params)
+        for bucket in range(buckets):  # the Python step per bucket; the awards gather in tmp_point_awards
+            frames = [read_copy(conn, sql_text(f"gamification/window_{name}.sql"), {"bucket": bucket})
                       for name in ("completed_events", "passed_results", "completed_enrollments")]
             ledger = item_awards(*frames, T, rules)
             computed += len(ledger)
             quarantined += _stage(conn, "tmp_point_awards", ledger[["user_id", "points", "activity_type", "source_id",
                                                                     "origin_id", "metadata", "timestamp"]],
-                                  "point_transactions", run_id, json_columns=["metadata"])
-            skipped_unknown += conn.execute(_q("count_tmp_unknown_users")).scalar_one()
-            awarded.update(activity_type for activity_type, _ in conn.execute(_q("insert_item_awards")).all())
-        day_rows = conn.execute(_q("insert_day_awards"), {
+                                  "point_transactions", run_id, truncate=False, json_columns=["metadata"])
+        skipped_unknown = conn.execute(_q("count_tmp_unknown_users")).scalar_one()
+        awarded.update(dict(conn.execute(_q("insert_item_awards")).all()))  # one statement, origin order
+        awarded.update(dict(conn.execute(_q("insert_day_awards"), {
             **window_params, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,
             "streak_every": rules.streak_bonus_every_days,
-        }).all()
-        awarded.update(activity_type for activity_type, _ in day_rows)
+        }).all()))
         total_rows = conn.execute(sa.text("select count(*) from point_transactions")).scalar_one()
     if log is not None:
         log.info("ledger up to %s: %s new awards %s", T.isoformat(), sum(awarded.values()), dict(awarded))
@@ -181,28 +196,32 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
 def update_achievements(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: AchievementRules,
                         chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None) -> dict:
     """Evaluate the catalog for the window's candidates on their whole history; insert what they earned."""
-    inserted = moved_back = evaluated = 0
-    with engine.begin() as conn:
+    evaluated = 0
+    names = ("ledger", "days", "enrollments", "results", "skills")
+    with _transaction(engine) as conn:
         catalog = read_frame(conn, sql_text("gamification/achievement_catalog.sql"))
         conn.execute(_q("achievement_candidates"), {"start": start.to_pydatetime(), "t": T.to_pydatetime()})
         n_candidates = conn.execute(sa.text("select count(*) from tmp_achievement_candidates")).scalar_one()
+        conn.execute(sa.text("analyze tmp_achievement_candidates"))
         # a learner's history is larger than one row: about 100 rows each on average
         buckets = _buckets(n_candidates * 100, chunk_rows)
+        for name in names:  # the candidates' history read once, in bucket order
+            conn.execute(_q(f"stage_achievement_{name}"), {"t": T.to_pydatetime(), "buckets": buckets,
+                                                           "mastery_threshold": rules.mastery_threshold})
+            conn.execute(sa.text(f"create index on tmp_achievement_{name} (bucket)"))
+            conn.execute(sa.text(f"analyze tmp_achievement_{name}"))
         conn.execute(_q("create_tmp_user_achievements"))
         for bucket in range(buckets):
-            params = {"t": T.to_pydatetime(), "buckets": buckets, "bucket": bucket,
-                      "mastery_threshold": rules.mastery_threshold}
-            frames = {name: read_copy(conn, sql_text(f"gamification/achievement_{name}.sql"), params)
-                      for name in ("ledger", "days", "enrollments", "results", "skills")}
+            frames = {name: read_copy(conn, sql_text(f"gamification/achievement_{name}.sql"), {"bucket": bucket})
+                      for name in names}
             earned = earned_achievements(catalog, frames["ledger"], frames["days"], frames["enrollments"],
                                          frames["results"], frames["skills"], T, rules)
             evaluated += len(earned)
             _stage(conn, "tmp_user_achievements", earned[["user_id", "achievement_id", "earned_at"]],
-                   "user_achievements", run_id)
-            bucket_inserted, bucket_moved_back = _inserted_and_updated(
-                conn.execute(_q("insert_user_achievements")).scalars().all())
-            inserted += bucket_inserted
-            moved_back += bucket_moved_back
+                   "user_achievements", run_id, truncate=False)
+        # one statement for all buckets, in key order (see insert_item_awards.sql)
+        upserted = conn.execute(_q("insert_user_achievements")).one()
+        inserted, moved_back = int(upserted.inserted), int(upserted.moved_back)
         total = conn.execute(sa.text("select count(*) from user_achievements")).scalar_one()
     return {
         "candidates": int(n_candidates),

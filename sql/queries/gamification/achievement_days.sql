@@ -1,4 +1,3 @@
-SELECT d.user_id, d.date, coalesce(d.first_activity_at, d.last_activity_at) AS first_activity_at,
-       d.last_activity_at
-FROM daily_activity d JOIN tmp_achievement_candidates c ON c.user_id = d.user_id
-WHERE mod(abs(hashtext(c.user_id)), :buckets) = :bucket AND coalesce(d.first_activity_at, d.last_activity_at) <= :t
+SELECT user_id, date, first_activity_at, last_activity_at
+FROM tmp_achievement_days
+WHERE bucket = :bucket

@@ -2,6 +2,9 @@
 -- else UTC) that has a learning event in [:start, :t]. Events are read from :read_from (26 h
 -- before :start) so a local day that began in the previous UTC day gets its true first event.
 -- Upsert: first = least, last = greatest, so re-runs and out-of-order backfills converge.
+-- Written in (user_id, date) order (the unique index is filled front to back) with time-ordered
+-- ids (see insert_item_awards.sql); a conflicting row keeps its id. Returns the
+-- counts of days inserted and updated.
 WITH tz AS (
   SELECT u.id AS user_id, coalesce(ot.tz, 'UTC') AS tz
   FROM users u
@@ -16,12 +19,18 @@ WITH tz AS (
   WHERE e.occurred_at >= :read_from AND e.occurred_at <= :t
   GROUP BY e.user_id, (e.occurred_at AT TIME ZONE tz.tz)::date
   HAVING max(e.occurred_at) >= :start
+), upserted AS (
+  INSERT INTO daily_activity AS d (id, user_id, date, first_activity_at, last_activity_at)
+  SELECT overlay(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') PLACING '-' FROM 9 FOR 0)
+         || '-7' || substr(gen_random_uuid()::text, 16),
+         user_id, date, first_activity_at, last_activity_at FROM days
+  ORDER BY user_id, date
+  ON CONFLICT (user_id, date) DO UPDATE SET
+    first_activity_at = LEAST(d.first_activity_at, EXCLUDED.first_activity_at),
+    last_activity_at = GREATEST(d.last_activity_at, EXCLUDED.last_activity_at)
+  WHERE d.first_activity_at IS DISTINCT FROM LEAST(d.first_activity_at, EXCLUDED.first_activity_at)
+     OR d.last_activity_at IS DISTINCT FROM GREATEST(d.last_activity_at, EXCLUDED.last_activity_at)
+  RETURNING (xmax = 0) AS inserted
 )
-INSERT INTO daily_activity AS d (user_id, date, first_activity_at, last_activity_at)
-SELECT user_id, date, first_activity_at, last_activity_at FROM days
-ON CONFLICT (user_id, date) DO UPDATE SET
-  first_activity_at = LEAST(d.first_activity_at, EXCLUDED.first_activity_at),
-  last_activity_at = GREATEST(d.last_activity_at, EXCLUDED.last_activity_at)
-WHERE d.first_activity_at IS DISTINCT FROM LEAST(d.first_activity_at, EXCLUDED.first_activity_at)
-   OR d.last_activity_at IS DISTINCT FROM GREATEST(d.last_activity_at, EXCLUDED.last_activity_at)
-RETURNING (xmax = 0) AS inserted
+SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated
+FROM upserted

@@ -2,7 +2,9 @@
 -- (daily_activity rows with an event in [:start, :t]). The streak position of a day needs the
 -- learner's earlier days, so the learner's whole history up to the last window day is read;
 -- positions by gaps-and-islands (date - row_number is constant along a run of consecutive days).
--- Origin: user_id:YYYY-MM-DD of the local day; timestamp: the day's first event.
+-- Origin: user_id:YYYY-MM-DD of the local day; timestamp: the day's first event. Inserted in
+-- origin order (the unique index is filled front to back), with time-ordered ids (see
+-- insert_item_awards.sql); returns the new awards per type.
 WITH window_days AS (
   SELECT d.user_id, d.date
   FROM daily_activity d
@@ -25,16 +27,25 @@ WITH window_days AS (
   JOIN window_days w ON w.user_id = p.user_id AND w.date = p.date
   JOIN users u ON u.id = p.user_id
   LEFT JOIN organization_timezones() ot ON ot.organization_id = u.organization_id
+), inserted AS (
+  INSERT INTO point_transactions (id, user_id, points, activity_type, source_id, metadata, "timestamp")
+  SELECT overlay(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') PLACING '-' FROM 9 FOR 0)
+         || '-7' || substr(gen_random_uuid()::text, 16),
+         user_id, points, activity_type, source_id, metadata, first_activity_at
+  FROM (
+    SELECT user_id, date, :daily_points AS points, 'daily_first_activity' AS activity_type,
+           user_id || ':' || to_char(date, 'YYYY-MM-DD') AS source_id,
+           jsonb_build_object('date', to_char(date, 'YYYY-MM-DD'), 'timezone', tz) AS metadata, first_activity_at
+    FROM awards
+    UNION ALL
+    SELECT user_id, date, :streak_points, 'streak_bonus', user_id || ':' || to_char(date, 'YYYY-MM-DD'),
+           jsonb_build_object('date', to_char(date, 'YYYY-MM-DD'), 'timezone', tz, 'streak_day', streak_day),
+           first_activity_at
+    FROM awards
+    WHERE streak_day % :streak_every = 0
+  ) a
+  ORDER BY activity_type, user_id, date
+  ON CONFLICT (activity_type, source_id) DO NOTHING
+  RETURNING activity_type
 )
-INSERT INTO point_transactions (user_id, points, activity_type, source_id, metadata, "timestamp")
-SELECT user_id, :daily_points, 'daily_first_activity', user_id || ':' || to_char(date, 'YYYY-MM-DD'),
-       jsonb_build_object('date', to_char(date, 'YYYY-MM-DD'), 'timezone', tz), first_activity_at
-FROM awards
-UNION ALL
-SELECT user_id, :streak_points, 'streak_bonus', user_id || ':' || to_char(date, 'YYYY-MM-DD'),
-       jsonb_build_object('date', to_char(date, 'YYYY-MM-DD'), 'timezone', tz, 'streak_day', streak_day),
-       first_activity_at
-FROM awards
-WHERE streak_day % :streak_every = 0
-ON CONFLICT (activity_type, source_id) DO NOTHING
-RETURNING activity_type, points
+SELECT activity_type, count(*) AS n FROM inserted GROUP BY activity_type

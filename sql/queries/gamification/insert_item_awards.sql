@@ -1,11 +1,21 @@
--- The COPYed awards into the ledger: an origin (activity_type, source_id) already there is
--- skipped, so a re-run or a backfill never awards twice. Learners not in users are skipped
--- (counted by the asset; a later re-run awards them).
-INSERT INTO point_transactions (user_id, points, activity_type, source_id, metadata, "timestamp")
-SELECT t.user_id, t.points, t.activity_type, t.source_id,
-       coalesce(t.metadata, '{}'::jsonb) || jsonb_build_object('origin_id', t.origin_id),
-       t."timestamp"
-FROM tmp_point_awards t
-WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id)
-ON CONFLICT (activity_type, source_id) DO NOTHING
-RETURNING activity_type, points
+-- The COPYed awards (all buckets) into the ledger: an origin (activity_type, source_id) already
+-- there is skipped, so a re-run or a backfill never awards twice. Learners not in users are
+-- skipped (counted by the asset; a later re-run awards them). One statement in origin order, so
+-- the unique origin index (and the per-learner one) is filled front to back, not at random; the
+-- id is a time-ordered UUID (v7 layout, evaluated after the sort) so the primary key grows at its
+-- right edge instead of at random pages (docs/gamification.md, "Catch-up").
+-- Returns the new awards per activity type.
+WITH inserted AS (
+  INSERT INTO point_transactions (id, user_id, points, activity_type, source_id, metadata, "timestamp")
+  SELECT overlay(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') PLACING '-' FROM 9 FOR 0)
+         || '-7' || substr(gen_random_uuid()::text, 16),
+         t.user_id, t.points, t.activity_type, t.source_id,
+         coalesce(t.metadata, '{}'::jsonb) || jsonb_build_object('origin_id', t.origin_id),
+         t."timestamp"
+  FROM tmp_point_awards t
+  WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id)
+  ORDER BY t.activity_type, t.source_id
+  ON CONFLICT (activity_type, source_id) DO NOTHING
+  RETURNING activity_type
+)
+SELECT activity_type, count(*) AS n FROM inserted GROUP BY activity_type
