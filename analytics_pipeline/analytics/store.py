@@ -38,9 +38,10 @@ Carry-forward (issue 18): mastery, skill gap and performance depend on T only th
 crossing T. When the snapshot of ``T' = T - 1 day`` of the category is complete and comparable
 (its record in ``analytics_snapshot_runs``, written in its own transaction: same config and
 code fingerprint, same catalogs, and its rows still there), only the **dirty** learners are
-read and computed (``carry_dirty_*.sql``: input rows updated after T', timestamps crossing
-(T', T], results leaving the window, rows deleted since the T' run, logged by
-``learner_input_deletions``), and the other learners' rows of T' are copied to T in one
+read and computed (``carry_dirty_*.sql``: user skills and results updated after T', timestamps
+crossing (T', T], results leaving the window, and, logged by ``learner_input_changes``
+(migration 0013) with the transaction that made them, rows deleted and enrollments inserted or
+changed in what makes them active that the T' run did not see), and the other learners' rows of T' are copied to T in one
 ``INSERT ... SELECT`` (``carry_copy.sql``: calculated_at = T, expires_at = T + ttl) in the same
 transaction. Anything else (no T' record, another fingerprint, a catalog changed, rows gone)
 runs the full computation; ``SnapshotReport.path`` / ``fallback`` say which ran and why.
@@ -166,6 +167,8 @@ CARRY_DIRTY: dict[str, tuple[str, ...]] = {
 DISTRIBUTION_COLUMN = {"mastery": "mastered_skills", "skill_gap": "critical_gaps",
                        "performance": "trend"}
 CARRY_DAY = pd.Timedelta(days=1)
+#: days the input-change log is kept; a T - 1 day run older than this minus one is not carried from
+CHANGE_LOG_DAYS = 8
 #: bump when the meaning of a stored row changes in a way the hashed files do not show
 CARRY_FORMAT = "1"
 
@@ -308,6 +311,8 @@ def _previous_run(conn: Connection, name: str, table: str, T: pd.Timestamp, fing
         return None, "config or code changed since T - 1 day"
     if prev["catalog_fingerprint"] != catalogs_fp:
         return None, "a catalog changed since T - 1 day"
+    if prev["age"] > pd.Timedelta(days=CHANGE_LOG_DAYS - 1):
+        return None, "the run of T - 1 day is older than the input-change log"
     if prev["rows"] > 0 and prev["rows_now"] == 0:
         return None, "the snapshot of T - 1 day is gone"
     return prev, None
@@ -451,6 +456,10 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             "fingerprint": fingerprint, "catalog_fingerprint": catalogs_fp, "seen": seen,
             "rows": report.rows, "recomputed": report.learners_recomputed,
             "carried": report.learners_carried})
+    if name in CARRY_DIRTY:  # own short transaction: concurrent snapshots never wait on it
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql_text(f"{QUERIES}/carry_prune_changes.sql")),
+                         {"keep_days": CHANGE_LOG_DAYS})
     if effects is not None:  # committed: store the item effects for the recommendations of the same T
         item = effects[0]
         save_model(engine, ITEM_EFFECTS, T, {"effects": item[list(ITEM_EFFECT_DTYPES)].to_dict("list")},

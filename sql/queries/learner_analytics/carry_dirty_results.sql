@@ -10,5 +10,5 @@ union all
 select r.user_id, 'results left the window' from assessment_results r
 where r.submitted_at >= :left_from and r.submitted_at <= :left_to
 union all
-select d.user_id, 'results deleted' from learner_input_deletions d
-where d.source_table = 'assessment_results' and not pg_visible_in_snapshot(d.deleted_xid, cast(:seen as pg_snapshot))
+select d.user_id, 'results deleted' from learner_input_changes d
+where d.source_table = 'assessment_results' and not pg_visible_in_snapshot(d.changed_xid, cast(:seen as pg_snapshot))

@@ -7,5 +7,5 @@ union all
 select us.user_id, 'user_skills assessed' from user_skills us
 where us.last_assessed_at > :tp and us.last_assessed_at <= :t
 union all
-select d.user_id, 'user_skills deleted' from learner_input_deletions d
-where d.source_table = 'user_skills' and not pg_visible_in_snapshot(d.deleted_xid, cast(:seen as pg_snapshot))
+select d.user_id, 'user_skills deleted' from learner_input_changes d
+where d.source_table = 'user_skills' and not pg_visible_in_snapshot(d.changed_xid, cast(:seen as pg_snapshot))
