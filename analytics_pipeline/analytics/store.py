@@ -242,11 +242,12 @@ def _read(conn: Connection, reads: dict[str, Read], T, cfg, n: int, i: int) -> d
     return {name: read_copy(conn, _sql(r), _params(T, cfg, r, n, i)) for name, r in reads.items()}
 
 
-def config_fingerprint(name: str, cfg) -> str:
+def config_fingerprint(name: str, cfg, check_quality: bool = True) -> str:
     """Hash of the category's config (but ``ttl``: the copy stamps its own expiry) and of the
     code that makes and checks a row: the pure module, ``common``, the SQL reads, the quality
-    suite, this store's :data:`CARRY_FORMAT`."""
-    h = hashlib.sha256(f"{name}|{CARRY_FORMAT}|".encode())
+    suite and whether it ran (rows written unchecked are never carried into a checked
+    snapshot), this store's :data:`CARRY_FORMAT`."""
+    h = hashlib.sha256(f"{name}|{CARRY_FORMAT}|{bool(check_quality)}|".encode())
     fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "ttl"}
     h.update(repr(sorted(fields.items())).encode())
     pkg = PROJECT_ROOT / "analytics_pipeline"
@@ -265,15 +266,15 @@ def catalog_fingerprint(catalogs: dict[str, pd.DataFrame]) -> str:
     """Hash of the catalog frames as read (order-independent)."""
     h = hashlib.sha256()
     for key in sorted(catalogs):
-        frame = catalogs[key]
+        frame = catalogs[key].astype(str)  # lists (content item skills) as text: sortable
         frame = frame.sort_values(list(frame.columns)).reset_index(drop=True) if len(frame) else frame
         h.update(key.encode() + b"\0" + ",".join(map(str, frame.columns)).encode())
-        h.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()
 
 
 def _current_snapshot(conn: Connection) -> str:
-    return str(conn.execute(sa.text("select pg_current_snapshot()::text")).scalar_one())
+    return str(conn.execute(sa.text(sql_text(f"{QUERIES}/carry_seen.sql"))).scalar_one())
 
 
 def _carry_params(name: str, T: pd.Timestamp, cfg, seen: str) -> dict:
@@ -325,7 +326,7 @@ def _carry_forward(writer: SnapshotWriter, name: str, T: pd.Timestamp, cfg, prev
     query = "\nunion all\n".join(f"({sql_text(f'{QUERIES}/{f}')})" for f in CARRY_DIRTY[name])
     conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_fill.sql").format(query=query)),
                  _carry_params(name, T, cfg, prev["read_snapshot"]))
-    conn.execute(sa.text("analyze carry_dirty"))
+    conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_analyze.sql")))
     columns = ", ".join(f'"{c}"' for c in conn.execute(
         sa.text(sql_text(f"{QUERIES}/carry_value_columns.sql")), {"table": table}).scalars())
     return conn.execute(
@@ -373,7 +374,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
         n, report.learners_bound = chunk_count(conn, chunk_learners)
         catalogs = {k: read_frame(conn, sql_text(f"{QUERIES}/{sql}"))
                     for k, sql in CATALOGS.items() if k in INPUTS[name]}
-        fingerprint, catalogs_fp = config_fingerprint(name, cfg), catalog_fingerprint(catalogs)
+        fingerprint, catalogs_fp = config_fingerprint(name, cfg, check_quality), catalog_fingerprint(catalogs)
         reads = READS[name]
         prev, report.fallback = _previous_run(conn, name, table, T, fingerprint, catalogs_fp)
         if prev is not None and not carry:
@@ -383,7 +384,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             t0 = time.perf_counter()
             report.path = "carry"
             report.learners_carried = _carry_forward(writer, name, T, cfg, prev)
-            dirty = int(conn.execute(sa.text("select count(*) from carry_dirty")).scalar_one())
+            dirty = int(conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_count.sql"))).scalar_one())
             n = max(1, math.ceil(dirty / max(1, chunk_learners)))
             reads = _only_dirty(reads)
             secs["carry"] = time.perf_counter() - t0

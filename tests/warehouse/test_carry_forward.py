@@ -187,6 +187,12 @@ def test_a_changed_catalog_or_config_or_a_missing_day_runs_the_full_computation(
     report = run_snapshot(engine, "mastery", T, cfg, chunk_learners=100)
     assert report.path == "full" and report.fallback == "config or code changed since T - 1 day"
 
+    # rows written without the quality suite are not carried into a checked snapshot
+    run_snapshot(engine, "mastery", TP, chunk_learners=100, check_quality=False)
+    report = run_snapshot(engine, "mastery", T, chunk_learners=100)
+    assert report.path == "full" and report.fallback == "config or code changed since T - 1 day"
+    run_snapshot(engine, "mastery", TP, chunk_learners=100)
+
     run(engine, "update skills set name = 'Renamed' where id = 's01'")
     report = run_snapshot(engine, "mastery", T, chunk_learners=100)
     assert report.path == "full" and report.fallback == "a catalog changed since T - 1 day"
