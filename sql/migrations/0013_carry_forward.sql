@@ -71,3 +71,8 @@ CREATE TRIGGER enrollments_inserts AFTER INSERT ON enrollments REFERENCING NEW T
   FOR EACH STATEMENT EXECUTE FUNCTION log_enrollment_inserts();
 CREATE TRIGGER enrollments_updates AFTER UPDATE ON enrollments REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION log_enrollment_updates();
+
+-- the pipeline's functions (0006): only the owner fires them
+REVOKE EXECUTE ON FUNCTION log_learner_input_deletions() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION log_enrollment_inserts() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION log_enrollment_updates() FROM PUBLIC;
