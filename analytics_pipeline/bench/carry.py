@@ -76,6 +76,8 @@ def main(argv=None) -> None:
     p.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--learners", type=int, default=5000)
     p.add_argument("--changed", type=float, default=0.02)
+    p.add_argument("--events-per-learner", type=int, default=2,
+                   help="learning events (not read by the carried categories)")
     p.add_argument("--T", default="2025-06-02T00:00:00Z")
     p.add_argument("--chunk-learners", type=int, default=20_000)
     p.add_argument("--no-previous", action="store_true", help="T - 1 day's snapshots exist already")
@@ -92,7 +94,7 @@ def main(argv=None) -> None:
     try:
         migrate(url)
         engine = make_engine(url)
-        generate(engine, a.learners, T - DAY)
+        generate(engine, a.learners, T - DAY, events_per_learner=a.events_per_learner)
         for n in CARRY_DIRTY:
             run_snapshot(engine, n, T - DAY, chunk_learners=a.chunk_learners)
         day_of_changes(engine, T, a.changed)
