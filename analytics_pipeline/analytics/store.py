@@ -319,20 +319,27 @@ def _previous_run(conn: Connection, name: str, table: str, T: pd.Timestamp, fing
     return prev, None
 
 
-def _carry_forward(writer: SnapshotWriter, name: str, T: pd.Timestamp, cfg, prev: dict) -> int:
-    """Fill ``carry_dirty`` and copy the other learners' rows of T - 1 day; returns rows copied."""
+def _carry_forward(writer: SnapshotWriter, name: str, T: pd.Timestamp, cfg, prev: dict,
+                   secs: dict[str, float]) -> int:
+    """Fill ``carry_dirty`` and copy the other learners' rows of T - 1 day; returns rows copied
+    (``secs``: ``carry_dirty`` and ``carry_copy`` seconds)."""
     conn, table = writer.conn, writer.table
+    t0 = time.perf_counter()
     conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_create.sql")))
     query = "\nunion all\n".join(f"({sql_text(f'{QUERIES}/{f}')})" for f in CARRY_DIRTY[name])
     conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_fill.sql").format(query=query)),
                  _carry_params(name, T, cfg, prev["read_snapshot"]))
     conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_analyze.sql")))
+    secs["carry_dirty"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     columns = ", ".join(f'"{c}"' for c in conn.execute(
         sa.text(sql_text(f"{QUERIES}/carry_value_columns.sql")), {"table": table}).scalars())
-    return conn.execute(
+    copied = conn.execute(
         sa.text(sql_text(f"{QUERIES}/carry_copy.sql").format(table=table, columns=columns)),
         {"t": T.to_pydatetime(), "tp": (T - CARRY_DAY).to_pydatetime(),
          "expires": (T + cfg.ttl).to_pydatetime()}).rowcount
+    secs["carry_copy"] = time.perf_counter() - t0
+    return copied
 
 
 def _only_dirty(reads: dict[str, Read]) -> dict[str, Read]:
@@ -381,13 +388,11 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             prev, report.fallback = None, "carry-forward turned off"
         secs["read"] += time.perf_counter() - t0
         if prev is not None:
-            t0 = time.perf_counter()
             report.path = "carry"
-            report.learners_carried = _carry_forward(writer, name, T, cfg, prev)
+            report.learners_carried = _carry_forward(writer, name, T, cfg, prev, secs)
             dirty = int(conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_count.sql"))).scalar_one())
             n = max(1, math.ceil(dirty / max(1, chunk_learners)))
             reads = _only_dirty(reads)
-            secs["carry"] = time.perf_counter() - t0
         report.chunks = n
 
         effects = None
