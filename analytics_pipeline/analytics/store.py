@@ -34,6 +34,20 @@ effect tables. Once the snapshot has committed, the item effects are stored
 (``predictive_models``, kind ``item_effects``, ``warehouse.models``): the recommendations of the
 same T reuse them instead of measuring them again.
 
+Carry-forward (issue 18): mastery, skill gap and performance depend on T only through data
+crossing T. When the snapshot of ``T' = T - 1 day`` of the category is complete and comparable
+(its record in ``analytics_snapshot_runs``, written in its own transaction: same config and
+code fingerprint, same catalogs, and its rows still there), only the **dirty** learners are
+read and computed (``carry_dirty_*.sql``: user skills and results updated after T', timestamps
+crossing (T', T], results leaving the window, and, logged by ``learner_input_changes``
+(migration 0013) with the transaction that made them, rows deleted and enrollments inserted or
+changed in what makes them active that the T' run did not see), and the other learners' rows of T' are copied to T in one
+``INSERT ... SELECT`` (``carry_copy.sql``: calculated_at = T, expires_at = T + ttl) in the same
+transaction. Anything else (no T' record, another fingerprint, a catalog changed, rows gone)
+runs the full computation; ``SnapshotReport.path`` / ``fallback`` say which ran and why.
+The quality suite checks the recomputed rows; the carried rows are the rows the suite passed
+when first written, under the same fingerprint (which covers the suite's code): not checked again.
+
 Writing: one transaction (``replace_snapshot``): partition ensured, the snapshot of T
 deleted, every chunk COPYed; a quality failure or any error in any chunk rolls the whole
 snapshot back, so a re-run never duplicates and a reader never sees half a snapshot.
@@ -41,6 +55,7 @@ snapshot back, so a re-run never duplicates and a reader never sees half a snaps
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -56,7 +71,9 @@ from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import utc
 from analytics_pipeline.governance.policy import RETENTION_POLICY
 from analytics_pipeline.quality.validation import ValidationOutcome, validate
-from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
+from analytics_pipeline.settings import PROJECT_ROOT
+from analytics_pipeline.warehouse.bulk import (SnapshotWriter, read_copy, read_frame,
+                                               replace_snapshot, sql_text)
 from analytics_pipeline.warehouse.models import ITEM_EFFECT_DTYPES, ITEM_EFFECTS, save_model
 
 QUERIES = "learner_analytics"
@@ -140,6 +157,22 @@ DISTRIBUTIONS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
 }
 
 
+# Carry-forward: categories whose values depend on T only through data crossing T, with the
+# dirty-learner queries of their inputs (union), and the column of their distribution.
+CARRY_DIRTY: dict[str, tuple[str, ...]] = {
+    "mastery": ("carry_dirty_user_skills.sql", "carry_dirty_enrollments.sql"),
+    "skill_gap": ("carry_dirty_user_skills.sql", "carry_dirty_enrollments.sql"),
+    "performance": ("carry_dirty_results.sql", "carry_dirty_enrollments.sql"),
+}
+DISTRIBUTION_COLUMN = {"mastery": "mastered_skills", "skill_gap": "critical_gaps",
+                       "performance": "trend"}
+CARRY_DAY = pd.Timedelta(days=1)
+#: days the input-change log is kept; a T - 1 day run older than this minus one is not carried from
+CHANGE_LOG_DAYS = 8
+#: bump when the meaning of a stored row changes in a way the hashed files do not show
+CARRY_FORMAT = "1"
+
+
 class QualityError(RuntimeError):
     """The suite's critical expectations failed: nothing was written (rolled back)."""
 
@@ -165,6 +198,10 @@ class SnapshotReport:
     distribution: pd.Series | None = None
     chunk_rows: list[int] = field(default_factory=list)
     quarantined: int = 0  # learner rows the table cannot hold (bulk.SnapshotWriter), in the quarantine
+    path: str = "full"  # "carry": the rows of T - 1 day copied for the learners not recomputed
+    fallback: str | None = None  # why a carry-forward category ran the full computation
+    learners_recomputed: int = 0
+    learners_carried: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -194,9 +231,119 @@ def _params(T: pd.Timestamp, cfg, read: Read, n: int, i: int) -> dict:
     return params
 
 
+def _sql(r: Read) -> str:
+    if isinstance(r.sql, tuple):  # (wrapper, query): the query limited to carry_dirty
+        wrapper, inner = r.sql
+        return sql_text(f"{QUERIES}/{wrapper}").format(query=sql_text(f"{QUERIES}/{inner}"))
+    return sql_text(f"{QUERIES}/{r.sql}")
+
+
 def _read(conn: Connection, reads: dict[str, Read], T, cfg, n: int, i: int) -> dict:
-    return {name: read_copy(conn, sql_text(f"{QUERIES}/{r.sql}"), _params(T, cfg, r, n, i))
-            for name, r in reads.items()}
+    return {name: read_copy(conn, _sql(r), _params(T, cfg, r, n, i)) for name, r in reads.items()}
+
+
+def config_fingerprint(name: str, cfg, check_quality: bool = True) -> str:
+    """Hash of the category's config (but ``ttl``: the copy stamps its own expiry) and of the
+    code that makes and checks a row: the pure module, ``common``, the SQL reads, the quality
+    suite and whether it ran (rows written unchecked are never carried into a checked
+    snapshot), this store's :data:`CARRY_FORMAT`."""
+    h = hashlib.sha256(f"{name}|{CARRY_FORMAT}|{bool(check_quality)}|".encode())
+    fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "ttl"}
+    h.update(repr(sorted(fields.items())).encode())
+    pkg = PROJECT_ROOT / "analytics_pipeline"
+    files = [pkg / "analytics" / f"{name}.py", pkg / "analytics" / "common.py",
+             pkg / "analytics" / "__init__.py", pkg / "quality" / "suites.py",
+             pkg / "quality" / "validation.py"]
+    queries = pkg.parent / "sql" / "queries" / QUERIES
+    files += [queries / r.sql for r in READS[name].values()]
+    files += [queries / sql for k, sql in CATALOGS.items() if k in INPUTS[name]]
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def catalog_fingerprint(catalogs: dict[str, pd.DataFrame]) -> str:
+    """Hash of the catalog frames as read (order-independent)."""
+    h = hashlib.sha256()
+    for key in sorted(catalogs):
+        frame = catalogs[key].astype(str)  # lists (content item skills) as text: sortable
+        frame = frame.sort_values(list(frame.columns)).reset_index(drop=True) if len(frame) else frame
+        h.update(key.encode() + b"\0" + ",".join(map(str, frame.columns)).encode())
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _current_snapshot(conn: Connection) -> str:
+    return str(conn.execute(sa.text(sql_text(f"{QUERIES}/carry_seen.sql"))).scalar_one())
+
+
+def _carry_params(name: str, T: pd.Timestamp, cfg, seen: str) -> dict:
+    tp = T - CARRY_DAY
+    params = {"t": T.to_pydatetime(), "tp": tp.to_pydatetime(), "seen": seen}
+    if name == "performance":
+        read = READS[name]["assessment_results"]
+
+        def lower(at):  # the window's and the retention's lower bounds at `at`
+            return (at - pd.Timedelta(days=float(read.days(cfg))),
+                    RETENTION_POLICY.activity_cutoff(at))
+        params["left_from"] = min(lower(tp)).to_pydatetime()
+        params["left_to"] = max(lower(T)).to_pydatetime()
+    return params
+
+
+def dirty_learners(conn: Connection, name: str, T: pd.Timestamp, cfg, seen: str) -> pd.DataFrame:
+    """``user_id``, ``reason`` of the learners whose inputs may differ between T - 1 day and
+    ``T`` (``seen``: the T - 1 day run's pg_snapshot); one row per reason found."""
+    query = "\nunion all\n".join(f"({sql_text(f'{QUERIES}/{f}')})" for f in CARRY_DIRTY[name])
+    return read_frame(conn, query, _carry_params(name, utc(T), cfg, seen))
+
+
+def _previous_run(conn: Connection, name: str, table: str, T: pd.Timestamp, fingerprint: str,
+                  catalogs_fp: str) -> tuple[dict | None, str | None]:
+    """The comparable record of the snapshot of T - 1 day, or None and why not."""
+    if name not in CARRY_DIRTY:
+        return None, None
+    rows = conn.execute(sa.text(sql_text(f"{QUERIES}/carry_previous_run.sql").format(table=table)),
+                        {"table": table, "tp": (T - CARRY_DAY).to_pydatetime()}).mappings().all()
+    if not rows:
+        return None, "no recorded snapshot of T - 1 day"
+    prev = dict(rows[0])
+    if prev["fingerprint"] != fingerprint:
+        return None, "config or code changed since T - 1 day"
+    if prev["catalog_fingerprint"] != catalogs_fp:
+        return None, "a catalog changed since T - 1 day"
+    if prev["age"] > pd.Timedelta(days=CHANGE_LOG_DAYS - 1):
+        return None, "the run of T - 1 day is older than the input-change log"
+    if prev["rows"] > 0 and prev["rows_now"] == 0:
+        return None, "the snapshot of T - 1 day is gone"
+    return prev, None
+
+
+def _carry_forward(writer: SnapshotWriter, name: str, T: pd.Timestamp, cfg, prev: dict,
+                   secs: dict[str, float]) -> int:
+    """Fill ``carry_dirty`` and copy the other learners' rows of T - 1 day; returns rows copied
+    (``secs``: ``carry_dirty`` and ``carry_copy`` seconds)."""
+    conn, table = writer.conn, writer.table
+    t0 = time.perf_counter()
+    conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_create.sql")))
+    query = "\nunion all\n".join(f"({sql_text(f'{QUERIES}/{f}')})" for f in CARRY_DIRTY[name])
+    conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_fill.sql").format(query=query)),
+                 _carry_params(name, T, cfg, prev["read_snapshot"]))
+    conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_analyze.sql")))
+    secs["carry_dirty"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    columns = ", ".join(f'"{c}"' for c in conn.execute(
+        sa.text(sql_text(f"{QUERIES}/carry_value_columns.sql")), {"table": table}).scalars())
+    copied = conn.execute(
+        sa.text(sql_text(f"{QUERIES}/carry_copy.sql").format(table=table, columns=columns)),
+        {"t": T.to_pydatetime(), "tp": (T - CARRY_DAY).to_pydatetime(),
+         "expires": (T + cfg.ttl).to_pydatetime()}).rowcount
+    secs["carry_copy"] = time.perf_counter() - t0
+    return copied
+
+
+def _only_dirty(reads: dict[str, Read]) -> dict[str, Read]:
+    return {k: dataclasses.replace(r, sql=("carry_only_dirty.sql", r.sql)) for k, r in reads.items()}
 
 
 def chunk_count(conn: Connection, chunk_learners: int) -> tuple[int, int]:
@@ -207,7 +354,8 @@ def chunk_count(conn: Connection, chunk_learners: int) -> tuple[int, int]:
 def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                  chunk_learners: int = DEFAULT_CHUNK_LEARNERS, check_quality: bool = True,
                  transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-                 quality_engine: str = "gx", run_id: str | None = None) -> SnapshotReport:
+                 quality_engine: str = "gx", run_id: str | None = None,
+                 carry: bool = True) -> SnapshotReport:
     """Compute and write the snapshot of category ``name`` at ``T`` (see module docstring).
 
     Raises :class:`QualityError` (nothing written) when a critical expectation fails.
@@ -217,6 +365,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
     A learner row the table cannot hold (a value beyond its column's ``numeric(p,s)`` or
     integer range) is taken out before the quality gate and quarantined with the reason
     (``bulk.SnapshotWriter.storable``): the others are checked and written.
+    ``carry=False`` runs the full computation even where a carry-forward is possible.
     """
     started = time.perf_counter()
     T = utc(T)
@@ -228,11 +377,23 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
     with replace_snapshot(engine, table, T, JSON_COLUMNS[name], run_id=run_id) as writer:
         conn = writer.conn
         t0 = time.perf_counter()
+        seen = _current_snapshot(conn)
         n, report.learners_bound = chunk_count(conn, chunk_learners)
-        report.chunks = n
         catalogs = {k: read_frame(conn, sql_text(f"{QUERIES}/{sql}"))
                     for k, sql in CATALOGS.items() if k in INPUTS[name]}
+        fingerprint, catalogs_fp = config_fingerprint(name, cfg, check_quality), catalog_fingerprint(catalogs)
+        reads = READS[name]
+        prev, report.fallback = _previous_run(conn, name, table, T, fingerprint, catalogs_fp)
+        if prev is not None and not carry:
+            prev, report.fallback = None, "carry-forward turned off"
         secs["read"] += time.perf_counter() - t0
+        if prev is not None:
+            report.path = "carry"
+            report.learners_carried = _carry_forward(writer, name, T, cfg, prev, secs)
+            dirty = int(conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_count.sql"))).scalar_one())
+            n = max(1, math.ceil(dirty / max(1, chunk_learners)))
+            reads = _only_dirty(reads)
+        report.chunks = n
 
         effects = None
         if name == "content_effectiveness":
@@ -252,7 +413,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
         counts: pd.Series | None = None
         for i in range(n):
             t0 = time.perf_counter()
-            frames = {**catalogs, **_read(conn, READS[name], T, cfg, n, i)}
+            frames = {**catalogs, **_read(conn, reads, T, cfg, n, i)}
             t1 = time.perf_counter()
             inputs = AnalyticsInputs(**frames)
             if effects is not None:
@@ -279,6 +440,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             secs["validate"] += t3 - t2
             secs["write"] += t4 - t3
             report.rows += len(frame)
+            report.learners_recomputed += len(frame)
             report.chunk_rows.append(len(frame))
             if report.preview is None or len(report.preview) < 10:
                 head = frame.head(10 - (0 if report.preview is None else len(report.preview)))
@@ -287,7 +449,23 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             d = distribution(frame)
             counts = d if counts is None else counts.add(d, fill_value=0)
             del frame
+        if report.path == "carry":
+            carried = read_frame(conn, sql_text(f"{QUERIES}/carry_distribution.sql").format(
+                table=table, column=DISTRIBUTION_COLUMN[name]), {"t": T.to_pydatetime()})
+            if len(carried):
+                d = distribution(carried)
+                counts = d if counts is None else counts.add(d, fill_value=0)
+            report.rows += report.learners_carried
         report.quarantined = writer.quarantined
+        conn.execute(sa.text(sql_text(f"{QUERIES}/carry_record_run.sql")), {
+            "table": table, "t": T.to_pydatetime(), "path": report.path,
+            "fingerprint": fingerprint, "catalog_fingerprint": catalogs_fp, "seen": seen,
+            "rows": report.rows, "recomputed": report.learners_recomputed,
+            "carried": report.learners_carried})
+    if name in CARRY_DIRTY:  # own short transaction: concurrent snapshots never wait on it
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql_text(f"{QUERIES}/carry_prune_changes.sql")),
+                         {"keep_days": CHANGE_LOG_DAYS})
     if effects is not None:  # committed: store the item effects for the recommendations of the same T
         item = effects[0]
         save_model(engine, ITEM_EFFECTS, T, {"effects": item[list(ITEM_EFFECT_DTYPES)].to_dict("list")},

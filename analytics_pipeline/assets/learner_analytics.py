@@ -204,6 +204,10 @@ def _materialization_metadata(spec: Spec, report: SnapshotReport, schema: dg.Tab
             {k: round(v, 3) for k, v in report.seconds.items()}),
         "quality_warnings": len(report.quality.warnings) if report.quality else 0,
         "rows_quarantined": report.quarantined,  # learner rows the table cannot hold (see quarantine)
+        "snapshot_path": report.path,  # "carry": unchanged learners' rows copied from T - 1 day
+        "carry_fallback": report.fallback or "",
+        "learners_recomputed": report.learners_recomputed,
+        "learners_carried": report.learners_carried,
     }
 
 

@@ -44,9 +44,21 @@ def test_backfill_three_days(clean_warehouse, warehouse_url, dagster_instance):
     assets = [ASSETS_BY_KEY["learner_velocity_analytics"], ASSETS_BY_KEY["performance_analytics"],
               ASSETS_BY_KEY["mastery_analytics"]]
     resources = {"warehouse": WarehouseResource(database_url=warehouse_url)}
+    paths = {}
     for key in ("2025-03-12", "2025-03-10", "2025-03-11"):  # any order
-        assert dg.materialize(assets, partition_key=key, resources=resources,
-                              instance=dagster_instance).success
+        result = dg.materialize(assets, partition_key=key, resources=resources,
+                                instance=dagster_instance)
+        assert result.success
+        for node in ("performance_analytics", "mastery_analytics"):
+            meta = result.asset_materializations_for_node(node)[0].metadata
+            paths[key, node] = (meta["snapshot_path"].value, meta["learners_carried"].value,
+                                meta["learners_recomputed"].value)
+    # the day before 2025-03-11's T (= the partition 2025-03-10) was written: carried from it
+    # (issue 18); the other two days had no previous day yet: full
+    for node in ("performance_analytics", "mastery_analytics"):
+        assert paths["2025-03-12", node][0] == "full" and paths["2025-03-10", node][0] == "full"
+        path, carried, recomputed = paths["2025-03-11", node]
+        assert path == "carry" and carried + recomputed > 0, (node, paths["2025-03-11", node])
     with clean_warehouse.connect() as conn:
         vel = pd.read_sql_query(sa.text(
             "select * from learner_velocity_analytics where user_id = 'u1'"), conn) \

@@ -1,0 +1,2 @@
+-- Carry-forward (analytics/store.py): the number of learners recomputed.
+select count(*) from carry_dirty
