@@ -47,6 +47,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DAGSTER_UI_URL": ("http://127.0.0.1:3000", "Base URL of the Dagster UI, for the run links in alerts."),
     "DAGSTER_EXECUTOR": ("multiprocess", "in_process, multiprocess, celery or k8s (run config `execution: config: executor:` overrides it). Unset, `make run` runs a platform of at most SMALL_PLATFORM_LEARNERS learners in_process."),
     "SMALL_PLATFORM_LEARNERS": ("5000", "`make run` without DAGSTER_EXECUTOR: at most this many learners (the sandbox's count, else the warehouse's) run in one process (in_process); more, or unknown, multiprocess."),
+    "INDEPENDENT_CHECK_TIMEOUT_SECONDS": ("180", "The nightly's independent checks: a check statement still running after this many seconds is cancelled and the check fails (WARN) naming the timeout, so an audit never holds up the nightly. 0: no limit. The CLI (python -m analytics_pipeline.warehouse.independent_check) has no limit."),
     "INDEPENDENT_CHECK_LEARNERS": ("5000", "The nightly's independent checks compare every learner up to this many learners (users); above, a deterministic hash sample of about this many (1 in ceil(learners / this)), both sides restricted alike. 0: always every learner. The group checks (peer comparison, skill demand, leaderboards) always compare every group."),
     "CELERY_BROKER_URL": ("pyamqp://guest:guest@127.0.0.1:5672//", "Broker of the Celery executor and its workers (RabbitMQ `pyamqp://...` or Redis `redis://host:6379/0`)."),
     "CELERY_RESULT_BACKEND": ("rpc://", "Result backend of the Celery executor (`rpc://` with RabbitMQ; the broker URL with Redis)."),
@@ -90,6 +91,8 @@ class Settings:
     verbose: bool = field(default_factory=lambda: env("PIPELINE_VERBOSE").strip().lower() in ("1", "true", "yes"))
     small_platform_learners: int = field(default_factory=lambda: int(env("SMALL_PLATFORM_LEARNERS")))
     independent_check_learners: int = field(default_factory=lambda: int(env("INDEPENDENT_CHECK_LEARNERS")))
+    independent_check_timeout_seconds: float = field(
+        default_factory=lambda: float(env("INDEPENDENT_CHECK_TIMEOUT_SECONDS")))
 
 
 def load_settings() -> Settings:

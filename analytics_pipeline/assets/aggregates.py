@@ -43,7 +43,8 @@ def _independent(name: str, engine) -> list:
     check_name = independent_check.AGGREGATE_CHECKS[name]
     T = independent_check.latest_snapshot_instant(engine) if check_name == "peer_comparison" \
         else pd.Timestamp.now(tz="UTC").floor("s")
-    report = independent_check.check_or_error(engine, check_name, T)
+    report = independent_check.check_or_error(engine, check_name, T,
+                                              timeout_seconds=independent_check.nightly_timeout_seconds())
     return [independent_check_result(dg.AssetKey(name), report)]
 
 

@@ -72,7 +72,8 @@ def _independent(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                  T: pd.Timestamp) -> list[dg.AssetCheckResult]:
     """The table's independent check (warehouse/independent_check.py) as a WARN result."""
     report = independent_check.gamification_report(warehouse.engine(), table, T,
-                                                   independent_check.nightly_max_learners())
+                                                   independent_check.nightly_max_learners(),
+                                                   independent_check.nightly_timeout_seconds())
     context.log.info(independent_check.summary(report))
     return [independent_check_result(dg.AssetKey(table), report)]
 

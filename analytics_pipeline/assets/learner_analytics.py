@@ -268,7 +268,8 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
         checks = _check_results(key, report.quality)
         if spec.name in independent_check.CHECKS:
             truth = independent_check.check_or_error(warehouse.engine(), spec.name, T,
-                                                     independent_check.nightly_max_learners())
+                                                     independent_check.nightly_max_learners(),
+                                                     independent_check.nightly_timeout_seconds())
             context.log.info(independent_check.summary(truth))
             checks.append(independent_check_result(key, truth))
         yield dg.MaterializeResult(

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -239,8 +240,13 @@ def _params(T: pd.Timestamp) -> dict:
     return {"t": T.to_pydatetime(), "kept": RETENTION_POLICY.activity_cutoff(T).to_pydatetime()}
 
 
-def independent_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1) -> pd.DataFrame:
+def independent_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1,
+                     timeout_seconds: float | None = None) -> pd.DataFrame:
+    """The independent statement's rows; cancelled by PostgreSQL after ``timeout_seconds``
+    (``statement_timeout`` of its own transaction) when given."""
     with engine.connect() as conn:
+        if timeout_seconds:
+            conn.execute(sa.text(f"set local statement_timeout = {max(1, int(timeout_seconds * 1000))}"))
         return pd.read_sql_query(sa.text(statement(name, every)), conn, params=_params(utc(T)))
 
 
@@ -371,7 +377,8 @@ def compare(columns: dict[str, tuple[str, float | None]], ours: pd.DataFrame, th
     return report
 
 
-def check(engine: Engine, name: str, T: pd.Timestamp | None, max_learners: int | None = None) -> dict:
+def check(engine: Engine, name: str, T: pd.Timestamp | None, max_learners: int | None = None,
+          timeout_seconds: float | None = None) -> dict:
     """Run check ``name`` at ``T``: the independent SQL against what was published, for every
     learner, or (a platform of more than ``max_learners`` users, per-learner checks) for the
     hash sample of :func:`learner_sample` on both sides (``sample`` in the report).
@@ -383,7 +390,7 @@ def check(engine: Engine, name: str, T: pd.Timestamp | None, max_learners: int |
         T = pd.Timestamp.now(tz="UTC").floor("s")
         theirs = pd.DataFrame({c: pd.Series(dtype=object) for c in (*spec.keys, *spec.columns)})
     else:
-        theirs = independent_rows(engine, name, T, sample.every)
+        theirs = independent_rows(engine, name, T, sample.every, timeout_seconds)
     ours = published_rows(engine, name, T, sample.every)
     left_out = out_of_scope(engine, name, T)
     if left_out:
@@ -401,18 +408,40 @@ def _key_strings(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
 
 
 def check_or_error(engine: Engine, name: str, T: pd.Timestamp | None,
-                   max_learners: int | None = None) -> dict:
-    """:func:`check`, or (the check itself failing: SQL error, unreadable rows) a failed report
-    naming the error: a broken check must not undo or hide what was published."""
+                   max_learners: int | None = None, timeout_seconds: float | None = None) -> dict:
+    """:func:`check`, or (the check itself failing: SQL error, unreadable rows, the statement
+    cancelled after ``timeout_seconds``) a failed report naming the error: a broken or slow check
+    must not undo, hide or hold up what was published."""
     try:
-        return check(engine, name, T, max_learners)
+        return check(engine, name, T, max_learners, timeout_seconds)
     except Exception as exc:  # reported as a failed check, never raised into the asset
-        at = utc(T).isoformat() if T is not None else None
-        return {"check": name, "snapshot_instant": at, "keys": list(CHECKS[name].keys),
-                "published": 0, "independent": 0, "compared": 0, "only_published": [],
-                "only_published_count": 0, "only_independent": [], "only_independent_count": 0,
-                "columns": {}, "mismatching_count": 0, "mismatching": [], "passed": False,
-                "error": f"{type(exc).__name__}: {exc}"[:2000]}
+        if timeout_seconds and _cancelled(exc):
+            exc = TimeoutError(
+                f"the independent statement did not finish within {timeout_seconds:g} s "
+                "(INDEPENDENT_CHECK_TIMEOUT_SECONDS) and was cancelled; run it without a limit with "
+                f"python -m analytics_pipeline.warehouse.independent_check --database-url URL --at T {name}")
+        return _error_report(name, T, exc)
+
+
+def _cancelled(exc: BaseException | None) -> bool:
+    """Whether PostgreSQL cancelled the statement (statement_timeout), however wrapped
+    (SQLAlchemy's ``orig``, pandas' DatabaseError ``__cause__``)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, psycopg.errors.QueryCanceled) or isinstance(getattr(exc, "orig", None),
+                                                                       psycopg.errors.QueryCanceled):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _error_report(name: str, T: pd.Timestamp | None, exc: BaseException) -> dict:
+    at = utc(T).isoformat() if T is not None else None
+    return {"check": name, "snapshot_instant": at, "keys": list(CHECKS[name].keys),
+            "published": 0, "independent": 0, "compared": 0, "only_published": [],
+            "only_published_count": 0, "only_independent": [], "only_independent_count": 0,
+            "columns": {}, "mismatching_count": 0, "mismatching": [], "passed": False,
+            "error": f"{type(exc).__name__}: {exc}"[:2000]}
 
 
 def gamification_as_of(engine: Engine) -> pd.Timestamp | None:
@@ -424,13 +453,13 @@ def gamification_as_of(engine: Engine) -> pd.Timestamp | None:
 
 
 def gamification_report(engine: Engine, table: str, T: pd.Timestamp,
-                        max_learners: int | None = None) -> dict:
+                        max_learners: int | None = None, timeout_seconds: float | None = None) -> dict:
     """The check of gamification ``table`` (point_transactions, user_points, user_achievements)
     after the partition of ``T`` was written: user_points as of the gamification's as-of (the
     latest partition end processed, T or later), the others at T. Never raises."""
     name = GAMIFICATION_CHECKS[table]
     at = (gamification_as_of(engine) if name == "user_points" else None) or T
-    return check_or_error(engine, name, at, max_learners)
+    return check_or_error(engine, name, at, max_learners, timeout_seconds)
 
 
 def nightly_max_learners() -> int:
@@ -438,6 +467,13 @@ def nightly_max_learners() -> int:
     from analytics_pipeline.settings import load_settings
 
     return load_settings().independent_check_learners
+
+
+def nightly_timeout_seconds() -> float:
+    """The nightly's limit on one check statement (settings ``independent_check_timeout_seconds``)."""
+    from analytics_pipeline.settings import load_settings
+
+    return load_settings().independent_check_timeout_seconds
 
 
 def latest_snapshot_instant(engine: Engine) -> pd.Timestamp | None:

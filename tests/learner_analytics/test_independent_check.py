@@ -88,6 +88,22 @@ def test_a_broken_check_is_a_failed_report_not_an_error(clean_warehouse):
     assert "the check failed" in independent_check.summary(report)
 
 
+def test_a_check_that_runs_too_long_is_cancelled_and_says_so(clean_warehouse):
+    publish(clean_warehouse, ("velocity",))
+    with clean_warehouse.connect() as blocker:  # another session holds the raw table: the check waits
+        blocker.execute(sa.text("lock table learning_events in access exclusive mode"))
+        started = pd.Timestamp.now()
+        report = independent_check.check_or_error(clean_warehouse, "velocity", T, timeout_seconds=0.5)
+        waited = (pd.Timestamp.now() - started).total_seconds()
+        blocker.rollback()
+    assert report["passed"] is False and report["compared"] == 0
+    assert "did not finish within 0.5 s" in report["error"]
+    assert "INDEPENDENT_CHECK_TIMEOUT_SECONDS" in report["error"]
+    assert waited < 30  # cancelled, not waiting for the lock
+    # without a limit the same check runs to the end once the table is free
+    assert independent_check.check_or_error(clean_warehouse, "velocity", T, timeout_seconds=0.5)["passed"]
+
+
 def test_no_unexpired_snapshot_means_no_peer_group(clean_warehouse):
     raw.load(clean_warehouse)
     assert independent_check.latest_snapshot_instant(clean_warehouse) is None
