@@ -397,6 +397,9 @@ def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
             mode = "incremental"
             row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_update.sql")),
                                {**params, "lo": asof.to_pydatetime()}).one()
+    if mode == "first_build":  # the planner's statistics of the new rows (sampled, quick)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("analyze learner_daily_activity"))
     return {"mode": mode, "asof": T.isoformat(), "cells_written": int(row.cells_written),
             "cells_removed": int(row.cells_removed), "events_read": int(row.events_read),
             "cells_recomputed": int(row.cells_recomputed),

@@ -29,6 +29,8 @@ CREATE TABLE learner_daily_activity (
   last_at          timestamptz NOT NULL,
   PRIMARY KEY (user_id, day, course_id, content_type)
 );
+-- the readers' windows and the removal of days past retention go by day
+CREATE INDEX idx_learner_daily_activity_day ON learner_daily_activity(day);
 -- The instant the rollup is exact for (one row; absent: never built).
 CREATE TABLE learner_daily_activity_asof (
   one        boolean PRIMARY KEY DEFAULT true CHECK (one),
