@@ -13,7 +13,7 @@
 -- (sql/queries/learner_analytics/daily_activity_update.sql). A reader uses it only for
 -- T = A; any other T (a backfill, a re-run of a past day) reads the raw events.
 -- Changes the ingestion time does not show (updates, deletions, rows inserted with an old
--- updated_at) mark their cells in learner_daily_activity_dirty (statement triggers below).
+-- updated_at) mark their cells in learning_events_rollup_dirty (statement triggers below).
 -- Cells whose bin ends before the retention cutoff (T - 90 d) are deleted by the same
 -- maintenance (the raw rows go with retention); erasure deletes a learner's rows.
 CREATE TABLE learner_daily_activity (
@@ -44,7 +44,9 @@ COMMENT ON TABLE learner_daily_activity IS
 -- event updated (its old cell and, when the new row's updated_at is not after the as-of, its
 -- new one), deleted (a void, retention), or inserted with an updated_at not after the as-of.
 -- Written by the triggers below, drained by the next maintenance (which recomputes them).
-CREATE TABLE learner_daily_activity_dirty (
+-- (Named after learning_events so that erasure, which deletes a learner's rows table by table
+-- in name order, empties it after learning_events, whose deletion the trigger records.)
+CREATE TABLE learning_events_rollup_dirty (
   user_id text NOT NULL,
   day     date NOT NULL,
   PRIMARY KEY (user_id, day)
@@ -52,13 +54,13 @@ CREATE TABLE learner_daily_activity_dirty (
 CREATE FUNCTION learner_daily_activity_mark_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    INSERT INTO learner_daily_activity_dirty (user_id, day)
+    INSERT INTO learning_events_rollup_dirty (user_id, day)
     SELECT DISTINCT o.user_id, ((o.occurred_at AT TIME ZONE 'UTC') - interval '1 microsecond')::date
     FROM old_rows o
     ON CONFLICT DO NOTHING;
   END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    INSERT INTO learner_daily_activity_dirty (user_id, day)
+    INSERT INTO learning_events_rollup_dirty (user_id, day)
     SELECT DISTINCT n.user_id, ((n.occurred_at AT TIME ZONE 'UTC') - interval '1 microsecond')::date
     FROM new_rows n
     WHERE n.updated_at <= (SELECT asof FROM learner_daily_activity_asof)
@@ -66,6 +68,8 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
+-- the pipeline's, like every volatile function (0006): authenticated cannot call it
+REVOKE EXECUTE ON FUNCTION learner_daily_activity_mark_dirty() FROM PUBLIC;
 CREATE TRIGGER learning_events_rollup_insert AFTER INSERT ON learning_events
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION learner_daily_activity_mark_dirty();
 CREATE TRIGGER learning_events_rollup_update AFTER UPDATE ON learning_events
@@ -81,12 +85,12 @@ CREATE INDEX idx_learning_events_updated ON learning_events(updated_at);
 ALTER FUNCTION per_learner_tables() RENAME TO per_learner_tables_0012;
 CREATE FUNCTION per_learner_tables() RETURNS TABLE(table_name text, learner_column text) LANGUAGE sql IMMUTABLE AS $$
   SELECT * FROM per_learner_tables_0012()
-  UNION ALL VALUES ('learner_daily_activity', 'user_id'), ('learner_daily_activity_dirty', 'user_id')
+  UNION ALL VALUES ('learner_daily_activity', 'user_id'), ('learning_events_rollup_dirty', 'user_id')
 $$;
 DO $$
 DECLARE t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['learner_daily_activity', 'learner_daily_activity_dirty'] LOOP
+  FOREACH t IN ARRAY ARRAY['learner_daily_activity', 'learning_events_rollup_dirty'] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('CREATE POLICY user_own_analytics ON %I FOR SELECT TO authenticated USING (user_id = (SELECT app_current_user_id()))', t);
     EXECUTE format('CREATE POLICY trainer_student_analytics ON %I FOR SELECT TO authenticated USING (user_id IN (SELECT app_trainer_student_ids()))', t);

@@ -222,7 +222,7 @@ def test_updates_deletions_and_old_ingestion_times_mark_their_cells(clean_wareho
                                      "progress_delta = 9.99, updated_at = :t where id in (select id from "
                                      "learning_events where occurred_at > :t - interval '10 days' order by id limit 5)"),
                              {"t": T1.to_pydatetime()}).rowcount
-        dirty = conn.execute(sa.text("select count(*) from learner_daily_activity_dirty")).scalar_one()
+        dirty = conn.execute(sa.text("select count(*) from learning_events_rollup_dirty")).scalar_one()
     assert (gone, moved) == (5, 5) and dirty >= 5
     backdated = pd.DataFrame({"id": ["old1"], "user_id": "r001", "course_id": "c2", "content_id": None,
                               "content_type": "quiz", "event_type": "progressed",
@@ -231,7 +231,7 @@ def test_updates_deletions_and_old_ingestion_times_mark_their_cells(clean_wareho
     _ingest(engine, backdated)
     assert update_daily_activity(engine, T2)["mode"] == "incremental"
     with engine.connect() as conn:
-        assert conn.execute(sa.text("select count(*) from learner_daily_activity_dirty")).scalar_one() == 0
+        assert conn.execute(sa.text("select count(*) from learning_events_rollup_dirty")).scalar_one() == 0
     pd.testing.assert_frame_equal(_rollup(engine), _rebuilt(engine, T2))
     via_rollup = _velocity_in_memory(engine, T2, {**READS["velocity"], **ROLLUP_READS["velocity"]})
     pd.testing.assert_frame_equal(via_rollup, _velocity_in_memory(engine, T2, READS["velocity"]))

@@ -2,14 +2,14 @@
 -- (:lo < :t): only the (learner, day) cells touched since :lo are recomputed from the raw
 -- events known at :t (updated_at <= :t), set-based:
 --   touched = cells of the events ingested in (:lo, :t] (index on updated_at)
---           + the cells the triggers marked stale (learner_daily_activity_dirty, drained here:
+--           + the cells the triggers marked stale (learning_events_rollup_dirty, drained here:
 --             updates, deletions, rows inserted with an updated_at not after the as-of),
 --   restricted to bins ending after :floor (the retention cutoff's day);
 -- a touched cell's rows are replaced by its fresh sums (a (course, type) row with no event
 -- left goes); cells whose bin ends at or before :floor go (their raw rows go with retention);
 -- the as-of := :t. Work proportional to the day's new rows.
 with drained as (
-  delete from learner_daily_activity_dirty returning user_id, day
+  delete from learning_events_rollup_dirty returning user_id, day
 ), touched as (
   select le.user_id, ((le.occurred_at at time zone 'UTC') - interval '1 microsecond')::date as day
   from learning_events le
