@@ -335,24 +335,34 @@ def update_activity_summary(engine: Engine, T: pd.Timestamp) -> dict:
 
 # ═══════════════ the learner daily activity rollup (issue 18) ═══════════════
 
-def rollup_asof(conn: Connection) -> pd.Timestamp | None:
-    """The instant the learner daily activity rollup is exact for (None: never built)."""
-    value = conn.execute(sa.text("select asof from learner_daily_activity_asof")).scalar()
+def rollup_asof(conn: Connection, share: bool = False) -> pd.Timestamp | None:
+    """The instant the learner daily activity rollup is exact for (None: never built).
+    ``share``: hold a share lock on it until the transaction ends (a snapshot reading the rollup
+    keeps a concurrent maintenance, e.g. of the next partition in a backfill, from moving it)."""
+    value = conn.execute(sa.text("select asof from learner_daily_activity_asof"
+                                 + (" for share" if share else ""))).scalar()
     return None if value is None else utc(pd.Timestamp(value))
 
 
 def rollup_exact_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> bool:
     """Whether category ``name`` may read the rollup at ``T``: it has rollup reads, ``T`` is UTC
-    midnight, the rollup is exact for ``T`` (its as-of is ``T``), the category's windows are
-    whole days (day bins then match them) and lie inside the retained days (after T - 90 d)."""
+    midnight, the category's windows are whole days (day bins then match them) inside the
+    retained days (after T - 90 d), the rollup is exact for ``T`` (its as-of is ``T``) and no
+    cell of those days is marked stale since (``learning_events_rollup_dirty``: an event
+    updated, deleted or inserted with an old ``updated_at`` after the maintenance)."""
     if name not in ROLLUP_READS or T != T.normalize():
         return False
     days = [float(getattr(cfg, f)) for f in ROLLUP_DAY_FIELDS[name]]
     if not all(d.is_integer() and d > 0 for d in days):
         return False
-    if T - pd.Timedelta(days=max(days)) < RETENTION_POLICY.activity_cutoff(T):
+    kept = RETENTION_POLICY.activity_cutoff(T)
+    if T - pd.Timedelta(days=max(days)) < kept:
         return False
-    return rollup_asof(conn) == T
+    if rollup_asof(conn, share=True) != T:
+        return False
+    stale = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty "
+                                 "where day >= :d)"), {"d": kept.date()}).scalar_one()
+    return not stale
 
 
 def reads_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> dict[str, Read]:

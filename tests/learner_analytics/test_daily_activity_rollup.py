@@ -224,6 +224,7 @@ def test_updates_deletions_and_old_ingestion_times_mark_their_cells(clean_wareho
                              {"t": T1.to_pydatetime()}).rowcount
         dirty = conn.execute(sa.text("select count(*) from learning_events_rollup_dirty")).scalar_one()
     assert (gone, moved) == (5, 5) and dirty >= 5
+    assert not _uses_rollup(engine, T1)  # stale cells since the maintenance of T1: raw events
     backdated = pd.DataFrame({"id": ["old1"], "user_id": "r001", "course_id": "c2", "content_id": None,
                               "content_type": "quiz", "event_type": "progressed",
                               "occurred_at": [T1 - 2 * DAY], "updated_at": [T1 - DAY],
