@@ -108,6 +108,15 @@ READS: dict[str, dict[str, Read]] = {
                               "learning_events": Read("content_usage.sql"),
                               "user_skills": Read("user_skills.sql")},
 }
+# Issue 18: the chunked reads a category takes from the learner daily activity rollup instead
+# of the raw events when the rollup is exact for T (``reads_for``), and the config fields (in
+# days) that must be whole for its day bins to match the category's windows.
+ROLLUP_READS: dict[str, dict[str, Read]] = {
+    "velocity": {"learning_events": Read("velocity_rollup_events.sql", lambda c: c.window_days)},
+}
+ROLLUP_DAY_FIELDS: dict[str, tuple[str, ...]] = {
+    "velocity": ("window_days", "trend_half_days", "inactive_days_at_risk"),
+}
 # First pass of content effectiveness: the evidence of the effects.
 EFFECT_READS: dict[str, Read] = {
     "assessment_results": Read("effect_results.sql", lambda c: c.lookback_days),
@@ -116,7 +125,7 @@ EFFECT_READS: dict[str, Read] = {
 }
 # Raw tables each category reads (lineage metadata).
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
-    "velocity": ("enrollments", "courses", "learning_events"),
+    "velocity": ("enrollments", "courses", "learning_events", "learner_daily_activity"),
     "skill_gap": ("enrollments", "course_skills", "user_skills", "skills"),
     "engagement": ("enrollments", "learning_events", "learner_activity_summary"),
     "mastery": ("user_skills", "skills", "enrollments"),
@@ -411,6 +420,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             secs["effects"] += time.perf_counter() - t0
 
         counts: pd.Series | None = None
+        reads = reads_for(conn, name, T, cfg)
         for i in range(n):
             t0 = time.perf_counter()
             frames = {**catalogs, **_read(conn, reads, T, cfg, n, i)}
@@ -499,3 +509,86 @@ def update_activity_summary(engine: Engine, T: pd.Timestamp) -> dict:
     return {"learners_updated": int(row.learners), "events_folded": int(row.events_folded),
             "results_folded": int(row.results_folded), "watermark_advanced": bool(row.advanced),
             "folded_through": pd.Timestamp(row.through).isoformat()}
+
+
+# ═══════════════ the learner daily activity rollup (issue 18) ═══════════════
+
+def rollup_asof(conn: Connection, share: bool = False) -> pd.Timestamp | None:
+    """The instant the learner daily activity rollup is exact for (None: never built).
+    ``share``: hold a share lock on it until the transaction ends (a snapshot reading the rollup
+    keeps a concurrent maintenance, e.g. of the next partition in a backfill, from moving it)."""
+    value = conn.execute(sa.text("select asof from learner_daily_activity_asof"
+                                 + (" for share" if share else ""))).scalar()
+    return None if value is None else utc(pd.Timestamp(value))
+
+
+def rollup_exact_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> bool:
+    """Whether category ``name`` may read the rollup at ``T``: it has rollup reads, ``T`` is UTC
+    midnight, the category's windows are whole days (day bins then match them) inside the
+    retained days (after T - 90 d), the rollup is exact for ``T`` (its as-of is ``T``) and no
+    cell of those days is marked stale since (``learning_events_rollup_dirty``: an event
+    updated, deleted or inserted with an old ``updated_at`` after the maintenance)."""
+    if name not in ROLLUP_READS or T != T.normalize():
+        return False
+    days = [float(getattr(cfg, f)) for f in ROLLUP_DAY_FIELDS[name]]
+    if not all(d.is_integer() and d > 0 for d in days):
+        return False
+    kept = RETENTION_POLICY.activity_cutoff(T)
+    if T - pd.Timedelta(days=max(days)) < kept:
+        return False
+    if rollup_asof(conn, share=True) != T:
+        return False
+    stale = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty "
+                                 "where day >= :d)"), {"d": kept.date()}).scalar_one()
+    return not stale
+
+
+def reads_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> dict[str, Read]:
+    """The chunked reads of category ``name`` at ``T``: its raw reads (``READS``), with those of
+    ``ROLLUP_READS`` instead when the rollup is exact for ``T`` (``rollup_exact_for``); a
+    backfill or a re-run of a past day (the rollup's as-of is later) reads the raw events."""
+    reads = READS[name]
+    if rollup_exact_for(conn, name, utc(T), cfg):
+        reads = {**reads, **ROLLUP_READS[name]}
+    return reads
+
+
+def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
+    """Bring the learner daily activity rollup to ``T`` (``learner_daily_activity``, migration
+    0013), in one transaction; returns the counts.
+
+    - never built (no as-of): a first build from every event known at ``T``
+      (``daily_activity_clear.sql`` + ``daily_activity_build.sql``);
+    - as-of before ``T``: only the (learner, day) cells touched by events ingested in
+      (as-of, T] or marked stale by the triggers are recomputed (``daily_activity_update.sql``);
+    - as-of at or after ``T`` (a re-run, a backfill of a past day): nothing changes; the
+      snapshots of such a T read the raw events (``reads_for``).
+
+    Cells whose day bin ends at or before the retention cutoff (T - 90 d) are removed.
+    """
+    T = utc(T)
+    floor = RETENTION_POLICY.activity_cutoff(T).date()
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(sa.text("select 1 from learner_daily_activity_asof for update"))
+        asof = rollup_asof(conn)
+        if asof is not None and asof >= T:
+            return {"mode": "unchanged", "asof": asof.isoformat(), "cells_written": 0,
+                    "cells_removed": 0, "events_read": 0, "cells_recomputed": 0,
+                    "seconds": round(time.perf_counter() - started, 3)}
+        params = {"t": T.to_pydatetime(), "floor": floor}
+        if asof is None:
+            mode = "first_build"
+            conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_clear.sql")))
+            row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_build.sql")), params).one()
+        else:
+            mode = "incremental"
+            row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_update.sql")),
+                               {**params, "lo": asof.to_pydatetime()}).one()
+    if mode == "first_build":  # the planner's statistics of the new rows (sampled, quick)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("analyze learner_daily_activity"))
+    return {"mode": mode, "asof": T.isoformat(), "cells_written": int(row.cells_written),
+            "cells_removed": int(row.cells_removed), "events_read": int(row.events_read),
+            "cells_recomputed": int(row.cells_recomputed),
+            "seconds": round(time.perf_counter() - started, 3)}

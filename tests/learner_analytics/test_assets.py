@@ -59,7 +59,8 @@ def test_rows_per_active_learner_ttl_rerun_and_metadata(clean_warehouse, warehou
     assert "u1" in velocity["preview"].value
     assert [c.name for c in velocity["dagster/column_schema"].schema.columns][:2] == [
         "user_id", "current_pace"]
-    assert set(velocity["source_tables"].value) == {"enrollments", "courses", "learning_events"}
+    assert set(velocity["source_tables"].value) == {"enrollments", "courses", "learning_events",
+                                                    "learner_daily_activity"}
     assert velocity["rows_per_second"].value > 0
     assert mats["engagement_analytics"]["distribution_counts"].value["0-9"] >= 1
 

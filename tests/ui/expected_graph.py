@@ -40,7 +40,9 @@ SOURCES = {
 }
 
 LEARNER_ANALYTICS = {
-    "learner_velocity_analytics": _e("learner_analytics", "enrollments", "learning_events"),
+    "learner_velocity_analytics": _e("learner_analytics", "enrollments", "learning_events", "learner_daily_activity"),
+    # the per-learner daily rollup (issue 18): maintained before the snapshots that read it
+    "learner_daily_activity": _e("learner_analytics", "learning_events"),
     "skill_gap_analytics": _e("learner_analytics", "enrollments", "user_skills"),
     # the retained activity facts (issue 15): folded before the snapshots and before retention
     "learner_activity_summary": _e("learner_analytics", "learning_events", "assessment_results"),

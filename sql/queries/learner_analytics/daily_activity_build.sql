@@ -1,0 +1,25 @@
+-- First build of the learner daily activity rollup, exact for :t: every cell (user, course,
+-- content type, UTC day whose bin is (day, day + 1]) of the events known at :t
+-- (updated_at <= :t, whatever occurred_at) whose bin ends after :floor (the retention cutoff's
+-- day), then the as-of := :t. Run after daily_activity_clear.sql in the same transaction.
+with fresh as (
+  insert into learner_daily_activity (user_id, course_id, content_type, day, events,
+                                      duration_seconds, progress_delta, progress_events,
+                                      first_at, last_at)
+  select le.user_id, coalesce(le.course_id, ''), coalesce(le.content_type, ''),
+         ((le.occurred_at at time zone 'UTC') - interval '1 microsecond')::date as day,
+         count(*), sum(le.duration_seconds), sum(le.progress_delta), count(le.progress_delta),
+         min(le.occurred_at), max(le.occurred_at)
+  from learning_events le
+  where le.updated_at <= :t
+    and le.occurred_at > (cast(:floor as date)::timestamp at time zone 'UTC')
+  group by 1, 2, 3, 4
+  returning events
+), mark as (
+  insert into learner_daily_activity_asof as w (one, asof, updated_at) values (true, :t, now())
+  on conflict (one) do update set asof = excluded.asof, updated_at = now()
+  returning 1
+)
+select (select count(*) from fresh) as cells_written, 0 as cells_removed,
+       (select coalesce(sum(events), 0) from fresh) as events_read,
+       0 as cells_recomputed, (select count(*) from mark) as marked

@@ -1,0 +1,67 @@
+-- Incremental maintenance of the learner daily activity rollup from its as-of :lo to :t
+-- (:lo < :t): only the (learner, day) cells touched since :lo are recomputed from the raw
+-- events known at :t (updated_at <= :t), set-based:
+--   touched = cells of the events ingested in (:lo, :t] (index on updated_at)
+--           + the cells the triggers marked stale (learning_events_rollup_dirty, drained here:
+--             updates, deletions, rows inserted with an updated_at not after the as-of),
+--   restricted to bins ending after :floor (the retention cutoff's day);
+-- a touched cell's rows are replaced by its fresh sums (a (course, type) row with no event
+-- left goes); cells whose bin ends at or before :floor go (their raw rows go with retention);
+-- the as-of := :t. Work proportional to the day's new rows.
+with drained as (
+  delete from learning_events_rollup_dirty returning user_id, day
+), touched as (
+  select le.user_id, ((le.occurred_at at time zone 'UTC') - interval '1 microsecond')::date as day
+  from learning_events le
+  where le.updated_at > cast(:lo as timestamptz) and le.updated_at <= cast(:t as timestamptz)
+  union
+  select user_id, day from drained
+), cells as materialized (
+  select t.user_id, t.day from touched t where t.day >= cast(:floor as date)
+), fresh as materialized (  -- per cell, its events through the (user_id, occurred_at) index
+  select c.user_id, e.course_id, e.content_type, c.day, e.events, e.duration_seconds,
+         e.progress_delta, e.progress_events, e.first_at, e.last_at
+  from cells c
+  cross join lateral (
+    select coalesce(le.course_id, '') as course_id, coalesce(le.content_type, '') as content_type,
+           count(*) as events, sum(le.duration_seconds) as duration_seconds,
+           sum(le.progress_delta) as progress_delta, count(le.progress_delta) as progress_events,
+           min(le.occurred_at) as first_at, max(le.occurred_at) as last_at
+    from learning_events le
+    where le.user_id = c.user_id
+      and le.occurred_at > (c.day::timestamp at time zone 'UTC')
+      and le.occurred_at <= ((c.day + 1)::timestamp at time zone 'UTC')
+      and le.updated_at <= cast(:t as timestamptz)
+    group by 1, 2
+  ) e
+), written as (
+  insert into learner_daily_activity as a (user_id, course_id, content_type, day, events,
+                                           duration_seconds, progress_delta, progress_events,
+                                           first_at, last_at)
+  select user_id, course_id, content_type, day, events, duration_seconds, progress_delta,
+         progress_events, first_at, last_at
+  from fresh
+  on conflict (user_id, day, course_id, content_type) do update set
+    events = excluded.events, duration_seconds = excluded.duration_seconds,
+    progress_delta = excluded.progress_delta, progress_events = excluded.progress_events,
+    first_at = excluded.first_at, last_at = excluded.last_at
+  returning events
+), emptied as (  -- rows of a touched cell with no event left (deleted, moved by an update)
+  delete from learner_daily_activity a
+  where (a.user_id, a.day) in (select user_id, day from cells)
+    and not exists (select 1 from fresh f where f.user_id = a.user_id and f.day = a.day
+                    and f.course_id = a.course_id and f.content_type = a.content_type)
+  returning 1
+), retired as (
+  delete from learner_daily_activity a where a.day < cast(:floor as date)
+  returning 1
+), mark as (
+  insert into learner_daily_activity_asof as w (one, asof, updated_at)
+  values (true, :t, now())
+  on conflict (one) do update set asof = excluded.asof, updated_at = now()
+  returning 1
+)
+select (select count(*) from written) as cells_written,
+       (select count(*) from emptied) + (select count(*) from retired) as cells_removed,
+       (select coalesce(sum(events), 0) from written) as events_read,
+       (select count(*) from cells) as cells_recomputed, (select count(*) from mark) as marked
