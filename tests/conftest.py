@@ -28,6 +28,9 @@ DB_FIXTURES = {"pg_server_url", "warehouse_url", "engine", "clean_warehouse", "d
 SEEDED_TABLES = {"achievements", "skills", "pipeline_settings"}
 #: the settings the migrations seed; any other key is state a run wrote (e.g. the gamification's as-of)
 SEEDED_SETTINGS = ("k_anonymity", "leaderboard_salt", "erasure_salt")
+#: achievement catalog entries tests add (tests/governance/people.py): an earned achievement of a
+#: test's catalog would otherwise show up in a later test's earned set
+TEST_ACHIEVEMENTS = ("gov-test",)
 
 
 def pytest_collection_modifyitems(items):
@@ -91,6 +94,8 @@ def truncate_all(engine: sa.Engine) -> None:
         conn.execute(sa.text("delete from pipeline_settings where key <> all(:seeded)"), {"seeded": list(SEEDED_SETTINGS)})
         # skills seeded by the migration stay; skills loaded by a test go
         conn.execute(sa.text("delete from skills where id not like 'skill-%'"))
+        # the achievement catalog of migration 0002 stays; an entry a test added goes (governance's 'gov-test')
+        conn.execute(sa.text("delete from achievements where id = any(:added)"), {"added": list(TEST_ACHIEVEMENTS)})
         # materialized views keep what earlier tests refreshed into them: empty them too
         views = conn.execute(sa.text("select matviewname from pg_matviews where schemaname = 'public'")).scalars().all()
         for view in views:

@@ -391,7 +391,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
         catalogs = {k: read_frame(conn, sql_text(f"{QUERIES}/{sql}"))
                     for k, sql in CATALOGS.items() if k in INPUTS[name]}
         fingerprint, catalogs_fp = config_fingerprint(name, cfg, check_quality), catalog_fingerprint(catalogs)
-        reads = READS[name]
+        reads = reads_for(conn, name, T, cfg)  # the rollup's reads when it is exact for T
         prev, report.fallback = _previous_run(conn, name, table, T, fingerprint, catalogs_fp)
         if prev is not None and not carry:
             prev, report.fallback = None, "carry-forward turned off"
@@ -420,7 +420,6 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             secs["effects"] += time.perf_counter() - t0
 
         counts: pd.Series | None = None
-        reads = reads_for(conn, name, T, cfg)
         for i in range(n):
             t0 = time.perf_counter()
             frames = {**catalogs, **_read(conn, reads, T, cfg, n, i)}
@@ -555,7 +554,7 @@ def reads_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> dict[str, Re
 
 def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
     """Bring the learner daily activity rollup to ``T`` (``learner_daily_activity``, migration
-    0013), in one transaction; returns the counts.
+    0014), in one transaction; returns the counts.
 
     - never built (no as-of): a first build from every event known at ``T``
       (``daily_activity_clear.sql`` + ``daily_activity_build.sql``);
