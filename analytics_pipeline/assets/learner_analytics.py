@@ -281,51 +281,40 @@ def build_asset(spec: Spec) -> dg.AssetsDefinition:
     return _asset
 
 
-@dg.asset(
-    name="learner_activity_summary",
-    group_name=GROUP,
-    partitions_def=DAILY_PARTITIONS,
-    kinds={"postgres"},
-    owners=OWNERS,
-    code_version=CODE_VERSION,
-    deps=[dg.AssetKey("learning_events"), dg.AssetKey("assessment_results")],
-    description=("Per learner, the activity facts that must outlive the raw rows: first / last "
-                 "learning event and assessment result, and how many rows retention removed "
-                 "(learner_activity_summary; learner_activity_lifetime adds the rows still "
-                 "retained). Folds in the rows older than T - 90 d once each, before the "
-                 "snapshots of T and the nightly's retention; engagement's last_active reads it."),
-    metadata={"dagster/table_name": "public.learner_activity_summary"},
-)
-def learner_activity_summary(context: dg.AssetExecutionContext,
-                             warehouse: WarehouseResource) -> dg.MaterializeResult:
-    T = snapshot_instant(context)
-    folded = update_activity_summary(warehouse.engine(), T)
-    context.log.info(f"learner_activity_summary at {T.isoformat()}: {folded}")
-    return dg.MaterializeResult(metadata={"snapshot_instant": T.isoformat(), **folded})
+def _maintained_table(name: str, deps: list[str], description: str, update) -> dg.AssetsDefinition:
+    """A daily-partitioned table of this group brought to T by ``update(engine, T) -> counts``
+    (its store function); the counts are the materialization's metadata."""
+
+    @dg.asset(name=name, group_name=GROUP, partitions_def=DAILY_PARTITIONS, kinds={"postgres"},
+              owners=OWNERS, code_version=CODE_VERSION, deps=[dg.AssetKey(d) for d in deps],
+              description=description, metadata={"dagster/table_name": f"public.{name}"})
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        T = snapshot_instant(context)
+        counts = update(warehouse.engine(), T)
+        context.log.info(f"{name} at {T.isoformat()}: {counts}")
+        return dg.MaterializeResult(metadata={"snapshot_instant": T.isoformat(), **counts})
+
+    return _asset
 
 
-@dg.asset(
-    name="learner_daily_activity",
-    group_name=GROUP,
-    partitions_def=DAILY_PARTITIONS,
-    kinds={"postgres"},
-    owners=OWNERS,
-    code_version=CODE_VERSION,
-    deps=[dg.AssetKey("learning_events")],
-    description=("Per learner x course x content type x UTC day (bin (day, day + 1]): events, "
-                 "summed duration and progress_delta, first / last event (issue 18). Brought to "
-                 "T incrementally: only the cells touched by events ingested since its as-of (or "
-                 "marked stale by updates and deletions) are recomputed from the events known at "
-                 "T; velocity reads it instead of the raw events when it is exact for T. A past "
-                 "partition (as-of later) changes nothing. Days before T - 90 d are removed."),
-    metadata={"dagster/table_name": "public.learner_daily_activity"},
-)
-def learner_daily_activity(context: dg.AssetExecutionContext,
-                           warehouse: WarehouseResource) -> dg.MaterializeResult:
-    T = snapshot_instant(context)
-    done = update_daily_activity(warehouse.engine(), T)
-    context.log.info(f"learner_daily_activity at {T.isoformat()}: {done}")
-    return dg.MaterializeResult(metadata={"snapshot_instant": T.isoformat(), **done})
+learner_activity_summary = _maintained_table(
+    "learner_activity_summary", ["learning_events", "assessment_results"],
+    "Per learner, the activity facts that must outlive the raw rows: first / last "
+    "learning event and assessment result, and how many rows retention removed "
+    "(learner_activity_summary; learner_activity_lifetime adds the rows still "
+    "retained). Folds in the rows older than T - 90 d once each, before the "
+    "snapshots of T and the nightly's retention; engagement's last_active reads it.",
+    update_activity_summary)
+
+learner_daily_activity = _maintained_table(
+    "learner_daily_activity", ["learning_events"],
+    "Per learner x course x content type x UTC day (bin (day, day + 1]): events, "
+    "summed duration and progress_delta, first / last event (issue 18). Brought to "
+    "T incrementally: only the cells touched by events ingested since its as-of (or "
+    "marked stale by updates and deletions) are recomputed from the events known at "
+    "T; velocity reads it instead of the raw events when it is exact for T. A past "
+    "partition (as-of later) changes nothing. Days before T - 90 d are removed.",
+    update_daily_activity)
 
 
 ASSETS = [learner_activity_summary, learner_daily_activity,
