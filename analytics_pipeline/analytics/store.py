@@ -300,11 +300,15 @@ def _carry_params(name: str, T: pd.Timestamp, cfg, seen: str) -> dict:
     return params
 
 
+def _dirty_query(name: str) -> str:
+    """The union of the category's dirty-learner queries (``CARRY_DIRTY``): user_id, reason."""
+    return "\nunion all\n".join(f"({sql_text(f'{QUERIES}/{f}')})" for f in CARRY_DIRTY[name])
+
+
 def dirty_learners(conn: Connection, name: str, T: pd.Timestamp, cfg, seen: str) -> pd.DataFrame:
     """``user_id``, ``reason`` of the learners whose inputs may differ between T - 1 day and
     ``T`` (``seen``: the T - 1 day run's pg_snapshot); one row per reason found."""
-    query = "\nunion all\n".join(f"({sql_text(f'{QUERIES}/{f}')})" for f in CARRY_DIRTY[name])
-    return read_frame(conn, query, _carry_params(name, utc(T), cfg, seen))
+    return read_frame(conn, _dirty_query(name), _carry_params(name, utc(T), cfg, seen))
 
 
 def _previous_run(conn: Connection, name: str, table: str, T: pd.Timestamp, fingerprint: str,
@@ -335,8 +339,7 @@ def _carry_forward(writer: SnapshotWriter, name: str, T: pd.Timestamp, cfg, prev
     conn, table = writer.conn, writer.table
     t0 = time.perf_counter()
     conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_create.sql")))
-    query = "\nunion all\n".join(f"({sql_text(f'{QUERIES}/{f}')})" for f in CARRY_DIRTY[name])
-    conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_fill.sql").format(query=query)),
+    conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_fill.sql").format(query=_dirty_query(name))),
                  _carry_params(name, T, cfg, prev["read_snapshot"]))
     conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_analyze.sql")))
     secs["carry_dirty"] = time.perf_counter() - t0
