@@ -70,6 +70,15 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def _stage_in_buckets(conn: Connection, kind: str, names: tuple[str, ...], params: dict) -> None:
+    """Fill ``tmp_<kind>_<name>`` (``stage_<kind>_<name>.sql``, rows in bucket order) for each name,
+    indexed on ``bucket`` and analysed: the per-bucket reads then find their rows by index."""
+    for name in names:
+        conn.execute(_q(f"stage_{kind}_{name}"), params)
+        conn.execute(sa.text(f"create index on tmp_{kind}_{name} (bucket)"))
+        conn.execute(sa.text(f"analyze tmp_{kind}_{name}"))
+
+
 def _inserted_and_updated(flags: list[bool]) -> tuple[int, int]:
     """Counts of an upsert's ``inserted`` flags (one per row returned): (true, false)."""
     inserted = sum(1 for f in flags if f)
@@ -119,10 +128,8 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
     with _transaction(engine) as conn:
         conn.execute(sa.text(f"select pg_advisory_xact_lock_shared({LEDGER_LOCK_SQL})"))
         buckets = _buckets(conn.execute(_q("window_item_counts"), window_params).scalar_one(), chunk_rows)
-        for name in ("events", "results", "enrollments"):  # the window read once, in bucket order
-            conn.execute(_q(f"stage_window_{name}"), {**window_params, "buckets": buckets})
-            conn.execute(sa.text(f"create index on tmp_window_{name} (bucket)"))
-            conn.execute(sa.text(f"analyze tmp_window_{name}"))
+        _stage_in_buckets(conn, "window", ("events", "results", "enrollments"),  # the window read once
+                          {**window_params, "buckets": buckets})
         conn.execute(_q("create_tmp_point_awards"))
         for bucket in range(buckets):  # the Python step per bucket; the awards gather in tmp_point_awards
             frames = [read_copy(conn, sql_text(f"gamification/window_{name}.sql"), {"bucket": bucket})
@@ -205,11 +212,9 @@ def update_achievements(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, ru
         conn.execute(sa.text("analyze tmp_achievement_candidates"))
         # a learner's history is larger than one row: about 100 rows each on average
         buckets = _buckets(n_candidates * 100, chunk_rows)
-        for name in names:  # the candidates' history read once, in bucket order
-            conn.execute(_q(f"stage_achievement_{name}"), {"t": T.to_pydatetime(), "buckets": buckets,
-                                                           "mastery_threshold": rules.mastery_threshold})
-            conn.execute(sa.text(f"create index on tmp_achievement_{name} (bucket)"))
-            conn.execute(sa.text(f"analyze tmp_achievement_{name}"))
+        _stage_in_buckets(conn, "achievement", names,  # the candidates' history read once
+                          {"t": T.to_pydatetime(), "buckets": buckets,
+                           "mastery_threshold": rules.mastery_threshold})
         conn.execute(_q("create_tmp_user_achievements"))
         for bucket in range(buckets):
             frames = {name: read_copy(conn, sql_text(f"gamification/achievement_{name}.sql"), {"bucket": bucket})
