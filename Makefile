@@ -20,7 +20,7 @@ $(STAMP): setup.py
 install: $(STAMP)
 
 run: $(STAMP)  ## migrate, then materialize the whole asset graph once
-	$(VENV)/bin/analytics-pipeline run
+	@$(VENV)/bin/analytics-pipeline run
 
 test: $(STAMP)  ## the test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set)
 	$(PY) -m pytest -q

@@ -364,12 +364,12 @@ class RunDisplay:
             lines.append(f"  failed step {failure.step} ({failure.group}: {', '.join(failure.assets)}): {failure.error}")
             lines.append(f"    code: {failure.source}")
         if self.not_run:
-            lines.append(_wrapped(f"  not run (upstream failed): {len(self.not_run)} steps: ", self.not_run, width))
+            lines.append(wrapped(f"  not run (upstream failed): {len(self.not_run)} steps: ", self.not_run, width))
         for asset, check, description in self.failed_checks:
             lines.append(f"  failed check {asset}.{check}: {description or '(no description)'}")
         counts = [f"{table} {count:,}" for table, count in row_counts.items() if count is not None]
         if counts:
-            lines.append(_wrapped("Rows: ", counts, width, separator=" · "))
+            lines.append(wrapped("Rows: ", counts, width, separator=" · "))
         if self.report_path:
             lines.append(f"Analyst report: {_relative(self.report_path)}")
         if self.log_path is not None:
@@ -387,7 +387,7 @@ def _checks_text(checks: list[tuple[str, str, bool]]) -> str:
     return f"  checks {passed}/{len(checks)}" + (f" FAILED: {', '.join(failed)}" if failed else "")
 
 
-def _wrapped(head: str, items: list[str], width: int, separator: str = ", ") -> str:
+def wrapped(head: str, items: list[str], width: int, separator: str = ", ") -> str:
     """``head`` then ``items`` joined, wrapped at ``width`` with continuation lines indented."""
     lines, current = [], head
     for item in items:

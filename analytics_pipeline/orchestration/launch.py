@@ -21,7 +21,7 @@ import pandas as pd
 import requests
 
 from analytics_pipeline.orchestration.child_server import wait_until_healthy
-from analytics_pipeline.orchestration.display import RunDisplay, describe_steps
+from analytics_pipeline.orchestration.display import RunDisplay, describe_steps, wrapped
 from analytics_pipeline.orchestration.executors import EXECUTOR_NAME, PARTITION_TAG, default_kind, kind_for_platform
 from analytics_pipeline.orchestration.process_group import (
     ProcessTree,
@@ -170,8 +170,9 @@ def run_pipeline(settings: Settings, partition: str | None = None, job: str = "n
         environment = ready["environment"] = prepare_environment(settings)
         where = "embedded, left running for the next command: `make stop` stops it" if environment.embedded else "DATABASE_URL"
         print(f"Warehouse: PostgreSQL {environment.server_version.split(' ')[0]} ({where})")
-        for migration in environment.migrations_applied:
-            print(f"  migration {migration} applied")
+        if environment.migrations_applied:  # one line for the batch: a new warehouse applies them all
+            print(wrapped(f"  migrations applied ({len(environment.migrations_applied)}): ",
+                          list(environment.migrations_applied), width=120))
         ready["code"] = CodeLocation.load()
 
     with sandbox_if_needed(settings, while_starting=prepare) as api_url:

@@ -70,7 +70,8 @@ def test_the_small_run_is_in_process_and_short(pipeline_run):
     first = pipeline_run["first"]
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     output = first.stdout + first.stderr
-    assert len(output.splitlines()) <= 60, output
+    # `make run` adds one line to these (the sandbox it starts): the budget is 60 in all
+    assert len(output.splitlines()) <= 60 - 1, output
     assert "in_process" in _line_with(output, "nightly", "executor")
     assert "Traceback" not in output and "DEBUG" not in output
 
