@@ -8,10 +8,15 @@
   overstates PostgreSQL, whose backends all map shared_buffers);
 - ``rss_est``: sum of (RSS - shared) + the largest shared: closer to what the group really
   occupies;
-- ``rss_max_process``: the largest single process.
+- ``rss_max_process``: the largest single process;
+
+and, while the group is watched, the machine's 1-minute load average (``load1_mean``,
+``load1_max``): the benchmark shares its cores with whatever else runs, and a number measured
+at load 6 is not one measured at load 0.5 (issue 18 asks for the load beside every run).
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -61,8 +66,7 @@ class RssMonitor:
     def watch(self, name: str, members: Callable[[], list[psutil.Process]]) -> None:
         with self._lock:
             self.groups[name] = members
-            self._peaks.setdefault(name, {"rss_sum_mb": 0.0, "rss_est_mb": 0.0, "rss_max_process_mb": 0.0,
-                                          "processes_max": 0})
+            self._peaks.setdefault(name, _empty_peak())
 
     def unwatch(self, name: str) -> None:
         with self._lock:
@@ -70,12 +74,12 @@ class RssMonitor:
 
     def reset(self, name: str) -> None:
         with self._lock:
-            self._peaks[name] = {"rss_sum_mb": 0.0, "rss_est_mb": 0.0, "rss_max_process_mb": 0.0,
-                                 "processes_max": 0}
+            self._peaks[name] = _empty_peak()
 
     def sample(self) -> None:
         with self._lock:
             groups = list(self.groups.items())
+        load1 = os.getloadavg()[0]
         for name, members in groups:
             total = private = shared_max = biggest = 0
             procs = members()
@@ -95,6 +99,9 @@ class RssMonitor:
                 peak["rss_est_mb"] = max(peak["rss_est_mb"], (private + shared_max) / MB)
                 peak["rss_max_process_mb"] = max(peak["rss_max_process_mb"], biggest / MB)
                 peak["processes_max"] = max(peak["processes_max"], len(procs))
+                peak["load1_sum"] += load1
+                peak["load1_samples"] += 1
+                peak["load1_max"] = max(peak["load1_max"], load1)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -114,10 +121,23 @@ class RssMonitor:
 
     def peaks(self) -> dict[str, dict[str, float]]:
         with self._lock:
-            return {name: {k: round(v, 1) for k, v in peak.items()} for name, peak in self._peaks.items()}
+            return {name: _reported(peak) for name, peak in self._peaks.items()}
 
     def __enter__(self) -> "RssMonitor":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _empty_peak() -> dict[str, float]:
+    return {"rss_sum_mb": 0.0, "rss_est_mb": 0.0, "rss_max_process_mb": 0.0, "processes_max": 0,
+            "load1_sum": 0.0, "load1_samples": 0, "load1_max": 0.0}
+
+
+def _reported(peak: dict[str, float]) -> dict[str, float | None]:
+    out = {k: round(v, 1) for k, v in peak.items() if not k.startswith("load1_")}
+    samples = peak["load1_samples"]
+    out["load1_mean"] = round(peak["load1_sum"] / samples, 2) if samples else None
+    out["load1_max"] = round(peak["load1_max"], 2) if samples else None
+    return out

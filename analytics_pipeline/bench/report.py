@@ -156,6 +156,7 @@ def build_stages(results: dict) -> list[dict]:
                          value=f"{pipeline.get('rss_sum_mb')} MB (largest process {pipeline.get('rss_max_process_mb')} MB)"))
         pg = (full.get("peak_rss") or {}).get("postgres", {})
         rows.append(_row("peak RSS: PostgreSQL", value=f"{pg.get('rss_est_mb')} MB est. ({pg.get('rss_sum_mb')} MB summed)"))
+        rows.append(_load_row("machine load during the full run", pipeline))
     inc = results.get("incremental")
     if inc:
         inc_seconds = (inc.get("run") or {}).get("seconds") or inc.get("wall_seconds")
@@ -163,7 +164,17 @@ def build_stages(results: dict) -> list[dict]:
         rows.append(_row("incremental: next day", inc_seconds, sum(s.get("rows") or 0 for s in inc.get("steps", [])) or None,
                          "full run", full_seconds, share, f"<= {TARGETS['incremental_share']:.2f}x",
                          None if share is None else share <= TARGETS["incremental_share"]))
+        rows.append(_load_row("machine load during the next day's run",
+                              (inc.get("peak_rss") or {}).get("pipeline", {})))
     return rows
+
+
+def _load_row(stage: str, sampled: dict) -> dict:
+    """The 1-minute load average sampled while the run's process tree was watched (2 cores:
+    above 2 something else competed for them)."""
+    if sampled.get("load1_mean") is None:
+        return _row(stage, value="not sampled")
+    return _row(stage, value=f"1-min load mean {sampled['load1_mean']}, max {sampled['load1_max']}")
 
 
 def _fmt(value, digits=1) -> str:

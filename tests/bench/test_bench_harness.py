@@ -40,6 +40,13 @@ def test_every_step_of_both_runs_is_in_the_json(bench_results):
             assert all(any(s["step_key"] in name for name in stage_names) for s in steps)
     assert saved["full"]["run"]["seconds"] > 0
     assert saved["full"]["peak_rss"]["pipeline"]["rss_sum_mb"] > 0
+    # the machine's load is recorded beside each run (a 2-core number means little without it)
+    loads = {row["stage"]: row["value"] for row in saved["stages"] if row["stage"].startswith("machine load")}
+    assert set(loads) == {"machine load during the full run", "machine load during the next day's run"}
+    for run in ("full", "incremental"):
+        sampled = saved[run]["peak_rss"]["pipeline"]
+        assert sampled["load1_mean"] is not None and 0 <= sampled["load1_mean"] <= sampled["load1_max"]
+    assert all(value.startswith("1-min load mean ") for value in loads.values())
 
 
 @pytest.mark.db
