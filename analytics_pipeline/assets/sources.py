@@ -92,7 +92,7 @@ def build_extraction_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         with lms_api.client(context.log) as client:
             stats = extract(
                 warehouse.engine(), client, spec.resource,
-                lambda conn, stats: TableSink(conn, spec, stats, context.run_id),
+                lambda conn, stats: TableSink(conn, spec, stats, context.run_id, defer_indexes=True),
                 run_id=context.run_id, full_refresh=config.full_refresh, batch_rows=config.batch_rows, log=context.log,
             )
         return dg.MaterializeResult(

@@ -7,7 +7,9 @@ not import the sandbox. ``python -m analytics_pipeline.bench.extraction`` starts
 *process* (profile S with 10,000 learners ≈ 1M learning events; ``--api-url`` uses a running
 one), measures, and prints. ``--empty-tables`` truncates each resource's table first (a first
 load, as in the benchmark); ``--copy-limit`` then also times the COPY of the same rows from a
-local CSV into an empty copy of the table (same indexes) and prints the ratio.
+local CSV into an empty copy of the table (same indexes and triggers) and prints the ratio;
+``--keep-indexes`` loads without deferring the secondary indexes (``bulk.DeferredIndexes``),
+``--csv`` without the binary COPY format (``warehouse.pgbinary``).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from pathlib import Path
 import psutil
 import sqlalchemy as sa
 
-from analytics_pipeline.bench.limits import LIMIT_SCHEMA, copy_file
+from analytics_pipeline.bench.limits import LIMIT_SCHEMA, create_limit_table, timed_copy
 from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.sources.client import LmsClient
 from analytics_pipeline.sources.store.tables import DEFAULT_BATCH_ROWS, TableSink, extract
@@ -87,6 +89,8 @@ def measure_extraction(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     empty_tables: bool = False,
     copy_limit: bool = False,
+    defer_indexes: bool = True,
+    binary: bool = True,
 ) -> list[Measurement]:
     """Full extraction of each resource into the (migrated) warehouse; timing and peak RSS."""
     engine = make_engine(database_url)
@@ -98,7 +102,7 @@ def measure_extraction(
                 conn.execute(sa.text(f"truncate {spec.table} cascade"))
         rss_before = psutil.Process().memory_info().rss
         with LmsClient(api_url, token, page_size=page_size) as client, PeakMemory() as memory:
-            stats = extract(engine, client, resource, lambda conn, stats: TableSink(conn, spec, stats, "measure"),
+            stats = extract(engine, client, resource, lambda conn, stats: TableSink(conn, spec, stats, "measure", defer_indexes, binary),
                             run_id="measure", full_refresh=True, batch_rows=batch_rows)
         results.append(Measurement(
             resource, stats.rows_received, stats.pages, round(stats.elapsed, 2), round(stats.rows_per_second),
@@ -109,29 +113,24 @@ def measure_extraction(
 
 
 def copy_limit_seconds(engine, table: str, columns: list[str]) -> float:
-    """Seconds to COPY the rows now in ``table`` from a local CSV into an empty copy of it (same indexes)."""
-    raw = engine.raw_connection()
-    try:
-        driver = raw.driver_connection
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / f"{table}.csv"
-            names = ", ".join(f'"{c}"' for c in columns)
-            with driver.cursor() as cursor, open(path, "wb") as sink, \
-                    cursor.copy(f"COPY (select {names} from {table}) TO STDOUT WITH (FORMAT csv)") as copy:
-                for block in copy:
-                    sink.write(block)
-            driver.execute(f"drop schema if exists {LIMIT_SCHEMA} cascade")
-            driver.execute(f"create schema {LIMIT_SCHEMA}")
-            driver.execute(f"create table {LIMIT_SCHEMA}.{table} (like public.{table} including all)")
-            driver.commit()
-            started = time.perf_counter()
-            copy_file(driver, f"{LIMIT_SCHEMA}.{table}", columns, path)
-            driver.commit()
-            seconds = time.perf_counter() - started
-        driver.execute(f"drop schema {LIMIT_SCHEMA} cascade")
+    """Seconds to COPY the rows now in ``table`` from a local CSV into an empty copy of it (same
+    indexes and triggers: ``limits.create_limit_table``)."""
+    with engine.connect() as conn, tempfile.TemporaryDirectory() as folder:
+        driver = conn.connection.driver_connection
+        path = Path(folder) / f"{table}.csv"
+        names = ", ".join(f'"{c}"' for c in columns)
+        with driver.cursor() as cursor, open(path, "wb") as sink, \
+                cursor.copy(f"COPY (select {names} from {table}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                sink.write(block)
         driver.commit()
-    finally:
-        raw.close()
+        conn.exec_driver_sql(f"drop schema if exists {LIMIT_SCHEMA} cascade")
+        conn.exec_driver_sql(f"create schema {LIMIT_SCHEMA}")
+        create_limit_table(conn, table)
+        conn.commit()
+        seconds = timed_copy(conn, table, columns, path)
+        conn.exec_driver_sql(f"drop schema {LIMIT_SCHEMA} cascade")
+        conn.commit()
     return seconds
 
 
@@ -165,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--api-url", help="a running sandbox (token measure-token) instead of starting one")
     parser.add_argument("--empty-tables", action="store_true", help="truncate each resource's table first")
     parser.add_argument("--copy-limit", action="store_true", help="also time COPY of the same rows from a local CSV")
+    parser.add_argument("--keep-indexes", action="store_true",
+                        help="maintain the secondary indexes row by row on a first load (the code before the deferral)")
+    parser.add_argument("--csv", action="store_true", help="COPY as CSV (the code before the binary format)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     database_url = prepare_environment(load_settings()).database_url
@@ -174,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         url = args.api_url or stack.enter_context(sandbox_process(free_port(), token, args.profile, args.learners))
         print(f"sandbox ready in {time.monotonic() - started:.0f} s")
         for result in measure_extraction(url, token, database_url, args.resources, args.page_size, args.batch_rows,
-                                         args.empty_tables, args.copy_limit):
+                                         args.empty_tables, args.copy_limit, not args.keep_indexes, not args.csv):
             print({**asdict(result), "rss_growth_mb": round(result.rss_growth_mb, 1), "ratio_to_copy": result.ratio_to_copy})
 
 

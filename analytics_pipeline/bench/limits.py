@@ -2,7 +2,10 @@
 
 - **COPY limit**: the raw rows the sandbox serves (visible at its clock) are dumped once to
   CSV files (untimed), then each file is streamed with ``COPY ... FROM STDIN`` into an empty
-  copy (``LIKE ... INCLUDING ALL``: same indexes, defaults, checks) of its raw table (timed).
+  copy of its raw table with the same shape (timed; :func:`create_limit_table`): ``LIKE ...
+  INCLUDING ALL`` (indexes, defaults, checks) and the same triggers, which fire as on a first
+  load into a new warehouse (the tables their functions touch are empty copies in the limit's
+  schema). Foreign keys are not copied (no raw table of the large endpoints has one).
 - **Transfer limit**: every page of every endpoint downloaded with ``requests`` at the
   pipeline's page size, bytes streamed and dropped; only the tail of each body is looked at to
   find ``next_cursor`` (no JSON parsing, no loading).
@@ -21,6 +24,7 @@ import pyarrow.csv as pa_csv
 import requests
 import sqlalchemy as sa
 
+from analytics_pipeline.warehouse.bulk import sql_text
 from analytics_pipeline.warehouse.engine import make_engine
 
 CHUNK_ROWS = 200_000
@@ -163,6 +167,35 @@ def copy_file(conn, table: str, columns: list[str], path: Path) -> None:
             copy.write(block)
 
 
+# a table named in a trigger function's statements (the function's transition tables are no tables)
+_TABLE_IN_SQL = re.compile(r"\b(?:from|into|join|update)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+
+def create_limit_table(conn: sa.Connection, table: str) -> None:
+    """``LIMIT_SCHEMA.<table>``: an empty copy of ``public.<table>`` with its indexes, checks, defaults
+    and triggers. The tables the trigger functions name are shadowed by empty copies in
+    ``LIMIT_SCHEMA`` (a first load into a new warehouse); :func:`timed_copy` puts that schema first
+    on the search path, so the triggers fire exactly as on the real table, writing nothing real."""
+    conn.exec_driver_sql(f"create table {LIMIT_SCHEMA}.{table} (like public.{table} including all)")
+    for definition, source in conn.execute(sa.text(sql_text("bench/limit_triggers.sql")), {"table": table}).all():
+        for name in sorted({n.lower() for n in _TABLE_IN_SQL.findall(source)}):
+            shadow = conn.execute(sa.text("select to_regclass(:real) is not null and to_regclass(:copy) is null"),
+                                  {"real": f"public.{name}", "copy": f"{LIMIT_SCHEMA}.{name}"}).scalar_one()
+            if shadow:
+                conn.exec_driver_sql(f"create table {LIMIT_SCHEMA}.{name} (like public.{name} including all)")
+        conn.exec_driver_sql(re.sub(rf" ON (public\.)?{table} ", f" ON {LIMIT_SCHEMA}.{table} ", definition, count=1))
+
+
+def timed_copy(conn: sa.Connection, table: str, columns: list[str], path: Path) -> float:
+    """Seconds to COPY ``path`` into ``LIMIT_SCHEMA.<table>`` and commit (its triggers see the limit's tables)."""
+    driver = conn.connection.driver_connection
+    started = time.perf_counter()
+    driver.execute(f"set local search_path = {LIMIT_SCHEMA}, public")
+    copy_file(driver, f"{LIMIT_SCHEMA}.{table}", columns, path)
+    driver.commit()
+    return time.perf_counter() - started
+
+
 def copy_limit(database_url: str, dumped: dict[str, DumpedTable]) -> dict[str, dict]:
     """Time COPY of each dumped file into an empty copy of its raw table (own schema, dropped after)."""
     engine = make_engine(database_url)
@@ -171,17 +204,10 @@ def copy_limit(database_url: str, dumped: dict[str, DumpedTable]) -> dict[str, d
         conn.execute(sa.text(f"drop schema if exists {LIMIT_SCHEMA} cascade; create schema {LIMIT_SCHEMA}"))
     try:
         for name, dump in dumped.items():
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"create table {LIMIT_SCHEMA}.{name} (like public.{name} including all)"))
-            raw = engine.raw_connection()
-            try:
-                driver = raw.driver_connection
-                started = time.perf_counter()
-                copy_file(driver, f"{LIMIT_SCHEMA}.{name}", dump.columns, dump.path)
-                driver.commit()
-                seconds = time.perf_counter() - started
-            finally:
-                raw.close()
+            with engine.connect() as conn:
+                create_limit_table(conn, name)
+                conn.commit()
+                seconds = timed_copy(conn, name, dump.columns, dump.path)
             results[name] = {"rows": dump.rows, "bytes": dump.bytes, "seconds": round(seconds, 3),
                              "rows_per_s": round(dump.rows / seconds) if seconds > 0 else None}
     finally:

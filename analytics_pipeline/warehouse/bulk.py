@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.settings import SQL_DIR
+from analytics_pipeline.warehouse.pgbinary import frame_to_pgcopy
 
 QUERIES_DIR = SQL_DIR / "queries"
 
@@ -97,16 +98,31 @@ def copy_frame(
     frame: pd.DataFrame,
     json_columns: Sequence[str] = (),
     array_columns: Sequence[str] = (),
+    column_types: Mapping[str, str] | None = None,
 ) -> int:
-    """COPY ``frame`` (its columns are the target columns) into ``table``; return the row count."""
+    """COPY ``frame`` (its columns are the target columns) into ``table``; return the row count.
+
+    With ``column_types`` (:func:`column_types` of the target) the rows go in PostgreSQL's binary
+    format when every column is one ``pgbinary`` encodes exactly (it parses nothing then), else CSV.
+    """
     if frame.empty:
         return 0
-    payload = frame_to_csv(frame, json_columns, array_columns)
+    payload = frame_to_pgcopy(frame, column_types) if column_types else None
+    kind = "binary"
+    if payload is None:
+        payload, kind = frame_to_csv(frame, json_columns, array_columns), "csv"
     columns = ", ".join(f'"{c}"' for c in frame.columns)
     cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT {kind})") as copy:
         copy.write(payload)
     return len(frame)
+
+
+def column_types(conn: Connection, table: str) -> dict[str, str]:
+    """Column -> type (``format_type``, e.g. ``numeric(5,2)``) of ``table`` (temp tables too)."""
+    return dict(conn.execute(sa.text(
+        "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = to_regclass(:t) and attnum > 0 and not attisdropped"), {"t": table}).all())
 
 
 # ═══════════════ rows a table cannot hold: quarantined, the rest written ═══════════════
@@ -197,11 +213,8 @@ _NUMERIC = re.compile(r"numeric\((\d+),(\d+)\)")
 def column_limits(conn: Connection, table: str) -> dict[str, tuple[str, float, int | None]]:
     """Numeric columns of ``table`` (temp tables too) with a bound: column -> (type, exclusive bound of
     |value|, scale)."""
-    rows = conn.execute(sa.text(
-        "select attname, format_type(atttypid, atttypmod) from pg_attribute "
-        "where attrelid = to_regclass(:t) and attnum > 0 and not attisdropped"), {"t": table}).all()
     limits = {}
-    for name, type_name in rows:
+    for name, type_name in column_types(conn, table).items():
         numeric = _NUMERIC.fullmatch(type_name)
         if numeric:
             precision, scale = int(numeric[1]), int(numeric[2])
@@ -375,3 +388,73 @@ def replace_snapshot(
         if delete_existing:
             writer.delete_snapshot()
         yield writer
+
+
+# ═══════════════ a first load into an empty table: secondary indexes built once, at the end ═══════════════
+
+#: An index key of at most this many bytes always fits a btree page (PostgreSQL's limit is ~2,700
+#: bytes per index row); a batch with a longer key is written with the indexes in place, so that
+#: PostgreSQL judges (and the bisection quarantines) exactly the rows it would otherwise refuse.
+SAFE_INDEX_KEY_BYTES = 2000
+_FIXED_KEY_BYTES = 16  # a non-text key column (timestamp, number): at most this in an index row
+
+
+class DeferredIndexes:
+    """The plain secondary indexes of a table being loaded from empty, dropped for the load and
+    rebuilt (one sort each) by :meth:`restore` before the transaction commits.
+
+    Maintaining a btree row by row costs a random page access per row once the index outgrows
+    the cache (learning_events' ``(user_id, occurred_at)``); building it from the loaded rows is
+    a sort. Only indexes no constraint or uniqueness depends on are deferred (the primary key stays:
+    it finds conflicting keys), only plain btree column indexes (their build can fail for no row
+    but an oversized key, which :meth:`admits` rules out), and only when the table is empty under an
+    ``ACCESS EXCLUSIVE`` lock taken without waiting. Readers of the table wait for the load's
+    commit instead of seeing it empty. Everything is transactional: a failed load rolls the drop back.
+    """
+
+    def __init__(self, conn: Connection, table: str, indexes: list):
+        self.conn, self.table, self.indexes = conn, table, indexes
+
+    @classmethod
+    def begin(cls, conn: Connection, table: str) -> DeferredIndexes | None:
+        """Drop ``table``'s deferrable indexes when it is empty and can be locked at once, else None."""
+        empty = f"select not exists (select 1 from {table})"
+        if not conn.execute(sa.text(empty)).scalar_one():
+            return None
+        indexes = conn.execute(sa.text(sql_text("warehouse/deferrable_indexes.sql")), {"table": table}).all()
+        if not indexes:
+            return None
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(sa.text(f"lock table {table} in access exclusive mode nowait"))
+        except sa.exc.OperationalError:  # someone reads or writes it: keep its indexes
+            savepoint.rollback()
+            return None
+        if not conn.execute(sa.text(empty)).scalar_one():  # filled meanwhile: release the lock
+            savepoint.rollback()
+            return None
+        for index in indexes:
+            conn.execute(sa.text(f"drop index {index.name}"))
+        savepoint.commit()
+        return cls(conn, table, indexes)
+
+    def admits(self, frame: pd.DataFrame) -> bool:
+        """True when every row's key of every deferred index fits a btree (``SAFE_INDEX_KEY_BYTES``)."""
+        for index in self.indexes:
+            size = np.zeros(len(frame))
+            for column in index.columns:
+                values = frame[column] if column in frame.columns else None
+                if values is not None and (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+                    lengths = pc.binary_length(pa.array(values.astype(object), type=pa.string(), from_pandas=True))
+                    size += lengths.to_numpy(zero_copy_only=False).astype(float)
+                else:
+                    size += _FIXED_KEY_BYTES
+            if (np.nan_to_num(size) > SAFE_INDEX_KEY_BYTES).any():
+                return False
+        return True
+
+    def restore(self) -> None:
+        """Build the dropped indexes again (same names and definitions)."""
+        for index in self.indexes:
+            self.conn.exec_driver_sql(index.definition)
+        self.indexes = []

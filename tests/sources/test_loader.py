@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.sources.contract import validate_rows
@@ -78,3 +79,105 @@ def test_rows_postgresql_rejects_are_found_by_bisection_and_quarantined_with_its
     assert by_id["users", "dup"].reason.startswith("rejected by PostgreSQL [23505]: duplicate key value")
     assert '"email":"u3@x"' in by_id["users", "dup"].payload
     assert "[54000]" in by_id["users", huge_id[:10]].reason and "[54000]" in by_id["learning-events", huge_id[:10]].reason
+
+
+# ─── a first load: the secondary indexes built once after the rows (bulk.DeferredIndexes) ───
+
+SECONDARY = {"idx_learning_events_user_time", "idx_learning_events_occurred", "idx_learning_events_updated"}
+
+
+def indexes(conn, table: str = "learning_events") -> dict[str, str]:
+    return dict(conn.execute(sa.text("select indexname, indexdef from pg_indexes where tablename = :t"), {"t": table}).all())
+
+
+def test_a_first_load_builds_the_secondary_indexes_after_the_rows_and_the_rollup_still_marks(clean_warehouse):
+    spec = SOURCES_BY_RESOURCE["learning-events"]
+    stats = ExtractionStats("learning-events")
+    with clean_warehouse.connect() as conn:
+        before = indexes(conn)
+    assert SECONDARY <= set(before)
+    with clean_warehouse.begin() as conn:
+        # the rollup is exact up to LATER: an event inserted with an older updated_at marks its cell
+        conn.execute(sa.text("insert into learner_daily_activity_asof (asof) values (:a)"), {"a": LATER})
+        sink = TableSink(conn, spec, stats, "test", defer_indexes=True)
+        assert sink.deferred is not None
+        assert set(indexes(conn)) == set(before) - SECONDARY  # the primary key stays: it finds conflicts
+        sink.write(validate_rows("learning-events", [event(id="e1"), event(id="e2", user_id="u2")]))
+        sink.write(validate_rows("learning-events", [event(id="e2", event_type="completed", updated_at=LATER)]))
+        assert not sink.direct and (stats.inserted, stats.updated) == (2, 1)
+        sink.finish()
+        assert indexes(conn) == before
+        dirty = conn.execute(sa.text("select user_id from learning_events_rollup_dirty order by 1")).scalars().all()
+    assert dirty == ["u1", "u2"]
+    with clean_warehouse.connect() as conn:
+        assert indexes(conn) == before
+        assert conn.execute(sa.text("select id, event_type from learning_events order by 1")).all() == [
+            ("e1", "started"), ("e2", "completed")]
+
+
+def test_a_failed_first_load_leaves_table_and_indexes_as_they_were(clean_warehouse):
+    spec = SOURCES_BY_RESOURCE["learning-events"]
+    with clean_warehouse.connect() as conn:
+        before = indexes(conn)
+    with pytest.raises(RuntimeError, match="the load failed"), clean_warehouse.begin() as conn:
+        sink = TableSink(conn, spec, ExtractionStats("learning-events"), "test", defer_indexes=True)
+        sink.write(validate_rows("learning-events", [event(id="e1")]))
+        assert sink.deferred is not None
+        raise RuntimeError("the load failed")
+    with clean_warehouse.connect() as conn:
+        assert indexes(conn) == before
+        assert conn.execute(sa.text("select count(*) from learning_events")).scalar_one() == 0
+
+
+def test_a_key_too_long_for_an_index_is_judged_with_the_indexes_in_place(clean_warehouse):
+    """A user_id the (user_id, occurred_at) index cannot hold: quarantined with PostgreSQL's message as
+    before; the rows of the batch before and after it load, the indexes are there at the end."""
+    spec = SOURCES_BY_RESOURCE["learning-events"]
+    stats = ExtractionStats("learning-events")
+    huge = secrets.token_hex(3000)  # 6000 random characters
+    with clean_warehouse.connect() as conn:
+        before = indexes(conn)
+    with clean_warehouse.begin() as conn:
+        sink = TableSink(conn, spec, stats, "test", defer_indexes=True)
+        sink.write(validate_rows("learning-events", [event(id="e1")]))
+        assert sink.deferred is not None
+        sink.write(validate_rows("learning-events", [event(id="e2"), event(id="e3", user_id=huge), event(id="e4")]))
+        assert sink.deferred is None and indexes(conn) == before
+        sink.finish()
+        loaded = conn.execute(sa.text("select id from learning_events order by 1")).scalars().all()
+        reason = conn.execute(sa.text("select reason from quarantine where source_id = 'e3'")).scalar_one()
+    assert loaded == ["e1", "e2", "e4"] and stats.quarantined_invalid == 1
+    assert reason.startswith("rejected by PostgreSQL [54000]") and "idx_learning_events_user_time" in reason
+
+
+def test_indexes_stay_when_the_table_has_rows_or_is_in_use(clean_warehouse):
+    spec = SOURCES_BY_RESOURCE["learning-events"]
+    with clean_warehouse.begin() as conn:  # in use: another transaction read it (no waiting for it)
+        conn.execute(sa.text("select count(*) from learning_events"))
+        with clean_warehouse.begin() as other:
+            assert TableSink(other, spec, ExtractionStats("x"), "test", defer_indexes=True).deferred is None
+            assert SECONDARY <= set(indexes(other))
+    with clean_warehouse.begin() as conn:
+        TableSink(conn, spec, ExtractionStats("x"), "test").write(validate_rows("learning-events", [event(id="e1")]))
+    with clean_warehouse.begin() as conn:  # not empty: an incremental load keeps its indexes
+        assert TableSink(conn, spec, ExtractionStats("x"), "test", defer_indexes=True).deferred is None
+
+
+def test_a_row_read_again_unchanged_is_not_rewritten(clean_warehouse):
+    """Same updated_at, same values: no new row version, no rollup cell marked; changed values still win."""
+    spec = SOURCES_BY_RESOURCE["learning-events"]
+    stats = ExtractionStats("learning-events")
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("insert into learner_daily_activity_asof (asof) values (:a)"), {"a": LATER})
+        sink = TableSink(conn, spec, stats, "test")
+        sink.write(validate_rows("learning-events", [event(id="e1"), event(id="e2", user_id="u2")]))
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("delete from learning_events_rollup_dirty"))
+        version = dict(conn.execute(sa.text("select id, xmin::text from learning_events")).all())
+        sink = TableSink(conn, spec, stats, "test")
+        sink.write(validate_rows("learning-events", [event(id="e1"), event(id="e2", user_id="u2", event_type="completed")]))
+        assert not sink.direct and (stats.inserted, stats.updated, stats.unchanged) == (2, 1, 1)
+        after = dict(conn.execute(sa.text("select id, xmin::text from learning_events")).all())
+        dirty = conn.execute(sa.text("select user_id from learning_events_rollup_dirty")).scalars().all()
+    assert after["e1"] == version["e1"] and after["e2"] != version["e2"]
+    assert dirty == ["u2"]

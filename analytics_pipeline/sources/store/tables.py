@@ -23,9 +23,15 @@ a first load, or new rows only such as appended learning events — the batch is
 into the table inside a savepoint: one pass, the same work as the COPY limit. The first key
 conflict rolls the savepoint back and the batch, and every later one, take the upsert:
 COPY into a temp staging table, then ``INSERT ... SELECT DISTINCT ON (key) ... ORDER BY key,
-updated_at DESC ON CONFLICT (key) DO UPDATE ... WHERE excluded.updated_at >= target.updated_at``
-— the newest version wins, re-reading a row is idempotent. Both give the same table. A full
-refresh (run config) reads from the beginning through the same path.
+updated_at DESC ON CONFLICT (key) DO UPDATE ... WHERE excluded.updated_at > target.updated_at OR
+(the same updated_at AND the values differ)`` — the newest version wins, re-reading a row is
+idempotent, and a row read again unchanged is not rewritten (no new row version, no index
+entries, no trigger rows). Both give the same table. A full refresh (run config) reads from the beginning through the same path.
+
+A first load (the table empty, nobody using it) also builds the table's plain secondary indexes
+once after the rows instead of row by row (``bulk.DeferredIndexes``; the primary key stays), in the
+same transaction; and every COPY uses PostgreSQL's binary format where the table's column types
+allow it (``warehouse.pgbinary``: the same stored values, no text parsing in the database).
 
 One bad row never fails the batch: what PostgreSQL cannot store is quarantined by validation
 (``contract`` docstring), and each batch is written in a savepoint that, when the database still
@@ -55,7 +61,9 @@ from analytics_pipeline.sources.client import LmsClient, Page
 from analytics_pipeline.sources.columnar import validate_pages
 from analytics_pipeline.sources.contract import Validated
 from analytics_pipeline.sources.specs import SourceSpec
-from analytics_pipeline.warehouse.bulk import copy_frame, flagged, quarantine_rows, write_isolating
+from analytics_pipeline.warehouse.bulk import (
+    DeferredIndexes, column_types, copy_frame, flagged, quarantine_rows, write_isolating,
+)
 
 DEFAULT_BATCH_ROWS = 50_000
 PREVIEW_ROWS = 5
@@ -148,13 +156,22 @@ def quarantine(conn: Connection, resource: str, rows: pd.DataFrame, run_id: str 
 
 
 class TableSink:
-    """Writes validated batches of one resource into its table (and child table)."""
+    """Writes validated batches of one resource into its table (and child table).
 
-    def __init__(self, conn: Connection, spec: SourceSpec, stats: ExtractionStats, run_id: str | None):
+    ``defer_indexes``: on a first load (the table empty), its secondary indexes are built once
+    after the rows instead of row by row (``bulk.DeferredIndexes``); :meth:`finish` builds them.
+    ``binary``: COPY in PostgreSQL's binary format when the table's column types allow it.
+    """
+
+    def __init__(self, conn: Connection, spec: SourceSpec, stats: ExtractionStats, run_id: str | None,
+                 defer_indexes: bool = False, binary: bool = True):
         self.conn, self.spec, self.stats, self.run_id = conn, spec, stats, run_id
         self.stage = f"stage_{spec.table}"
         # COPY straight into the table while no key conflicts (no child rows to replace)
         self.direct = spec.child is None
+        self.deferred = DeferredIndexes.begin(conn, spec.table) if defer_indexes and self.direct else None
+        # binary COPY where every column allows it (``warehouse.pgbinary``), else CSV
+        self.types = column_types(conn, spec.table) if binary else None
         self.child_stage = f"stage_{spec.child.table}" if spec.child else None
         columns = ", ".join(f'"{c}"' for c in spec.columns)
         conn.execute(sa.text(f"create temp table {self.stage} on commit drop as select {columns} from {spec.table} limit 0"))
@@ -172,8 +189,16 @@ class TableSink:
         if self.stats.preview is None:
             self.stats.preview = rows.head(PREVIEW_ROWS)
         rows = self._without_orphans(rows)
+        if self.deferred is not None and not self.deferred.admits(rows):
+            self.finish()  # a key too long for a btree: PostgreSQL judges its row with the indexes in place
         if not rows.empty:
             self._isolated(rows, validated.valid)
+
+    def finish(self) -> None:
+        """Build the indexes deferred for a first load (before the watermark commits with the rows)."""
+        if self.deferred is not None:
+            self.deferred.restore()
+            self.deferred = None
 
     def _isolated(self, rows: pd.DataFrame, valid: pd.DataFrame) -> None:
         """Write ``rows`` (and their children) in a savepoint; when PostgreSQL rejects them for a row's
@@ -196,7 +221,7 @@ class TableSink:
         if self.direct and self._copy_direct(rows):
             return len(rows), 0, 0, 0
         self.conn.execute(sa.text(f"truncate {self.stage}"))
-        copy_frame(self.conn, self.stage, rows, json_columns=self.spec.json_columns, array_columns=self.spec.array_columns)
+        copy_frame(self.conn, self.stage, rows, self.spec.json_columns, self.spec.array_columns, self.types)
         counts = self._upsert()
         children = self._replace_children(valid.loc[rows.index]) if self.spec.child else 0
         return (*counts, children)
@@ -210,7 +235,7 @@ class TableSink:
         """
         try:
             with self.conn.begin_nested():
-                copy_frame(self.conn, self.spec.table, rows, self.spec.json_columns, self.spec.array_columns)
+                copy_frame(self.conn, self.spec.table, rows, self.spec.json_columns, self.spec.array_columns, self.types)
         except psycopg.errors.UniqueViolation:
             self.direct = False
             return False
@@ -241,11 +266,17 @@ class TableSink:
         key, table = self.spec.key, self.spec.table
         columns = ", ".join(f'"{c}"' for c in self.spec.columns)
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in self.spec.columns if c != key)
+        # a row read again as it is (same updated_at, same values) is left alone: no new row version,
+        # no index entries, no trigger rows (the rollup's dirty cells)
+        values = [f'"{c}"' for c in self.spec.columns if c not in (key, "updated_at")]
+        changed = (f"({', '.join('t.' + c for c in values)}) is distinct from "
+                   f"({', '.join('excluded.' + c for c in values)})")
         inserted, updated, staged = self.conn.execute(sa.text(
             f"with upserted as ("
             f"  insert into {table} as t ({columns})"
             f"  select distinct on (\"{key}\") {columns} from {self.stage} order by \"{key}\", updated_at desc"
-            f"  on conflict (\"{key}\") do update set {updates} where excluded.updated_at >= t.updated_at"
+            f"  on conflict (\"{key}\") do update set {updates}"
+            f"  where excluded.updated_at > t.updated_at or (excluded.updated_at = t.updated_at and {changed})"
             f"  returning (xmax = 0) as inserted"
             f") select count(*) filter (where inserted), count(*) filter (where not inserted), "
             f"(select count(distinct \"{key}\") from {self.stage}) from upserted"
@@ -390,6 +421,9 @@ def extract(
                      batch.last_page, batch.rows, stats.rows_received, stats.elapsed, stats.rows_per_second)
             seen_latest = _latest(seen_latest, batch.validated.latest_updated_at)
             sink.write(batch.validated)
+        finish = getattr(sink, "finish", None)
+        if finish is not None:
+            finish()
         stats.watermark_after = _latest(stats.watermark_before, seen_latest)
         watermarks.advance(stats.watermark_after, stats.rows_received - stats.quarantined, run_id)
     stats.finished = time.monotonic()
