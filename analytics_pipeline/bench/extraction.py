@@ -8,8 +8,7 @@ not import the sandbox. ``python -m analytics_pipeline.bench.extraction`` starts
 one), measures, and prints. ``--empty-tables`` truncates each resource's table first (a first
 load, as in the benchmark); ``--copy-limit`` then also times the COPY of the same rows from a
 local CSV into an empty copy of the table (same indexes and triggers) and prints the ratio;
-``--keep-indexes`` loads without deferring the secondary indexes (``bulk.DeferredIndexes``),
-``--csv`` without the binary COPY format (``warehouse.pgbinary``).
+``--keep-indexes`` loads without deferring the secondary indexes (``bulk.DeferredIndexes``).
 """
 from __future__ import annotations
 
@@ -90,7 +89,6 @@ def measure_extraction(
     empty_tables: bool = False,
     copy_limit: bool = False,
     defer_indexes: bool = True,
-    binary: bool = True,
 ) -> list[Measurement]:
     """Full extraction of each resource into the (migrated) warehouse; timing and peak RSS."""
     engine = make_engine(database_url)
@@ -102,7 +100,7 @@ def measure_extraction(
                 conn.execute(sa.text(f"truncate {spec.table} cascade"))
         rss_before = psutil.Process().memory_info().rss
         with LmsClient(api_url, token, page_size=page_size) as client, PeakMemory() as memory:
-            stats = extract(engine, client, resource, lambda conn, stats: TableSink(conn, spec, stats, "measure", defer_indexes, binary),
+            stats = extract(engine, client, resource, lambda conn, stats: TableSink(conn, spec, stats, "measure", defer_indexes),
                             run_id="measure", full_refresh=True, batch_rows=batch_rows)
         results.append(Measurement(
             resource, stats.rows_received, stats.pages, round(stats.elapsed, 2), round(stats.rows_per_second),
@@ -166,7 +164,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--copy-limit", action="store_true", help="also time COPY of the same rows from a local CSV")
     parser.add_argument("--keep-indexes", action="store_true",
                         help="maintain the secondary indexes row by row on a first load (the code before the deferral)")
-    parser.add_argument("--csv", action="store_true", help="COPY as CSV (the code before the binary format)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     database_url = prepare_environment(load_settings()).database_url
@@ -176,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         url = args.api_url or stack.enter_context(sandbox_process(free_port(), token, args.profile, args.learners))
         print(f"sandbox ready in {time.monotonic() - started:.0f} s")
         for result in measure_extraction(url, token, database_url, args.resources, args.page_size, args.batch_rows,
-                                         args.empty_tables, args.copy_limit, not args.keep_indexes, not args.csv):
+                                         args.empty_tables, args.copy_limit, not args.keep_indexes):
             print({**asdict(result), "rss_growth_mb": round(result.rss_growth_mb, 1), "ratio_to_copy": result.ratio_to_copy})
 
 

@@ -35,7 +35,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.settings import SQL_DIR
-from analytics_pipeline.warehouse.pgbinary import frame_to_pgcopy
 
 QUERIES_DIR = SQL_DIR / "queries"
 
@@ -98,22 +97,14 @@ def copy_frame(
     frame: pd.DataFrame,
     json_columns: Sequence[str] = (),
     array_columns: Sequence[str] = (),
-    column_types: Mapping[str, str] | None = None,
 ) -> int:
-    """COPY ``frame`` (its columns are the target columns) into ``table``; return the row count.
-
-    With ``column_types`` (:func:`column_types` of the target) the rows go in PostgreSQL's binary
-    format when every column is one ``pgbinary`` encodes exactly (it parses nothing then), else CSV.
-    """
+    """COPY ``frame`` (its columns are the target columns) into ``table``; return the row count."""
     if frame.empty:
         return 0
-    payload = frame_to_pgcopy(frame, column_types) if column_types else None
-    kind = "binary"
-    if payload is None:
-        payload, kind = frame_to_csv(frame, json_columns, array_columns), "csv"
+    payload = frame_to_csv(frame, json_columns, array_columns)
     columns = ", ".join(f'"{c}"' for c in frame.columns)
     cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT {kind})") as copy:
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
         copy.write(payload)
     return len(frame)
 

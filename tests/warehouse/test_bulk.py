@@ -1,11 +1,9 @@
 """COPY writes and atomic snapshot replacement against the real PostgreSQL."""
 import pandas as pd
-import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.warehouse.bulk import copy_frame, read_copy, read_frame, replace_snapshot
-from analytics_pipeline.warehouse.pgbinary import frame_to_pgcopy
 
 T = pd.Timestamp("2024-03-31T00:00:00Z")  # an old month: its partition does not exist yet
 
@@ -135,52 +133,3 @@ def test_read_copy_types_nulls_parameters_and_fallback(two_users):
     assert empty.empty and list(empty.columns) == ["id", "created_at"]
     assert arrays["ids"].iloc[0] == ["a", "b"]  # text[]: not a COPY type, read_frame
 
-
-def _chunked(texts: pd.Series) -> pd.Series:
-    """The texts as pandas holds a column of a concatenated Arrow table: several Arrow chunks."""
-    half = len(texts) // 2
-    chunks = pa.chunked_array([pa.array(part, pa.string(), from_pandas=True) for part in (texts.iloc[:half], texts.iloc[half:])])
-    return pa.table({"x": chunks}).to_pandas()["x"]
-
-
-def test_binary_copy_stores_exactly_what_the_csv_copy_stores(clean_warehouse):
-    """The binary format (pgbinary) row for row against the CSV path: texts (empty, quotes, non-ASCII,
-    NULL), timestamps (before 2000, microseconds, ns without sub-microsecond part), floats (-0, NaN as
-    NULL), numeric(5,2) rounding of floats whose text ends in 5 (half away from zero), tiny values."""
-    numbers = [0.125, 1.005, 12.345, 99.995, 1e-7, 100.0, 0.1 + 0.2, -0.005, 0.00012345678901234567, 2.675, 50.0, 0.0]
-    n = len(numbers)
-    frame = pd.DataFrame({
-        "id": [f"r{i}" for i in range(n)],
-        "user_id": ["", 'q"u,o\te', "ünïcödé ✓", None] + [f"u{i}" for i in range(4, n)],
-        "at": pd.to_datetime(["1999-12-31T23:59:59.999999Z", "2000-01-01T00:00:00Z", "2026-11-30T09:13:17.123456Z"] * 4,
-                             utc=True, format="ISO8601"),
-        "seconds": [1.5, -0.0, float("nan"), 1e300, 3.141592653589793, 0.1] * 2,
-        "score": numbers,
-        "maybe": [float("nan"), 42.42] * 6,
-    })
-    types = {"id": "text", "user_id": "text", "at": "timestamp with time zone", "seconds": "double precision",
-             "score": "numeric(5,2)", "maybe": "numeric(5,2)"}
-    columns = "id text, user_id text, at timestamptz, seconds double precision, score numeric(5,2), maybe numeric(5,2)"
-    stored = {}
-    with clean_warehouse.begin() as conn:
-        for kind in ("csv", "binary"):
-            conn.execute(sa.text(f"create temp table t_{kind} ({columns}) on commit drop"))
-            # both timestamp units pandas gives; texts backed by Python objects and by Arrow
-            for part in (frame, frame.assign(at=frame["at"].dt.as_unit("ns"), user_id=_chunked(frame["user_id"]))):
-                copy_frame(conn, f"t_{kind}", part, column_types=types if kind == "binary" else None)
-            stored[kind] = conn.execute(sa.text(
-                f"select id, user_id, at, seconds::text, score::text, maybe::text from t_{kind} order by id, at")).all()
-        assert frame_to_pgcopy(frame, types) is not None  # the binary path was taken
-    assert len(stored["csv"]) == 2 * n and stored["binary"] == stored["csv"]
-    scores = dict((r.id, r.score) for r in stored["binary"])
-    assert (scores["r0"], scores["r1"], scores["r3"], scores["r7"], scores["r9"]) == ("0.13", "1.01", "100.00", "-0.01", "2.68")
-
-
-def test_binary_copy_falls_back_to_csv_where_it_would_not_be_exact():
-    at = pd.Series(pd.to_datetime(["2025-01-01T00:00:00.0000005Z"], utc=True, format="ISO8601"))
-    assert frame_to_pgcopy(pd.DataFrame({"at": at}), {"at": "timestamp with time zone"}) is None  # sub-µs
-    assert frame_to_pgcopy(pd.DataFrame({"x": [1.0]}), {"x": "numeric"}) is None  # unconstrained scale
-    assert frame_to_pgcopy(pd.DataFrame({"x": [1.0]}), {"x": "numeric(12,6)"}) is None  # scale above 4
-    assert frame_to_pgcopy(pd.DataFrame({"x": [{"a": 1}]}), {"x": "jsonb"}) is None
-    assert frame_to_pgcopy(pd.DataFrame({"x": [1]}), {"x": "text"}) is None  # not a text
-    assert frame_to_pgcopy(pd.DataFrame({"x": ["a"]}), {"y": "text"}) is None  # unknown column

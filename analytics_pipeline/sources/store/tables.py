@@ -30,8 +30,7 @@ entries, no trigger rows). Both give the same table. A full refresh (run config)
 
 A first load (the table empty, nobody using it) also builds the table's plain secondary indexes
 once after the rows instead of row by row (``bulk.DeferredIndexes``; the primary key stays), in the
-same transaction; and every COPY uses PostgreSQL's binary format where the table's column types
-allow it (``warehouse.pgbinary``: the same stored values, no text parsing in the database).
+same transaction.
 
 One bad row never fails the batch: what PostgreSQL cannot store is quarantined by validation
 (``contract`` docstring), and each batch is written in a savepoint that, when the database still
@@ -62,7 +61,7 @@ from analytics_pipeline.sources.columnar import validate_pages
 from analytics_pipeline.sources.contract import Validated
 from analytics_pipeline.sources.specs import SourceSpec
 from analytics_pipeline.warehouse.bulk import (
-    DeferredIndexes, column_types, copy_frame, flagged, quarantine_rows, write_isolating,
+    DeferredIndexes, copy_frame, flagged, quarantine_rows, write_isolating,
 )
 
 DEFAULT_BATCH_ROWS = 50_000
@@ -160,18 +159,15 @@ class TableSink:
 
     ``defer_indexes``: on a first load (the table empty), its secondary indexes are built once
     after the rows instead of row by row (``bulk.DeferredIndexes``); :meth:`finish` builds them.
-    ``binary``: COPY in PostgreSQL's binary format when the table's column types allow it.
     """
 
     def __init__(self, conn: Connection, spec: SourceSpec, stats: ExtractionStats, run_id: str | None,
-                 defer_indexes: bool = False, binary: bool = True):
+                 defer_indexes: bool = False):
         self.conn, self.spec, self.stats, self.run_id = conn, spec, stats, run_id
         self.stage = f"stage_{spec.table}"
         # COPY straight into the table while no key conflicts (no child rows to replace)
         self.direct = spec.child is None
         self.deferred = DeferredIndexes.begin(conn, spec.table) if defer_indexes and self.direct else None
-        # binary COPY where every column allows it (``warehouse.pgbinary``), else CSV
-        self.types = column_types(conn, spec.table) if binary else None
         self.child_stage = f"stage_{spec.child.table}" if spec.child else None
         columns = ", ".join(f'"{c}"' for c in spec.columns)
         conn.execute(sa.text(f"create temp table {self.stage} on commit drop as select {columns} from {spec.table} limit 0"))
@@ -221,7 +217,7 @@ class TableSink:
         if self.direct and self._copy_direct(rows):
             return len(rows), 0, 0, 0
         self.conn.execute(sa.text(f"truncate {self.stage}"))
-        copy_frame(self.conn, self.stage, rows, self.spec.json_columns, self.spec.array_columns, self.types)
+        copy_frame(self.conn, self.stage, rows, self.spec.json_columns, self.spec.array_columns)
         counts = self._upsert()
         children = self._replace_children(valid.loc[rows.index]) if self.spec.child else 0
         return (*counts, children)
@@ -235,7 +231,7 @@ class TableSink:
         """
         try:
             with self.conn.begin_nested():
-                copy_frame(self.conn, self.spec.table, rows, self.spec.json_columns, self.spec.array_columns, self.types)
+                copy_frame(self.conn, self.spec.table, rows, self.spec.json_columns, self.spec.array_columns)
         except psycopg.errors.UniqueViolation:
             self.direct = False
             return False
