@@ -35,7 +35,8 @@ class AnalyticsInputs:
     content_items: id, title, content_type, skill_ids;
     assessment_results: id, user_id, assessment_id, skill_id, score, passing_score,
     submitted_at; learning_events: user_id, course_id, content_id, content_type, event_type,
-    occurred_at, duration_seconds, progress_delta.
+    occurred_at, duration_seconds, progress_delta; session_parts (engagement, read from the
+    daily activity rollup): user_id, start_at, last_at, last_duration.
     """
     users: pd.DataFrame | None = None
     enrollments: pd.DataFrame | None = None
@@ -46,6 +47,7 @@ class AnalyticsInputs:
     content_items: pd.DataFrame | None = None
     assessment_results: pd.DataFrame | None = None
     learning_events: pd.DataFrame | None = None
+    session_parts: pd.DataFrame | None = None
 
 
 CATEGORIES = {
@@ -68,6 +70,10 @@ INPUTS: dict[str, tuple[str, ...]] = {
                               "assessment_results", "course_skills", "user_skills", "skills"),
 }
 
+#: Frames a category takes by keyword, only when present (a maintained table's pre-aggregated
+#: form of its raw input: engagement's sessions cut at UTC days, issue 18).
+OPTIONAL_INPUTS: dict[str, tuple[str, ...]] = {"engagement": ("session_parts",)}
+
 CONFIGS = {
     "velocity": VelocityConfig,
     "skill_gap": SkillGapConfig,
@@ -83,11 +89,13 @@ def compute(name: str, inputs: AnalyticsInputs, T: pd.Timestamp, config: Any = N
     """Run category ``name`` on ``inputs`` (default config when ``config`` is None)."""
     fn, _table = CATEGORIES[name]
     frames = [getattr(inputs, f) for f in INPUTS[name]]
-    return fn(*frames, T, config if config is not None else CONFIGS[name]())
+    optional = {f: getattr(inputs, f) for f in OPTIONAL_INPUTS.get(name, ())
+                if getattr(inputs, f) is not None}
+    return fn(*frames, T, config if config is not None else CONFIGS[name](), **optional)
 
 
 __all__ = [
-    "AnalyticsInputs", "CATEGORIES", "CONFIGS", "INPUTS", "compute",
+    "AnalyticsInputs", "CATEGORIES", "CONFIGS", "INPUTS", "OPTIONAL_INPUTS", "compute",
     "compute_velocity", "compute_skill_gap", "compute_engagement", "compute_mastery",
     "compute_performance", "compute_content_effectiveness",
     "VelocityConfig", "SkillGapConfig", "EngagementConfig", "MasteryConfig",

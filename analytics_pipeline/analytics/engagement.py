@@ -33,6 +33,15 @@ Over W = ``(T-28d, T]``:
 event at or before the week's end to the week's end. ``trend`` = ``rising`` / ``falling`` /
 ``stable`` by the +-10 % rule on (sum of the last two weeks) against (sum of the two before);
 both zero: ``stable``; from zero to positive: ``rising``.
+
+Inputs from the daily activity rollup (issue 18, ``session_parts``): sessions are built by
+:func:`stitch` from *session parts* — the sessions of each learner's events cut at the UTC day
+bins ``(day, day + 1]`` (start, last event, last event's duration) — exactly as from the
+events: two parts join when the first event of the later one follows the last event of the
+earlier one by at most the gap. With parts, ``learning_events`` may hold one row per learner,
+day and content type (``occurred_at`` = the day's last event, ``duration_seconds`` = the day's
+sum): every other value is a per-day or per-week max, sum or distinct count. Only for a ``T``
+at UTC midnight (the day bins then fall inside the weeks).
 """
 from __future__ import annotations
 
@@ -79,32 +88,53 @@ def _score(cfg: EngagementConfig, sessions_per_week, minutes, days_since, n_type
     return common.round_half_up(raw).astype("int64")
 
 
-def sessionise(ev: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
-    """Sessions of events (columns user_id, occurred_at, duration_seconds).
+#: Columns of session parts: one row per session of a learner's events cut at UTC day bins.
+PART_COLUMNS = ["user_id", "start_at", "last_at", "last_duration"]
 
-    Returns one row per session: user_id, start, end, seconds, minutes. Means of session
+
+def stitch(parts: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
+    """Sessions of session parts (columns :data:`PART_COLUMNS`; ``last_duration`` = the
+    duration of the part's last event, null = 0, as ordered by (time, duration)).
+
+    A part opens a new session when it is the learner's first or starts more than ``gap``
+    after the previous part's last event. Returns one row per session, ordered by learner and
+    start: user_id, start, end (last event + its duration), seconds, minutes. Means of session
     lengths are taken over ``seconds`` (whole seconds add up exactly; sixtieths do not, so a
     mean of exactly x.5 minutes could round either way with the order of summation).
     """
-    ev = ev.sort_values(["user_id", "occurred_at", "duration_seconds"], kind="stable")
-    same_user = ev["user_id"].eq(ev["user_id"].shift())
-    new = ~same_user | (ev["occurred_at"] - ev["occurred_at"].shift()).gt(gap)
+    p = parts.sort_values(["user_id", "start_at", "last_duration"], kind="stable")
+    same_user = p["user_id"].eq(p["user_id"].shift())
+    new = ~same_user | (p["start_at"] - p["last_at"].shift()).gt(gap)
     sid = new.cumsum().rename("session")
-    ev = ev.assign(session=sid.to_numpy(),
-                   end=ev["occurred_at"] + pd.to_timedelta(ev["duration_seconds"], unit="s"))
-    g = ev.groupby("session", sort=False)
-    s = pd.DataFrame({"user_id": g["user_id"].first(), "start": g["occurred_at"].first(),
+    p = p.assign(session=sid.to_numpy(),
+                 end=p["last_at"] + pd.to_timedelta(p["last_duration"], unit="s"))
+    g = p.groupby("session", sort=False)
+    s = pd.DataFrame({"user_id": g["user_id"].first(), "start": g["start_at"].first(),
                       "end": g["end"].last()})
     s["seconds"] = (s["end"] - s["start"]) / pd.Timedelta(seconds=1)
     s["minutes"] = s["seconds"] / 60.0
     return s.reset_index(drop=True)
 
 
+def sessionise(ev: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
+    """Sessions of events (columns user_id, occurred_at, duration_seconds): :func:`stitch` of
+    one part per event (events ordered by (time, duration))."""
+    return stitch(pd.DataFrame({"user_id": ev["user_id"], "start_at": ev["occurred_at"],
+                                "last_at": ev["occurred_at"],
+                                "last_duration": ev["duration_seconds"]}), gap)
+
+
 def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame | None,
-                       T: pd.Timestamp, config: EngagementConfig = EngagementConfig()
-                       ) -> pd.DataFrame:
-    """One row per learner with an active enrollment at ``T`` (see module docstring)."""
+                       T: pd.Timestamp, config: EngagementConfig = EngagementConfig(),
+                       session_parts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per learner with an active enrollment at ``T`` (see module docstring).
+
+    ``session_parts``: the session parts (:data:`PART_COLUMNS`) of the learners' events in
+    ``(T - 7 trend_weeks d, T]``, cut at UTC day bins; sessions are then stitched from them
+    instead of sessionised from ``learning_events`` (``T`` must be UTC midnight)."""
     T = common.utc(T)
+    if session_parts is not None and T != T.normalize():
+        raise ValueError(f"session parts are cut at UTC days: T must be UTC midnight, not {T}")
     cfg = config
     learners = common.active_learners(enrollments, T)
     n = len(learners)
@@ -125,8 +155,16 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
     recent["week"] = (recent["age"] // 7).astype("int64")
     recent["in_w"] = recent["age"] < cfg.window_days
 
-    sess = sessionise(recent[["user_id", "occurred_at", "duration_seconds"]],
-                      pd.Timedelta(minutes=cfg.session_gap_minutes))
+    gap = pd.Timedelta(minutes=cfg.session_gap_minutes)
+    if session_parts is None:
+        sess = sessionise(recent[["user_id", "occurred_at", "duration_seconds"]], gap)
+    else:
+        p = session_parts[PART_COLUMNS].assign(user_id=session_parts["user_id"].astype(str))
+        start = p["start_at"]
+        p = p.loc[p["user_id"].isin(learners) & start.gt(T - pd.Timedelta(days=span))
+                  & p["last_at"].le(T)]
+        sess = stitch(p.assign(last_duration=pd.to_numeric(p["last_duration"]).astype(float)
+                               .fillna(0.0)), gap)
     s_age = (T - sess["start"]) / pd.Timedelta(days=1)
     sess["week"] = (s_age // 7).astype("int64")
     sess["in_w"] = s_age < cfg.window_days

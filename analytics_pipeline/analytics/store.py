@@ -113,10 +113,16 @@ READS: dict[str, dict[str, Read]] = {
 # days) that must be whole for its day bins to match the category's windows.
 ROLLUP_READS: dict[str, dict[str, Read]] = {
     "velocity": {"learning_events": Read("velocity_rollup_events.sql", lambda c: c.window_days)},
+    "engagement": {"learning_events": Read("engagement_rollup_events.sql", lambda c: 7 * c.trend_weeks),
+                   "session_parts": Read("engagement_rollup_sessions.sql", lambda c: 7 * c.trend_weeks)},
 }
 ROLLUP_DAY_FIELDS: dict[str, tuple[str, ...]] = {
     "velocity": ("window_days", "trend_half_days", "inactive_days_at_risk"),
+    "engagement": ("window_days", "trend_weeks"),
 }
+# The config field (minutes) of the session gap of a category that reads the rollup's session
+# parts: it must be the gap they were cut with (learner_daily_activity_asof.session_gap).
+ROLLUP_SESSION_GAP: dict[str, str] = {"engagement": "session_gap_minutes"}
 # First pass of content effectiveness: the evidence of the effects.
 EFFECT_READS: dict[str, Read] = {
     "assessment_results": Read("effect_results.sql", lambda c: c.lookback_days),
@@ -127,7 +133,8 @@ EFFECT_READS: dict[str, Read] = {
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "velocity": ("enrollments", "courses", "learning_events", "learner_daily_activity"),
     "skill_gap": ("enrollments", "course_skills", "user_skills", "skills"),
-    "engagement": ("enrollments", "learning_events", "learner_activity_summary"),
+    "engagement": ("enrollments", "learning_events", "learner_activity_summary",
+                   "learner_daily_activity"),
     "mastery": ("user_skills", "skills", "enrollments"),
     "performance": ("assessment_results", "users", "enrollments", "skills"),
     "content_effectiveness": ("enrollments", "content_items", "learning_events",
@@ -211,6 +218,7 @@ class SnapshotReport:
     fallback: str | None = None  # why a carry-forward category ran the full computation
     learners_recomputed: int = 0
     learners_carried: int = 0
+    rollup: bool = False  # read the learner daily activity rollup instead of the raw events
 
     @property
     def rows_per_second(self) -> float:
@@ -367,7 +375,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                  chunk_learners: int = DEFAULT_CHUNK_LEARNERS, check_quality: bool = True,
                  transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                  quality_engine: str = "gx", run_id: str | None = None,
-                 carry: bool = True) -> SnapshotReport:
+                 carry: bool = True, rollup: bool = True) -> SnapshotReport:
     """Compute and write the snapshot of category ``name`` at ``T`` (see module docstring).
 
     Raises :class:`QualityError` (nothing written) when a critical expectation fails.
@@ -377,7 +385,8 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
     A learner row the table cannot hold (a value beyond its column's ``numeric(p,s)`` or
     integer range) is taken out before the quality gate and quarantined with the reason
     (``bulk.SnapshotWriter.storable``): the others are checked and written.
-    ``carry=False`` runs the full computation even where a carry-forward is possible.
+    ``carry=False`` runs the full computation even where a carry-forward is possible;
+    ``rollup=False`` reads the raw events even where the rollup is exact for ``T``.
     """
     started = time.perf_counter()
     T = utc(T)
@@ -394,7 +403,9 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
         catalogs = {k: read_frame(conn, sql_text(f"{QUERIES}/{sql}"))
                     for k, sql in CATALOGS.items() if k in INPUTS[name]}
         fingerprint, catalogs_fp = config_fingerprint(name, cfg, check_quality), catalog_fingerprint(catalogs)
-        reads = reads_for(conn, name, T, cfg)  # the rollup's reads when it is exact for T
+        # the rollup's reads when it is exact for T
+        reads = reads_for(conn, name, T, cfg) if rollup else READS[name]
+        report.rollup = reads != READS[name]
         prev, report.fallback = _previous_run(conn, name, table, T, fingerprint, catalogs_fp)
         if prev is not None and not carry:
             prev, report.fallback = None, "carry-forward turned off"
@@ -527,7 +538,8 @@ def rollup_asof(conn: Connection, share: bool = False) -> pd.Timestamp | None:
 def rollup_exact_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> bool:
     """Whether category ``name`` may read the rollup at ``T``: it has rollup reads, ``T`` is UTC
     midnight, the category's windows are whole days (day bins then match them) inside the
-    retained days (after T - 90 d), the rollup is exact for ``T`` (its as-of is ``T``) and no
+    retained days (after T - 90 d), the rollup is exact for ``T`` (its as-of is ``T``), its session
+    parts were cut with the category's session gap (``ROLLUP_SESSION_GAP``) and no
     cell of those days is marked stale since (``learning_events_rollup_dirty``: an event
     updated, deleted or inserted with an old ``updated_at`` after the maintenance)."""
     if name not in ROLLUP_READS or T != T.normalize():
@@ -536,13 +548,28 @@ def rollup_exact_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> bool:
     if not all(d.is_integer() and d > 0 for d in days):
         return False
     kept = RETENTION_POLICY.activity_cutoff(T)
-    if T - pd.Timedelta(days=max(days)) < kept:
+    spans = days + [float(r.days(cfg)) for r in ROLLUP_READS[name].values() if r.days is not None]
+    if T - pd.Timedelta(days=max(spans)) < kept:
         return False
     if rollup_asof(conn, share=True) != T:
+        return False
+    if name in ROLLUP_SESSION_GAP and rollup_session_gap(conn) != pd.Timedelta(
+            minutes=float(getattr(cfg, ROLLUP_SESSION_GAP[name]))):
         return False
     stale = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty "
                                  "where day >= :d)"), {"d": kept.date()}).scalar_one()
     return not stale
+
+
+def rollup_session_gap(conn: Connection) -> pd.Timedelta | None:
+    """The session gap the rollup's session parts were cut with (None: not built with parts)."""
+    value = conn.execute(sa.text("select session_gap from learner_daily_activity_asof")).scalar()
+    return None if value is None else pd.Timedelta(value)
+
+
+def maintained_session_gap() -> pd.Timedelta:
+    """The gap the maintenance cuts session parts with: engagement's default."""
+    return pd.Timedelta(minutes=CONFIGS["engagement"]().session_gap_minutes)
 
 
 def reads_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> dict[str, Read]:
@@ -559,38 +586,48 @@ def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
     """Bring the learner daily activity rollup to ``T`` (``learner_daily_activity``, migration
     0014), in one transaction; returns the counts.
 
-    - never built (no as-of): a first build from every event known at ``T``
-      (``daily_activity_clear.sql`` + ``daily_activity_build.sql``);
+    - never built (no as-of), or its session parts cut with another gap than
+      :func:`maintained_session_gap` (or none: built before migration 0018): a first build from
+      every event known at ``T`` (``daily_activity_clear.sql`` + ``daily_activity_build.sql``);
     - as-of before ``T``: only the (learner, day) cells touched by events ingested in
       (as-of, T] or marked stale by the triggers are recomputed (``daily_activity_update.sql``);
     - as-of at or after ``T`` (a re-run, a backfill of a past day): nothing changes; the
       snapshots of such a T read the raw events (``reads_for``).
 
-    Cells whose day bin ends at or before the retention cutoff (T - 90 d) are removed.
+    The same statement maintains the session parts (``learner_daily_sessions``, migration 0018)
+    of the same (learner, day) cells. Cells whose day bin ends at or before the retention cutoff
+    (T - 90 d) are removed.
     """
     T = utc(T)
     floor = RETENTION_POLICY.activity_cutoff(T).date()
+    gap = maintained_session_gap()
     started = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(sa.text("select 1 from learner_daily_activity_asof for update"))
         asof = rollup_asof(conn)
+        if asof is not None and rollup_session_gap(conn) != gap:
+            asof = None  # parts of another gap (or none): rebuilt
         if asof is not None and asof >= T:
             return {"mode": "unchanged", "asof": asof.isoformat(), "cells_written": 0,
                     "cells_removed": 0, "events_read": 0, "cells_recomputed": 0,
+                    "parts_written": 0, "parts_removed": 0,
                     "seconds": round(time.perf_counter() - started, 3)}
-        params = {"t": T.to_pydatetime(), "floor": floor}
+        params = {"t": T.to_pydatetime(), "floor": floor, "gap": gap.to_pytimedelta()}
+        parts = sql_text(f"{QUERIES}/daily_sessions_parts.sql")
         if asof is None:
             mode = "first_build"
             conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_clear.sql")))
-            row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_build.sql")), params).one()
+            row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_build.sql").format(
+                session_parts=parts)), params).one()
         else:
             mode = "incremental"
-            row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_update.sql")),
-                               {**params, "lo": asof.to_pydatetime()}).one()
+            row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_update.sql").format(
+                session_parts=parts)), {**params, "lo": asof.to_pydatetime()}).one()
     if mode == "first_build":  # the planner's statistics of the new rows (sampled, quick)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("analyze learner_daily_activity"))
+            conn.execute(sa.text("analyze learner_daily_activity, learner_daily_sessions"))
     return {"mode": mode, "asof": T.isoformat(), "cells_written": int(row.cells_written),
             "cells_removed": int(row.cells_removed), "events_read": int(row.events_read),
-            "cells_recomputed": int(row.cells_recomputed),
+            "cells_recomputed": int(row.cells_recomputed), "parts_written": int(row.parts_written),
+            "parts_removed": int(row.parts_removed),
             "seconds": round(time.perf_counter() - started, 3)}

@@ -209,6 +209,7 @@ def _materialization_metadata(spec: Spec, report: SnapshotReport, schema: dg.Tab
         "carry_fallback": report.fallback or "",
         "learners_recomputed": report.learners_recomputed,
         "learners_carried": report.learners_carried,
+        "read_from_rollup": report.rollup,  # learner_daily_activity exact for T (issue 18)
     }
 
 
@@ -309,11 +310,14 @@ learner_activity_summary = _maintained_table(
 learner_daily_activity = _maintained_table(
     "learner_daily_activity", ["learning_events"],
     "Per learner x course x content type x UTC day (bin (day, day + 1]): events, "
-    "summed duration and progress_delta, first / last event (issue 18). Brought to "
-    "T incrementally: only the cells touched by events ingested since its as-of (or "
-    "marked stale by updates and deletions) are recomputed from the events known at "
-    "T; velocity reads it instead of the raw events when it is exact for T. A past "
-    "partition (as-of later) changes nothing. Days before T - 90 d are removed.",
+    "summed duration and progress_delta, first / last event (issue 18); and per "
+    "learner x day the sessions of that day's events (learner_daily_sessions, "
+    "migration 0018). Brought to T incrementally: only the cells touched by events "
+    "ingested since its as-of (or marked stale by updates and deletions) are "
+    "recomputed from the events known at T; velocity and engagement (stitching its "
+    "sessions from the day parts) read it instead of the raw events when it is exact "
+    "for T. A past partition (as-of later) changes nothing. Days before T - 90 d are "
+    "removed.",
     update_daily_activity)
 
 

@@ -68,6 +68,8 @@ insert into learner_activity_summary (user_id, last_event_at, events_retired)
   select u, cast(:at as timestamptz) - interval '100 days', 1 from unnest(cast(:ids as text[])) u;
 insert into learner_daily_activity (user_id, course_id, content_type, day, events, progress_events, first_at, last_at)
   select u, 'c1', 'video', cast(:at as date), 1, 0, :at, :at from unnest(cast(:ids as text[])) u;
+insert into learner_daily_sessions (user_id, day, start_at, last_at, last_duration, events)
+  select u, cast(:at as date), :at, :at, 60, 1 from unnest(cast(:ids as text[])) u;
 insert into learning_events_rollup_dirty (user_id, day)
   select u, cast(:at as date) from unnest(cast(:ids as text[])) u on conflict do nothing;
 insert into quarantine (resource, source_id, reason, payload)

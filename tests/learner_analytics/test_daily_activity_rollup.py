@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from analytics_pipeline.analytics import AnalyticsInputs, compute
+from analytics_pipeline.analytics import INPUTS, AnalyticsInputs, compute
 from analytics_pipeline.analytics.store import (
     CATALOGS, QUERIES, READS, ROLLUP_READS, _read, category_config, reads_for, run_snapshot,
     update_daily_activity)
@@ -97,14 +97,14 @@ def _ingest(engine, events: pd.DataFrame) -> None:
                          {"d": float(r.d), "u": r.user_id, "c": r.course_id})
 
 
-def _velocity_in_memory(engine, T, reads) -> pd.DataFrame:
-    """Velocity of T computed by the pure function from the given reads (one chunk)."""
-    cfg = category_config("velocity")
+def _velocity_in_memory(engine, T, reads, name="velocity") -> pd.DataFrame:
+    """The category's rows of T computed by the pure function from the given reads (one chunk)."""
+    cfg = category_config(name)
     with engine.connect() as conn:
         catalogs = {k: read_frame(conn, sql_text(f"{QUERIES}/{sql}")) for k, sql in CATALOGS.items()
-                    if k == "courses"}
+                    if k in INPUTS[name]}
         frames = {**catalogs, **_read(conn, reads, T, cfg, 1, 0)}
-    return compute("velocity", AnalyticsInputs(**frames), T, cfg).sort_values("user_id") \
+    return compute(name, AnalyticsInputs(**frames), T, cfg).sort_values("user_id") \
         .reset_index(drop=True)
 
 
@@ -136,9 +136,9 @@ def _rebuilt(engine, T) -> pd.DataFrame:
     return rebuilt
 
 
-def _uses_rollup(engine, T) -> bool:
+def _uses_rollup(engine, T, name="velocity", cfg=None) -> bool:
     with engine.connect() as conn:
-        return reads_for(conn, "velocity", T, category_config("velocity")) != READS["velocity"]
+        return reads_for(conn, name, T, cfg or category_config(name)) != READS[name]
 
 
 def test_velocity_from_the_rollup_equals_the_raw_events_over_two_days(clean_warehouse):

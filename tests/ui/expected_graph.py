@@ -46,7 +46,8 @@ LEARNER_ANALYTICS = {
     "skill_gap_analytics": _e("learner_analytics", "enrollments", "user_skills"),
     # the retained activity facts (issue 15): folded before the snapshots and before retention
     "learner_activity_summary": _e("learner_analytics", "learning_events", "assessment_results"),
-    "engagement_analytics": _e("learner_analytics", "enrollments", "learning_events", "learner_activity_summary"),
+    "engagement_analytics": _e("learner_analytics", "enrollments", "learning_events", "learner_activity_summary",
+                               "learner_daily_activity"),
     "mastery_analytics": _e("learner_analytics", "user_skills", "skills"),
     "performance_analytics": _e("learner_analytics", "assessment_results"),
     "content_effectiveness_analytics": _e("learner_analytics", "assessment_results", "learning_events", "content_items"),

@@ -1,8 +1,20 @@
 -- First build of the learner daily activity rollup, exact for :t: every cell (user, course,
 -- content type, UTC day whose bin is (day, day + 1]) of the events known at :t
 -- (updated_at <= :t, whatever occurred_at) whose bin ends after :floor (the retention cutoff's
--- day), then the as-of := :t. Run after daily_activity_clear.sql in the same transaction.
-with fresh as (
+-- day), and the session parts of every (user, day) (learner_daily_sessions, cut with the gap
+-- :gap: daily_sessions_parts.sql), then the as-of := :t, session_gap := :gap. Run after
+-- daily_activity_clear.sql in the same transaction.
+with session_events as (
+  select le.user_id, ((le.occurred_at at time zone 'UTC') - interval '1 microsecond')::date as day,
+         le.occurred_at, coalesce(nullif(le.duration_seconds, 'NaN'), 0) as dur
+  from learning_events le
+  where le.updated_at <= :t
+    and le.occurred_at > (cast(:floor as date)::timestamp at time zone 'UTC')
+), parts_written as (
+  insert into learner_daily_sessions (user_id, day, start_at, last_at, last_duration, events)
+  {session_parts}
+  returning 1
+), fresh as (
   insert into learner_daily_activity (user_id, course_id, content_type, day, events,
                                       duration_seconds, progress_delta, progress_events,
                                       first_at, last_at)
@@ -16,10 +28,13 @@ with fresh as (
   group by 1, 2, 3, 4
   returning events
 ), mark as (
-  insert into learner_daily_activity_asof as w (one, asof, updated_at) values (true, :t, now())
-  on conflict (one) do update set asof = excluded.asof, updated_at = now()
+  insert into learner_daily_activity_asof as w (one, asof, session_gap, updated_at)
+  values (true, :t, cast(:gap as interval), now())
+  on conflict (one) do update set asof = excluded.asof, session_gap = excluded.session_gap,
+                                  updated_at = now()
   returning 1
 )
 select (select count(*) from fresh) as cells_written, 0 as cells_removed,
        (select coalesce(sum(events), 0) from fresh) as events_read,
-       0 as cells_recomputed, (select count(*) from mark) as marked
+       0 as cells_recomputed, (select count(*) from parts_written) as parts_written,
+       0 as parts_removed, (select count(*) from mark) as marked

@@ -7,7 +7,9 @@
 --   restricted to bins ending after :floor (the retention cutoff's day);
 -- a touched cell's rows are replaced by its fresh sums (a (course, type) row with no event
 -- left goes); cells whose bin ends at or before :floor go (their raw rows go with retention);
--- the as-of := :t. Work proportional to the day's new rows.
+-- the as-of := :t. The same cells' session parts (learner_daily_sessions, cut with the gap
+-- :gap: daily_sessions_parts.sql) are replaced the same way. Work proportional to the day's new
+-- rows.
 with drained as (
   delete from learning_events_rollup_dirty returning user_id, day
 ), touched as (
@@ -55,13 +57,42 @@ with drained as (
 ), retired as (
   delete from learner_daily_activity a where a.day < cast(:floor as date)
   returning 1
+), session_events as (  -- the touched cells' events known at :t, for their session parts
+  select c.user_id, c.day, le.occurred_at, coalesce(nullif(le.duration_seconds, 'NaN'), 0) as dur
+  from cells c
+  join learning_events le
+    on le.user_id = c.user_id
+   and le.occurred_at > (c.day::timestamp at time zone 'UTC')
+   and le.occurred_at <= ((c.day + 1)::timestamp at time zone 'UTC')
+   and le.updated_at <= cast(:t as timestamptz)
+), parts as materialized (
+  {session_parts}
+), parts_written as (
+  insert into learner_daily_sessions as s (user_id, day, start_at, last_at, last_duration, events)
+  select user_id, day, start_at, last_at, last_duration, events from parts
+  on conflict (user_id, day, start_at) do update set
+    last_at = excluded.last_at, last_duration = excluded.last_duration, events = excluded.events
+  returning 1
+), parts_emptied as (  -- parts of a touched cell that no longer start a part
+  delete from learner_daily_sessions s
+  where (s.user_id, s.day) in (select user_id, day from cells)
+    and not exists (select 1 from parts p where p.user_id = s.user_id and p.day = s.day
+                    and p.start_at = s.start_at)
+  returning 1
+), parts_retired as (
+  delete from learner_daily_sessions s where s.day < cast(:floor as date)
+  returning 1
 ), mark as (
-  insert into learner_daily_activity_asof as w (one, asof, updated_at)
-  values (true, :t, now())
-  on conflict (one) do update set asof = excluded.asof, updated_at = now()
+  insert into learner_daily_activity_asof as w (one, asof, session_gap, updated_at)
+  values (true, :t, cast(:gap as interval), now())
+  on conflict (one) do update set asof = excluded.asof, session_gap = excluded.session_gap,
+                                  updated_at = now()
   returning 1
 )
 select (select count(*) from written) as cells_written,
        (select count(*) from emptied) + (select count(*) from retired) as cells_removed,
        (select coalesce(sum(events), 0) from written) as events_read,
-       (select count(*) from cells) as cells_recomputed, (select count(*) from mark) as marked
+       (select count(*) from cells) as cells_recomputed,
+       (select count(*) from parts_written) as parts_written,
+       (select count(*) from parts_emptied) + (select count(*) from parts_retired) as parts_removed,
+       (select count(*) from mark) as marked
