@@ -9,7 +9,8 @@ a re-execution from failure or a backfill in any order gives the same tables:
                           source_id) DO NOTHING`` (item awards keyed per learner and item, see
                           ``gamification.incremental``), day and streak awards set-based in SQL;
 - ``user_points``         recomputed set-based from the whole ledger (SQL SUM) and daily_activity
-                          as of the latest T ever processed — never incremented;
+                          as of the latest T ever processed — never incremented — for the learners
+                          whose values can have changed since the last run (everyone on the first);
 - ``user_achievements``   each achievement once per learner (``ON CONFLICT``), ``earned_at`` the
                           instant the criteria were first met.
 
@@ -20,6 +21,7 @@ plain dict. Docs: ``docs/gamification.md``.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections import Counter
@@ -30,6 +32,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from analytics_pipeline.analytics.store import CHANGE_LOG_DAYS
 from analytics_pipeline.gamification import (
     AchievementRules,
     GamificationConfig,
@@ -79,6 +82,22 @@ def _stage_in_buckets(conn: Connection, kind: str, names: tuple[str, ...], param
         conn.execute(sa.text(f"analyze tmp_{kind}_{name}"))
 
 
+@contextmanager
+def _bulk_load(conn: Connection, table: str) -> Iterator[bool]:
+    """Around the inserts of a step into ``table``: when the table is empty (the first run's
+    catch-up), its indexes that no constraint or upsert needs (secondary_indexes.sql) are dropped
+    and built again after the inserts, in the step's transaction: one sort of the loaded rows instead
+    of millions of inserts at random places of those indexes. Yields whether it did. The table is
+    then locked (ACCESS EXCLUSIVE) until the step commits: its readers wait for the first run."""
+    empty = conn.execute(sa.text(f"select not exists (select 1 from {table})")).scalar_one()
+    indexes = conn.execute(_q("secondary_indexes"), {"table": table}).all() if empty else []
+    for name, _ in indexes:
+        conn.execute(sa.text(f'drop index "{name}"'))
+    yield bool(empty)
+    for _, definition in indexes:
+        conn.execute(sa.text(definition))
+
+
 def _inserted_and_updated(flags: list[bool]) -> tuple[int, int]:
     """Counts of an upsert's ``inserted`` flags (one per row returned): (true, false)."""
     inserted = sum(1 for f in flags if f)
@@ -112,10 +131,11 @@ def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) 
     params = {"read_from": (start - LOOKBACK).to_pydatetime(), "start": start.to_pydatetime(),
               "t": T.to_pydatetime()}
     with _transaction(engine) as conn:
-        upserted = conn.execute(_q("daily_activity_upsert"), params).one()
+        with _bulk_load(conn, "daily_activity") as bulk:
+            upserted = conn.execute(_q("daily_activity_upsert"), params).one()
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
     return {"days_inserted": int(upserted.inserted), "days_updated": int(upserted.updated), "events_of_unknown_users": int(unknown.events),
-            "unknown_users": int(unknown.learners), "window_start": start.isoformat(), "T": T.isoformat()}
+            "unknown_users": int(unknown.learners), "bulk_load": bulk, "window_start": start.isoformat(), "T": T.isoformat()}
 
 
 def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: PointRules,
@@ -140,11 +160,12 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
                                                                     "origin_id", "metadata", "timestamp"]],
                                   "point_transactions", run_id, truncate=False, json_columns=["metadata"])
         skipped_unknown = conn.execute(_q("count_tmp_unknown_users")).scalar_one()
-        awarded.update(dict(conn.execute(_q("insert_item_awards")).all()))  # one statement, origin order
-        awarded.update(dict(conn.execute(_q("insert_day_awards"), {
-            **window_params, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,
-            "streak_every": rules.streak_bonus_every_days,
-        }).all()))
+        with _bulk_load(conn, "point_transactions") as bulk:
+            awarded.update(dict(conn.execute(_q("insert_item_awards")).all()))  # one statement, origin order
+            awarded.update(dict(conn.execute(_q("insert_day_awards"), {
+                **window_params, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,
+                "streak_every": rules.streak_bonus_every_days,
+            }).all()))
         total_rows = conn.execute(sa.text("select count(*) from point_transactions")).scalar_one()
     if log is not None:
         log.info("ledger up to %s: %s new awards %s", T.isoformat(), sum(awarded.values()), dict(awarded))
@@ -155,18 +176,61 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
         "item_awards_of_unknown_users": int(skipped_unknown),
         "rows_quarantined": quarantined,
         "user_buckets": buckets,
+        "bulk_load": bulk,
         "ledger_rows": int(total_rows),
         "T": T.isoformat(),
     }
 
 
+#: bump when the meaning of a user_points row changes in a way the hashed files do not show
+USER_POINTS_FORMAT = "1"
+
+
+def _user_points_fingerprint(conn: Connection, rules: GamificationConfig) -> str:
+    """Hash of what a user_points row depends on besides the learner's ledger and days: the level
+    and streak rules, the SQL that computes it, every learner's time zone (user_points_zones.sql)."""
+    h = hashlib.sha256(f"user_points|{USER_POINTS_FORMAT}|".encode())
+    h.update(repr((rules.levels, rules.streaks)).encode())
+    for name in ("user_points_bucket", "user_points_learners"):
+        h.update(sql_text(f"gamification/{name}.sql").encode())
+    h.update(str(conn.execute(_q("user_points_zones")).scalar_one()).encode())
+    return h.hexdigest()
+
+
+def _user_points_previous_run(conn: Connection, fingerprint: str) -> tuple[dict | None, str]:
+    """The last run's record when this run may recompute only the changed learners, else None and why."""
+    row = conn.execute(_q("user_points_last_run")).mappings().one_or_none()
+    if row is None:
+        return None, "no earlier run recorded"
+    if row["fingerprint"] != fingerprint:
+        return None, "rules, code or a learner's time zone changed since the last run"
+    if row["age"] > pd.Timedelta(days=CHANGE_LOG_DAYS - 1):
+        return None, "the last run is older than the input-change log"
+    return dict(row), "changed learners only"
+
+
 def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfig,
-                       chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None) -> dict:
-    """Recompute every learner's totals, level and streaks as of the latest T ever processed."""
+                       chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None,
+                       everyone: bool = False) -> dict:
+    """Recompute the totals, level and streaks as of the latest T ever processed of every learner
+    whose values can have changed since the last run (user_points_learners.sql), or of everyone
+    (``everyone``, the first run, or rules / code / time zones changed): each learner recomputed
+    from the whole ledger and daily_activity, never incremented, so the rows equal a full run's."""
     inserted = updated = learners = quarantined = 0
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
+        # first: the upsert of the as-of row waits for a concurrent run's commit (one at a time), so
+        # the snapshot taken after it sees that run's writes
         as_of = pd.Timestamp(conn.execute(_q("advance_as_of"), {"t": T.to_pydatetime()}).scalar_one())
-        buckets = _buckets(conn.execute(_q("count_users")).scalar_one(), chunk_rows)
+        seen = str(conn.execute(sa.text(sql_text("learner_analytics/carry_seen.sql"))).scalar_one())
+        fingerprint = _user_points_fingerprint(conn, rules)
+        previous, reason = (None, "everyone requested") if everyone else _user_points_previous_run(conn, fingerprint)
+        conn.execute(_q("user_points_learners"), {
+            "everyone": previous is None, "seen": previous["seen"] if previous else None,
+            "since": previous["as_of"] if previous else as_of.to_pydatetime(),
+            "as_of": as_of.to_pydatetime()})
+        n_learners = conn.execute(sa.text("select count(*) from tmp_user_points_learners")).scalar_one()
+        conn.execute(sa.text("analyze tmp_user_points_learners"))
+        buckets = _buckets(n_learners, chunk_rows)
         conn.execute(_q("create_tmp_user_points"))
         for bucket in range(buckets):
             frame = read_copy(conn, sql_text("gamification/user_points_bucket.sql"), {
@@ -183,11 +247,16 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
             bucket_inserted, bucket_updated = _inserted_and_updated(conn.execute(_q("upsert_user_points")).scalars().all())
             inserted += bucket_inserted
             updated += bucket_updated
+        conn.execute(_q("user_points_record_run"), {"as_of": as_of.to_pydatetime(), "fingerprint": fingerprint,
+                                                     "seen": seen})
         summary = conn.execute(sa.text(
             "select count(*), coalesce(sum(total_points), 0), coalesce(max(current_level), 0), "
             "coalesce(max(longest_streak), 0) from user_points")).one()
     return {
         "as_of": as_of.isoformat(),
+        "path": "full" if previous is None else "changed_learners",
+        "path_reason": reason,
+        "learners_selected": int(n_learners),
         "learners_computed": learners,
         "rows_quarantined": quarantined,
         "rows_inserted": inserted,

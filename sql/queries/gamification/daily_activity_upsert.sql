@@ -3,8 +3,9 @@
 -- before :start) so a local day that began in the previous UTC day gets its true first event.
 -- Upsert: first = least, last = greatest, so re-runs and out-of-order backfills converge.
 -- Written in (user_id, date) order (the unique index is filled front to back) with time-ordered
--- ids (see insert_item_awards.sql); a conflicting row keeps its id. Returns the
--- counts of days inserted and updated.
+-- ids (see insert_item_awards.sql); a conflicting row keeps its id. The learners of inserted days
+-- are logged for the incremental user_points (updated ones by the trigger of migration 0017).
+-- Returns the counts of days inserted and updated.
 WITH tz AS (
   SELECT u.id AS user_id, coalesce(ot.tz, 'UTC') AS tz
   FROM users u
@@ -30,7 +31,10 @@ WITH tz AS (
     last_activity_at = GREATEST(d.last_activity_at, EXCLUDED.last_activity_at)
   WHERE d.first_activity_at IS DISTINCT FROM LEAST(d.first_activity_at, EXCLUDED.first_activity_at)
      OR d.last_activity_at IS DISTINCT FROM GREATEST(d.last_activity_at, EXCLUDED.last_activity_at)
-  RETURNING (xmax = 0) AS inserted
+  RETURNING (xmax = 0) AS inserted, user_id
+), logged AS (
+  INSERT INTO learner_input_changes (user_id, source_table, change)
+  SELECT DISTINCT user_id, 'daily_activity', 'inserted' FROM upserted WHERE inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated
 FROM upserted

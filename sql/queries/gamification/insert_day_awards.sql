@@ -4,7 +4,8 @@
 -- positions by gaps-and-islands (date - row_number is constant along a run of consecutive days).
 -- Origin: user_id:YYYY-MM-DD of the local day; timestamp: the day's first event. Inserted in
 -- origin order (the unique index is filled front to back), with time-ordered ids (see
--- insert_item_awards.sql); returns the new awards per type.
+-- insert_item_awards.sql); the learners of the new awards are logged (migration 0017); returns
+-- the new awards per type.
 WITH window_days AS (
   SELECT d.user_id, d.date
   FROM daily_activity d
@@ -46,6 +47,9 @@ WITH window_days AS (
   ) a
   ORDER BY activity_type, user_id, date
   ON CONFLICT (activity_type, source_id) DO NOTHING
-  RETURNING activity_type
+  RETURNING activity_type, user_id
+), logged AS (
+  INSERT INTO learner_input_changes (user_id, source_table, change)
+  SELECT DISTINCT user_id, 'point_transactions', 'inserted' FROM inserted
 )
 SELECT activity_type, count(*) AS n FROM inserted GROUP BY activity_type

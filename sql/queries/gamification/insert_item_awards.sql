@@ -4,6 +4,7 @@
 -- the unique origin index (and the per-learner one) is filled front to back, not at random; the
 -- id is a time-ordered UUID (v7 layout, evaluated after the sort) so the primary key grows at its
 -- right edge instead of at random pages (docs/gamification.md, "Catch-up").
+-- The learners of the new awards are logged for the incremental user_points (migration 0017).
 -- Returns the new awards per activity type.
 WITH inserted AS (
   INSERT INTO point_transactions (id, user_id, points, activity_type, source_id, metadata, "timestamp")
@@ -16,6 +17,9 @@ WITH inserted AS (
   WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id)
   ORDER BY t.activity_type, t.source_id
   ON CONFLICT (activity_type, source_id) DO NOTHING
-  RETURNING activity_type
+  RETURNING activity_type, user_id
+), logged AS (
+  INSERT INTO learner_input_changes (user_id, source_table, change)
+  SELECT DISTINCT user_id, 'point_transactions', 'inserted' FROM inserted
 )
 SELECT activity_type, count(*) AS n FROM inserted GROUP BY activity_type

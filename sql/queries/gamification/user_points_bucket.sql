@@ -1,4 +1,5 @@
--- Totals and streaks of the learners of one hash bucket, set-based, as of :as_of.
+-- Totals and streaks of the learners of one hash bucket (of tmp_user_points_learners: everyone or
+-- the changed ones, user_points_learners.sql), set-based, as of :as_of.
 -- total_points = SUM over the ledger (never incremented), so re-runs and backfills cannot
 -- count anything twice. Streaks from daily_activity (local days): the run containing the
 -- learner's latest day counts as current when that day is at most :grace days before
@@ -6,10 +7,7 @@
 -- it: a partition's T is the first instant of the next UTC day, and "the day of T" is the day
 -- that just ended (the learner active on D is on a current streak at the end of D).
 WITH learners AS (
-  SELECT u.id AS user_id, coalesce(ot.tz, 'UTC') AS tz
-  FROM users u
-  LEFT JOIN organization_timezones() ot ON ot.organization_id = u.organization_id
-  WHERE mod(abs(hashtext(u.id)), :buckets) = :bucket
+  SELECT user_id, tz FROM tmp_user_points_learners WHERE mod(abs(hashtext(user_id)), :buckets) = :bucket
 ), totals AS (
   SELECT pt.user_id, SUM(pt.points)::bigint AS total_points
   FROM point_transactions pt
