@@ -9,7 +9,7 @@
 -- else the used types; recommendations: for the top 3 skill gaps the best unused item with a
 -- positive effect on that skill. The cross-learner parts are materialized: computed once. The
 -- evidence joins a result with the events of the same learner on items tagged with its skill
--- (learner and skill in the join, not the learner alone: ~10x fewer candidate pairs), and the
+-- (learner and skill in the join, not the learner alone: fewer candidate pairs), and the
 -- distinct-learner counts come from one row per (key, skill, learner), not count(distinct).
 with p as (
   select cast(:t as timestamptz) as t, cast(:kept as timestamptz) as kept
