@@ -104,8 +104,8 @@ READS: dict[str, dict[str, Read]] = {
     "performance": {"assessment_results": Read("performance_results.sql",
                                                lambda c: c.window_days),
                     "enrollments": Read("enrollments.sql")},
+    # its learning events come from the evidence pass (EFFECT_READS: ce.latest_use)
     "content_effectiveness": {"enrollments": Read("enrollments.sql"),
-                              "learning_events": Read("content_usage.sql"),
                               "user_skills": Read("user_skills.sql")},
 }
 # Issue 18: the chunked reads a category takes from the learner daily activity rollup instead
@@ -123,11 +123,12 @@ ROLLUP_DAY_FIELDS: dict[str, tuple[str, ...]] = {
 # The config field (minutes) of the session gap of a category that reads the rollup's session
 # parts: it must be the gap they were cut with (learner_daily_activity_asof.session_gap).
 ROLLUP_SESSION_GAP: dict[str, str] = {"engagement": "session_gap_minutes"}
-# First pass of content effectiveness: the evidence of the effects.
+# First pass of content effectiveness: the evidence of the effects, and (the same events: the
+# retained ones, T - 90 d .. T, cover the evidence's 90 + 14 d) each learner's latest use of
+# each item, kept for the second pass (``ce.latest_use``: one read of the events, not two).
 EFFECT_READS: dict[str, Read] = {
     "assessment_results": Read("effect_results.sql", lambda c: c.lookback_days),
-    "learning_events": Read("effect_events.sql",
-                            lambda c: c.lookback_days + c.effect_window_days),
+    "learning_events": Read("effect_events.sql"),
 }
 # Raw tables each category reads (lineage metadata).
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
@@ -273,6 +274,8 @@ def config_fingerprint(name: str, cfg, check_quality: bool = True) -> str:
              pkg / "quality" / "validation.py"]
     queries = pkg.parent / "sql" / "queries" / QUERIES
     files += [queries / r.sql for r in READS[name].values()]
+    if name == "content_effectiveness":
+        files += [queries / r.sql for r in EFFECT_READS.values()]
     files += [queries / sql for k, sql in CATALOGS.items() if k in INPUTS[name]]
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes())
@@ -422,12 +425,14 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
         if name == "content_effectiveness":
             t0 = time.perf_counter()
             parts = {"content_id": [], "content_type": []}
+            usage = []  # per chunk: (learner, item, latest use), the second pass's events
             for i in range(n):
                 frames = _read(conn, EFFECT_READS, T, cfg, n, i)
                 p = ce.effect_parts_of(catalogs["content_items"], frames["learning_events"],
                                        frames["assessment_results"], T, cfg)
                 for key in parts:
                     parts[key].append(p[key])
+                usage.append(ce.latest_use(frames["learning_events"], T))
                 del frames
             effects = ce.effect_tables(
                 {k: ce.combine_effect_parts(v) for k, v in parts.items()}, cfg)
@@ -437,6 +442,9 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
         for i in range(n):
             t0 = time.perf_counter()
             frames = {**catalogs, **_read(conn, reads, T, cfg, n, i)}
+            if effects is not None:
+                frames["learning_events"] = usage[i]
+                usage[i] = None
             t1 = time.perf_counter()
             inputs = AnalyticsInputs(**frames)
             if effects is not None:

@@ -7,8 +7,10 @@
 -- that did not use k), only with >= 10 distinct learners each side; a key's effect = mean over
 -- its qualifying skills. Per active learner: items used in W ranked by exact effect (ties: id),
 -- else the used types; recommendations: for the top 3 skill gaps the best unused item with a
--- positive effect on that skill. The cross-learner parts are materialized: computed once (an
--- inlined no_control under a nested loop was recomputed per (kind, key, skill) row).
+-- positive effect on that skill. The cross-learner parts are materialized: computed once. The
+-- evidence joins a result with the events of the same learner on items tagged with its skill
+-- (learner and skill in the join, not the learner alone: fewer candidate pairs), and the
+-- distinct-learner counts come from one row per (key, skill, learner), not count(distinct).
 with p as (
   select cast(:t as timestamptz) as t, cast(:kept as timestamptz) as kept
 ), tags as (
@@ -25,43 +27,43 @@ with p as (
   from learning_events le cross join p
   where le.content_id is not null and le.occurred_at > p.t - interval '104 days'
     and le.occurred_at >= p.kept and le.occurred_at <= p.t and le.updated_at <= p.t
-), used as (  -- (result, key): used, and completed when one of its events is a completion
-  select r.rid, r.user_id, r.skill_id, r.score, k.kind, k.key, bool_or(e.completed) as completed
+), ev_skill as (  -- each evidence event once per skill of its item
+  select e.user_id, g.skill_id, g.content_id, g.content_type, e.completed, e.occurred_at
+  from ev e join tags g using (content_id)
+), used_item as (  -- (result, item): used, and completed when one of its events is a completion
+  select r.rid, r.user_id, r.skill_id, r.score, e.content_id, e.content_type, bool_or(e.completed) as completed
   from res r
-  join ev e on e.user_id = r.user_id
-           and e.occurred_at <= r.submitted_at and e.occurred_at >= r.submitted_at - interval '14 days'
-  join tags g on g.content_id = e.content_id and g.skill_id = r.skill_id
-  cross join lateral (values ('item', g.content_id), ('type', g.content_type)) as k(kind, key)
-  group by r.rid, r.user_id, r.skill_id, r.score, k.kind, k.key
+  join ev_skill e on e.user_id = r.user_id and e.skill_id = r.skill_id
+                 and e.occurred_at <= r.submitted_at and e.occurred_at >= r.submitted_at - interval '14 days'
+  group by r.rid, r.user_id, r.skill_id, r.score, e.content_id, e.content_type
+), used as (  -- (result, key) for both kinds of key: the item, and its content type
+  select rid, user_id, skill_id, score, 'item' as kind, content_id as key, completed from used_item
+  union all
+  select rid, user_id, skill_id, score, 'type', content_type, bool_or(completed)
+  from used_item where content_type is not null
+  group by rid, user_id, skill_id, score, content_type
 ), per_skill as materialized (  -- per skill: results (sum, count) and distinct learners, once
   select skill_id, sum(score) as s_sum, count(*) as s_n, count(distinct user_id) as s_learners
   from res group by skill_id
-), learner_skill as materialized (
+), learner_skill as (
   select user_id, skill_id, count(*) as n from res group by user_id, skill_id
-), sides as materialized (
-  select u.kind, u.key, u.skill_id,
-         avg(u.score) filter (where u.completed) as treated_mean,
-         count(distinct u.user_id) filter (where u.completed) as n_treated,
-         sum(u.score) as u_sum, count(*) as u_n
-  from used u group by u.kind, u.key, u.skill_id
-), used_by_learner as materialized (
-  select kind, key, skill_id, user_id, count(*) as n_used from used group by kind, key, skill_id, user_id
-), no_control as materialized (  -- learners every one of whose results on s used the key
-  select b.kind, b.key, b.skill_id, count(*) as n
-  from used_by_learner b join learner_skill ls on ls.user_id = b.user_id and ls.skill_id = b.skill_id
-  where b.n_used >= ls.n
+), by_learner as (  -- per (key, skill, learner): the learner's used and treated results
+  select kind, key, skill_id, user_id, count(*) as n_used, sum(score) as u_sum,
+         count(*) filter (where completed) as t_n, sum(score) filter (where completed) as t_sum
+  from used group by kind, key, skill_id, user_id
+), sides as materialized (  -- distinct learners = the learners' rows counted; no control: every
+  select b.kind, b.key, b.skill_id,  -- one of the learner's results on the skill used the key
+         sum(b.t_sum) / nullif(sum(b.t_n), 0) as treated_mean,
+         count(*) filter (where b.t_n > 0) as n_treated,
+         sum(b.u_sum) as u_sum, sum(b.n_used) as u_n,
+         count(*) filter (where b.n_used >= ls.n) as no_control
+  from by_learner b join learner_skill ls using (user_id, skill_id)
   group by b.kind, b.key, b.skill_id
-), control as materialized (
-  select s.kind, s.key, s.skill_id, ps.s_learners - coalesce(nc.n, 0) as n_control
-  from sides s
-  join per_skill ps using (skill_id)
-  left join no_control nc on nc.kind = s.kind and nc.key = s.key and nc.skill_id = s.skill_id
-  where s.n_treated > 0
 ), effects as materialized (
   select s.kind, s.key, s.skill_id,
          s.treated_mean - (ps.s_sum - s.u_sum) / (ps.s_n - s.u_n) as effect
-  from sides s join control c using (kind, key, skill_id) join per_skill ps using (skill_id)
-  where s.n_treated >= 10 and c.n_control >= 10 and ps.s_n > s.u_n
+  from sides s join per_skill ps using (skill_id)
+  where s.n_treated >= 10 and ps.s_learners - s.no_control >= 10 and ps.s_n > s.u_n
 ), key_effect as materialized (
   select kind, key, round(avg(effect)::numeric, 9) as effect from effects group by kind, key
 ), skill_gaps as (  -- the skill-gap check's rows: one per active learner, gaps in priority order
