@@ -41,7 +41,7 @@ from analytics_pipeline.gamification import (
     item_awards,
 )
 from analytics_pipeline.warehouse import copy_frame, read_frame, sql_text
-from analytics_pipeline.warehouse.bulk import column_limits, quarantine_rows, read_copy, storable_split
+from analytics_pipeline.warehouse.bulk import column_limits, indexes_built_after, quarantine_rows, read_copy, storable_split
 
 #: The ledger's advisory lock: ledger writers take it shared, leaderboard refreshes exclusive.
 LEDGER_LOCK_SQL = "hashtext('analytics_pipeline:point_transactions')"
@@ -82,22 +82,6 @@ def _stage_in_buckets(conn: Connection, kind: str, names: tuple[str, ...], param
         conn.execute(sa.text(f"analyze tmp_{kind}_{name}"))
 
 
-@contextmanager
-def _bulk_load(conn: Connection, table: str) -> Iterator[bool]:
-    """Around the inserts of a step into ``table``: when the table is empty (the first run's
-    catch-up), its indexes that no constraint or upsert needs (secondary_indexes.sql) are dropped
-    and built again after the inserts, in the step's transaction: one sort of the loaded rows instead
-    of millions of inserts at random places of those indexes. Yields whether it did. The table is
-    then locked (ACCESS EXCLUSIVE) until the step commits: its readers wait for the first run."""
-    empty = conn.execute(sa.text(f"select not exists (select 1 from {table})")).scalar_one()
-    indexes = conn.execute(_q("secondary_indexes"), {"table": table}).all() if empty else []
-    for name, _ in indexes:
-        conn.execute(sa.text(f'drop index "{name}"'))
-    yield bool(empty)
-    for _, definition in indexes:
-        conn.execute(sa.text(definition))
-
-
 def _inserted_and_updated(flags: list[bool]) -> tuple[int, int]:
     """Counts of an upsert's ``inserted`` flags (one per row returned): (true, false)."""
     inserted = sum(1 for f in flags if f)
@@ -131,7 +115,7 @@ def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) 
     params = {"read_from": (start - LOOKBACK).to_pydatetime(), "start": start.to_pydatetime(),
               "t": T.to_pydatetime()}
     with _transaction(engine) as conn:
-        with _bulk_load(conn, "daily_activity") as bulk:
+        with indexes_built_after(conn, "daily_activity") as bulk:
             upserted = conn.execute(_q("daily_activity_upsert"), params).one()
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
     return {"days_inserted": int(upserted.inserted), "days_updated": int(upserted.updated), "events_of_unknown_users": int(unknown.events),
@@ -160,7 +144,7 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
                                                                     "origin_id", "metadata", "timestamp"]],
                                   "point_transactions", run_id, truncate=False, json_columns=["metadata"])
         skipped_unknown = conn.execute(_q("count_tmp_unknown_users")).scalar_one()
-        with _bulk_load(conn, "point_transactions") as bulk:
+        with indexes_built_after(conn, "point_transactions") as bulk:
             awarded.update(dict(conn.execute(_q("insert_item_awards")).all()))  # one statement, origin order
             awarded.update(dict(conn.execute(_q("insert_day_awards"), {
                 **window_params, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,

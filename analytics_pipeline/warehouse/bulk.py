@@ -449,3 +449,14 @@ class DeferredIndexes:
         for index in self.indexes:
             self.conn.exec_driver_sql(index.definition)
         self.indexes = []
+
+
+@contextmanager
+def indexes_built_after(conn: Connection, table: str) -> Iterator[bool]:
+    """Around a bulk insert into ``table``: when it is empty and free (:meth:`DeferredIndexes.begin`),
+    its plain secondary indexes are dropped and built again after the body, in the same
+    transaction. Yields whether they were."""
+    deferred = DeferredIndexes.begin(conn, table)
+    yield deferred is not None
+    if deferred is not None:
+        deferred.restore()
