@@ -188,7 +188,7 @@ def forecast_run(engine: Engine, T: pd.Timestamp, cfg: ForecastConfig) -> KindRu
     with learner_set(engine) as learners:
         courses = catalog(learners.conn, "courses")
         learners.stale("forecast", T)
-        frames = [forecast_completion(query(learners.conn, "forecast_weeks", weeks=cfg.weeks, t=T, **chunk),
+        frames = [forecast_completion(query(learners.conn, "events", since=T - pd.Timedelta(weeks=cfg.weeks), t=T, **chunk),
                                       query(learners.conn, "enrollments", since=T, t=T, **chunk), T, cfg, courses)
                   for chunk in learners.chunks()]
         preferences = query(learners.conn, "preferences")

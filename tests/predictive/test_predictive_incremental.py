@@ -3,8 +3,8 @@
 * drop-off: one pass over every active learner (cohort parts) keeps the stale learners' raw
   features and scores them: an incremental day's rows equal a full recomputation's of the same
   day with the same model, and the pure layer's scores of every learner;
-* forecast: the events summed per week in the database (``forecast_weeks.sql``) give the pure
-  layer's forecast of the raw events (late events, null deltas, week boundaries);
+* forecast: the store's reads give the pure layer's forecast of the raw events (late events,
+  null deltas, week boundaries);
 * recommendations: an incremental day (a skill no course of theirs requires changed: not
   stale) gives the rows of a full recomputation; a required skill renamed recomputes its learners.
 """
@@ -90,7 +90,7 @@ def test_drop_off_incremental_day_equals_a_full_recomputation(clean_warehouse):
     assert np.allclose(got.to_numpy(dtype=float), expected["probability"].round(4).to_numpy(), atol=1e-4)
 
 
-def test_forecast_weeks_summed_in_the_database_equal_the_raw_events(clean_warehouse):
+def test_forecast_through_the_store_equals_the_raw_events(clean_warehouse):
     engine = clean_warehouse
     events, enrollments, results, T = history(n_learners=80, days=90, seed=5, start=START)
     u = sorted(enrollments.loc[enrollments["withdrawn_at"].isna(), "user_id"])[0]
