@@ -52,7 +52,9 @@ from .course_features import (
     MODEL_FEATURES,
     CourseFeatureConfig,
     build_row_features,
+    cohort_means_of,
     cohort_parts,
+    finish_row_features,
     known_inputs,
     raw_row_features,
     outcomes,
@@ -384,7 +386,12 @@ def train_drop_off(events, enrollments, results, courses, content, T, config: Dr
 def score_enrollments(model: dict, ev, res, runs, rows, content, config: DropOffConfig = DropOffConfig(),
                       cohort_means: pd.DataFrame | None = None) -> pd.DataFrame:
     """Probability and reasons per scoring row (``ENROLLMENT_COLUMNS``)."""
-    X = build_row_features(rows, ev, runs, content, res, config.features, cohort_means)
+    return score_features(model, build_row_features(rows, ev, runs, content, res, config.features, cohort_means),
+                          rows, config)
+
+
+def score_features(model: dict, X: pd.DataFrame, rows: pd.DataFrame, config: DropOffConfig = DropOffConfig()) -> pd.DataFrame:
+    """Probability and reasons per scoring row from its features ``X`` (:data:`FEATURES`, same index order)."""
     method = model["method"]
     if method == "prior":
         prob = prior_probability(X, config)
@@ -432,10 +439,27 @@ def score_drop_off(model: dict, events, enrollments, results, courses, content, 
                         model["confidence_score"], model["method"])
 
 
+def scoring_raw(events, enrollments, results, courses, content, T,
+                config: DropOffConfig = DropOffConfig()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(rows, raw)``: the enrollments active at ``T`` in these frames (one chunk) and their
+    cohort-free features (``raw_row_features``: what a cohort's parts and a score are made of)."""
+    ev, res, runs, rows = prepare(events, enrollments, results, courses, content, T, config)
+    return rows, raw_row_features(rows, ev, runs, content, res, config.features)
+
+
 def scoring_cohort_parts(events, enrollments, results, courses, content, T, config: DropOffConfig = DropOffConfig()) -> pd.DataFrame:
     """The additive cohort parts of the enrollments active at ``T`` in these frames (one chunk)."""
-    ev, res, runs, rows = prepare(events, enrollments, results, courses, content, T, config)
-    return cohort_parts(raw_row_features(rows, ev, runs, content, res, config.features))
+    return cohort_parts(scoring_raw(events, enrollments, results, courses, content, T, config)[1])
+
+
+def score_raw(model: dict, rows: pd.DataFrame, raw: pd.DataFrame, cohort_means: pd.DataFrame,
+              config: DropOffConfig = DropOffConfig()) -> pd.DataFrame:
+    """Per learner (``OUTPUT_COLUMNS``): :func:`score_drop_off` of the rows whose raw features
+    (:func:`scoring_raw`, any subset of the learners) and cohorts' means (of every active
+    enrollment) are known: the same values as scoring them from their frames."""
+    own = cohort_means_of([cohort_parts(raw)])
+    X = finish_row_features(raw, cohort_means.combine_first(own))
+    return learner_risk(score_features(model, X, rows, config), model["confidence_score"], model["method"])
 
 
 def predict_drop_off(events, enrollments, results, courses, content, T, config: DropOffConfig = DropOffConfig()):

@@ -80,6 +80,16 @@ def _unused(cand: pd.DataFrame, used_content: pd.DataFrame) -> pd.DataFrame:
     return cand.loc[cand["_used"].isna()].drop(columns="_used")
 
 
+def _never_past(cand: pd.DataFrame, max_items: int) -> pd.DataFrame:
+    """The candidates of one source (sorted, ``item_rank`` set) that can still be recommended: a
+    row with at least ``max_items`` distinct items ranked before it in its (learner, gap) comes
+    after the learner's first ``max_items`` distinct items (the final order is by source, then
+    rank, then gap), so it is never one of them. Cut before the reasons are written."""
+    first = ~cand.duplicated(["user_id", "gap_rank", "content_id"])
+    before = first.groupby([cand["user_id"], cand["gap_rank"]]).cumsum() - first
+    return cand.loc[(before < max_items).to_numpy(dtype=bool)].copy()
+
+
 def recommend_next(
     skill_gaps: pd.DataFrame,
     content_effects: pd.DataFrame,
@@ -101,6 +111,7 @@ def recommend_next(
     by_effect = _unused(by_effect, used_content)
     by_effect = by_effect.sort_values(["user_id", "gap_rank", "effect", "content_id"], ascending=[True, True, False, True])
     by_effect["item_rank"] = by_effect.groupby(["user_id", "gap_rank"]).cumcount()
+    by_effect = _never_past(by_effect, config.max_items)
     by_effect["source"] = "effect"
     by_effect["reason"] = (
         "Closes your " + by_effect["skill_name"] + " gap (" + _points(by_effect["gap"])
@@ -123,6 +134,7 @@ def recommend_next(
     fb = fb.loc[fb["_measured"].isna()].drop(columns="_measured")  # a known (even poor) effect is not "unknown"
     fb = fb.sort_values(["user_id", "gap_rank", "title", "content_id"])
     fb["item_rank"] = fb.groupby(["user_id", "gap_rank"]).cumcount()
+    fb = _never_past(fb, config.max_items)
     fb["effect"] = np.nan
     fb["source"] = "fallback"
     fb["reason"] = (

@@ -25,14 +25,8 @@ from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import active_learners
 from analytics_pipeline.analytics.skill_gap import skill_gap_table
 from analytics_pipeline.predictive.cache_rows import KINDS, CacheConfig, opted_out_users, to_cache_rows
-from analytics_pipeline.predictive.course_features import cohort_means_of
-from analytics_pipeline.predictive.drop_off import (
-    OUTPUT_COLUMNS,
-    DropOffConfig,
-    score_drop_off,
-    scoring_cohort_parts,
-    train_drop_off,
-)
+from analytics_pipeline.predictive.course_features import cohort_means_of, cohort_parts
+from analytics_pipeline.predictive.drop_off import OUTPUT_COLUMNS, DropOffConfig, score_raw, scoring_raw, train_drop_off
 from analytics_pipeline.predictive.forecast import ForecastConfig, forecast_completion
 from analytics_pipeline.predictive.recommendations import RecommendationConfig, recommend_next
 from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
@@ -77,6 +71,10 @@ class LearnerSet:
     def stale(self, kind: str, T: pd.Timestamp) -> int:
         """The learners active at T without a fresh cache row of ``kind`` (``learners_stale.sql``)."""
         return self._fill("learners_stale", {"kind": kind, "t": T, "pref_key": KINDS[kind], **STALE_INPUTS[kind]})
+
+    def active(self, T: pd.Timestamp) -> int:
+        """Every learner with an enrollment active at T (``learners_active.sql``), opted out or not."""
+        return self._fill("learners_active", {"t": T})
 
     def enrolled(self, T: pd.Timestamp, sample_learners: int | None = None) -> int:
         """Every learner enrolled by T, or a hash sample of about ``sample_learners`` of them."""
@@ -125,13 +123,14 @@ class KindRun:
     counters: dict = field(default_factory=dict)
 
 
-def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp):
+def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp, events: str = "dropout_events"):
     """(events, enrollments, results) of one chunk of the learner set: enrollments not ended
-    before ``since``, and every event/result since the earliest of them was enrolled."""
+    before ``since``, and every event/result since the earliest of them was enrolled.
+    ``events="dropout_cells"``: the events as cells (scoring at T only; course_features.py)."""
     enrollments = query(learners.conn, "dropout_enrollments", since=since, t=T, **chunk)
     first = pd.to_datetime(enrollments["enrolled_at"], utc=True).min() if len(enrollments) else T
     first = min(first, since) - pd.Timedelta(days=1)
-    return (query(learners.conn, "dropout_events", since=first, t=T, **chunk), enrollments,
+    return (query(learners.conn, events, since=first, t=T, **chunk), enrollments,
             query(learners.conn, "dropout_results", since=first, t=T, **chunk))
 
 
@@ -145,7 +144,12 @@ def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_s
 
 def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_days: int,
                  training_learners: int, chunk_learners: int = DEFAULT_CHUNK_LEARNERS) -> KindRun:
-    """Train (or reuse the stored model valid at T) and score the stale active learners."""
+    """Train (or reuse the stored model valid at T) and score the stale active learners.
+
+    One pass over every active learner in chunks: each chunk's raw features give the cohort
+    parts (every active enrollment is in some learner's cohort), and the stale learners' raw
+    features are kept; once every chunk is summed, the kept rows are finished with the cohorts'
+    means and scored (``score_raw``), the same values as reading the stale learners again."""
     since = T - pd.Timedelta(days=history_days)
     with learner_set(engine, chunk_learners) as learners:
         started = time.perf_counter()
@@ -157,18 +161,26 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
             model = {**train_drop_off(*chunk_frames(learners, {"n": 1, "i": 0}, T, since), courses, content, T, cfg),
                      "training_learners": learners.count}
         trained = time.perf_counter()
-        learners.enrolled(T)  # the cohorts (course, position) of every active enrollment, in chunks
-        means = cohort_means_of([scoring_cohort_parts(*chunk_frames(learners, chunk, T, since), courses, content, T, cfg)
-                                 for chunk in learners.chunks()]) if learners.count else None
         learners.stale("drop_off_risk", T)
-        frames = [score_drop_off(model, *chunk_frames(learners, chunk, T, since), courses, content, T, cfg, means)
-                  for chunk in learners.chunks()]
+        stale = learners.ids() if learners.count else pd.Index([], dtype="str")
+        if len(stale):  # nobody to score: no cohort to read
+            learners.active(T)
+        parts, kept = [], []
+        for chunk in learners.chunks():
+            rows, raw = scoring_raw(*chunk_frames(learners, chunk, T, since, "dropout_cells"), courses, content, T, cfg)
+            parts.append(cohort_parts(raw))
+            mine = rows["user_id"].isin(stale).to_numpy(dtype=bool)
+            if mine.any():
+                kept.append((rows.loc[mine].reset_index(drop=True), raw.loc[mine].reset_index(drop=True)))
+        means = cohort_means_of(parts) if parts else None
+        frames = [score_raw(model, rows, raw, means, cfg) for rows, raw in kept]
         preferences = query(learners.conn, "preferences")
         scored = time.perf_counter()
     if not reused:
         save_model(engine, "drop_off_risk", T, model, TTL)
     return KindRun(concat(frames, OUTPUT_COLUMNS), preferences, model, reused,
-                   {"train_seconds": round(trained - started, 2), "score_seconds": round(scored - trained, 2)})
+                   {"train_seconds": round(trained - started, 2), "score_seconds": round(scored - trained, 2),
+                    "active_learners_read": learners.count})
 
 
 def forecast_run(engine: Engine, T: pd.Timestamp, cfg: ForecastConfig) -> KindRun:

@@ -81,3 +81,34 @@ def test_no_skills_at_all_read_from_the_database_as_untyped_empty_frames():
     out = recommend_next(gaps, effects, items, pd.DataFrame({"user_id": [], "content_id": []}), learners=["u1"],
                          learner_courses=pd.DataFrame({"user_id": ["u1"], "course_id": ["c1"]}))
     assert out.set_index("user_id").loc["u1", "data"] == {"content": [], "skills": []}
+
+
+def test_cutting_candidates_that_can_never_be_recommended_changes_nothing(monkeypatch):
+    """Many items per gap, items shared by gaps, duplicated skill ids, repeated effects, used
+    items: the early cut (``_never_past``) gives exactly the rows of ranking every candidate."""
+    import numpy as np
+
+    from analytics_pipeline.predictive import recommendations as rec
+
+    rng = np.random.default_rng(11)
+    skills = [f"s{k}" for k in range(6)]
+    users = [f"u{k}" for k in range(40)]
+    gaps = pd.DataFrame([(u, s, float(rng.integers(0, 50)), float(rng.integers(0, 90)))
+                         for u in users for s in rng.choice(skills, 4, replace=False)],
+                        columns=["user_id", "skill_id", "gap", "priority"])
+    n = 60
+    items = pd.DataFrame({"id": [f"i{k:02d}" for k in range(n)], "course_id": rng.choice(["c1", "c2", "c3"], n),
+                          "title": rng.choice(list("ABCDEFG"), n), "content_type": "video",
+                          "skill_ids": [list(rng.choice(skills, rng.integers(0, 4))) for _ in range(n)]})
+    eff = pd.DataFrame({"content_id": rng.choice(items["id"], 120), "skill_id": rng.choice(skills, 120),
+                        "effect": rng.normal(3, 5, 120).round(1)})
+    used = pd.DataFrame({"user_id": rng.choice(users, 200), "content_id": rng.choice(items["id"], 200)})
+    courses = pd.DataFrame({"user_id": rng.choice(users, 70), "course_id": rng.choice(["c1", "c2", "c3"], 70)})
+    for cfg in (RecommendationConfig(), RecommendationConfig(max_items=2, top_gaps=2), RecommendationConfig(max_items=9)):
+        for lc in (courses, None):
+            cut = recommend_next(gaps, eff, items, used, learner_courses=lc, config=cfg, learners=users)
+            with monkeypatch.context() as m:
+                m.setattr(rec, "_never_past", lambda cand, max_items: cand.copy())
+                whole = recommend_next(gaps, eff, items, used, learner_courses=lc, config=cfg, learners=users)
+            assert cut["data"].map(lambda d: len(d["content"])).sum() > len(users)
+            pd.testing.assert_frame_equal(cut, whole)

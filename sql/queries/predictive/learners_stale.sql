@@ -3,8 +3,11 @@
 -- A row is fresh when calculated_at <= :t < expires_at and no input of the kind changed since
 -- its calculated_at: no row of the learner's learning events, enrollments, (:results)
 -- assessment results or (:skills) user skills has updated_at in (calculated_at, :t], and
--- (:catalog) no content item or skill changed after it either. Learners whose preferences
--- turn the kind off (:pref_key false, as preferences.sql) are left out: they get no row.
+-- (:catalog) no content item changed after it either, nor a skill that a course of the
+-- learner's enrollments requires (course_skills: a learner's gaps, the only skills whose
+-- names their recommendations show, are skills of their courses; a skill no course of theirs
+-- requires changes nothing of theirs). Learners whose preferences turn the kind off
+-- (:pref_key false, as preferences.sql) are left out: they get no row.
 INSERT INTO pg_temp.predictive_learners (user_id)
 WITH cached AS (
   SELECT user_id, max(calculated_at) AS calculated_at
@@ -25,10 +28,13 @@ WITH cached AS (
   UNION ALL
   SELECT user_id, max(updated_at) FROM user_skills
   WHERE :skills AND updated_at > (SELECT at FROM floor) AND updated_at <= :t GROUP BY user_id
+  UNION ALL
+  SELECT e.user_id, max(s.updated_at) FROM skills s
+  JOIN course_skills cs ON cs.skill_id = s.id JOIN enrollments e ON e.course_id = cs.course_id
+  WHERE :catalog AND s.updated_at > (SELECT at FROM floor) AND s.updated_at <= :t AND e.enrolled_at <= :t
+  GROUP BY e.user_id
 ), catalog AS (
-  SELECT max(updated_at) AS at FROM (
-    SELECT updated_at FROM content_items WHERE :catalog AND updated_at <= :t
-    UNION ALL SELECT updated_at FROM skills WHERE :catalog AND updated_at <= :t) c
+  SELECT max(updated_at) AS at FROM content_items WHERE :catalog AND updated_at <= :t
 ), fresh AS (
   SELECT c.user_id FROM cached c
   WHERE c.calculated_at >= coalesce((SELECT at FROM catalog), '-infinity'::timestamptz)
