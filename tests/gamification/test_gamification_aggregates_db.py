@@ -108,7 +108,9 @@ def test_skill_demand_publishes_k_cells_and_month_on_month_growth(clean_warehous
             [{"u": f"s{i}", "s": "skill-sql", "t": "2025-01-31 23:30+00"} for i in range(10)]
             + [{"u": f"s{i}", "s": "skill-python", "t": "2025-01-15 12:00+00"} for i in range(2)]
             + [{"u": f"s{i}", "s": "skill-python", "t": "2025-02-01 00:30+00"} for i in range(2, 12)])
-        conn.execute(sa.text("set time zone 'Pacific/Kiritimati'"))  # the session's zone must not matter
+        # the session's zone must not matter; LOCAL: a plain SET stayed on the pooled connection and
+        # moved later tests' date_trunc('day', now()) to Kiritimati's day (the report test failed)
+        conn.execute(sa.text("set local time zone 'Pacific/Kiritimati'"))
     result = refresh_aggregates(warehouse_url, {"skill_demand_aggregates"})
     demand = table(engine, "select skill_id, to_char(month at time zone 'UTC', 'YYYY-MM') as month, "
                            "learner_count, growth_rate from skill_demand_aggregates order by 1, 2")

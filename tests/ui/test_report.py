@@ -79,7 +79,7 @@ def _plant_learners(engine) -> None:
         conn.execute(sa.text(
             "insert into engagement_analytics (user_id, overall_score, trend, sessions_per_week, avg_session_duration, "
             "last_active, engagement_by_type, weekly_trend, calculated_at, expires_at) "
-            "select id, s, 'stable', 2, 600, now(), '{}', '[]', date_trunc('day', now()) - interval '1 hour', now() + interval '1 day' "
+            "select id, s, 'stable', 2, 600, now(), '{}', '[]', date_trunc('day', now(), 'UTC') - interval '1 hour', now() + interval '1 day' "
             "from (values ('u-hidden', 80), ('u-anon', 40), ('u-public', 60)) v(id, s)"))
 
 
@@ -230,7 +230,7 @@ def _plant_predictions(engine, count: int = 12) -> None:
             "  else jsonb_build_object('probability', i::float / :n, "
             "    'risk_level', case when i::float / :n >= 0.6 then 'high' when i::float / :n >= 0.3 then 'medium' else 'low' end, "
             "    'top_reasons', jsonb_build_array('days_since_last_activity: raises risk'), 'method', 'model') end, "
-            "  81.25, date_trunc('day', now()), date_trunc('day', now()) + interval '48 hours' "
+            "  81.25, date_trunc('day', now(), 'UTC'), date_trunc('day', now(), 'UTC') + interval '48 hours' "
             "from generate_series(1, :n) i"), {"n": count})
 
 
