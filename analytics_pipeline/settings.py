@@ -11,6 +11,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = PROJECT_ROOT / "sql"
+#: days the input-change log (learner_input_changes) is kept; a run older than this minus one day
+#: is not carried from (the analytics' carry-forward, user_points' changed learners)
+CHANGE_LOG_DAYS = 8
 
 # name -> (default, description); the README's configuration table is generated from this.
 ENVIRONMENT: dict[str, tuple[str, str]] = {

@@ -71,7 +71,7 @@ from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import utc
 from analytics_pipeline.governance.policy import RETENTION_POLICY
 from analytics_pipeline.quality.validation import ValidationOutcome, validate
-from analytics_pipeline.settings import PROJECT_ROOT
+from analytics_pipeline.settings import CHANGE_LOG_DAYS, PROJECT_ROOT
 from analytics_pipeline.warehouse.bulk import (SnapshotWriter, read_copy, read_frame,
                                                replace_snapshot, sql_text)
 from analytics_pipeline.warehouse.models import ITEM_EFFECT_DTYPES, ITEM_EFFECTS, save_model
@@ -184,8 +184,6 @@ CARRY_DIRTY: dict[str, tuple[str, ...]] = {
 DISTRIBUTION_COLUMN = {"mastery": "mastered_skills", "skill_gap": "critical_gaps",
                        "performance": "trend"}
 CARRY_DAY = pd.Timedelta(days=1)
-#: days the input-change log is kept; a T - 1 day run older than this minus one is not carried from
-CHANGE_LOG_DAYS = 8
 #: bump when the meaning of a stored row changes in a way the hashed files do not show
 CARRY_FORMAT = "1"
 

@@ -32,7 +32,6 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from analytics_pipeline.analytics.store import CHANGE_LOG_DAYS
 from analytics_pipeline.gamification import (
     AchievementRules,
     GamificationConfig,
@@ -40,6 +39,7 @@ from analytics_pipeline.gamification import (
     earned_achievements,
     item_awards,
 )
+from analytics_pipeline.settings import CHANGE_LOG_DAYS
 from analytics_pipeline.warehouse import copy_frame, read_frame, sql_text
 from analytics_pipeline.warehouse.bulk import column_limits, indexes_built_after, quarantine_rows, read_copy, storable_split
 
