@@ -147,6 +147,32 @@ def _default_kind_config(kind: str) -> dict[str, Any]:
     return {}
 
 
+START_METHODS = ("forkserver", "spawn")
+
+
+def start_method() -> str:
+    """``DAGSTER_START_METHOD``: how the multiprocess executor starts a step's process."""
+    method = env("DAGSTER_START_METHOD").strip().lower() or "forkserver"
+    if method not in START_METHODS:
+        raise dg.DagsterInvariantViolationError(
+            f"DAGSTER_START_METHOD={method!r} is not one of {', '.join(START_METHODS)} "
+            f"({ENVIRONMENT['DAGSTER_START_METHOD'][1]})."
+        )
+    return method
+
+
+def with_start_method(kind: str, config: Mapping[str, Any] | None) -> dict:
+    """A multiprocess config without ``start_method`` gets ``DAGSTER_START_METHOD``'s. With
+    forkserver, Dagster preloads the job's module (the code location) in the server process, so
+    a step forks with Dagster, pandas and the definitions already imported: the code location
+    imports no connection, thread or server (tests/orchestration/test_executors.py checks it),
+    so nothing is shared by the forks."""
+    config = dict(config or {})
+    if kind == "multiprocess" and "start_method" not in config:
+        config["start_method"] = {start_method(): {}}
+    return config
+
+
 def _requirements(config: Mapping[str, object]) -> list:
     selected = config.get("executor") or {}
     return [] if "in_process" in selected else multiple_process_executor_requirements()
@@ -314,7 +340,7 @@ def select_executor(kind: str | None = None) -> dg.ExecutorDefinition:
         inner = definition.executor_creation_fn(
             InitExecutorContext(
                 job=init_context.job, executor_def=definition,
-                executor_config=chosen_config or {}, instance=init_context.instance,
+                executor_config=with_start_method(chosen, chosen_config), instance=init_context.instance,
             )
         )
         run_lock = init_context.executor_config["run_lock"]

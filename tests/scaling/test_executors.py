@@ -116,3 +116,48 @@ def test_an_optional_executor_package_is_imported_only_when_its_kind_is_selected
     assert checked["job_namespace"] == "jobs" and checked["retries"] == {"enabled": {}}  # its own schema's defaults
     with pytest.raises(dg.DagsterInvalidConfigError, match="k8s executor"):
         executors._checked_config("k8s", definition, {"no_such_field": 1})
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_multiprocess_steps_start_by_the_configured_method(scaling_instance, probe_table, monkeypatch, method):
+    """DAGSTER_START_METHOD: forkserver steps are forked by one server process that preloaded the
+    code location (their parent is not this process); spawn steps are this process's children."""
+    import os
+
+    monkeypatch.setenv("DAGSTER_START_METHOD", method)
+    run = execute(scaling_instance, PROBE_MODULE, "probe_nightly", "2025-02-12", "multiprocess", {"max_concurrent": 2})
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    with probe_table.connect() as conn:
+        parents = conn.execute(sa.text("select parent_pid from scaling_probe where run_id = :r"), {"r": run.run_id}).scalars().all()
+    assert len(parents) == 4
+    if method == "forkserver":
+        assert len(set(parents)) == 1 and parents[0] != os.getpid(), parents  # one server forked them all
+    else:
+        assert set(parents) == {os.getpid()}, parents
+
+
+def test_a_start_method_set_in_the_run_config_wins_and_an_unknown_one_is_refused(monkeypatch):
+    monkeypatch.setenv("DAGSTER_START_METHOD", "spawn")
+    assert executors.with_start_method("multiprocess", {}) == {"start_method": {"spawn": {}}}
+    chosen = {"start_method": {"forkserver": {"preload_modules": ["x"]}}, "max_concurrent": 2}
+    assert executors.with_start_method("multiprocess", chosen) == chosen
+    assert executors.with_start_method("in_process", {}) == {}
+    monkeypatch.setenv("DAGSTER_START_METHOD", "fork")
+    with pytest.raises(dg.DagsterInvariantViolationError, match="forkserver, spawn"):
+        executors.with_start_method("multiprocess", {})
+
+
+def test_the_code_location_imports_no_thread_or_connection():
+    """What a forkserver preloads is shared by every fork: importing the definitions must open no
+    socket and start no thread (a connection inherited by two steps would corrupt both)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, threading, analytics_pipeline.definitions\n"
+            "fds = os.listdir('/proc/self/fd')\n"  # the listing's own descriptor is closed by now: skip it
+            "links = [os.readlink(f'/proc/self/fd/{f}') for f in fds if os.path.exists(f'/proc/self/fd/{f}')]\n"
+            "print(threading.active_count(), sum(link.startswith('socket:') for link in links))")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.split() == ["1", "0"], out.stdout
