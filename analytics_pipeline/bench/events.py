@@ -1,7 +1,8 @@
 """Per-step durations of a Dagster run, read from its event log (nothing hard-coded about the
 graph: every step that ran is reported, so the benchmark grows with the asset graph).
 
-For each step key: STEP_START -> STEP_SUCCESS / STEP_FAILURE timestamps, the asset keys it
+For each step key: STEP_START -> STEP_SUCCESS / STEP_FAILURE timestamps, the step process's
+start-up (STEP_WORKER_STARTING -> STEP_START; None in process), the asset keys it
 materialized, their group names (from the code location's asset graph) and the rows it reports
 (materialization metadata: the first of ``ROW_KEYS`` present, else the largest numeric entry
 whose name contains "row"); the step's short metadata values are kept too.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 STEP_EVENTS = {
+    dg.DagsterEventType.STEP_WORKER_STARTING,
     dg.DagsterEventType.STEP_START,
     dg.DagsterEventType.STEP_SUCCESS,
     dg.DagsterEventType.STEP_FAILURE,
@@ -73,7 +75,9 @@ def step_timings(instance: dg.DagsterInstance, run_id: str, groups: dict[str, st
             continue
         step = steps.setdefault(key, {"step_key": key, "start": None, "end": None, "status": None,
                                       "assets": [], "groups": [], "rows": None})
-        if kind == dg.DagsterEventType.STEP_START:
+        if kind == dg.DagsterEventType.STEP_WORKER_STARTING:
+            step["worker_starting"] = entry.timestamp
+        elif kind == dg.DagsterEventType.STEP_START:
             step["start"] = entry.timestamp
         elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
             step["end"] = entry.timestamp
@@ -94,6 +98,8 @@ def step_timings(instance: dg.DagsterInstance, run_id: str, groups: dict[str, st
     out = []
     for step in steps.values():
         step["seconds"] = round(step["end"] - step["start"], 3) if step["start"] and step["end"] else None
+        starting = step.pop("worker_starting", None)
+        step["startup_seconds"] = round(step["start"] - starting, 3) if starting and step["start"] else None
         out.append(step)
     out.sort(key=lambda s: (s["start"] or 0, s["step_key"]))
     if run["start"] and run["end"]:

@@ -157,6 +157,7 @@ def build_stages(results: dict) -> list[dict]:
         pg = (full.get("peak_rss") or {}).get("postgres", {})
         rows.append(_row("peak RSS: PostgreSQL", value=f"{pg.get('rss_est_mb')} MB est. ({pg.get('rss_sum_mb')} MB summed)"))
         rows.append(_load_row("machine load during the full run", pipeline))
+        rows.append(_startup_row("step process start-up during the full run", steps))
     inc = results.get("incremental")
     if inc:
         inc_seconds = (inc.get("run") or {}).get("seconds") or inc.get("wall_seconds")
@@ -166,7 +167,18 @@ def build_stages(results: dict) -> list[dict]:
                          None if share is None else share <= TARGETS["incremental_share"]))
         rows.append(_load_row("machine load during the next day's run",
                               (inc.get("peak_rss") or {}).get("pipeline", {})))
+        rows.append(_startup_row("step process start-up during the next day's run", inc.get("steps", [])))
     return rows
+
+
+def _startup_row(stage: str, steps: list[dict]) -> dict:
+    """Summed STEP_WORKER_STARTING -> STEP_START of the steps that ran in a process of their own
+    (DAGSTER_START_METHOD: forkserver or spawn)."""
+    startups = [s["startup_seconds"] for s in steps if s.get("startup_seconds") is not None]
+    if not startups:
+        return _row(stage, value="no step processes")
+    return _row(stage, round(sum(startups), 1), len(startups),
+                value=f"{len(startups)} processes, {min(startups):.2f}-{max(startups):.2f} s each")
 
 
 def _load_row(stage: str, sampled: dict) -> dict:

@@ -47,6 +47,9 @@ def test_every_step_of_both_runs_is_in_the_json(bench_results):
         sampled = saved[run]["peak_rss"]["pipeline"]
         assert sampled["load1_mean"] is not None and 0 <= sampled["load1_mean"] <= sampled["load1_max"]
     assert all(value.startswith("1-min load mean ") for value in loads.values())
+    startups = {row["stage"]: row["value"] for row in saved["stages"] if row["stage"].startswith("step process start-up")}
+    assert startups == {"step process start-up during the full run": "no step processes",  # in_process: none
+                        "step process start-up during the next day's run": "no step processes"}
 
 
 @pytest.mark.db

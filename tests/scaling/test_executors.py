@@ -130,6 +130,10 @@ def test_multiprocess_steps_start_by_the_configured_method(scaling_instance, pro
     with probe_table.connect() as conn:
         parents = conn.execute(sa.text("select parent_pid from scaling_probe where run_id = :r"), {"r": run.run_id}).scalars().all()
     assert len(parents) == 4
+    from analytics_pipeline.bench.events import step_timings
+
+    steps = step_timings(scaling_instance, run.run_id, groups={})["steps"]  # the benchmark's start-up column
+    assert len(steps) == 4 and all(s["startup_seconds"] > 0 for s in steps), steps
     if method == "forkserver":
         assert len(set(parents)) == 1 and parents[0] != os.getpid(), parents  # one server forked them all
     else:
