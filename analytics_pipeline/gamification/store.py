@@ -167,17 +167,20 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
 
 
 #: bump when the meaning of a user_points row changes in a way the hashed files do not show
-USER_POINTS_FORMAT = "1"
+#: ("2": the learners' time zones left the fingerprint for user_points_zones, migration 0020)
+USER_POINTS_FORMAT = "2"
+#: the SQL a user_points row and the choice of learners depend on (hashed into the fingerprint)
+_USER_POINTS_SQL = ("user_points_bucket", "user_points_learners", "user_points_record_zones")
 
 
-def _user_points_fingerprint(conn: Connection, rules: GamificationConfig) -> str:
-    """Hash of what a user_points row depends on besides the learner's ledger and days: the level
-    and streak rules, the SQL that computes it, every learner's time zone (user_points_zones.sql)."""
+def _user_points_fingerprint(rules: GamificationConfig) -> str:
+    """Hash of the global inputs of a user_points row: the level and streak rules and the SQL that
+    computes it. A learner's own inputs (ledger, days, time zone) make that learner dirty instead
+    (user_points_learners.sql)."""
     h = hashlib.sha256(f"user_points|{USER_POINTS_FORMAT}|".encode())
     h.update(repr((rules.levels, rules.streaks)).encode())
-    for name in ("user_points_bucket", "user_points_learners"):
+    for name in _USER_POINTS_SQL:
         h.update(sql_text(f"gamification/{name}.sql").encode())
-    h.update(str(conn.execute(_q("user_points_zones")).scalar_one()).encode())
     return h.hexdigest()
 
 
@@ -187,7 +190,7 @@ def _user_points_previous_run(conn: Connection, fingerprint: str) -> tuple[dict 
     if row is None:
         return None, "no earlier run recorded"
     if row["fingerprint"] != fingerprint:
-        return None, "rules, code or a learner's time zone changed since the last run"
+        return None, "rules or code changed since the last run"
     if row["age"] > pd.Timedelta(days=CHANGE_LOG_DAYS - 1):
         return None, "the last run is older than the input-change log"
     return dict(row), "changed learners only"
@@ -197,8 +200,9 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
                        chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None,
                        everyone: bool = False) -> dict:
     """Recompute the totals, level and streaks as of the latest T ever processed of every learner
-    whose values can have changed since the last run (user_points_learners.sql), or of everyone
-    (``everyone``, the first run, or rules / code / time zones changed): each learner recomputed
+    whose values can have changed since the last run (user_points_learners.sql: new or changed
+    ledger rows or days, a current streak, a time zone other than the recorded one), or of everyone
+    (``everyone``, the first run, or rules / code changed): each learner recomputed
     from the whole ledger and daily_activity, never incremented, so the rows equal a full run's."""
     inserted = updated = learners = quarantined = 0
     with _transaction(engine) as conn:
@@ -206,7 +210,7 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
         # the snapshot taken after it sees that run's writes
         as_of = pd.Timestamp(conn.execute(_q("advance_as_of"), {"t": T.to_pydatetime()}).scalar_one())
         seen = str(conn.execute(sa.text(sql_text("learner_analytics/carry_seen.sql"))).scalar_one())
-        fingerprint = _user_points_fingerprint(conn, rules)
+        fingerprint = _user_points_fingerprint(rules)
         previous, reason = (None, "everyone requested") if everyone else _user_points_previous_run(conn, fingerprint)
         conn.execute(_q("user_points_learners"), {
             "everyone": previous is None, "seen": previous["seen"] if previous else None,
@@ -231,6 +235,7 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
             bucket_inserted, bucket_updated = _inserted_and_updated(conn.execute(_q("upsert_user_points")).scalars().all())
             inserted += bucket_inserted
             updated += bucket_updated
+        conn.execute(_q("user_points_record_zones"), {"everyone": previous is None})
         conn.execute(_q("user_points_record_run"), {"as_of": as_of.to_pydatetime(), "fingerprint": fingerprint,
                                                      "seen": seen})
         summary = conn.execute(sa.text(

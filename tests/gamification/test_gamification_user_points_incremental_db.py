@@ -88,7 +88,7 @@ def test_changed_learners_only_equal_everyone_recomputed(wh):
     assert p.loc["u2", "total_points"] == 30  # two contents 20 + two days 10
 
 
-def test_rules_or_time_zones_changed_recompute_everyone(wh):
+def test_rules_changed_recompute_everyone_a_time_zone_only_its_learners(wh):
     engine, url = wh
     add_org(engine, "org", "UTC")
     add_users(engine, ["u1", "u2"], org_id="org")
@@ -104,13 +104,52 @@ def test_rules_or_time_zones_changed_recompute_everyone(wh):
     cheaper = GamificationConfig(levels=LevelRules(base=5.0))
     changed = store.update_user_points(engine, T, cheaper)
     assert (changed["path"], changed["learners_selected"]) == ("full", 2)
+    assert changed["path_reason"] == "rules or code changed since the last run"
     assert set(_points(engine)["current_level"]) == {2}  # 15 points >= 5 × 1²
     _equals_everyone(engine, cheaper)
 
+    # the organisation's zone changes: its two learners are recomputed, on the changed-learners path
     with engine.begin() as conn:
         conn.execute(sa.text("update organizations set settings = '{\"timezone\": \"Pacific/Kiritimati\"}'"))
     moved = store.update_user_points(engine, T, cheaper)
-    assert moved["path"] == "full" and "time zone" in moved["path_reason"]
+    assert (moved["path"], moved["learners_selected"]) == ("changed_learners", 2)
+    _equals_everyone(engine, cheaper)
+
+
+def test_one_learner_s_time_zone_change_recomputes_that_learner_only(wh):
+    """A learner moved to an organisation 12 hours west: at T (06:00 UTC) their local date is the
+    day before, so their last active day (two UTC days back) is within the grace again and the
+    current streak goes from 0 to 1. Only that learner is recomputed, and the table equals
+    everyone recomputed."""
+    engine, url = wh
+    add_org(engine, "utc", "UTC")
+    add_org(engine, "west", "Etc/GMT+12")
+    add_users(engine, ["u1", "u2", "u3", "u4"], org_id="utc")
+    add_events(engine, [(f"a{i}", f"u{i}", "c1", "completed", "2025-02-28 10:00") for i in range(1, 5)])
+    T = pd.Timestamp("2025-03-02 06:00", tz="UTC")
+    start, _ = store.window(engine, T - DAY, T)
+    store.update_daily_activity(engine, start, T)
+    store.update_ledger(engine, start, T, GamificationConfig().points)
+    assert store.update_user_points(engine, T, GamificationConfig())["path"] == "full"
+    before = _points(engine)
+    assert set(before["current_streak"]) == {0}  # two days back in UTC: the grace is one day
+    assert store.update_user_points(engine, T, GamificationConfig())["learners_selected"] == 0
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("update users set organization_id = 'west' where id = 'u3'"))
+    moved = store.update_user_points(engine, T, GamificationConfig())
+    assert (moved["path"], moved["learners_selected"], moved["rows_updated"]) == ("changed_learners", 1, 1)
+    after = _equals_everyone(engine)
+    assert after.loc["u3", "current_streak"] == 1
+    pd.testing.assert_frame_equal(after.drop(index="u3"), before.drop(index="u3"))
+    # the new zone is recorded: the next run selects u3 for its current streak only, and a learner
+    # moved east (still no streak there) is selected once, then not again
+    assert table(engine, "select tz from user_points_zones where user_id = 'u3'")["tz"][0] == "Etc/GMT+12"
+    with engine.begin() as conn:
+        conn.execute(sa.text("update organizations set settings = '{\"timezone\": \"Etc/GMT-1\"}' where id = 'utc'"))
+    assert store.update_user_points(engine, T, GamificationConfig())["learners_selected"] == 4
+    assert store.update_user_points(engine, T, GamificationConfig())["learners_selected"] == 1
+    pd.testing.assert_frame_equal(_equals_everyone(engine), after)
 
 
 def test_a_run_changes_nothing_when_nothing_changed(wh):

@@ -6,6 +6,7 @@ At T = 2025-03-13: u1 has events and results; u2 (two active enrollments) and u4
 2025-03-12) have neither, so their performance scores and their last activity are NULL.
 """
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.settings import load_settings
@@ -174,3 +175,16 @@ def test_a_small_platform_compares_every_learner(clean_warehouse):
         assert independent_check.learners_compared(report) == "every learner"
     assert load_settings().independent_check_learners == 5000
     assert independent_check.nightly_max_learners() == 5000
+
+
+def test_the_compared_keys_are_the_key_columns_joined_and_a_missing_one_is_an_error():
+    """The keys are built column by column (vectorised): the same strings as joining each row's key
+    values with "|", across key types, and a group that differs in one key column is another key."""
+    frame = pd.DataFrame({"organization_id": ["org-1", "org-1", "org-2"], "competency_level": ["expert", "novice", "expert"],
+                          "n": [1, 2, 3]})
+    keys = ("organization_id", "competency_level", "n")
+    assert independent_check._key_strings(frame, keys).tolist() == ["org-1|expert|1", "org-1|novice|2", "org-2|expert|3"]
+    report = independent_check.compare({"n": ("num", 0)}, frame, frame.iloc[[0, 2]], keys[:2])
+    assert report["only_published"] == ["org-1|novice"] and report["compared"] == 2
+    with pytest.raises(ValueError, match="missing in 1 rows"):
+        independent_check._key_strings(frame.assign(competency_level=["expert", None, "expert"]), keys)

@@ -11,7 +11,8 @@
 --                           with an event, whose last event is in [kept, T], at its first event;
 --   streak_bonus 50        on the 7th, 14th, … day of a run of consecutive such days.
 -- Only learners in users (raw events have no foreign key). Composed by the ledger, totals and
--- achievement checks.
+-- achievement checks. A day or streak award also carries the learner's time zone (tz: its day is a
+-- local date in it; NULL on item awards), so the totals check needs no second per-row zone lookup.
 with p as (
   select cast(:t as timestamptz) as t, cast(:kept as timestamptz) as kept
 ), learner as (
@@ -57,10 +58,10 @@ with p as (
   from (select days.*, days.day - (row_number() over (partition by user_id order by day))::int as island
         from days) d
 )
-select user_id, activity_type, points, source_id, ts from first_items
+select user_id, activity_type, points, source_id, ts, cast(null as text) as tz from first_items
 union all
-select user_id, 'daily_first_activity', 5, user_id || ':' || to_char(day, 'YYYY-MM-DD'), first_at
+select user_id, 'daily_first_activity', 5, user_id || ':' || to_char(day, 'YYYY-MM-DD'), first_at, tz
 from positions
 union all
-select user_id, 'streak_bonus', 50, user_id || ':' || to_char(day, 'YYYY-MM-DD'), first_at
+select user_id, 'streak_bonus', 50, user_id || ':' || to_char(day, 'YYYY-MM-DD'), first_at, tz
 from positions where streak_day % 7 = 0

@@ -11,15 +11,10 @@
 with a as (
   select * from ({awards}) x
 ), days as (
+  -- a.tz: the learner's zone the awards took the local days in (checks/gamification_awards.sql)
   select a.user_id, to_date(right(a.source_id, 10), 'YYYY-MM-DD') as day,
-         ((cast(:t as timestamptz) - interval '1 microsecond') at time zone l.tz)::date as t_day
+         ((cast(:t as timestamptz) - interval '1 microsecond') at time zone a.tz)::date as t_day
   from a
-  join (select u.id as user_id, coalesce(z.name, 'UTC') as tz
-        from users u
-        left join organizations o on o.id = u.organization_id
-        left join (select distinct name from pg_timezone_names) z
-          on jsonb_typeof(o.settings) = 'object' and z.name = o.settings ->> 'timezone') l
-    on l.user_id = a.user_id
   where a.activity_type = 'daily_first_activity'
 ), runs as (
   select user_id, count(*) as len, max(day) as last_day, max(t_day) as t_day

@@ -6,9 +6,12 @@
 --  - a ledger row that now counts: "timestamp" in (:since, :as_of];
 --  - a day that now counts: its first event after :since, or its local date after the local date
 --    of :since; both imply last_activity_at >= :since;
---  - a current streak: the passing time can end it (a learner at 0 stays at 0 without a new day).
--- The rules, the code and every learner's time zone are the same as the last run's (else
--- :everyone: store.update_user_points compares their fingerprint).
+--  - a current streak: the passing time can end it (a learner at 0 stays at 0 without a new day);
+--  - a time zone other than the one the last run recorded for them (user_points_zones, 0020: an
+--    organisation's zone changed, a learner moved to another organisation, a new learner): it
+--    moves their "today", so their current streak.
+-- The rules and the code are the same as the last run's (else :everyone: store.update_user_points
+-- compares their fingerprint).
 CREATE TEMP TABLE tmp_user_points_learners ON COMMIT DROP AS
 WITH changed AS (
   SELECT c.user_id FROM learner_input_changes c
@@ -24,4 +27,6 @@ WITH changed AS (
 SELECT u.id AS user_id, coalesce(ot.tz, 'UTC') AS tz
 FROM users u
 LEFT JOIN organization_timezones() ot ON ot.organization_id = u.organization_id
+LEFT JOIN user_points_zones z ON z.user_id = u.id
 WHERE CAST(:everyone AS boolean) OR u.id IN (SELECT user_id FROM changed)
+   OR z.tz IS DISTINCT FROM coalesce(ot.tz, 'UTC')
