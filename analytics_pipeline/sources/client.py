@@ -18,8 +18,8 @@
   request itself — only when the decoded ``next_cursor`` is exactly that cursor (else the
   response is dropped and the request sent again). A read-ahead failure is that request's
   failure (classified and retried as usual). One request is in flight at a time; decoding a
-  page no longer delays the next page's transfer (issue 18: fetch + decode in one thread was
-  the extraction's critical path, see docs/sources.md "Read-ahead").
+  page no longer delays the next page's transfer (issue 18; docs/scaling.md "Extraction +
+  load vs the COPY limit").
 
 The token lives only in the session's ``Authorization`` header; every message passes through
 :func:`redact`, and the resource never puts it in logs or metadata.
