@@ -11,7 +11,15 @@
 - 401/403 raise :class:`AuthenticationError` at once (no retries); other 4xx raise
   :class:`SourceError`;
 - pagination follows ``next_cursor`` and stops with :class:`CursorLoopError` when a cursor
-  comes back that was already followed in the same pagination.
+  comes back that was already followed in the same pagination;
+- **read-ahead**: as soon as a page's body has arrived, the next page's GET is started in a
+  helper thread with the cursor found at the end of the body (a cheap scan of its last bytes),
+  while this page is decoded; the pagination then takes that response instead of sending the
+  request itself — only when the decoded ``next_cursor`` is exactly that cursor (else the
+  response is dropped and the request sent again). A read-ahead failure is that request's
+  failure (classified and retried as usual). One request is in flight at a time; decoding a
+  page no longer delays the next page's transfer (issue 18; docs/scaling.md "Extraction +
+  load vs the COPY limit").
 
 The token lives only in the session's ``Authorization`` header; every message passes through
 :func:`redact`, and the resource never puts it in logs or metadata.
@@ -21,8 +29,10 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import backoff
@@ -45,6 +55,9 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 5000
 REDACTED = "***"
+# the cursor at the very end of a page body (no escapes: anything else is not read ahead)
+_TAIL_CURSOR = re.compile(rb'"next_cursor"\s*:\s*"([^"\\]{1,512})"\s*}\s*$')
+TAIL_BYTES = 1024
 
 
 @dataclass
@@ -234,14 +247,59 @@ class LmsClient(PooledClient):
         self._token = token
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         self._get_page = self.with_retries(self._get_page_once)
+        self._reader: ThreadPoolExecutor | None = None
+        self._ahead: tuple[tuple, Future] | None = None  # (endpoint and params, the GET in flight)
 
-    def _get_page_once(self, endpoint: str, params: dict) -> Page:
-        """One GET; returns the decoded page, or raises a classified error."""
-        response, body = self.fetch(f"{self.base_url}/v1/{endpoint}", params, f"/v1/{endpoint}")
+    def close(self) -> None:
+        self._take_ahead(None)
+        if self._reader is not None:
+            self._reader.shutdown(wait=True)
+        super().close()
+
+    def _download(self, endpoint: str, params: dict) -> tuple[requests.Response, bytes]:
+        """The GET of ``params``: the read-ahead one when it is for exactly these params, else sent now."""
+        ahead = self._take_ahead((endpoint, tuple(sorted(params.items()))))
+        if ahead is not None:
+            return ahead.result()  # its error is this attempt's error (classified, retried)
+        return self.fetch(f"{self.base_url}/v1/{endpoint}", params, f"/v1/{endpoint}")
+
+    def _take_ahead(self, key: tuple | None) -> Future | None:
+        """The read-ahead GET when it is for ``key``; another one is waited for and dropped."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        if ahead[0] == key:
+            return ahead[1]
+        ahead[1].exception()  # one request at a time on the session: let it finish, drop it
+        return None
+
+    def _read_ahead(self, endpoint: str, params: dict, body: bytes, followed) -> None:
+        """Start the GET of the page the end of ``body`` names, unless its cursor was followed already."""
+        match = _TAIL_CURSOR.search(body[-TAIL_BYTES:])
+        if match is None:
+            return
+        cursor = match.group(1).decode("utf-8", "replace")
+        if cursor in followed:
+            return
+        following = {**params, "cursor": cursor}
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lms-read-ahead")
+        url = f"{self.base_url}/v1/{endpoint}"
+        self._ahead = ((endpoint, tuple(sorted(following.items()))),
+                       self._reader.submit(self.fetch, url, following, f"/v1/{endpoint}"))
+
+    def _get_page_once(self, endpoint: str, params: dict, followed: frozenset | set = frozenset()) -> Page:
+        """One GET (or the one read ahead); returns the decoded page, or raises a classified error.
+
+        The next page's GET starts (:meth:`_read_ahead`) before this body is decoded.
+        """
+        response, body = self._download(endpoint, params)
         status = response.status_code
         if status != 200:
             detail = redact(body[:200].decode("utf-8", "replace"), self._token)
             raise SourceError(f"/v1/{endpoint}: HTTP {status} for {redact(str(params), self._token)}: {detail}")
+        if followed is not None:
+            self._read_ahead(endpoint, params, body, followed)
         decoded = decode_page(endpoint, body)
         if decoded is not None:
             return Page(endpoint, 0, decoded[1], len(body), body, columns=decoded[0])
@@ -250,9 +308,12 @@ class LmsClient(PooledClient):
             raise TransientSourceError(f"/v1/{endpoint}: the body is not a page (expected data and next_cursor)")
         return Page(endpoint, 0, page["next_cursor"], len(body), _rows=page["data"])
 
-    def get_page(self, endpoint: str, params: dict) -> Page:
-        """One page with retries; :class:`RetriesExhaustedError` when the retry budget is spent."""
-        return self._get_page(endpoint, params)
+    def get_page(self, endpoint: str, params: dict, followed: frozenset | set | None = None) -> Page:
+        """One page with retries; :class:`RetriesExhaustedError` when the retry budget is spent.
+
+        ``followed``: the cursors this pagination followed so far; given, the next page is read
+        ahead (:meth:`_read_ahead`) unless its cursor is one of them."""
+        return self._get_page(endpoint, params, followed)
 
     def pages(self, endpoint: str, updated_since: str | None = None) -> Iterator[Page]:
         """Every page of ``/v1/<endpoint>`` (rows with ``updated_at`` strictly after ``updated_since``)."""
@@ -262,7 +323,7 @@ class LmsClient(PooledClient):
         seen: set[str] = set()
         number = 0
         while True:
-            page = self.get_page(endpoint, params)
+            page = self.get_page(endpoint, params, seen)
             number += 1
             page.number, cursor = number, page.next_cursor
             yield page

@@ -101,12 +101,16 @@ def copy_frame(
     """COPY ``frame`` (its columns are the target columns) into ``table``; return the row count."""
     if frame.empty:
         return 0
-    payload = frame_to_csv(frame, json_columns, array_columns)
-    columns = ", ".join(f'"{c}"' for c in frame.columns)
-    cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-        copy.write(payload)
+    copy_csv(conn, table, list(frame.columns), frame_to_csv(frame, json_columns, array_columns))
     return len(frame)
+
+
+def copy_csv(conn: Connection, table: str, columns: Sequence[str], payload: bytes) -> None:
+    """COPY CSV bytes (``frame_to_csv``'s, in the order of ``columns``) into ``table``."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(payload)
 
 
 def column_types(conn: Connection, table: str) -> dict[str, str]:

@@ -55,6 +55,27 @@ def test_transient_faults_are_retried_and_give_exactly_the_clean_rows(faulty_san
     assert TOKEN not in caplog.text
 
 
+def test_the_next_page_is_read_ahead_while_a_page_is_handed_out_and_no_request_is_wasted(sandbox, clean_rows):
+    with api_resource(sandbox.url, page_size=50).client() as client:
+        pages = client.pages(ENDPOINT)
+        first = next(pages)
+        assert client._ahead is not None  # page 2's GET sent before page 1 was handed out
+        client._ahead[1].result()
+        assert client.attempts == 2
+        rows = first.rows + [row for page in pages for row in page.rows]
+        assert client._ahead is None and client.attempts == -(-len(clean_rows) // 50)
+    assert rows == clean_rows
+
+
+def test_a_read_ahead_for_another_cursor_is_dropped(sandbox, clean_rows):
+    with api_resource(sandbox.url, page_size=50).client() as client:
+        first = client.get_page(ENDPOINT, {"limit": 50}, set())
+        assert client._ahead is not None
+        again = client.get_page(ENDPOINT, {"limit": 50})  # not the page read ahead: sent anew
+        assert client._ahead is None and client.attempts == 3
+    assert again.rows == first.rows == clean_rows[:50]
+
+
 def test_rate_limit_waits_at_least_retry_after(faulty_sandbox, clean_rows):
     faulty_sandbox.set_faults(rate_limit_burst=2, retry_after=1)
     started = time.monotonic()
@@ -95,6 +116,7 @@ def test_a_cursor_loop_is_detected(faulty_sandbox):
     with api_resource(faulty_sandbox.url, page_size=50).client() as client:
         with pytest.raises(CursorLoopError, match=r"/v1/users: .*cursor already followed"):
             read_all(client)
+        assert client._ahead is None  # a cursor already followed is not read ahead either
 
 
 def test_retry_waits_honour_retry_after_and_grow_with_a_cap():

@@ -181,3 +181,38 @@ def test_a_row_read_again_unchanged_is_not_rewritten(clean_warehouse):
         dirty = conn.execute(sa.text("select user_id from learning_events_rollup_dirty")).scalars().all()
     assert after["e1"] == version["e1"] and after["e2"] != version["e2"]
     assert dirty == ["u2"]
+
+
+def test_a_batch_prepared_outside_the_writer_loads_the_same_and_still_isolates_a_bad_row(clean_warehouse):
+    """``prepare`` (the validation thread's share: rows, CSV, key sizes) then ``write``: the CSV made
+    ahead is what is COPied; a row PostgreSQL refuses is still found by bisection and quarantined."""
+    spec = SOURCES_BY_RESOURCE["learning-events"]
+    stats = ExtractionStats("learning-events")
+    huge_id = secrets.token_hex(3000)
+    with clean_warehouse.begin() as conn:
+        sink = TableSink(conn, spec, stats, "test")
+        clean = validate_rows("learning-events", [event(id="e1"), event(id="e2", user_id="u2")])
+        prepared = sink.prepare(clean)
+        assert prepared.csv is not None and prepared.csv.count(b"\n") == 2 and prepared.admitted
+        sink.write(clean, prepared)
+        bad = validate_rows("learning-events", [event(id="e3"), event(id=huge_id)])
+        sink.write(bad, sink.prepare(bad))
+        loaded = conn.execute(sa.text("select id, user_id from learning_events order by 1")).all()
+        reason = conn.execute(sa.text("select reason from quarantine")).scalar_one()
+    assert [tuple(r) for r in loaded] == [("e1", "u1"), ("e2", "u2"), ("e3", "u1")]
+    assert (stats.inserted, stats.quarantined_invalid) == (3, 1) and reason.startswith("rejected by PostgreSQL [54000]")
+
+
+def test_a_prepared_batch_takes_the_upsert_after_a_conflict_and_parents_are_checked_before_any_csv(clean_warehouse):
+    skills = validate_rows("user-skills", [{"user_id": "u1", "skill_id": "s1", "mastery_level": 50, "updated_at": LATER}])
+    stats = ExtractionStats("learning-events")
+    with clean_warehouse.begin() as conn:
+        assert TableSink(conn, SOURCES_BY_RESOURCE["user-skills"], ExtractionStats("x"), "t").prepare(skills).csv is None
+        sink = TableSink(conn, SOURCES_BY_RESOURCE["learning-events"], stats, "t")
+        first = validate_rows("learning-events", [event(id="e1")])
+        sink.write(first, sink.prepare(first))
+        newer = validate_rows("learning-events", [event(id="e1", event_type="completed", updated_at=LATER), event(id="e2")])
+        sink.write(newer, sink.prepare(newer))  # the COPY conflicts: staged from the prepared CSV, upserted
+        rows = conn.execute(sa.text("select id, event_type from learning_events order by 1")).all()
+    assert not sink.direct and (stats.inserted, stats.updated) == (2, 1)
+    assert [tuple(r) for r in rows] == [("e1", "completed"), ("e2", "started")]

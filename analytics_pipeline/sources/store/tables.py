@@ -8,10 +8,14 @@ watermark and nobody ever sees a partial extraction. The uncommitted rows wait i
 not in Python.
 
 Pipeline (three threads, so the HTTP waits, the decoding and PostgreSQL's work overlap): a
-thread fetches pages (decoded column-wise by Arrow when the resource allows, ``columnar.py``) up
-to ``PREFETCH_PAGES`` ahead; a second groups them into batches of about ``batch_rows`` rows and
-validates them, up to ``PREFETCH_BATCHES`` ahead; the caller's thread writes each batch. Memory
-stays bounded by those few pages and batches.
+thread fetches pages (decoded column-wise by Arrow when the resource allows, ``columnar.py``;
+the next page's GET is read ahead while a page is decoded, ``client.py``) up to
+``PREFETCH_PAGES`` ahead; a second groups them into batches of about ``batch_rows`` rows,
+validates them and prepares what needs no database (:meth:`TableSink.prepare`: the table's rows
+and, for a straight COPY, its CSV bytes and the deferred indexes' key-size check), up to
+``PREFETCH_BATCHES`` ahead; the caller's thread writes each batch, so on the COPY path it only
+streams bytes and PostgreSQL never waits for Python to serialise the next batch. Memory stays
+bounded by those few pages and batches.
 
 The watermark after a run is the largest ``updated_at`` received (valid or quarantined rows
 whose timestamp parses): the API returns rows with ``updated_at`` strictly later than
@@ -61,7 +65,7 @@ from analytics_pipeline.sources.columnar import validate_pages
 from analytics_pipeline.sources.contract import Validated
 from analytics_pipeline.sources.specs import SourceSpec
 from analytics_pipeline.warehouse.bulk import (
-    DeferredIndexes, copy_frame, flagged, quarantine_rows, write_isolating,
+    DeferredIndexes, copy_csv, copy_frame, flagged, frame_to_csv, quarantine_rows, write_isolating,
 )
 
 DEFAULT_BATCH_ROWS = 50_000
@@ -154,6 +158,15 @@ def quarantine(conn: Connection, resource: str, rows: pd.DataFrame, run_id: str 
     return quarantine_rows(conn, resource, rows, run_id)
 
 
+@dataclass
+class Prepared:
+    """What :meth:`TableSink.prepare` computed for a batch outside the writing thread."""
+
+    rows: pd.DataFrame  # the table's rows (``spec.table_frame``)
+    csv: bytes | None = None  # ``rows`` as COPY CSV (None when parents are checked first)
+    admitted: bool | None = True  # every key fits the deferred indexes' btrees (``DeferredIndexes.admits``); None: not checked yet
+
+
 class TableSink:
     """Writes validated batches of one resource into its table (and child table).
 
@@ -177,18 +190,35 @@ class TableSink:
                 f"select *, null::timestamptz as parent_updated_at from {spec.child.table} limit 0"
             ))
 
-    def write(self, validated: Validated) -> None:
+    def prepare(self, validated: Validated) -> Prepared | None:
+        """The batch's database-free work, done by the validation thread (no connection used).
+
+        Also the CSV bytes when no parent check can drop rows first; :meth:`write` COPies them
+        (into the table or the staging table) only for the whole batch as prepared.
+        """
+        if validated.valid.empty:
+            return None
+        rows = self.spec.table_frame(validated.valid)
+        deferred = self.deferred
+        csv = frame_to_csv(rows, self.spec.json_columns, self.spec.array_columns) if not self.spec.parents else None
+        return Prepared(rows, csv, deferred.admits(rows) if deferred is not None else True)
+
+    def write(self, validated: Validated, prepared: Prepared | None = None) -> None:
         self.stats.quarantined_invalid += quarantine(self.conn, self.spec.resource, validated.rejected, self.run_id)
         if validated.valid.empty:
             return
-        rows = self.spec.table_frame(validated.valid)
+        if prepared is None:
+            prepared = Prepared(self.spec.table_frame(validated.valid), None, None)
+        rows = prepared.rows
         if self.stats.preview is None:
             self.stats.preview = rows.head(PREVIEW_ROWS)
         rows = self._without_orphans(rows)
-        if self.deferred is not None and not self.deferred.admits(rows):
+        csv = prepared.csv if len(rows) == len(prepared.rows) else None
+        if self.deferred is not None and not (prepared.admitted if prepared.admitted is not None
+                                              else self.deferred.admits(rows)):
             self.finish()  # a key too long for a btree: PostgreSQL judges its row with the indexes in place
         if not rows.empty:
-            self._isolated(rows, validated.valid)
+            self._isolated(rows, validated.valid, csv)
 
     def finish(self) -> None:
         """Build the indexes deferred for a first load (before the watermark commits with the rows)."""
@@ -196,33 +226,40 @@ class TableSink:
             self.deferred.restore()
             self.deferred = None
 
-    def _isolated(self, rows: pd.DataFrame, valid: pd.DataFrame) -> None:
+    def _isolated(self, rows: pd.DataFrame, valid: pd.DataFrame, csv: bytes | None = None) -> None:
         """Write ``rows`` (and their children) in a savepoint; when PostgreSQL rejects them for a row's
         sake (a value out of a column's range, a constraint, an index limit) the batch is bisected
         down to the rows it refuses, which go to the quarantine with the database's message and
         their payload (``bulk.write_isolating``). Errors no row causes fail the extraction.
+        ``csv``: ``rows`` already serialised (:meth:`prepare`), used for the whole batch only.
         """
         def reject(row: pd.DataFrame, reason: str) -> None:
             frame = flagged(row, [reason], self.spec.key)
             self.stats.quarantined_invalid += quarantine(self.conn, self.spec.resource, frame, self.run_id)
 
-        for counts in write_isolating(self.conn, rows, lambda part: self._apply(part, valid), reject):
+        def apply(part: pd.DataFrame) -> tuple[int, int, int, int]:
+            return self._apply(part, valid, csv if part is rows else None)
+
+        for counts in write_isolating(self.conn, rows, apply, reject):
             self.stats.inserted += counts[0]
             self.stats.updated += counts[1]
             self.stats.unchanged += counts[2]
             self.stats.child_rows += counts[3]
 
-    def _apply(self, rows: pd.DataFrame, valid: pd.DataFrame) -> tuple[int, int, int, int]:
+    def _apply(self, rows: pd.DataFrame, valid: pd.DataFrame, csv: bytes | None = None) -> tuple[int, int, int, int]:
         """Write the rows (and their children); (inserted, updated, unchanged, child rows)."""
-        if self.direct and self._copy_direct(rows):
+        if self.direct and self._copy_direct(rows, csv):
             return len(rows), 0, 0, 0
         self.conn.execute(sa.text(f"truncate {self.stage}"))
-        copy_frame(self.conn, self.stage, rows, self.spec.json_columns, self.spec.array_columns)
+        if csv is not None:
+            copy_csv(self.conn, self.stage, list(rows.columns), csv)
+        else:
+            copy_frame(self.conn, self.stage, rows, self.spec.json_columns, self.spec.array_columns)
         counts = self._upsert()
         children = self._replace_children(valid.loc[rows.index]) if self.spec.child else 0
         return (*counts, children)
 
-    def _copy_direct(self, rows: pd.DataFrame) -> bool:
+    def _copy_direct(self, rows: pd.DataFrame, csv: bytes | None = None) -> bool:
         """COPY the batch straight into the table (one pass), in a savepoint.
 
         Right while none of its keys is in the table yet nor twice in the batch: then the upsert
@@ -231,7 +268,10 @@ class TableSink:
         """
         try:
             with self.conn.begin_nested():
-                copy_frame(self.conn, self.spec.table, rows, self.spec.json_columns, self.spec.array_columns)
+                if csv is not None:
+                    copy_csv(self.conn, self.spec.table, list(rows.columns), csv)
+                else:
+                    copy_frame(self.conn, self.spec.table, rows, self.spec.json_columns, self.spec.array_columns)
         except psycopg.errors.UniqueViolation:
             self.direct = False
             return False
@@ -310,25 +350,28 @@ class Batch:
     last_page: int
     rows: int
     nbytes: int
+    prepared: object = None  # the sink's ``prepare(validated)``, when it has one
 
 
-def validated_batches(pages: Iterable[Page], resource: str, batch_rows: int) -> Iterator[Batch]:
-    """Group pages into batches of at most about ``batch_rows`` rows and validate each."""
+def validated_batches(pages: Iterable[Page], resource: str, batch_rows: int, prepare=None) -> Iterator[Batch]:
+    """Group pages into batches of at most about ``batch_rows`` rows and validate each (then
+    ``prepare(validated)``, when given: the sink's database-free work, in this thread)."""
     group: list[Page] = []
     rows = 0
     for page in pages:
         group.append(page)
         rows += len(page)
         if rows >= batch_rows:
-            yield _validated(resource, group, rows)
+            yield _validated(resource, group, rows, prepare)
             group, rows = [], 0
     if group:
-        yield _validated(resource, group, rows)
+        yield _validated(resource, group, rows, prepare)
 
 
-def _validated(resource: str, pages: list[Page], rows: int) -> Batch:
-    return Batch(validate_pages(resource, pages), pages[0].endpoint, pages[0].number, pages[-1].number, rows,
-                 sum(page.nbytes for page in pages))
+def _validated(resource: str, pages: list[Page], rows: int, prepare=None) -> Batch:
+    validated = validate_pages(resource, pages)
+    return Batch(validated, pages[0].endpoint, pages[0].number, pages[-1].number, rows,
+                 sum(page.nbytes for page in pages), prepare(validated) if prepare is not None else None)
 
 
 PREFETCH_PAGES = 12  # pages fetched (and decoded) ahead while a batch is validated
@@ -397,7 +440,9 @@ def extract(
 ) -> ExtractionStats:
     """Extract ``resource`` into the warehouse in one transaction (see the module docstring).
 
-    ``make_sink(conn, stats)`` returns the object whose ``write(validated)`` stores a batch.
+    ``make_sink(conn, stats)`` returns the object whose ``write(validated)`` stores a batch; when
+    it also has ``prepare(validated)``, that runs in the validation thread and its result is
+    passed on: ``write(validated, prepared)``.
     """
     log = log or logging.getLogger(__name__)
     stats = ExtractionStats(resource, full_refresh=full_refresh)
@@ -409,14 +454,18 @@ def extract(
         sink = make_sink(conn, stats)
         seen_latest = None
         pages = prefetched(client.pages(resource, since), PREFETCH_PAGES)
-        for batch in prefetched(validated_batches(pages, resource, batch_rows), PREFETCH_BATCHES):
+        prepare = getattr(sink, "prepare", None)
+        for batch in prefetched(validated_batches(pages, resource, batch_rows, prepare), PREFETCH_BATCHES):
             stats.pages += batch.last_page - batch.first_page + 1
             stats.bytes += batch.nbytes
             stats.rows_received += batch.rows
             log.info("/v1/%s pages %d-%d: %d rows (%d so far, %.1f s, %.0f rows/s)", batch.endpoint, batch.first_page,
                      batch.last_page, batch.rows, stats.rows_received, stats.elapsed, stats.rows_per_second)
             seen_latest = _latest(seen_latest, batch.validated.latest_updated_at)
-            sink.write(batch.validated)
+            if prepare is not None:
+                sink.write(batch.validated, batch.prepared)
+            else:
+                sink.write(batch.validated)
         finish = getattr(sink, "finish", None)
         if finish is not None:
             finish()
