@@ -55,7 +55,7 @@ Features of an (enrollment, ``t``) row (:data:`FEATURES`); NaN where undefined (
 
 Event cells. For rows whose ``t`` is at or after every event (the scoring rows at ``T``), the
 events may come as one row per (learner, course, content item, UTC day) with ``occurred_at`` =
-the cell's last event, ``first_at`` = its first and ``n`` = its events (``dropout_cells.sql``):
+the cell's last event, ``first_at`` = its first and ``n`` = its events (the nightly reads the events):
 every feature above is the same (counts sum ``n``; the last activity and the recent active days
 need a day's last event; a first submission the item's first event).
 

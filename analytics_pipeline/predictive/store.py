@@ -6,7 +6,8 @@ A run works inside one connection with a temporary table ``pg_temp.predictive_le
 (:func:`learner_set`): filled with the learners to compute (``learners_stale.sql``), the
 drop-off training sample or every learner (``learners_all.sql``), and every chunked query of
 ``sql/queries/predictive/`` reads the learners of hash bucket ``i`` of ``n`` of that table
-(``mod(abs(hashtext(user_id)::bigint), n) = i``, as ``analytics/store.py``), so
+(``mod(abs(hashtext(user_id)::bigint), n) = i``, as ``analytics/store.py``), put into
+``pg_temp.predictive_chunk`` and analyzed first (:meth:`LearnerSet.chunk`), so
 a learner's rows of every input land in the same chunk and one chunk is in memory at a time.
 """
 from __future__ import annotations
@@ -83,11 +84,22 @@ class LearnerSet:
             self._fill("learners_all", {"t": T, "n": math.ceil(self.count / sample_learners)})
         return self.count
 
+    def chunk(self, n: int, i: int) -> dict:
+        """Fill ``pg_temp.predictive_chunk`` with the learners of hash bucket ``i`` of ``n``
+        (analyzed: the chunked queries join it with its true size; the bucket predicate inside
+        them was estimated at 0.5 % of the set, and the planner then probed the events' index
+        once per learner, one heap page per event); ``{"n", "i"}``."""
+        self.conn.execute(sa.text("truncate pg_temp.predictive_chunk"))
+        self.conn.execute(sa.text(sql_text("predictive/chunk_fill.sql")), {"n": n, "i": i})
+        self.conn.execute(sa.text("analyze pg_temp.predictive_chunk"))
+        return {"n": n, "i": i}
+
     def chunks(self) -> Iterator[dict]:
-        """``{"n", "i"}`` for each chunk of about ``chunk_learners`` learners (none when empty)."""
+        """``{"n", "i"}`` for each chunk of about ``chunk_learners`` learners (none when empty),
+        its learners in ``pg_temp.predictive_chunk`` (:meth:`chunk`) while it is processed."""
         n = max(1, math.ceil(self.count / self.chunk_learners))
         for i in range(n if self.count else 0):
-            yield {"n": n, "i": i}
+            yield self.chunk(n, i)
 
     def ids(self) -> pd.Index:
         return pd.Index(read_frame(self.conn, "select user_id from pg_temp.predictive_learners")["user_id"],
@@ -99,6 +111,7 @@ def learner_set(engine: Engine, chunk_learners: int = DEFAULT_CHUNK_LEARNERS) ->
     """One connection (transaction) with an empty ``pg_temp.predictive_learners``."""
     with engine.begin() as conn:
         conn.execute(sa.text("create temp table predictive_learners (user_id text primary key) on commit drop"))
+        conn.execute(sa.text("create temp table predictive_chunk (user_id text primary key) on commit drop"))
         yield LearnerSet(conn, chunk_learners)
 
 
@@ -123,14 +136,13 @@ class KindRun:
     counters: dict = field(default_factory=dict)
 
 
-def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp, events: str = "dropout_events"):
+def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp):
     """(events, enrollments, results) of one chunk of the learner set: enrollments not ended
-    before ``since``, and every event/result since the earliest of them was enrolled.
-    ``events="dropout_cells"``: the events as cells (scoring at T only; course_features.py)."""
+    before ``since``, and every event/result since the earliest of them was enrolled."""
     enrollments = query(learners.conn, "dropout_enrollments", since=since, t=T, **chunk)
     first = pd.to_datetime(enrollments["enrolled_at"], utc=True).min() if len(enrollments) else T
     first = min(first, since) - pd.Timedelta(days=1)
-    return (query(learners.conn, events, since=first, t=T, **chunk), enrollments,
+    return (query(learners.conn, "dropout_events", since=first, t=T, **chunk), enrollments,
             query(learners.conn, "dropout_results", since=first, t=T, **chunk))
 
 
@@ -149,7 +161,12 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
     One pass over every active learner in chunks: each chunk's raw features give the cohort
     parts (every active enrollment is in some learner's cohort), and the stale learners' raw
     features are kept; once every chunk is summed, the kept rows are finished with the cohorts'
-    means and scored (``score_raw``), the same values as reading the stale learners again."""
+    means and scored (``score_raw``), the same values as reading the stale learners again.
+
+    The pass reads the raw events (``dropout_events.sql``, issue 18): the event cells summed in
+    the database (one row per learner, course, item and UTC day) were 10 % fewer rows than the
+    events but their GROUP BY sorted every event of the chunk on disk (text keys, work_mem):
+    on the M copy the cells' read took 31 s, the events' 8 s, same scores (docs/scaling.md)."""
     since = T - pd.Timedelta(days=history_days)
     with learner_set(engine, chunk_learners) as learners:
         started = time.perf_counter()
@@ -158,7 +175,7 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         reused = model is not None
         if not reused:
             learners.enrolled(T, training_learners)
-            model = {**train_drop_off(*chunk_frames(learners, {"n": 1, "i": 0}, T, since), courses, content, T, cfg),
+            model = {**train_drop_off(*chunk_frames(learners, learners.chunk(1, 0), T, since), courses, content, T, cfg),
                      "training_learners": learners.count}
         trained = time.perf_counter()
         learners.stale("drop_off_risk", T)
@@ -167,7 +184,7 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
             learners.active(T)
         parts, kept = [], []
         for chunk in learners.chunks():
-            rows, raw = scoring_raw(*chunk_frames(learners, chunk, T, since, "dropout_cells"), courses, content, T, cfg)
+            rows, raw = scoring_raw(*chunk_frames(learners, chunk, T, since), courses, content, T, cfg)
             parts.append(cohort_parts(raw))
             mine = rows["user_id"].isin(stale).to_numpy(dtype=bool)
             if mine.any():

@@ -165,3 +165,22 @@ def test_recommendations_incremental_day_equals_a_full_recomputation(clean_wareh
     gaps = renamed.frame["data"].map(lambda d: [g["skill_name"] for g in d["skills"]])
     assert gaps.map(lambda names: "Structured Query Language" in names).any()
     assert not gaps.map(lambda names: "SQL" in names).any()
+
+
+def test_chunks_put_each_learner_of_the_set_in_exactly_one_chunk_table(clean_warehouse):
+    """``LearnerSet.chunks`` fills ``pg_temp.predictive_chunk`` with hash bucket i of n of the learner
+    set (what every chunked query reads): the chunks partition the set, and a chunked query reads
+    only the chunk's learners."""
+    events, enrollments, results, T = history(n_learners=40, days=60, seed=1, start=START)
+    load(clean_warehouse, events, enrollments, results, T)
+    with store.learner_set(clean_warehouse, chunk_learners=15) as learners:
+        learners.active(T)
+        everyone = set(learners.ids())
+        seen = []
+        for chunk in learners.chunks():
+            ids = set(pd.read_sql_query(sa.text("select user_id from pg_temp.predictive_chunk"), learners.conn)["user_id"])
+            enr = store.query(learners.conn, "enrollments", since=T, t=T, **chunk)
+            assert ids and set(enr["user_id"]) <= ids
+            seen.append(ids)
+    assert len(seen) == -(-len(everyone) // 15) > 1
+    assert set().union(*seen) == everyone and sum(map(len, seen)) == len(everyone)

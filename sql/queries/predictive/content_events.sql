@@ -4,4 +4,4 @@
 SELECT user_id, content_id, event_type, occurred_at
 FROM learning_events
 WHERE content_id IS NOT NULL AND occurred_at > :since AND occurred_at <= :t AND updated_at <= :t
-  AND user_id IN (SELECT user_id FROM pg_temp.predictive_learners WHERE mod(abs(hashtext(user_id)::bigint), :n) = :i)
+  AND user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)

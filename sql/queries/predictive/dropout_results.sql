@@ -3,4 +3,4 @@ SELECT user_id, course_id, assessment_id, score::float8 AS score, passing_score:
        submitted_at
 FROM assessment_results
 WHERE submitted_at > :since AND submitted_at <= :t AND updated_at <= :t
-  AND user_id IN (SELECT user_id FROM pg_temp.predictive_learners WHERE mod(abs(hashtext(user_id)::bigint), :n) = :i)
+  AND user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)

@@ -5,4 +5,4 @@ FROM enrollments
 WHERE enrolled_at <= :t
   AND (completed_at IS NULL OR completed_at > :since)
   AND (withdrawn_at IS NULL OR withdrawn_at > :since)
-  AND user_id IN (SELECT user_id FROM pg_temp.predictive_learners WHERE mod(abs(hashtext(user_id)::bigint), :n) = :i)
+  AND user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)

@@ -9,10 +9,10 @@ SELECT user_id, course_id, occurred_at, duration_seconds::float8 AS duration_sec
        progress_delta::float8 AS progress_delta, updated_at
 FROM learning_events
 WHERE occurred_at > :since AND occurred_at <= :t AND updated_at <= :t
-  AND user_id IN (SELECT user_id FROM pg_temp.predictive_learners WHERE mod(abs(hashtext(user_id)::bigint), :n) = :i)
+  AND user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)
 UNION ALL
 SELECT user_id, course_id, max(occurred_at), 0::float8, coalesce(sum(progress_delta), 0)::float8, max(updated_at)
 FROM learning_events
 WHERE occurred_at <= :since AND updated_at <= :t
-  AND user_id IN (SELECT user_id FROM pg_temp.predictive_learners WHERE mod(abs(hashtext(user_id)::bigint), :n) = :i)
+  AND user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)
 GROUP BY user_id, course_id

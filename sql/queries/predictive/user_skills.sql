@@ -2,4 +2,4 @@
 SELECT user_id, skill_id, mastery_level::float8 AS mastery_level, last_assessed_at
 FROM user_skills
 WHERE (last_assessed_at IS NULL OR last_assessed_at <= :t)
-  AND user_id IN (SELECT user_id FROM pg_temp.predictive_learners WHERE mod(abs(hashtext(user_id)::bigint), :n) = :i)
+  AND user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)
