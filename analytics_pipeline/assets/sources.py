@@ -14,7 +14,7 @@ from analytics_pipeline.resources import LmsApiResource, WarehouseResource
 from analytics_pipeline.settings import env
 from analytics_pipeline.sources.store.deletions import DeletionSink
 from analytics_pipeline.sources.store.tables import (
-    DEFAULT_BATCH_ROWS, ExtractionStats, TableSink, extract, format_watermark, table_rows,
+    DEFAULT_BATCH_ROWS, ExtractionStats, TableSink, analyze_loaded, extract, format_watermark, table_rows,
 )
 from analytics_pipeline.sources.specs import DELETIONS_RESOURCE, SOURCES, SourceSpec
 from analytics_pipeline.sources.store.xapi import tables_from_lrs
@@ -95,8 +95,10 @@ def build_extraction_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 lambda conn, stats: TableSink(conn, spec, stats, context.run_id, defer_indexes=True),
                 run_id=context.run_id, full_refresh=config.full_refresh, batch_rows=config.batch_rows, log=context.log,
             )
+        analyzed = analyze_loaded(warehouse.engine(), spec, stats)
         return dg.MaterializeResult(
-            metadata=_metadata(stats, table_rows(warehouse.engine(), spec.table), lms_api),
+            metadata={**_metadata(stats, table_rows(warehouse.engine(), spec.table), lms_api),
+                      "tables_analyzed": ", ".join(analyzed) or "none"},
             check_results=[_check_result(spec.table, stats)],
         )
 

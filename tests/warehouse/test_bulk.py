@@ -133,3 +133,25 @@ def test_read_copy_types_nulls_parameters_and_fallback(two_users):
     assert empty.empty and list(empty.columns) == ["id", "created_at"]
     assert arrays["ids"].iloc[0] == ["a", "b"]  # text[]: not a COPY type, read_frame
 
+
+
+def test_a_load_analyzes_a_table_without_statistics_or_changed_by_a_tenth(engine):
+    """bulk.analyze_if_stale: never analyzed -> analyzed; 1 % changed -> left alone; 20 % -> analyzed."""
+    from analytics_pipeline.warehouse.bulk import analyze_if_stale
+
+    def analyses() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("select pg_stat_get_analyze_count('bulk_analyze_probe'::regclass)")).scalar_one()
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("drop table if exists bulk_analyze_probe"))
+        conn.execute(sa.text("create table bulk_analyze_probe as select g as id from generate_series(1, 1000) g"))
+    assert analyze_if_stale(engine, {"bulk_analyze_probe": 1000, "no_such_table": 5}) == ["bulk_analyze_probe"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select reltuples from pg_class where relname = 'bulk_analyze_probe'")).scalar_one() == 1000
+    counted = analyses()
+    assert analyze_if_stale(engine, {"bulk_analyze_probe": 10}) == [] and analyses() == counted
+    assert analyze_if_stale(engine, {"bulk_analyze_probe": 0}) == []
+    assert analyze_if_stale(engine, {"bulk_analyze_probe": 200}) == ["bulk_analyze_probe"]
+    with engine.begin() as conn:
+        conn.execute(sa.text("drop table bulk_analyze_probe"))

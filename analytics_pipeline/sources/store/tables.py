@@ -65,6 +65,7 @@ from analytics_pipeline.sources.columnar import validate_pages
 from analytics_pipeline.sources.contract import Validated
 from analytics_pipeline.sources.specs import SourceSpec
 from analytics_pipeline.warehouse.bulk import (
+    analyze_if_stale,
     DeferredIndexes, copy_csv, copy_frame, flagged, frame_to_csv, quarantine_rows, write_isolating,
 )
 
@@ -477,6 +478,15 @@ def extract(
              resource, stats.rows_received, stats.pages, stats.inserted, stats.updated, stats.quarantined,
              stats.deleted, stats.elapsed, stats.rows_per_second)
     return stats
+
+
+def analyze_loaded(engine: Engine, spec: SourceSpec, stats: ExtractionStats) -> list[str]:
+    """After the extraction committed: the planner statistics of ``spec``'s table (and child
+    table) brought up to date when the load changed a large share of it (bulk.analyze_if_stale)."""
+    changed = {spec.table: stats.inserted + stats.updated + stats.deleted}
+    if spec.child is not None:
+        changed[spec.child.table] = stats.child_rows
+    return analyze_if_stale(engine, changed)
 
 
 def table_rows(engine: Engine, table: str) -> int:
