@@ -41,7 +41,7 @@ from analytics_pipeline.gamification import (
 )
 from analytics_pipeline.settings import CHANGE_LOG_DAYS
 from analytics_pipeline.warehouse import copy_frame, read_frame, sql_text
-from analytics_pipeline.warehouse.bulk import column_limits, indexes_built_after, quarantine_rows, read_copy, storable_split
+from analytics_pipeline.warehouse.bulk import analyze_if_stale, column_limits, indexes_built_after, quarantine_rows, read_copy, storable_split
 
 #: The ledger's advisory lock: ledger writers take it shared, leaderboard refreshes exclusive.
 LEDGER_LOCK_SQL = "hashtext('analytics_pipeline:point_transactions')"
@@ -118,6 +118,7 @@ def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) 
         with indexes_built_after(conn, "daily_activity") as bulk:
             upserted = conn.execute(_q("daily_activity_upsert"), params).one()
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
+    analyze_if_stale(engine, {"daily_activity": int(upserted.inserted) + int(upserted.updated)})
     return {"days_inserted": int(upserted.inserted), "days_updated": int(upserted.updated), "events_of_unknown_users": int(unknown.events),
             "unknown_users": int(unknown.learners), "bulk_load": bulk, "window_start": start.isoformat(), "T": T.isoformat()}
 
@@ -151,6 +152,7 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
                 "streak_every": rules.streak_bonus_every_days,
             }).all()))
         total_rows = conn.execute(sa.text("select count(*) from point_transactions")).scalar_one()
+    analyze_if_stale(engine, {"point_transactions": sum(awarded.values())})  # the first run's catch-up
     if log is not None:
         log.info("ledger up to %s: %s new awards %s", T.isoformat(), sum(awarded.values()), dict(awarded))
     return {
