@@ -31,14 +31,19 @@ with p as (
 ), cand_item as (
   select w.user_id, 'item' as kind, w.content_id as key, w.title, w.content_type, ke.effect
   from in_w w join key_effect ke on ke.kind = 'item' and ke.key = w.content_id
-), cand_type as (
+), cand_type as (  -- every used type with an effect; kept below only for learners without an item
   select distinct w.user_id, 'type' as kind, w.content_type as key, null::text as title, w.content_type, ke.effect
   from in_w w join key_effect ke on ke.kind = 'type' and ke.key = w.content_type
-  where not exists (select 1 from cand_item c where c.user_id = w.user_id)
+), cand as (  -- a window, not "not exists": the stored effects' row estimates made that a nested loop
+  select * from (
+    select c.*, bool_or(c.kind = 'item') over (partition by c.user_id) as has_item
+    from (select * from cand_item union all select * from cand_type) c
+  ) x where kind = 'item' or not has_item
 ), ranked as (
-  select c.*, row_number() over (partition by c.user_id order by c.effect desc, c.key collate "C") as best,
+  select c.user_id, c.kind, c.key, c.title, c.content_type, c.effect,
+         row_number() over (partition by c.user_id order by c.effect desc, c.key collate "C") as best,
          count(*) over (partition by c.user_id) as n
-  from (select * from cand_item union all select * from cand_type) c
+  from cand c
 ), lists as (
   select user_id,
          jsonb_agg(entry order by best) filter (where best <= 3) as most_effective,
@@ -53,19 +58,22 @@ with p as (
     from ranked r
   ) x
   group by user_id
-), gaps as (
-  select sg.user_id, g.value ->> 'skillId' as skill_id, g.value ->> 'skillName' as skill_name,
-         g.ord - 1 as gap_rank
-  from skill_gaps sg cross join lateral jsonb_array_elements(sg.gaps) with ordinality as g(value, ord)
-), positive as (
-  select key as content_id, skill_id, effect,
-         row_number() over (partition by skill_id order by effect desc, key collate "C") as place
-  from effects where kind = 'item' and effect > 0
+), gaps as materialized (  -- the top 3 gaps; materialized (as positive): joined by hash on the skill
+  select * from (
+    select sg.user_id, g.value ->> 'skillId' as skill_id, g.value ->> 'skillName' as skill_name,
+           g.ord - 1 as gap_rank
+    from skill_gaps sg cross join lateral jsonb_array_elements(sg.gaps) with ordinality as g(value, ord)
+  ) x where gap_rank < 3
+), positive as materialized (
+  select * from (
+    select key as content_id, skill_id, effect,
+           row_number() over (partition by skill_id order by effect desc, key collate "C") as place
+    from effects where kind = 'item' and effect > 0
+  ) x where place <= 50
 ), offers as (
   select g.user_id, g.gap_rank, g.skill_id, g.skill_name, o.content_id, o.effect
-  from gaps g join positive o on o.skill_id = g.skill_id and o.place <= 50
-  where g.gap_rank < 3
-    and not exists (select 1 from usage u where u.user_id = g.user_id and u.content_id = o.content_id)
+  from gaps g join positive o on o.skill_id = g.skill_id
+  where not exists (select 1 from usage u where u.user_id = g.user_id and u.content_id = o.content_id)
 ), first_per_item as (
   select distinct on (user_id, content_id) * from offers
   order by user_id, content_id, gap_rank, effect desc
