@@ -15,10 +15,14 @@ sample of about that many: the learners with ``mod(abs(hashtext(user_id)), n) = 
 ``n = ceil(learners / setting)``. The sample restricts both sides: the published rows, and the
 independent statement where it forms its learner set (each ``{sample:<column>}`` of the SQL
 becomes that predicate, or ``true`` when everyone is compared), so the statement really reads,
-sorts and aggregates ~1/n of the rows; what is computed across learners (the content
-effectiveness' item effects, the group checks: peer comparison, skill demand, leaderboards)
-still uses everyone. The report says what was compared (``sample``). The CLI compares everyone
-unless told ``--max-learners``.
+sorts and aggregates ~1/n of the rows; what is computed across learners (the group checks:
+peer comparison, skill demand, leaderboards) still uses everyone. Content effectiveness is
+checked in two parts (``Check.with_checks``, one report): its learner rows of the sample from
+the effects the snapshot stored, and (``content_effects``) every stored item and type effect of
+the skills in the same hash sample (``Check.sample_column``), computed again over all learners'
+raw rows: a key's effect depends only on the results on its skill, so each compared key is
+exact, and the statement reads ~1/n of the results. The report says what was compared
+(``sample``). The CLI compares everyone unless told ``--max-learners``.
 
 The gamification checks (ledger, totals / levels / streaks, achievements) compose one statement
 of the awards (``checks/gamification_awards.sql``); their ``scope`` leaves out the learners whose
