@@ -74,7 +74,8 @@ from analytics_pipeline.quality.validation import ValidationOutcome, validate
 from analytics_pipeline.settings import CHANGE_LOG_DAYS, PROJECT_ROOT
 from analytics_pipeline.warehouse.bulk import (SnapshotWriter, read_copy, read_frame,
                                                replace_snapshot, sql_text)
-from analytics_pipeline.warehouse.models import ITEM_EFFECT_DTYPES, ITEM_EFFECTS, save_model
+from analytics_pipeline.warehouse.models import (ITEM_EFFECT_DTYPES, ITEM_EFFECTS, TYPE_EFFECT_DTYPES,
+                                                  save_model)
 
 QUERIES = "learner_analytics"
 DEFAULT_CHUNK_LEARNERS = 20_000
@@ -496,9 +497,12 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             conn.execute(sa.text(sql_text(f"{QUERIES}/carry_prune_changes.sql")),
                          {"keep_days": CHANGE_LOG_DAYS})
     if effects is not None:  # committed: store the item effects for the recommendations of the same T
-        item = effects[0]
-        save_model(engine, ITEM_EFFECTS, T, {"effects": item[list(ITEM_EFFECT_DTYPES)].to_dict("list")},
-                   pd.Timedelta(hours=ITEM_EFFECTS_TTL_HOURS))
+        item, by_type = effects
+        save_model(engine, ITEM_EFFECTS, T, {
+            "effects": item[list(ITEM_EFFECT_DTYPES)].to_dict("list"),
+            # with the item effects, what the independent check compares (checks/stored_effects.sql)
+            "type_effects": by_type[list(TYPE_EFFECT_DTYPES)].to_dict("list")},
+            pd.Timedelta(hours=ITEM_EFFECTS_TTL_HOURS))
     report.distribution = (counts if counts is not None else pd.Series(dtype="int64")) \
         .fillna(0).astype("int64").rename(label)
     if name in ("skill_gap", "mastery"):

@@ -15,10 +15,14 @@ sample of about that many: the learners with ``mod(abs(hashtext(user_id)), n) = 
 ``n = ceil(learners / setting)``. The sample restricts both sides: the published rows, and the
 independent statement where it forms its learner set (each ``{sample:<column>}`` of the SQL
 becomes that predicate, or ``true`` when everyone is compared), so the statement really reads,
-sorts and aggregates ~1/n of the rows; what is computed across learners (the content
-effectiveness' item effects, the group checks: peer comparison, skill demand, leaderboards)
-still uses everyone. The report says what was compared (``sample``). The CLI compares everyone
-unless told ``--max-learners``.
+sorts and aggregates ~1/n of the rows; what is computed across learners (the group checks:
+peer comparison, skill demand, leaderboards) still uses everyone. Content effectiveness is
+checked in two parts (``Check.with_checks``, one report): its learner rows of the sample from
+the effects the snapshot stored, and (``content_effects``) every stored item and type effect of
+the skills in the same hash sample (``Check.sample_column``), computed again over all learners'
+raw rows: a key's effect depends only on the results on its skill, so each compared key is
+exact, and the statement reads ~1/n of the results. The report says what was compared
+(``sample``). The CLI compares everyone unless told ``--max-learners``.
 
 The gamification checks (ledger, totals / levels / streaks, achievements) compose one statement
 of the awards (``checks/gamification_awards.sql``); their ``scope`` leaves out the learners whose
@@ -67,11 +71,22 @@ class Check:
     #: SQL of the keys left out on both sides (``:t``, ``:kept``): what the raw tables can no
     #: longer recompute (the gamification of learners whose ledger reaches back before T − 90 d)
     scope: str | None = None
+    #: the published column the hash sample applies to when the check is not per learner (the
+    #: content effects: their skill); None: a group check, always compared whole
+    sample_column: str | None = None
+    #: checks run with this one and folded into its report (``parts``): what its statement takes
+    #: as given (content effectiveness' stored effects) checked independently on its own
+    with_checks: tuple[str, ...] = ()
 
     @property
     def per_learner(self) -> bool:
         """Keyed by learner: the learner sample applies (group checks always compare all)."""
         return self.keys == ("user_id",)
+
+    @property
+    def sampled_on(self) -> str | None:
+        """The published column the sample restricts (``user_id`` per learner), or None."""
+        return "user_id" if self.per_learner else self.sample_column
 
 
 #: ``{sample:<column>}`` in a check's SQL: the learner-sample predicate on that column
@@ -154,11 +169,17 @@ CHECKS: dict[str, Check] = {
     "performance": Check("bench/performance.sql", _snapshot("performance_analytics"), {
         "avg_score": ("num", 0.01), "trend": ("exact", None), "assessments_taken": ("num", 0),
         "pass_rate": ("num", 0.01), "performance_by_skill": ("json", 0.01), "recent_scores": ("json", 1e-6)}),
+    # the learner rows from the stored effects, and (content_effects) the stored effects of a
+    # hash sample of skills from the raw tables
     "content_effectiveness": Check(
         "checks/content_effectiveness.sql", _snapshot("content_effectiveness_analytics"), {
             "most_effective": ("json", 0.01), "least_effective": ("json", 0.01),
             "recommendations": ("json", 0)},
-        parts={"skill_gap": "checks/skill_gap.sql"}),
+        parts={"skill_gap": "checks/skill_gap.sql", "stored_effects": "checks/stored_effects.sql"},
+        with_checks=("content_effects",)),
+    "content_effects": Check(
+        "checks/content_effects.sql", sql_text("checks/stored_effects.sql"),
+        {"effect": ("num", 1e-6)}, keys=("kind", "key", "skill_id"), sample_column="skill_id"),
     "peer_comparison": Check(
         "checks/peer_comparison.sql", "select * from peer_comparison_aggregates",
         {"avg_velocity": ("num", 0.01), "median_velocity": ("num", 0.01), "avg_score": ("num", 0.01),
@@ -233,7 +254,7 @@ def statement(name: str, every: int = 1) -> str:
     for part, source in spec.parts.items():
         value = sql_text(source) if source.endswith(".sql") else source
         text = text.replace("{" + part + "}", value)
-    return sampled(text, every if spec.per_learner else 1)
+    return sampled(text, every if spec.sampled_on else 1)
 
 
 def _params(T: pd.Timestamp) -> dict:
@@ -253,9 +274,9 @@ def independent_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1,
 def published_sql(name: str, every: int = 1) -> str:
     """The SQL of the published rows of check ``name``, restricted to the learner sample."""
     spec = CHECKS[name]
-    if every <= 1 or not spec.per_learner:
+    if every <= 1 or not spec.sampled_on:
         return spec.published
-    return f"select * from ({spec.published}) published where {in_sample('published.user_id', every)}"
+    return f"select * from ({spec.published}) published where {in_sample('published.' + spec.sampled_on, every)}"
 
 
 def published_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1) -> pd.DataFrame:
@@ -383,7 +404,7 @@ def check(engine: Engine, name: str, T: pd.Timestamp | None, max_learners: int |
 
     ``T`` None (peer comparison without any unexpired snapshot): nothing may be published."""
     spec = CHECKS[name]
-    sample = learner_sample(engine, max_learners) if spec.per_learner else EVERYONE
+    sample = learner_sample(engine, max_learners) if spec.sampled_on else EVERYONE
     if T is None:
         T = pd.Timestamp.now(tz="UTC").floor("s")
         theirs = pd.DataFrame({c: pd.Series(dtype=object) for c in (*spec.keys, *spec.columns)})
@@ -395,8 +416,22 @@ def check(engine: Engine, name: str, T: pd.Timestamp | None, max_learners: int |
         ours, theirs = (frame[~_key_strings(frame, spec.keys).isin(left_out).to_numpy()]
                         for frame in (ours, theirs))
     report = compare(spec.columns, ours, theirs, spec.keys)
-    return {"check": name, "snapshot_instant": utc(T).isoformat(), "out_of_scope": len(left_out),
-            "sample": sample.as_dict() if not sample.complete else None, **report}
+    report = {"check": name, "snapshot_instant": utc(T).isoformat(), "out_of_scope": len(left_out),
+              "sample": sample.as_dict() if not sample.complete else None, **report}
+    for other in spec.with_checks:
+        report = with_part(report, check(engine, other, T, max_learners, timeout_seconds))
+    return report
+
+
+def with_part(report: dict, part: dict) -> dict:
+    """``report`` with the report of a check run with it (``Check.with_checks``) folded in:
+    kept whole under ``parts``, its mismatching keys (prefixed with its name) and its verdict
+    counted in the report's own."""
+    bad = [f"{part['check']}:{k}" for k in part["mismatching"]]
+    return {**report, "passed": report["passed"] and part["passed"],
+            "mismatching_count": report["mismatching_count"] + part["mismatching_count"],
+            "mismatching": (report["mismatching"] + bad)[:EXAMPLES],
+            "parts": {**report.get("parts", {}), part["check"]: part}}
 
 
 def _key_strings(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
@@ -496,6 +531,9 @@ def learners_compared(report: dict) -> str:
     sample = report.get("sample")
     if not sample:
         return "every learner" if tuple(report.get("keys", ())) == ("user_id",) else "every group"
+    spec = CHECKS.get(report.get("check"))
+    if spec is not None and not spec.per_learner:  # a key sample (content effects: by skill)
+        return f"every key of the {spec.sample_column} hash sample (1 in {sample['every']})"
     return (f"sampled {sample['sampled_learners']} of {sample['learners']} learners "
             f"(1 in {sample['every']}, {sample['fraction']:.1%})")
 
@@ -506,11 +544,18 @@ def summary(report: dict) -> str:
     if "error" in report:
         return f"{report['check']} at {report['snapshot_instant']}: the check failed: {report['error']}"
     scope = f"{learners_compared(report)}: " if report.get("sample") else ""
-    return (f"{report['check']} at {report['snapshot_instant']}: {scope}{report['compared']} compared, "
+    line = (f"{report['check']} at {report['snapshot_instant']}: {scope}{report['compared']} compared, "
             f"{report['mismatching_count']} mismatching "
             f"(published only {report['only_published_count']}, independent only "
             f"{report['only_independent_count']}{', columns ' + str(bad) if bad else ''}"
             f"{'; left out ' + str(report['out_of_scope']) if report.get('out_of_scope') else ''})")
+    return "; ".join([line, *(summary(part) for part in report.get("parts", {}).values())])
+
+
+def default_checks() -> list[str]:
+    """Every check but those run inside another (``Check.with_checks``): each runs once."""
+    inside = {part for spec in CHECKS.values() for part in spec.with_checks}
+    return [name for name in CHECKS if name not in inside]
 
 
 def check_all(engine: Engine, T: pd.Timestamp, names=None, max_learners: int | None = None) -> dict[str, dict]:
@@ -520,7 +565,7 @@ def check_all(engine: Engine, T: pd.Timestamp, names=None, max_learners: int | N
     import time
 
     reports = {}
-    for name in names or CHECKS:
+    for name in names or default_checks():
         at = {"peer_comparison": latest_snapshot_instant, "user_points": gamification_as_of}.get(
             name, lambda _engine: T)(engine)
         started = time.perf_counter()

@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection, Engine
 ITEM_EFFECTS = "item_effects"
 #: The columns of the stored item effects (``{"effects": {column: [values]}}``) and their dtypes.
 ITEM_EFFECT_DTYPES = {"content_id": "str", "skill_id": "str", "effect": "float64"}
+#: The columns of the content-type effects stored with them (``{"type_effects": {...}}``).
+TYPE_EFFECT_DTYPES = {"content_type": "str", "skill_id": "str", "effect": "float64"}
 
 
 def load_model(conn: Connection, kind: str, T: pd.Timestamp) -> dict | None:

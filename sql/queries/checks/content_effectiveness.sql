@@ -1,69 +1,15 @@
 -- Independent check: content effectiveness (content_effectiveness_analytics) as of T = :t in one
--- statement over the raw tables (docs/analytics.md "Content effectiveness", defaults). Evidence:
--- results with a skill and a score in (T-90d, T] and events on content (T-104d, T], known at T
--- and retained (>= :kept). A result on skill s "used" key k (item, or content type) when its
--- learner had an event on an item of k tagged with s in [submitted - 14d, submitted]; treated
--- when one of those events is a completion. effect(k, s) = mean(treated) - mean(results on s
--- that did not use k), only with >= 10 distinct learners each side; a key's effect = mean over
--- its qualifying skills. Per active learner: items used in W ranked by exact effect (ties: id),
--- else the used types; recommendations: for the top 3 skill gaps the best unused item with a
--- positive effect on that skill. The cross-learner parts are materialized: computed once. The
--- evidence joins a result with the events of the same learner on items tagged with its skill
--- (learner and skill in the join, not the learner alone: fewer candidate pairs), and the
--- distinct-learner counts come from one row per (key, skill, learner), not count(distinct).
+-- statement (docs/analytics.md "Content effectiveness", defaults), for the learners of the sample.
+-- The cross-learner effects (kind, key, skill) are the ones the snapshot stored
+-- (checks/stored_effects.sql); they are themselves checked against an independent computation over the raw
+-- tables by checks/content_effects.sql (every key of a hash sample of skills). From them and the
+-- raw tables: a key's effect = mean over its qualifying skills. Per active learner: items used in
+-- W ranked by exact effect (ties: id), else the used types; recommendations: for the top 3 skill
+-- gaps the best unused item with a positive effect on that skill.
 with p as (
   select cast(:t as timestamptz) as t, cast(:kept as timestamptz) as kept
-), tags as (
-  select distinct ci.id as content_id, ci.content_type, s.skill_id
-  from content_items ci cross join lateral unnest(ci.skill_ids) as s(skill_id)
-), res as (
-  select r.id as rid, r.user_id, r.skill_id, r.score::float8 as score, r.submitted_at
-  from assessment_results r cross join p
-  where r.skill_id is not null and r.score is not null
-    and r.submitted_at > p.t - interval '90 days' and r.submitted_at >= p.kept
-    and r.submitted_at <= p.t and r.updated_at <= p.t
-), ev as (
-  select le.user_id, le.content_id, le.event_type = 'completed' as completed, le.occurred_at
-  from learning_events le cross join p
-  where le.content_id is not null and le.occurred_at > p.t - interval '104 days'
-    and le.occurred_at >= p.kept and le.occurred_at <= p.t and le.updated_at <= p.t
-), ev_skill as (  -- each evidence event once per skill of its item
-  select e.user_id, g.skill_id, g.content_id, g.content_type, e.completed, e.occurred_at
-  from ev e join tags g using (content_id)
-), used_item as (  -- (result, item): used, and completed when one of its events is a completion
-  select r.rid, r.user_id, r.skill_id, r.score, e.content_id, e.content_type, bool_or(e.completed) as completed
-  from res r
-  join ev_skill e on e.user_id = r.user_id and e.skill_id = r.skill_id
-                 and e.occurred_at <= r.submitted_at and e.occurred_at >= r.submitted_at - interval '14 days'
-  group by r.rid, r.user_id, r.skill_id, r.score, e.content_id, e.content_type
-), used as (  -- (result, key) for both kinds of key: the item, and its content type
-  select rid, user_id, skill_id, score, 'item' as kind, content_id as key, completed from used_item
-  union all
-  select rid, user_id, skill_id, score, 'type', content_type, bool_or(completed)
-  from used_item where content_type is not null
-  group by rid, user_id, skill_id, score, content_type
-), per_skill as materialized (  -- per skill: results (sum, count) and distinct learners, once
-  select skill_id, sum(score) as s_sum, count(*) as s_n, count(distinct user_id) as s_learners
-  from res group by skill_id
-), learner_skill as (
-  select user_id, skill_id, count(*) as n from res group by user_id, skill_id
-), by_learner as (  -- per (key, skill, learner): the learner's used and treated results
-  select kind, key, skill_id, user_id, count(*) as n_used, sum(score) as u_sum,
-         count(*) filter (where completed) as t_n, sum(score) filter (where completed) as t_sum
-  from used group by kind, key, skill_id, user_id
-), sides as materialized (  -- distinct learners = the learners' rows counted; no control: every
-  select b.kind, b.key, b.skill_id,  -- one of the learner's results on the skill used the key
-         sum(b.t_sum) / nullif(sum(b.t_n), 0) as treated_mean,
-         count(*) filter (where b.t_n > 0) as n_treated,
-         sum(b.u_sum) as u_sum, sum(b.n_used) as u_n,
-         count(*) filter (where b.n_used >= ls.n) as no_control
-  from by_learner b join learner_skill ls using (user_id, skill_id)
-  group by b.kind, b.key, b.skill_id
 ), effects as materialized (
-  select s.kind, s.key, s.skill_id,
-         s.treated_mean - (ps.s_sum - s.u_sum) / (ps.s_n - s.u_n) as effect
-  from sides s join per_skill ps using (skill_id)
-  where s.n_treated >= 10 and ps.s_learners - s.no_control >= 10 and ps.s_n > s.u_n
+{stored_effects}
 ), key_effect as materialized (
   select kind, key, round(avg(effect)::numeric, 9) as effect from effects group by kind, key
 ), skill_gaps as (  -- the skill-gap check's rows: one per active learner, gaps in priority order
@@ -85,14 +31,19 @@ with p as (
 ), cand_item as (
   select w.user_id, 'item' as kind, w.content_id as key, w.title, w.content_type, ke.effect
   from in_w w join key_effect ke on ke.kind = 'item' and ke.key = w.content_id
-), cand_type as (
+), cand_type as (  -- every used type with an effect; kept below only for learners without an item
   select distinct w.user_id, 'type' as kind, w.content_type as key, null::text as title, w.content_type, ke.effect
   from in_w w join key_effect ke on ke.kind = 'type' and ke.key = w.content_type
-  where not exists (select 1 from cand_item c where c.user_id = w.user_id)
+), cand as (  -- a window, not "not exists": the stored effects' row estimates made that a nested loop
+  select * from (
+    select c.*, bool_or(c.kind = 'item') over (partition by c.user_id) as has_item
+    from (select * from cand_item union all select * from cand_type) c
+  ) x where kind = 'item' or not has_item
 ), ranked as (
-  select c.*, row_number() over (partition by c.user_id order by c.effect desc, c.key collate "C") as best,
+  select c.user_id, c.kind, c.key, c.title, c.content_type, c.effect,
+         row_number() over (partition by c.user_id order by c.effect desc, c.key collate "C") as best,
          count(*) over (partition by c.user_id) as n
-  from (select * from cand_item union all select * from cand_type) c
+  from cand c
 ), lists as (
   select user_id,
          jsonb_agg(entry order by best) filter (where best <= 3) as most_effective,
@@ -107,19 +58,22 @@ with p as (
     from ranked r
   ) x
   group by user_id
-), gaps as (
-  select sg.user_id, g.value ->> 'skillId' as skill_id, g.value ->> 'skillName' as skill_name,
-         g.ord - 1 as gap_rank
-  from skill_gaps sg cross join lateral jsonb_array_elements(sg.gaps) with ordinality as g(value, ord)
-), positive as (
-  select key as content_id, skill_id, effect,
-         row_number() over (partition by skill_id order by effect desc, key collate "C") as place
-  from effects where kind = 'item' and effect > 0
+), gaps as materialized (  -- the top 3 gaps; materialized (as positive): joined by hash on the skill
+  select * from (
+    select sg.user_id, g.value ->> 'skillId' as skill_id, g.value ->> 'skillName' as skill_name,
+           g.ord - 1 as gap_rank
+    from skill_gaps sg cross join lateral jsonb_array_elements(sg.gaps) with ordinality as g(value, ord)
+  ) x where gap_rank < 3
+), positive as materialized (
+  select * from (
+    select key as content_id, skill_id, effect,
+           row_number() over (partition by skill_id order by effect desc, key collate "C") as place
+    from effects where kind = 'item' and effect > 0
+  ) x where place <= 50
 ), offers as (
   select g.user_id, g.gap_rank, g.skill_id, g.skill_name, o.content_id, o.effect
-  from gaps g join positive o on o.skill_id = g.skill_id and o.place <= 50
-  where g.gap_rank < 3
-    and not exists (select 1 from usage u where u.user_id = g.user_id and u.content_id = o.content_id)
+  from gaps g join positive o on o.skill_id = g.skill_id
+  where not exists (select 1 from usage u where u.user_id = g.user_id and u.content_id = o.content_id)
 ), first_per_item as (
   select distinct on (user_id, content_id) * from offers
   order by user_id, content_id, gap_rank, effect desc
