@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("in_process", "multiprocess", "celery", "k8s")
 EXECUTOR_NAME = "analytics_pipeline"
+DEFINITIONS_MODULE = "analytics_pipeline.definitions"  # the code location
 PARTITION_TAG = "dagster/partition"
 LOCK_NAMESPACE = 0x4150  # "AP": first key of the two-int advisory lock, keeps clear of other users' locks
 
@@ -161,16 +162,24 @@ def start_method() -> str:
     return method
 
 
-def with_start_method(kind: str, config: Mapping[str, Any] | None) -> dict:
+def with_start_method(kind: str, config: Mapping[str, Any] | None, module: str | None = None) -> dict:
     """A multiprocess config without ``start_method`` gets ``DAGSTER_START_METHOD``'s. With
-    forkserver, Dagster preloads the job's module (the code location) in the server process, so
-    a step forks with Dagster, pandas and the definitions already imported: the code location
-    imports no connection, thread or server (tests/orchestration/test_executors.py checks it),
-    so nothing is shared by the forks."""
+    forkserver, the server process preloads ``module`` (the job's module; default the code
+    location) — named explicitly: Dagster preloads only itself when ``preload_modules`` is
+    absent from the config — so a step forks with Dagster, pandas and the definitions already
+    imported. The code location imports no connection, thread or server
+    (tests/scaling/test_executors.py checks it), so nothing is shared by the forks."""
     config = dict(config or {})
     if kind == "multiprocess" and "start_method" not in config:
-        config["start_method"] = {start_method(): {}}
+        method = start_method()
+        config["start_method"] = {method: {"preload_modules": [module or DEFINITIONS_MODULE]} if method == "forkserver" else {}}
     return config
+
+
+def _module(job) -> str | None:
+    """The module a reconstructable job is loaded from (None for another kind of code pointer)."""
+    get_module = getattr(job, "get_module", None)
+    return get_module() if callable(get_module) else None
 
 
 def _requirements(config: Mapping[str, object]) -> list:
@@ -340,7 +349,8 @@ def select_executor(kind: str | None = None) -> dg.ExecutorDefinition:
         inner = definition.executor_creation_fn(
             InitExecutorContext(
                 job=init_context.job, executor_def=definition,
-                executor_config=with_start_method(chosen, chosen_config), instance=init_context.instance,
+                executor_config=with_start_method(chosen, chosen_config, _module(init_context.job)),
+                instance=init_context.instance,
             )
         )
         run_lock = init_context.executor_config["run_lock"]

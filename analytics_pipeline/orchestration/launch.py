@@ -22,7 +22,9 @@ import requests
 
 from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.orchestration.display import RunDisplay, describe_steps, wrapped
-from analytics_pipeline.orchestration.executors import EXECUTOR_NAME, PARTITION_TAG, default_kind, kind_for_platform
+from analytics_pipeline.orchestration.executors import (
+    DEFINITIONS_MODULE, EXECUTOR_NAME, PARTITION_TAG, default_kind, kind_for_platform,
+)
 from analytics_pipeline.orchestration.process_group import (
     ProcessTree,
     StopRequested,
@@ -38,7 +40,6 @@ from analytics_pipeline.warehouse.engine import make_engine
 from analytics_pipeline.warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
-DEFINITIONS_MODULE = "analytics_pipeline.definitions"
 LAUNCH_TAG = "analytics_pipeline/launch"  # finds the run `make run` started (its id is made inside execute_job)
 
 

@@ -136,6 +136,10 @@ def test_multiprocess_steps_start_by_the_configured_method(scaling_instance, pro
     assert len(steps) == 4 and all(s["startup_seconds"] > 0 for s in steps), steps
     if method == "forkserver":
         assert len(set(parents)) == 1 and parents[0] != os.getpid(), parents  # one server forked them all
+        import psutil
+
+        server = " ".join(psutil.Process(parents[0]).cmdline())
+        assert "forkserver" in server and PROBE_MODULE in server, server  # it preloaded the job's module
     else:
         assert set(parents) == {os.getpid()}, parents
 
@@ -146,6 +150,11 @@ def test_a_start_method_set_in_the_run_config_wins_and_an_unknown_one_is_refused
     chosen = {"start_method": {"forkserver": {"preload_modules": ["x"]}}, "max_concurrent": 2}
     assert executors.with_start_method("multiprocess", chosen) == chosen
     assert executors.with_start_method("in_process", {}) == {}
+    monkeypatch.setenv("DAGSTER_START_METHOD", "forkserver")
+    assert executors.with_start_method("multiprocess", {}, PROBE_MODULE) == {
+        "start_method": {"forkserver": {"preload_modules": [PROBE_MODULE]}}}
+    assert executors.with_start_method("multiprocess", {}) == {
+        "start_method": {"forkserver": {"preload_modules": [executors.DEFINITIONS_MODULE]}}}
     monkeypatch.setenv("DAGSTER_START_METHOD", "fork")
     with pytest.raises(dg.DagsterInvariantViolationError, match="forkserver, spawn"):
         executors.with_start_method("multiprocess", {})
