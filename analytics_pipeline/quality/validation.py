@@ -16,7 +16,6 @@ Two evaluators of the same suite (``suites.checks``: GX expectation types and kw
 """
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -58,9 +57,9 @@ class ValidationOutcome:
 
 @lru_cache(maxsize=1)
 def _context():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from analytics_pipeline.quality.gx_import import gx  # analytics off before GX's import
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False,

@@ -152,22 +152,22 @@ def test_a_start_method_set_in_the_run_config_wins_and_an_unknown_one_is_refused
     assert executors.with_start_method("in_process", {}) == {}
     monkeypatch.setenv("DAGSTER_START_METHOD", "forkserver")
     assert executors.with_start_method("multiprocess", {}, PROBE_MODULE) == {
-        "start_method": {"forkserver": {"preload_modules": [PROBE_MODULE]}}}
+        "start_method": {"forkserver": {"preload_modules": [PROBE_MODULE, executors.GX_MODULE]}}}
     assert executors.with_start_method("multiprocess", {}) == {
-        "start_method": {"forkserver": {"preload_modules": [executors.DEFINITIONS_MODULE]}}}
+        "start_method": {"forkserver": {"preload_modules": [executors.DEFINITIONS_MODULE, executors.GX_MODULE]}}}
     monkeypatch.setenv("DAGSTER_START_METHOD", "fork")
     with pytest.raises(dg.DagsterInvariantViolationError, match="forkserver, spawn"):
         executors.with_start_method("multiprocess", {})
 
 
 def test_the_code_location_imports_no_thread_or_connection():
-    """What a forkserver preloads is shared by every fork: importing the definitions must open no
+    """What a forkserver preloads is shared by every fork: importing the definitions and GX must open no
     socket and start no thread (a connection inherited by two steps would corrupt both)."""
     import os
     import subprocess
     import sys
 
-    code = ("import os, threading, analytics_pipeline.definitions\n"
+    code = ("import os, threading, analytics_pipeline.definitions, analytics_pipeline.quality.gx_import\n"
             "fds = os.listdir('/proc/self/fd')\n"  # the listing's own descriptor is closed by now: skip it
             "links = [os.readlink(f'/proc/self/fd/{f}') for f in fds if os.path.exists(f'/proc/self/fd/{f}')]\n"
             "print(threading.active_count(), sum(link.startswith('socket:') for link in links))")
