@@ -122,6 +122,31 @@ def test_a_learner_whose_ledger_reaches_back_before_the_retention_window_is_left
     assert table(published, "select count(*) as n from point_transactions where user_id = 'u3'")["n"][0] == 2
 
 
+def test_a_day_award_whose_day_retention_deleted_is_left_out_even_within_26_hours(published):
+    # the next day at M: u3's local day 10 December 2024 (UTC) began 9.5 h before the cutoff
+    # T - 90 d = 11 December 00:00 and ended before it; retention deleted its events and its
+    # daily_activity row (date < the cutoff's date), the award stays (a ledger fact). The check
+    # counts only days with an event in [T - 90 d, T], so it cannot recompute this one.
+    with published.begin() as conn:
+        conn.execute(sa.text(
+            "insert into point_transactions (user_id, points, activity_type, source_id, metadata, \"timestamp\") "
+            "values ('u3', 5, 'daily_first_activity', 'u3:2024-12-10', "
+            "'{\"date\": \"2024-12-10\", \"timezone\": \"UTC\"}', '2024-12-10 14:30+00')"))
+        conn.execute(sa.text("update user_points set total_points = 10 where user_id = 'u3'"))
+        conn.execute(sa.text("delete from learning_events where occurred_at < '2024-12-11'"))
+    for name in ("points_ledger", "user_points", "achievements"):
+        report = independent_check.check(published, name, T)
+        assert report["passed"] and report["out_of_scope"] == 1 and report["compared"] == 2, name
+    # a day award the retained events do recompute stays compared: a wrong one is reported
+    with published.begin() as conn:
+        conn.execute(sa.text(
+            "insert into point_transactions (user_id, points, activity_type, source_id, metadata, \"timestamp\") "
+            "values ('u2', 5, 'daily_first_activity', 'u2:2025-03-09', "
+            "'{\"date\": \"2025-03-09\", \"timezone\": \"UTC\"}', '2025-03-09 10:00+00')"))
+    report = independent_check.check(published, "points_ledger", T)
+    assert report["mismatching"] == ["u2"] and report["out_of_scope"] == 1
+
+
 def test_a_large_platform_checks_a_hash_sample_of_learners(published):
     # 3 users, at most 1 compared: 1 in 3, the learners whose PostgreSQL hashtext is a multiple
     # of 3: u3 alone. Corrupt u3 (inside) and u1 (outside the sample).
