@@ -167,3 +167,35 @@ def test_a_large_platform_checks_a_hash_sample_of_learners(published):
     # everyone (the CLI's default; a platform within the bound): u1's missing bonus is found
     assert independent_check.gamification_report(published, "point_transactions", T)["mismatching"] == ["u1"]
     assert independent_check.gamification_report(published, "point_transactions", T, 3)["sample"] is None
+
+
+def test_rows_arriving_late_are_awarded_by_the_next_partition(published, warehouse_url):
+    # the next day at M: rows of earlier days loaded with the next day's data (updated_at on
+    # 11 March): a completion and a new active day (u3, 5 March), a pass with excellence (u2,
+    # 9 March), a course completion (u1, 9 March). The partition of 11 March must award them: the
+    # ledger holds an award per item completed and per active day, whenever the row arrived.
+    arrived = "2025-03-11 10:00+00"
+    with published.begin() as conn:
+        conn.execute(sa.text(
+            "insert into learning_events (id, user_id, course_id, content_id, content_type, event_type, "
+            "occurred_at, duration_seconds, progress_delta, updated_at) values "
+            "('u3-late', 'u3', 'course-1', 'c7', 'video', 'completed', '2025-03-05 10:00+00', 60, 1, :at)"),
+            {"at": arrived})
+        conn.execute(sa.text(
+            "insert into assessment_results (id, user_id, course_id, assessment_id, skill_id, score, "
+            "passing_score, submitted_at, updated_at) values "
+            "('r9', 'u2', 'course-1', 'a9', 'skill-sql', 92, 70, '2025-03-09 09:00+00', :at)"), {"at": arrived})
+        conn.execute(sa.text("insert into courses (id, name) values ('course-7', 'course-7')"))
+        conn.execute(sa.text(
+            "insert into enrollments (id, user_id, course_id, enrolled_at, completed_at, progress_percent, "
+            "status, updated_at) values ('en9', 'u1', 'course-7', '2025-01-01', '2025-03-09 12:00+00', 100, "
+            "'completed', :at)"), {"at": arrived})
+    run_gamification(warehouse_url, "2025-03-11")
+    T2 = T + pd.Timedelta(days=1)
+    late = table(published, "select source_id from point_transactions where \"timestamp\" < :t "
+                            "and source_id in ('u3:c7', 'u3:2025-03-05', 'u2:a9', 'u1:course-7') "
+                            "order by source_id", t=T.to_pydatetime())["source_id"].tolist()
+    assert late == ["u1:course-7", "u2:a9", "u2:a9", "u3:2025-03-05", "u3:c7"]
+    for name in CHECKS:
+        report = independent_check.check(published, name, T2)
+        assert report["passed"] and report["out_of_scope"] == 0, independent_check.summary(report)
