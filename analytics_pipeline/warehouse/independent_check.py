@@ -203,7 +203,10 @@ select user_id from daily_activity where last_activity_at < :kept"""
 #: achievements count passes on the whole history: also the learners with results retention
 #: retired; and they date streak and point achievements by the awards' instants, so also the
 #: learners with a day award whose first event retention deleted (the day itself is recomputed,
-#: from its first retained event, so the points and totals checks keep those learners)
+#: from its first retained event, so the points and totals checks keep those learners); and
+#: user_skills holds each skill's current mastery only, so a skill achievement for which the
+#: current rows show fewer skills mastered by its earned_at than it needs (a skill assessed again
+#: later, or fallen below the threshold) is a fact they no longer show: those learners are left out
 _RESULTS_RETIRED = _BEFORE_RETENTION + """
 union
 select user_id from learner_activity_summary where results_retired > 0
@@ -212,7 +215,13 @@ select p.user_id from point_ledger_all p
 where p.activity_type in ('daily_first_activity', 'streak_bonus')
   and p."timestamp" < cast(:kept as timestamptz)
   and not exists (select 1 from learning_events e
-                  where e.user_id = p.user_id and e.occurred_at = p."timestamp")"""
+                  where e.user_id = p.user_id and e.occurred_at = p."timestamp")
+union
+select a.user_id from user_achievements a
+join achievements c on c.id = a.achievement_id and c.criteria ? 'masteredSkills'
+where (select count(*) from user_skills s
+       where s.user_id = a.user_id and s.mastery_level >= 80 and s.last_assessed_at <= a.earned_at)
+      < (c.criteria ->> 'masteredSkills')::numeric"""
 CHECKS.update({
     "points_ledger": Check(
         "checks/points_ledger.sql",

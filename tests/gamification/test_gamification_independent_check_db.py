@@ -147,6 +147,19 @@ def test_a_day_award_whose_day_retention_deleted_is_left_out_even_within_26_hour
     assert report["mismatching"] == ["u2"] and report["out_of_scope"] == 1
 
 
+def test_a_skill_achievement_whose_skill_was_assessed_again_is_left_out(published):
+    # the next day at M: u3 earned first-skill with s1 (2 March); s1 is assessed again on 10 March
+    # (user_skills keeps the current mastery only): the earned achievement stays a fact, the
+    # current rows would date it 3 March (s2). Another learner's wrong achievement is still found.
+    with published.begin() as conn:
+        conn.execute(sa.text("update user_skills set last_assessed_at = '2025-03-10 09:00+00' "
+                             "where user_id = 'u3' and skill_id = 's1'"))
+        conn.execute(sa.text("update user_achievements set earned_at = earned_at + interval '1 second' "
+                             "where user_id = 'u2' and achievement_id = 'first-course'"))
+    report = independent_check.check(published, "achievements", T)
+    assert report["mismatching"] == ["u2"] and report["out_of_scope"] == 1
+
+
 def test_a_large_platform_checks_a_hash_sample_of_learners(published):
     # 3 users, at most 1 compared: 1 in 3, the learners whose PostgreSQL hashtext is a multiple
     # of 3: u3 alone. Corrupt u3 (inside) and u1 (outside the sample).
