@@ -102,12 +102,19 @@ def _stage(conn: Connection, tmp_table: str, frame: pd.DataFrame, target: str, r
 
 def window(engine: Engine, day_start: pd.Timestamp, T: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``[start, T]``: the partition's day, widened back to the last day ever processed (so a
-    missed night leaves no gap) or, on the first run, to ``CATCH_UP_DAYS`` before T. The writes
-    are idempotent, so the overlap costs time, never a double award."""
+    missed night leaves no gap) or, on the first run, to ``CATCH_UP_DAYS`` before T; and then back
+    to the oldest activity among the raw rows that *arrived* in it (``updated_at``, late data: an
+    event of 28 November loaded on the 30th), at most ``CATCH_UP_DAYS`` before T, so their awards,
+    active days and achievements are made (a window cut by the activity instant alone never saw
+    them). The writes are idempotent, so the overlap costs time, never a double award."""
     with engine.connect() as conn:
         last = conn.execute(_q("last_as_of")).scalar()
-    caught_up_from = pd.Timestamp(last).tz_convert("UTC") if last is not None else T - pd.Timedelta(days=CATCH_UP_DAYS)
-    return min(day_start, caught_up_from), T
+        caught_up_from = pd.Timestamp(last).tz_convert("UTC") if last is not None else T - pd.Timedelta(days=CATCH_UP_DAYS)
+        start = min(day_start, caught_up_from)
+        late = conn.execute(_q("late_arrivals"), {"start": start.to_pydatetime(), "t": T.to_pydatetime()}).scalar()
+    if late is not None:
+        start = min(start, max(pd.Timestamp(late).tz_convert("UTC"), T - pd.Timedelta(days=CATCH_UP_DAYS)))
+    return start, T
 
 
 def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) -> dict:

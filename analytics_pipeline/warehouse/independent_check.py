@@ -197,20 +197,52 @@ _AWARDS = {"awards": "checks/gamification_awards.sql"}
 _LEDGER_TYPES = ("content_completed", "course_completed", "assessment_passed",
                  "assessment_excellence_bonus", "daily_first_activity", "streak_bonus")
 #: learners whose gamification reaches back before T − 90 d, which the retained raw rows cannot
-#: recompute: an item award (archived ones included) before it, a day award more than a local day
-#: (26 h) before it, or an active day that ended before it. A new warehouse catches up on exactly
-#: T − 90 d .. T, so there it leaves out nobody.
+#: recompute: an item award (archived ones included) before it; a day award (daily first activity,
+#: streak bonus) whose first event is before it and whose local day (in the zone the award took it
+#: in) has no event in [T − 90 d, T] — the check counts only days with such an event, and retention
+#: deletes the older events and the older daily_activity rows, while the award stays (a ledger
+#: fact); or an active day that ended before it. A new warehouse catches up on exactly
+#: T − 90 d .. T, so there it leaves out nobody. The retained day's events decide, not a fixed
+#: margin: a day ending before the cutoff may have begun less than 26 h before it.
 _BEFORE_RETENTION = """
 select user_id from point_ledger_all
 where "timestamp" < cast(:kept as timestamptz)
-      - case when activity_type in ('daily_first_activity', 'streak_bonus') then interval '26 hours'
-             else interval '0' end
+  and activity_type not in ('daily_first_activity', 'streak_bonus')
+union
+select p.user_id from point_ledger_all p
+where p.activity_type in ('daily_first_activity', 'streak_bonus')
+  and p."timestamp" < cast(:kept as timestamptz)
+  and not exists (
+    select 1 from learning_events e
+    where e.user_id = p.user_id
+      and e.occurred_at >= cast(:kept as timestamptz) and e.occurred_at <= cast(:t as timestamptz)
+      and e.occurred_at < cast(:kept as timestamptz) + interval '2 days'
+      and (e.occurred_at at time zone coalesce(p.metadata ->> 'timezone', 'UTC'))::date
+          = to_date(right(p.source_id, 10), 'YYYY-MM-DD'))
 union
 select user_id from daily_activity where last_activity_at < :kept"""
-#: achievements count passes on the whole history: also the learners with results retention retired
+#: achievements count passes on the whole history: also the learners with results retention
+#: retired; and they date streak and point achievements by the awards' instants, so also the
+#: learners with a day award whose first event retention deleted (the day itself is recomputed,
+#: from its first retained event, so the points and totals checks keep those learners); and
+#: user_skills holds each skill's current mastery only, so a skill achievement for which the
+#: current rows show fewer skills mastered by its earned_at than it needs (a skill assessed again
+#: later, or fallen below the threshold) is a fact they no longer show: those learners are left out
 _RESULTS_RETIRED = _BEFORE_RETENTION + """
 union
-select user_id from learner_activity_summary where results_retired > 0"""
+select user_id from learner_activity_summary where results_retired > 0
+union
+select p.user_id from point_ledger_all p
+where p.activity_type in ('daily_first_activity', 'streak_bonus')
+  and p."timestamp" < cast(:kept as timestamptz)
+  and not exists (select 1 from learning_events e
+                  where e.user_id = p.user_id and e.occurred_at = p."timestamp")
+union
+select a.user_id from user_achievements a
+join achievements c on c.id = a.achievement_id and c.criteria ? 'masteredSkills'
+where (select count(*) from user_skills s
+       where s.user_id = a.user_id and s.mastery_level >= 80 and s.last_assessed_at <= a.earned_at)
+      < (c.criteria ->> 'masteredSkills')::numeric"""
 CHECKS.update({
     "points_ledger": Check(
         "checks/points_ledger.sql",

@@ -122,6 +122,44 @@ def test_a_learner_whose_ledger_reaches_back_before_the_retention_window_is_left
     assert table(published, "select count(*) as n from point_transactions where user_id = 'u3'")["n"][0] == 2
 
 
+def test_a_day_award_whose_day_retention_deleted_is_left_out_even_within_26_hours(published):
+    # the next day at M: u3's local day 10 December 2024 (UTC) began 9.5 h before the cutoff
+    # T - 90 d = 11 December 00:00 and ended before it; retention deleted its events and its
+    # daily_activity row (date < the cutoff's date), the award stays (a ledger fact). The check
+    # counts only days with an event in [T - 90 d, T], so it cannot recompute this one.
+    with published.begin() as conn:
+        conn.execute(sa.text(
+            "insert into point_transactions (user_id, points, activity_type, source_id, metadata, \"timestamp\") "
+            "values ('u3', 5, 'daily_first_activity', 'u3:2024-12-10', "
+            "'{\"date\": \"2024-12-10\", \"timezone\": \"UTC\"}', '2024-12-10 14:30+00')"))
+        conn.execute(sa.text("update user_points set total_points = 10 where user_id = 'u3'"))
+        conn.execute(sa.text("delete from learning_events where occurred_at < '2024-12-11'"))
+    for name in ("points_ledger", "user_points", "achievements"):
+        report = independent_check.check(published, name, T)
+        assert report["passed"] and report["out_of_scope"] == 1 and report["compared"] == 2, name
+    # a day award the retained events do recompute stays compared: a wrong one is reported
+    with published.begin() as conn:
+        conn.execute(sa.text(
+            "insert into point_transactions (user_id, points, activity_type, source_id, metadata, \"timestamp\") "
+            "values ('u2', 5, 'daily_first_activity', 'u2:2025-03-09', "
+            "'{\"date\": \"2025-03-09\", \"timezone\": \"UTC\"}', '2025-03-09 10:00+00')"))
+    report = independent_check.check(published, "points_ledger", T)
+    assert report["mismatching"] == ["u2"] and report["out_of_scope"] == 1
+
+
+def test_a_skill_achievement_whose_skill_was_assessed_again_is_left_out(published):
+    # the next day at M: u3 earned first-skill with s1 (2 March); s1 is assessed again on 10 March
+    # (user_skills keeps the current mastery only): the earned achievement stays a fact, the
+    # current rows would date it 3 March (s2). Another learner's wrong achievement is still found.
+    with published.begin() as conn:
+        conn.execute(sa.text("update user_skills set last_assessed_at = '2025-03-10 09:00+00' "
+                             "where user_id = 'u3' and skill_id = 's1'"))
+        conn.execute(sa.text("update user_achievements set earned_at = earned_at + interval '1 second' "
+                             "where user_id = 'u2' and achievement_id = 'first-course'"))
+    report = independent_check.check(published, "achievements", T)
+    assert report["mismatching"] == ["u2"] and report["out_of_scope"] == 1
+
+
 def test_a_large_platform_checks_a_hash_sample_of_learners(published):
     # 3 users, at most 1 compared: 1 in 3, the learners whose PostgreSQL hashtext is a multiple
     # of 3: u3 alone. Corrupt u3 (inside) and u1 (outside the sample).
@@ -142,3 +180,35 @@ def test_a_large_platform_checks_a_hash_sample_of_learners(published):
     # everyone (the CLI's default; a platform within the bound): u1's missing bonus is found
     assert independent_check.gamification_report(published, "point_transactions", T)["mismatching"] == ["u1"]
     assert independent_check.gamification_report(published, "point_transactions", T, 3)["sample"] is None
+
+
+def test_rows_arriving_late_are_awarded_by_the_next_partition(published, warehouse_url):
+    # the next day at M: rows of earlier days loaded with the next day's data (updated_at on
+    # 11 March): a completion and a new active day (u3, 5 March), a pass with excellence (u2,
+    # 9 March), a course completion (u1, 9 March). The partition of 11 March must award them: the
+    # ledger holds an award per item completed and per active day, whenever the row arrived.
+    arrived = "2025-03-11 10:00+00"
+    with published.begin() as conn:
+        conn.execute(sa.text(
+            "insert into learning_events (id, user_id, course_id, content_id, content_type, event_type, "
+            "occurred_at, duration_seconds, progress_delta, updated_at) values "
+            "('u3-late', 'u3', 'course-1', 'c7', 'video', 'completed', '2025-03-05 10:00+00', 60, 1, :at)"),
+            {"at": arrived})
+        conn.execute(sa.text(
+            "insert into assessment_results (id, user_id, course_id, assessment_id, skill_id, score, "
+            "passing_score, submitted_at, updated_at) values "
+            "('r9', 'u2', 'course-1', 'a9', 'skill-sql', 92, 70, '2025-03-09 09:00+00', :at)"), {"at": arrived})
+        conn.execute(sa.text("insert into courses (id, name) values ('course-7', 'course-7')"))
+        conn.execute(sa.text(
+            "insert into enrollments (id, user_id, course_id, enrolled_at, completed_at, progress_percent, "
+            "status, updated_at) values ('en9', 'u1', 'course-7', '2025-01-01', '2025-03-09 12:00+00', 100, "
+            "'completed', :at)"), {"at": arrived})
+    run_gamification(warehouse_url, "2025-03-11")
+    T2 = T + pd.Timedelta(days=1)
+    late = table(published, "select source_id from point_transactions where \"timestamp\" < :t "
+                            "and source_id in ('u3:c7', 'u3:2025-03-05', 'u2:a9', 'u1:course-7') "
+                            "order by source_id", t=T.to_pydatetime())["source_id"].tolist()
+    assert late == ["u1:course-7", "u2:a9", "u2:a9", "u3:2025-03-05", "u3:c7"]
+    for name in CHECKS:
+        report = independent_check.check(published, name, T2)
+        assert report["passed"] and report["out_of_scope"] == 0, independent_check.summary(report)

@@ -1,7 +1,7 @@
 -- Totals and streaks of the learners of one hash bucket (of tmp_user_points_learners: everyone or
 -- the changed ones, user_points_learners.sql), set-based, as of :as_of.
 -- total_points = SUM over the ledger (never incremented), so re-runs and backfills cannot
--- count anything twice. Streaks from daily_activity (local days): the run containing the
+-- count anything twice. Streaks from the ledger's daily awards (local days): the run containing the
 -- learner's latest day counts as current when that day is at most :grace days before
 -- :as_of's local date; longest = the longest run. The local date of :as_of is taken just before
 -- it: a partition's T is the first instant of the next UTC day, and "the day of T" is the day
@@ -14,13 +14,20 @@ WITH learners AS (
   JOIN learners l ON l.user_id = pt.user_id
   WHERE pt."timestamp" <= :as_of
   GROUP BY pt.user_id
+), active AS (
+  -- the active local days: the ledger's daily awards (origin user_id:YYYY-MM-DD, timestamp = the
+  -- day's first event), not daily_activity, whose rows retention deletes after 90 days: a
+  -- learner's streaks must not shrink when their old days age out (an award is a ledger fact)
+  SELECT pt.user_id, to_date(right(pt.source_id, 10), 'YYYY-MM-DD') AS date,
+         ((CAST(:as_of AS timestamptz) - interval '1 microsecond') AT TIME ZONE l.tz)::date AS t_day
+  FROM point_transactions pt
+  JOIN learners l ON l.user_id = pt.user_id
+  WHERE pt.activity_type = 'daily_first_activity' AND pt."timestamp" <= :as_of
 ), days AS (
-  SELECT d.user_id, d.date, ((CAST(:as_of AS timestamptz) - interval '1 microsecond') AT TIME ZONE l.tz)::date AS t_day,
-         d.date - (row_number() OVER (PARTITION BY d.user_id ORDER BY d.date))::int AS run
-  FROM daily_activity d
-  JOIN learners l ON l.user_id = d.user_id
-  WHERE d.date <= ((CAST(:as_of AS timestamptz) - interval '1 microsecond') AT TIME ZONE l.tz)::date
-    AND coalesce(d.first_activity_at, d.last_activity_at) <= :as_of
+  SELECT a.user_id, a.date, a.t_day,
+         a.date - (row_number() OVER (PARTITION BY a.user_id ORDER BY a.date))::int AS run
+  FROM active a
+  WHERE a.date <= a.t_day
 ), runs AS (
   SELECT user_id, run, count(*) AS len, max(date) AS last_day, max(t_day) AS t_day
   FROM days GROUP BY user_id, run
