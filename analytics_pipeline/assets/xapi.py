@@ -16,8 +16,8 @@ from analytics_pipeline.assets.sources import (CODE_VERSION, GROUP, OWNERS, Extr
 from analytics_pipeline.resources import WarehouseResource, XapiLrsResource
 from analytics_pipeline.settings import env
 from analytics_pipeline.sources.store.tables import format_watermark, table_rows
-from analytics_pipeline.sources.store.xapi import (ACTIVITY_TABLES, ROSTER_TABLES, XapiStats, extract_statements,
-                                                    tables_from_lrs)
+from analytics_pipeline.sources.store.xapi import (ACTIVITY_TABLES, ROSTER_TABLES, XapiStats, analyze_loaded_tables,
+                                                    extract_statements, tables_from_lrs)
 
 KINDS = {"xapi", "postgres"}
 CHECKED = "learning_events"
@@ -79,9 +79,11 @@ def build_xapi_asset(tables: tuple[str, ...], rosters: str) -> dg.AssetsDefiniti
                 since_overlap_seconds=xapi_lrs.since_overlap_seconds, full_refresh=config.full_refresh,
                 batch_statements=config.batch_rows, log=context.log,
             )
+        analyzed = analyze_loaded_tables(warehouse.engine(), stats)
         for table in tables:
             if table in (*ACTIVITY_TABLES, *ROSTER_TABLES):
-                metadata = _stats_metadata(stats, table, table_rows(warehouse.engine(), table), xapi_lrs)
+                metadata = {**_stats_metadata(stats, table, table_rows(warehouse.engine(), table), xapi_lrs),
+                            "statistics_refreshed": table in analyzed}
             else:
                 metadata = {"supplied_by": "none (XAPI_ROSTERS=lrs)"}
             yield dg.MaterializeResult(asset_key=table, metadata=metadata)

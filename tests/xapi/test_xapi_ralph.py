@@ -96,6 +96,11 @@ def test_the_lrs_alone_fills_users_courses_content_enrollments_and_activity(ralp
     assert pd.Timestamp(watermark) > pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=30)  # Ralph's `stored`: now
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
+    # the first load gave the written tables planner statistics (they had none)
+    materializations = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    refreshed = {m.asset_key.path[-1]: m.metadata["statistics_refreshed"].value
+                 for m in materializations if "statistics_refreshed" in m.metadata}
+    assert refreshed["learning_events"] and refreshed["assessment_results"] and refreshed["users"], refreshed
 
 
 def test_incremental_runs_read_only_newer_statements_and_voids_apply_later(ralph, published, clean_warehouse):

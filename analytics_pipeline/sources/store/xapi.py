@@ -49,7 +49,7 @@ from analytics_pipeline.sources.store.tables import (
 from analytics_pipeline.sources.specs import SOURCES_BY_RESOURCE
 from analytics_pipeline.sources.xapi_client import XapiClient
 from analytics_pipeline.sources.xapi_mapping import Mapped, map_statements
-from analytics_pipeline.warehouse.bulk import copy_frame
+from analytics_pipeline.warehouse.bulk import analyze_if_stale, copy_frame
 
 RESOURCE = "xapi-statements"
 DEFAULT_BATCH_STATEMENTS = 20_000
@@ -321,3 +321,12 @@ def extract_statements(
     log.info("statements done: %d read in %d pages, %d quarantined, %d voided rows deleted, %d skipped, %.1f s",
              stats.rows_received, stats.pages, stats.quarantined, stats.voided, stats.skipped, stats.elapsed)
     return stats
+
+
+def analyze_loaded_tables(engine: Engine, stats: XapiStats) -> list[str]:
+    """After the extraction committed: the planner statistics of the tables it wrote brought up to
+    date where the load changed a large share of them (bulk.analyze_if_stale, as the API loads)."""
+    changed = {table: t.inserted + t.updated + t.deleted for table, t in stats.tables.items()}
+    if stats.enrollments_written:
+        changed["enrollments"] = changed.get("enrollments", 0) + stats.enrollments_written
+    return analyze_if_stale(engine, changed)
