@@ -53,12 +53,6 @@ Features of an (enrollment, ``t``) row (:data:`FEATURES`); NaN where undefined (
 ``<feature>_rel``             for the per-learner features of :data:`RELATIVE`: the value minus
                               the mean of the cohort (same course, same position / week).
 
-Event cells. For rows whose ``t`` is at or after every event (the scoring rows at ``T``), the
-events may come as one row per (learner, course, content item, UTC day) with ``occurred_at`` =
-the cell's last event, ``first_at`` = its first and ``n`` = its events (the nightly reads the events):
-every feature above is the same (counts sum ``n``; the last activity and the recent active days
-need a day's last event; a first submission the item's first event).
-
 The model uses :data:`MODEL_FEATURES` (the relative ones and the learner's context); every
 feature of :data:`FEATURES` is a single-feature baseline.
 """
@@ -127,8 +121,6 @@ def known_inputs(events, enrollments, results, T):
     enr = enr.assign(completed_at=enr["completed_at"].where(enr["completed_at"] <= T),
                      withdrawn_at=enr["withdrawn_at"].where(enr["withdrawn_at"] <= T))
     ev = ev.assign(occurred_at=_utc(ev["occurred_at"]))
-    if "first_at" in ev.columns:  # event cells (module docstring)
-        ev = ev.assign(first_at=_utc(ev["first_at"]))
     return ev, enr, res.assign(submitted_at=_utc(res["submitted_at"]))
 
 
@@ -275,13 +267,12 @@ def raw_row_features(rows: pd.DataFrame, events: pd.DataFrame, enrollments: pd.D
     out["registration_lead_days"] = ((r["starts_at"] - r["enrolled_at"]) / DAY).where(r["scheduled"].to_numpy(dtype=bool)).astype(float)
     key = r[ROW_KEY].reset_index()
 
-    cells = "n" in events.columns  # event cells (module docstring): their counts and first times
-    ev = events[[c for c in ("user_id", "course_id", "content_id", "occurred_at", "first_at", "n") if c in events.columns]]
+    ev = events[[c for c in ("user_id", "course_id", "content_id", "occurred_at") if c in events.columns]]
     if "content_id" not in ev.columns:
         ev = ev.assign(content_id=pd.Series(None, index=events.index, dtype=object))
     ev = ev.merge(key, on=["user_id", "course_id"])
     ev = ev.loc[(ev["occurred_at"] <= ev["t"]).to_numpy(dtype=bool)]
-    n_events = (ev.groupby("row")["n"].sum() if cells else ev.groupby("row").size()).reindex(r.index, fill_value=0).astype(float)
+    n_events = ev.groupby("row").size().reindex(r.index, fill_value=0).astype(float)
     out["events"] = np.log1p(n_events)
     out["cohort"] = r["course_id"].astype(str) + "|" + np.where(
         r["scheduled"].to_numpy(dtype=bool), (r["position"] / config.position_step).round().astype("Int64").astype(str),
@@ -302,8 +293,7 @@ def raw_row_features(rows: pd.DataFrame, events: pd.DataFrame, enrollments: pd.D
     items = items.loc[items["due_at"].notna().to_numpy(dtype=bool)]
     dl = items.merge(key, on="course_id")
     dl = dl.loc[(dl["due_at"] <= dl["t"]).to_numpy(dtype=bool)]
-    subs = ev.loc[ev["content_id"].notna(), ["row", "content_id", "first_at" if cells else "occurred_at"]]
-    subs.columns = ["row", "content_id", "occurred_at"]
+    subs = ev.loc[ev["content_id"].notna(), ["row", "content_id", "occurred_at"]]
     if len(results) and "assessment_id" in results.columns:
         res_rows = results[["user_id", "course_id", "assessment_id", "submitted_at"]].merge(key, on=["user_id", "course_id"])
         res_rows = res_rows.loc[(res_rows["submitted_at"] <= res_rows["t"]).to_numpy(dtype=bool)]

@@ -129,30 +129,3 @@ def test_platt_and_auc_by_hand():
     assert roc_auc(np.array([True, True]), np.array([0.1, 0.2])) is None
     a, b = _platt(np.array([-2.0, -1.0, 1.0, 2.0, 0.5, -0.5]), np.array([0, 0, 1, 1, 0, 1], dtype=bool))
     assert a > 0  # a higher score means a higher probability
-
-
-def test_event_cells_give_the_features_of_the_events_at_T(scheduled):
-    """Scoring at T from one row per (learner, course, item, UTC day) (``dropout_cells.sql``)
-    gives every raw feature of the events themselves; the scores are the same."""
-    from analytics_pipeline.predictive.drop_off import score_raw, scoring_raw
-    from analytics_pipeline.predictive.course_features import cohort_means_of, cohort_parts
-
-    ev, en, res, courses, content, T, out, evaluation = scheduled
-    ev = ev.assign(occurred_at=pd.to_datetime(ev["occurred_at"], utc=True))
-    # late events on the 28-day bound and at midnight, an item used on several days
-    extra = ev.iloc[:6].assign(occurred_at=[T - 28 * D, T - 28 * D + pd.Timedelta(seconds=1), T - 3 * D, T - 3 * D,
-                                            T - 2 * D, T - 10 * D])
-    ev = pd.concat([ev, extra], ignore_index=True)
-    known = ev.loc[(ev["occurred_at"] <= T) & (pd.to_datetime(ev["updated_at"], utc=True) <= T)]
-    day = known["occurred_at"].dt.floor("D").rename("day")
-    cells = (known.groupby([known["user_id"], known["course_id"], known["content_id"].fillna("\0"), day], sort=False)
-             ["occurred_at"].agg(occurred_at="max", first_at="min", n="size").reset_index().drop(columns="day"))
-    cells["content_id"] = cells["content_id"].replace("\0", None)
-    assert len(cells) < len(known) and (cells["n"] > 1).any()
-    rows_e, raw_e = scoring_raw(ev, en, res, courses, content, T)
-    rows_c, raw_c = scoring_raw(cells, en, res, courses, content, T)
-    pd.testing.assert_frame_equal(rows_e, rows_c)
-    pd.testing.assert_frame_equal(raw_e, raw_c)
-    model = train_drop_off(ev, en, res, courses, content, T)
-    means = cohort_means_of([cohort_parts(raw_e)])
-    pd.testing.assert_frame_equal(score_raw(model, rows_e, raw_e, means), score_raw(model, rows_c, raw_c, means))
