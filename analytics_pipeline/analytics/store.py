@@ -72,8 +72,8 @@ from analytics_pipeline.analytics.common import utc
 from analytics_pipeline.governance.policy import RETENTION_POLICY
 from analytics_pipeline.quality.validation import ValidationOutcome, validate
 from analytics_pipeline.settings import CHANGE_LOG_DAYS, PROJECT_ROOT
-from analytics_pipeline.warehouse.bulk import (SnapshotWriter, read_copy, read_frame,
-                                               replace_snapshot, sql_text)
+from analytics_pipeline.warehouse.bulk import (SnapshotWriter, indexes_rebuilt_after, read_copy,
+                                               read_frame, replace_snapshot, sql_text)
 from analytics_pipeline.warehouse.models import (ITEM_EFFECT_DTYPES, ITEM_EFFECTS, TYPE_EFFECT_DTYPES,
                                                   save_model)
 
@@ -592,6 +592,14 @@ def reads_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> dict[str, Re
     return reads
 
 
+#: A first build's settings, for its transaction only. It reads every event of the retention
+#: window once: a sequential scan and one sort in memory beat the planner's choice, the
+#: (user_id, occurred_at) index (rows presorted by learner, but one random heap access per event:
+#: 1.6M buffer reads of a 45k-page table at M); its sorts and index builds need more than the
+#: server's 4 MB / 64 MB. (docs/learner-analytics-assets.md, "First build".)
+FIRST_BUILD_SETTINGS = {"enable_indexscan": "off", "work_mem": "256MB", "maintenance_work_mem": "256MB"}
+
+
 def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
     """Bring the learner daily activity rollup to ``T`` (``learner_daily_activity``, migration
     0014), in one transaction; returns the counts.
@@ -626,9 +634,12 @@ def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
         parts = sql_text(f"{QUERIES}/daily_sessions_parts.sql")
         if asof is None:
             mode = "first_build"
+            for name, value in FIRST_BUILD_SETTINGS.items():
+                conn.execute(sa.text(f"set local {name} = '{value}'"))
             conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_clear.sql")))
-            row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_build.sql").format(
-                session_parts=parts)), params).one()
+            with indexes_rebuilt_after(conn, ["learner_daily_activity", "learner_daily_sessions"]):
+                row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_build.sql").format(
+                    session_parts=parts)), params).one()
         else:
             mode = "incremental"
             row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_update.sql").format(

@@ -466,6 +466,22 @@ def indexes_built_after(conn: Connection, table: str) -> Iterator[bool]:
         deferred.restore()
 
 
+@contextmanager
+def indexes_rebuilt_after(conn: Connection, tables: list[str]) -> Iterator[list[str]]:
+    """Around a rebuild of ``tables`` that the transaction emptied (TRUNCATE: it holds their
+    ``ACCESS EXCLUSIVE`` lock): every index, primary key and unique constraint included, is dropped
+    and created again after the body, in the same transaction (one sort each instead of a
+    random btree descent per inserted row). Yields the indexes. A duplicate key then fails the
+    constraint's creation instead of an insert: the transaction rolls back either way. A table
+    whose index another constraint (a foreign key) needs keeps its indexes."""
+    rows = conn.execute(sa.text(sql_text("warehouse/rebuildable_indexes.sql")), {"tables": list(tables)}).all()
+    for row in rows:
+        conn.exec_driver_sql(row.drop_sql)
+    yield [row.index_name for row in rows]
+    for row in rows:
+        conn.exec_driver_sql(row.create_sql)
+
+
 #: autovacuum's default ``autovacuum_analyze_scale_factor``: a load that changed this share of a
 #: table's estimated rows leaves the planner's statistics stale.
 ANALYZE_SHARE = 0.1

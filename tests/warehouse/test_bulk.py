@@ -155,3 +155,50 @@ def test_a_load_analyzes_a_table_without_statistics_or_changed_by_a_tenth(engine
     assert analyze_if_stale(engine, {"bulk_analyze_probe": 200}) == ["bulk_analyze_probe"]
     with engine.begin() as conn:
         conn.execute(sa.text("drop table bulk_analyze_probe"))
+
+
+_INDEXES = ("select indexname, indexdef from pg_indexes where tablename = any(:t) order by indexname")
+
+
+def test_a_rebuild_drops_every_index_and_creates_them_again_exactly(clean_warehouse):
+    from analytics_pipeline.warehouse.bulk import indexes_rebuilt_after
+    tables = ["learner_daily_activity", "learner_daily_sessions"]
+    with clean_warehouse.connect() as conn:
+        before = conn.execute(sa.text(_INDEXES), {"t": tables}).all()
+    assert any("pkey" in name for name, _ in before) and len(before) == 4
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("truncate learner_daily_activity, learner_daily_sessions"))
+        with indexes_rebuilt_after(conn, tables) as dropped:
+            during = conn.execute(sa.text(_INDEXES), {"t": tables}).all()
+            conn.execute(sa.text("insert into learner_daily_sessions values "
+                                 "('u1', '2024-01-01', '2024-01-01T10:00Z', '2024-01-01T10:05Z', 3, 2)"))
+    with clean_warehouse.connect() as conn:
+        after = conn.execute(sa.text(_INDEXES), {"t": tables}).all()
+        assert conn.execute(sa.text("select count(*) from learner_daily_sessions")).scalar_one() == 1
+    assert sorted(dropped) == sorted(name for name, _ in before) and during == []
+    assert after == before
+
+
+def test_a_duplicate_key_in_a_rebuild_fails_it_and_the_indexes_stay(clean_warehouse):
+    from analytics_pipeline.warehouse.bulk import indexes_rebuilt_after
+    tables = ["learner_daily_sessions"]
+    with clean_warehouse.connect() as conn:
+        before = conn.execute(sa.text(_INDEXES), {"t": tables}).all()
+    row = "('u1', '2024-01-01', '2024-01-01T10:00Z', '2024-01-01T10:05Z', 3, 2)"
+    with pytest.raises(sa.exc.IntegrityError, match="learner_daily_sessions_pkey"):
+        with clean_warehouse.begin() as conn:
+            conn.execute(sa.text("truncate learner_daily_sessions"))
+            with indexes_rebuilt_after(conn, tables):
+                conn.execute(sa.text(f"insert into learner_daily_sessions values {row}, {row}"))
+    with clean_warehouse.connect() as conn:
+        assert conn.execute(sa.text(_INDEXES), {"t": tables}).all() == before
+
+
+def test_a_table_whose_key_a_foreign_key_needs_keeps_its_indexes(clean_warehouse):
+    from analytics_pipeline.warehouse.bulk import indexes_rebuilt_after
+    with clean_warehouse.begin() as conn:
+        assert conn.execute(sa.text("select count(*) from pg_constraint where contype = 'f' "
+                                    "and confrelid = 'users'::regclass")).scalar_one() > 0
+        with indexes_rebuilt_after(conn, ["users"]) as dropped:
+            assert dropped == []
+        conn.rollback()

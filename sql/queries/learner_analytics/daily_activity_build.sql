@@ -3,7 +3,9 @@
 -- (updated_at <= :t, whatever occurred_at) whose bin ends after :floor (the retention cutoff's
 -- day), and the session parts of every (user, day) (learner_daily_sessions, cut with the gap
 -- :gap: daily_sessions_parts.sql), then the as-of := :t, session_gap := :gap. Run after
--- daily_activity_clear.sql in the same transaction.
+-- daily_activity_clear.sql in the same transaction. The text keys are grouped (sorted) in the "C"
+-- collation: byte order, the same groups as the database's collation (both deterministic) at a
+-- fraction of the comparison cost.
 with session_events as (
   select le.user_id, ((le.occurred_at at time zone 'UTC') - interval '1 microsecond')::date as day,
          le.occurred_at, coalesce(nullif(le.duration_seconds, 'NaN'), 0) as dur
@@ -18,7 +20,8 @@ with session_events as (
   insert into learner_daily_activity (user_id, course_id, content_type, day, events,
                                       duration_seconds, progress_delta, progress_events,
                                       first_at, last_at)
-  select le.user_id, coalesce(le.course_id, ''), coalesce(le.content_type, ''),
+  select le.user_id collate "C", coalesce(le.course_id, '') collate "C",
+         coalesce(le.content_type, '') collate "C",
          ((le.occurred_at at time zone 'UTC') - interval '1 microsecond')::date as day,
          count(*), sum(le.duration_seconds), sum(le.progress_delta), count(le.progress_delta),
          min(le.occurred_at), max(le.occurred_at)
