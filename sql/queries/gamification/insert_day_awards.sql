@@ -1,5 +1,6 @@
 -- Daily first-activity and streak-bonus awards for the local days touched by the partition
--- (daily_activity rows with an event in [:start, :t]). The streak position of a day needs the
+-- (daily_activity rows with an event in [:start, :t]; a late learner's from its own start,
+-- tmp_late_learners). The streak position of a day needs the
 -- learner's earlier days, so the learner's whole history up to the last window day is read;
 -- positions by gaps-and-islands (date - row_number is constant along a run of consecutive days).
 -- Origin: user_id:YYYY-MM-DD of the local day; timestamp: the day's first event. Inserted in
@@ -10,6 +11,12 @@ WITH window_days AS (
   SELECT d.user_id, d.date
   FROM daily_activity d
   WHERE d.last_activity_at >= :start
+    AND coalesce(d.first_activity_at, d.last_activity_at) <= :t
+  UNION ALL  -- the late learners' earlier days (disjoint: last_activity_at before :start)
+  SELECT d.user_id, d.date
+  FROM tmp_late_learners l
+  JOIN daily_activity d ON d.user_id = l.user_id
+  WHERE d.last_activity_at >= l.start AND d.last_activity_at < :start
     AND coalesce(d.first_activity_at, d.last_activity_at) <= :t
 ), window_users AS (
   SELECT user_id, max(date) AS last_date FROM window_days GROUP BY user_id
