@@ -29,12 +29,16 @@ WITH window_days AS (
   SELECT h.user_id, h.date, h.first_activity_at,
          row_number() OVER (PARTITION BY h.user_id, h.run ORDER BY h.date) AS streak_day
   FROM history h
+), zones AS MATERIALIZED (
+  -- once per statement (one row per organisation): inlined into the join below, the planner
+  -- rebuilt the distinct zone names (1,198) for every award row
+  SELECT organization_id, tz FROM organization_timezones()
 ), awards AS (
   SELECT p.*, coalesce(ot.tz, 'UTC') AS tz
   FROM positions p
   JOIN window_days w ON w.user_id = p.user_id AND w.date = p.date
   JOIN users u ON u.id = p.user_id
-  LEFT JOIN organization_timezones() ot ON ot.organization_id = u.organization_id
+  LEFT JOIN zones ot ON ot.organization_id = u.organization_id
 ), inserted AS (
   INSERT INTO point_transactions (id, user_id, points, activity_type, source_id, metadata, "timestamp")
   SELECT overlay(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') PLACING '-' FROM 9 FOR 0)
