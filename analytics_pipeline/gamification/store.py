@@ -102,43 +102,55 @@ def _stage(conn: Connection, tmp_table: str, frame: pd.DataFrame, target: str, r
 
 def window(engine: Engine, day_start: pd.Timestamp, T: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``[start, T]``: the partition's day, widened back to the last day ever processed (so a
-    missed night leaves no gap) or, on the first run, to ``CATCH_UP_DAYS`` before T; and then back
-    to the oldest activity among the raw rows that *arrived* in it (``updated_at``, late data: an
-    event of 28 November loaded on the 30th), at most ``CATCH_UP_DAYS`` before T, so their awards,
-    active days and achievements are made (a window cut by the activity instant alone never saw
-    them). The writes are idempotent, so the overlap costs time, never a double award."""
+    missed night leaves no gap) or, on the first run, to ``CATCH_UP_DAYS`` before T. Late data (raw
+    rows that *arrived* in the window with an earlier activity instant) widens the window of their
+    learners only: each step calls :func:`late_learners` in its transaction."""
     with engine.connect() as conn:
         last = conn.execute(_q("last_as_of")).scalar()
-        caught_up_from = pd.Timestamp(last).tz_convert("UTC") if last is not None else T - pd.Timedelta(days=CATCH_UP_DAYS)
-        start = min(day_start, caught_up_from)
-        late = conn.execute(_q("late_arrivals"), {"start": start.to_pydatetime(), "t": T.to_pydatetime()}).scalar()
-    if late is not None:
-        start = min(start, max(pd.Timestamp(late).tz_convert("UTC"), T - pd.Timedelta(days=CATCH_UP_DAYS)))
-    return start, T
+    caught_up_from = pd.Timestamp(last).tz_convert("UTC") if last is not None else T - pd.Timedelta(days=CATCH_UP_DAYS)
+    return min(day_start, caught_up_from), T
+
+
+def late_learners(conn: Connection, start: pd.Timestamp, T: pd.Timestamp) -> int:
+    """Fill ``tmp_late_learners (user_id, start)`` (late_learners.sql): the learners with raw rows
+    that arrived — ``updated_at`` — in ``[start, T]`` with an activity instant before ``start`` (an
+    event of 28 November loaded on the 30th), each with its own window start, the oldest such
+    instant, at most ``CATCH_UP_DAYS`` before T. The steps read ``[start, T]`` for everyone and
+    ``[learner's start, start)`` for these learners only, so their awards, active days and
+    achievements are made (a window cut by the activity instant alone never saw them) without
+    re-reading everyone's history. Returns how many."""
+    conn.execute(_q("late_learners"), {"start": start.to_pydatetime(), "t": T.to_pydatetime(),
+                                       "floor": (T - pd.Timedelta(days=CATCH_UP_DAYS)).to_pydatetime()})
+    conn.execute(sa.text("alter table tmp_late_learners add primary key (user_id)"))
+    conn.execute(sa.text("analyze tmp_late_learners"))
+    return int(conn.execute(sa.text("select count(*) from tmp_late_learners")).scalar_one())
 
 
 def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) -> dict:
-    """Upsert the window's active days; counts of days inserted/updated and of unknown learners."""
-    params = {"read_from": (start - LOOKBACK).to_pydatetime(), "start": start.to_pydatetime(),
-              "t": T.to_pydatetime()}
+    """Upsert the window's active days (a late learner's from its own start, :func:`late_learners`);
+    counts of days inserted/updated, of unknown learners and of late learners."""
+    params = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
     with _transaction(engine) as conn:
+        n_late = late_learners(conn, start, T)
         with indexes_built_after(conn, "daily_activity") as bulk:
-            upserted = conn.execute(_q("daily_activity_upsert"), params).one()
+            upserted = conn.execute(_q("daily_activity_upsert"), {**params, "lookback": LOOKBACK.to_pytimedelta()}).one()
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
     analyze_if_stale(engine, {"daily_activity": int(upserted.inserted) + int(upserted.updated)})
     return {"days_inserted": int(upserted.inserted), "days_updated": int(upserted.updated), "events_of_unknown_users": int(unknown.events),
-            "unknown_users": int(unknown.learners), "bulk_load": bulk, "window_start": start.isoformat(), "T": T.isoformat()}
+            "unknown_users": int(unknown.learners), "late_learners": n_late, "bulk_load": bulk, "window_start": start.isoformat(), "T": T.isoformat()}
 
 
 def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: PointRules,
                   chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None,
                   log: logging.Logger | None = None) -> dict:
-    """Insert the window's item, day and streak awards into the ledger (each at most once)."""
+    """Insert the window's item, day and streak awards into the ledger (each at most once); a
+    late learner's window begins at its own start (:func:`late_learners`)."""
     window_params = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
     awarded: Counter[str] = Counter()  # new awards per activity_type
     computed = quarantined = 0
     with _transaction(engine) as conn:
         conn.execute(sa.text(f"select pg_advisory_xact_lock_shared({LEDGER_LOCK_SQL})"))
+        n_late = late_learners(conn, start, T)
         buckets = _buckets(conn.execute(_q("window_item_counts"), window_params).scalar_one(), chunk_rows)
         _stage_in_buckets(conn, "window", ("events", "results", "enrollments"),  # the window read once
                           {**window_params, "buckets": buckets})
@@ -169,6 +181,7 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
         "item_awards_of_unknown_users": int(skipped_unknown),
         "rows_quarantined": quarantined,
         "user_buckets": buckets,
+        "late_learners": n_late,
         "bulk_load": bulk,
         "ledger_rows": int(total_rows),
         "T": T.isoformat(),
@@ -269,11 +282,13 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
 
 def update_achievements(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: AchievementRules,
                         chunk_rows: int = DEFAULT_CHUNK_ROWS, run_id: str | None = None) -> dict:
-    """Evaluate the catalog for the window's candidates on their whole history; insert what they earned."""
+    """Evaluate the catalog for the window's candidates (a late learner's from its own start,
+    :func:`late_learners`) on their whole history; insert what they earned."""
     evaluated = 0
     names = ("ledger", "days", "enrollments", "results", "skills")
     with _transaction(engine) as conn:
         catalog = read_frame(conn, sql_text("gamification/achievement_catalog.sql"))
+        n_late = late_learners(conn, start, T)
         conn.execute(_q("achievement_candidates"), {"start": start.to_pydatetime(), "t": T.to_pydatetime()})
         n_candidates = conn.execute(sa.text("select count(*) from tmp_achievement_candidates")).scalar_one()
         conn.execute(sa.text("analyze tmp_achievement_candidates"))
@@ -297,6 +312,7 @@ def update_achievements(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, ru
         total = conn.execute(sa.text("select count(*) from user_achievements")).scalar_one()
     return {
         "candidates": int(n_candidates),
+        "late_learners": n_late,
         "earned_evaluated": evaluated,
         "achievements_inserted": inserted,
         "earned_at_moved_back": moved_back,

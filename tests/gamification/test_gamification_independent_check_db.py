@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from analytics_pipeline.warehouse import independent_check
 from tests.gamification.db_helpers import (
-    add_enrollments, add_events, add_org, add_results, add_users, run_gamification, table,
+    add_enrollments, add_events, add_org, add_results, add_users, metadata, run_gamification, table,
 )
 
 T = pd.Timestamp("2025-03-11", tz="UTC")
@@ -212,3 +212,37 @@ def test_rows_arriving_late_are_awarded_by_the_next_partition(published, warehou
     for name in CHECKS:
         report = independent_check.check(published, name, T2)
         assert report["passed"] and report["out_of_scope"] == 0, independent_check.summary(report)
+
+
+def test_late_rows_widen_the_window_of_their_learner_only(published, warehouse_url):
+    # u3's completion of 5 March arrives on 11 March. Its learner's window reaches back to 5 March:
+    # the item award, the new active day and its award are made. u1 and u2 have no late rows: their
+    # window stays the partition's day. Their earlier rows are therefore not read again — seen here
+    # by rows removed by hand, which a window widened for everyone would restore: u1's award for c1
+    # (8 March), u1's active day of 9 March and u2's first-course achievement (10 March).
+    with published.begin() as conn:
+        conn.execute(sa.text(
+            "insert into learning_events (id, user_id, course_id, content_id, content_type, event_type, "
+            "occurred_at, duration_seconds, progress_delta, updated_at) values "
+            "('u3-late', 'u3', 'course-1', 'c7', 'video', 'completed', '2025-03-05 10:00+00', 60, 1, "
+            "'2025-03-11 10:00+00')"))
+        conn.execute(sa.text("delete from point_transactions where source_id = 'u1:c1'"))
+        conn.execute(sa.text("delete from daily_activity where user_id = 'u1' and date = '2025-03-09'"))
+        conn.execute(sa.text("delete from user_achievements where user_id = 'u2' and achievement_id = 'first-course'"))
+    result = run_gamification(warehouse_url, "2025-03-11")
+    assert metadata(result, "point_transactions")["late_learners"] == 1
+    assert metadata(result, "daily_activity")["late_learners"] == 1
+    achievements = metadata(result, "user_achievements")
+    assert achievements["late_learners"] == 1 and achievements["candidates"] == 1  # u3 alone
+    awards = table(published, "select user_id, source_id, \"timestamp\" from point_transactions "
+                              "where user_id = 'u3' and \"timestamp\" < '2025-03-08' order by source_id")
+    assert awards["source_id"].tolist() == ["u3:2025-03-05", "u3:c7"]
+    assert (awards["timestamp"] == pd.Timestamp("2025-03-05 10:00", tz="UTC")).all()
+    days = table(published, "select user_id, date::text as date from daily_activity "
+                            "where date between '2025-03-05' and '2025-03-09' and user_id in ('u1', 'u3') "
+                            "order by user_id, date")
+    assert days.values.tolist() == [["u1", "2025-03-05"], ["u1", "2025-03-06"], ["u1", "2025-03-07"],
+                                    ["u1", "2025-03-08"], ["u3", "2025-03-05"], ["u3", "2025-03-08"]]
+    assert table(published, "select count(*) as n from point_transactions where source_id = 'u1:c1'")["n"][0] == 0
+    assert table(published, "select count(*) as n from user_achievements "
+                            "where user_id = 'u2' and achievement_id = 'first-course'")["n"][0] == 0

@@ -22,13 +22,19 @@ with p as (
   left join (select distinct name from pg_timezone_names) z
     on jsonb_typeof(o.settings) = 'object' and z.name = o.settings ->> 'timezone'
   where {sample:u.id}
+), events as materialized (
+  -- the sample's events read once, for the content awards and the days (a local day lasts at most
+  -- 26 h: its events start at most 2 days before its last one)
+  select e.id, e.user_id, l.tz, e.content_id, e.event_type, e.occurred_at
+  from learning_events e join learner l on l.user_id = e.user_id cross join p
+  where e.occurred_at <= p.t and e.occurred_at >= p.kept - interval '2 days' and {sample:e.user_id}
 ), items as (
   select e.user_id, 'content_completed' as activity_type, 10 as points,
          case when e.content_id is null or e.content_id = '' then 'id:' || e.id
               else e.user_id || ':' || e.content_id end as source_id,
          e.occurred_at as ts, e.id as origin
-  from learning_events e join learner l on l.user_id = e.user_id cross join p
-  where e.event_type = 'completed' and e.occurred_at >= p.kept and e.occurred_at <= p.t and {sample:e.user_id}
+  from events e cross join p
+  where e.event_type = 'completed' and e.occurred_at >= p.kept
   union all
   select n.user_id, 'course_completed', 100, n.user_id || ':' || n.course_id, n.completed_at, n.id
   from enrollments n join learner l on l.user_id = n.user_id cross join p
@@ -46,12 +52,10 @@ with p as (
   select distinct on (activity_type, source_id) user_id, activity_type, points, source_id, ts
   from items order by activity_type, source_id, ts, origin
 ), days as (
-  -- a local day lasts at most 26 h: its events start at most 2 days before its last one
-  select e.user_id, l.tz, (e.occurred_at at time zone l.tz)::date as day,
+  select e.user_id, e.tz, (e.occurred_at at time zone e.tz)::date as day,
          min(e.occurred_at) as first_at
-  from learning_events e join learner l on l.user_id = e.user_id cross join p
-  where e.occurred_at <= p.t and e.occurred_at >= p.kept - interval '2 days' and {sample:e.user_id}
-  group by e.user_id, l.tz, (e.occurred_at at time zone l.tz)::date
+  from events e
+  group by e.user_id, e.tz, (e.occurred_at at time zone e.tz)::date
   having max(e.occurred_at) >= (select kept from p)
 ), positions as (
   select d.*, row_number() over (partition by d.user_id, d.island order by d.day) as streak_day

@@ -1,5 +1,6 @@
 -- Daily first-activity and streak-bonus awards for the local days touched by the partition
--- (daily_activity rows with an event in [:start, :t]). The streak position of a day needs the
+-- (daily_activity rows with an event in [:start, :t]; a late learner's from its own start,
+-- tmp_late_learners). The streak position of a day needs the
 -- learner's earlier days, so the learner's whole history up to the last window day is read;
 -- positions by gaps-and-islands (date - row_number is constant along a run of consecutive days).
 -- Origin: user_id:YYYY-MM-DD of the local day; timestamp: the day's first event. Inserted in
@@ -10,6 +11,12 @@ WITH window_days AS (
   SELECT d.user_id, d.date
   FROM daily_activity d
   WHERE d.last_activity_at >= :start
+    AND coalesce(d.first_activity_at, d.last_activity_at) <= :t
+  UNION ALL  -- the late learners' earlier days (disjoint: last_activity_at before :start)
+  SELECT d.user_id, d.date
+  FROM tmp_late_learners l
+  JOIN daily_activity d ON d.user_id = l.user_id
+  WHERE d.last_activity_at >= l.start AND d.last_activity_at < :start
     AND coalesce(d.first_activity_at, d.last_activity_at) <= :t
 ), window_users AS (
   SELECT user_id, max(date) AS last_date FROM window_days GROUP BY user_id
@@ -22,12 +29,16 @@ WITH window_days AS (
   SELECT h.user_id, h.date, h.first_activity_at,
          row_number() OVER (PARTITION BY h.user_id, h.run ORDER BY h.date) AS streak_day
   FROM history h
+), zones AS MATERIALIZED (
+  -- once per statement (one row per organisation): inlined into the join below, the planner
+  -- rebuilt the distinct zone names (1,198) for every award row
+  SELECT organization_id, tz FROM organization_timezones()
 ), awards AS (
   SELECT p.*, coalesce(ot.tz, 'UTC') AS tz
   FROM positions p
   JOIN window_days w ON w.user_id = p.user_id AND w.date = p.date
   JOIN users u ON u.id = p.user_id
-  LEFT JOIN organization_timezones() ot ON ot.organization_id = u.organization_id
+  LEFT JOIN zones ot ON ot.organization_id = u.organization_id
 ), inserted AS (
   INSERT INTO point_transactions (id, user_id, points, activity_type, source_id, metadata, "timestamp")
   SELECT overlay(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') PLACING '-' FROM 9 FOR 0)
