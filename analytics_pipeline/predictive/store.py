@@ -26,7 +26,8 @@ from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import active_learners
 from analytics_pipeline.analytics.skill_gap import skill_gap_table
 from analytics_pipeline.predictive.cache_rows import KINDS, CacheConfig, opted_out_users, to_cache_rows
-from analytics_pipeline.predictive.course_features import cohort_means_of, cohort_parts
+from analytics_pipeline.governance.policy import RETENTION_POLICY
+from analytics_pipeline.predictive.course_features import cell_events, cohort_means_of, cohort_parts
 from analytics_pipeline.predictive.drop_off import OUTPUT_COLUMNS, DropOffConfig, score_raw, scoring_raw, train_drop_off
 from analytics_pipeline.predictive.forecast import ForecastConfig, forecast_completion
 from analytics_pipeline.predictive.recommendations import RecommendationConfig, recommend_next
@@ -146,6 +147,42 @@ def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.T
             query(learners.conn, "dropout_results", since=first, t=T, **chunk))
 
 
+def rollup_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp) -> pd.Timestamp | None:
+    """The instant from which the daily activity rollup holds the events drop-off's scoring pass
+    needs at ``T`` (its oldest day bin's start: the retention cutoff's day), or None when the pass
+    must read the raw events: ``T`` not a UTC midnight, the rollup not exact for ``T`` (a re-run
+    of a past day, a backfill: its as-of is another instant), a cell marked stale since its
+    maintenance, or the pass's history (``since``) not before that day."""
+    if T != T.normalize():
+        return None
+    floor = pd.Timestamp(RETENTION_POLICY.activity_cutoff(T).date(), tz="UTC")
+    if floor - pd.Timedelta(days=1) <= since:
+        return None
+    # (as analytics/store.rollup_asof: a share lock keeps a concurrent maintenance from moving it)
+    asof = conn.execute(sa.text("select asof from learner_daily_activity_asof for share")).scalar()
+    if asof is None or pd.Timestamp(asof).tz_convert("UTC") != T:
+        return None
+    dirty = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty)")).scalar_one()
+    return None if dirty else floor
+
+
+def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp,
+                        floor: pd.Timestamp):
+    """:func:`chunk_frames` of the scoring pass with the events as day cells (rollup_floor):
+    the raw events before ``floor``, the rollup's cells from it to ``T`` and the due items' first
+    submissions (``pg_temp.predictive_due_firsts``): the same features at ``T``
+    (course_features.py, "Day cells"), without reading every event of every active learner."""
+    enrollments = query(learners.conn, "dropout_enrollments", since=since, t=T, **chunk)
+    first = pd.to_datetime(enrollments["enrolled_at"], utc=True).min() if len(enrollments) else T
+    first = min(first, since) - pd.Timedelta(days=1)
+    old = query(learners.conn, "dropout_old_events", since=first, floor_at=floor, t=T, **chunk)
+    cells = query(learners.conn, "dropout_rollup_cells", floor=floor.date(), day=T.date(), **chunk)
+    due = query(learners.conn, "dropout_due_firsts_chunk", **chunk)
+    parts = [old.assign(n=1), cell_events(cells), due.assign(n=0)]
+    events = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else old.assign(n=1)
+    return (events, enrollments, query(learners.conn, "dropout_results", since=first, t=T, **chunk))
+
+
 def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_score")) -> pd.DataFrame:
     """The chunks' rows (no chunk: no learner to recompute, an empty frame)."""
     if frames:
@@ -180,11 +217,17 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         trained = time.perf_counter()
         learners.stale("drop_off_risk", T)
         stale = learners.ids() if learners.count else pd.Index([], dtype="str")
+        floor = rollup_floor(learners.conn, T, since) if len(stale) else None
         if len(stale):  # nobody to score: no cohort to read
             learners.active(T)
+        if floor is not None:
+            learners.conn.execute(sa.text(sql_text("predictive/dropout_due_firsts.sql")),
+                                  _bound({"floor_at": floor, "t": T}))
         parts, kept = [], []
         for chunk in learners.chunks():
-            rows, raw = scoring_raw(*chunk_frames(learners, chunk, T, since), courses, content, T, cfg)
+            frames = (chunk_frames(learners, chunk, T, since) if floor is None
+                      else rollup_chunk_frames(learners, chunk, T, since, floor))
+            rows, raw = scoring_raw(*frames, courses, content, T, cfg)
             parts.append(cohort_parts(raw))
             mine = rows["user_id"].isin(stale).to_numpy(dtype=bool)
             if mine.any():
@@ -197,7 +240,7 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         save_model(engine, "drop_off_risk", T, model, TTL)
     return KindRun(concat(frames, OUTPUT_COLUMNS), preferences, model, reused,
                    {"train_seconds": round(trained - started, 2), "score_seconds": round(scored - trained, 2),
-                    "active_learners_read": learners.count})
+                    "active_learners_read": learners.count, "events_from_rollup": floor is not None})
 
 
 def forecast_run(engine: Engine, T: pd.Timestamp, cfg: ForecastConfig) -> KindRun:
