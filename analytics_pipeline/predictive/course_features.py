@@ -57,8 +57,9 @@ Day cells (issue 18). For rows whose ``t`` is a UTC midnight at or after every e
 scoring rows at ``T``), the events may come with a count ``n``: one row per (learner, course,
 day bin (day, day + 1]) of the daily activity rollup with ``occurred_at`` = the bin's last event
 and ``n`` = its events (:func:`cell_events`; a second row, ``n`` = 0, at its first event when that
-one falls on another UTC date: an event at exactly midnight ends the bin), plus each due item's
-first submission (``n`` = 0). Every feature is the same as from the raw events: counts sum
+one falls on another UTC date: an event at exactly midnight ends the bin) — the bins before the
+recent window may come summed into one row per course at their last event —, plus each due
+item's first submission (``n`` = 0). Every feature is the same as from the raw events: counts sum
 ``n``; the last activity is the last row; a bin lies wholly inside or outside the recent window
 (its bounds are midnights), and its rows carry the UTC dates of its events; the first submission
 of an item is its row.

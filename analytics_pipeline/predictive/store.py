@@ -147,13 +147,14 @@ def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.T
             query(learners.conn, "dropout_results", since=first, t=T, **chunk))
 
 
-def rollup_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp) -> pd.Timestamp | None:
+def rollup_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp, recent_days: float = 28) -> pd.Timestamp | None:
     """The instant from which the daily activity rollup holds the events drop-off's scoring pass
     needs at ``T`` (its oldest day bin's start: the retention cutoff's day), or None when the pass
-    must read the raw events: ``T`` not a UTC midnight, the rollup not exact for ``T`` (a re-run
-    of a past day, a backfill: its as-of is another instant), a cell marked stale since its
-    maintenance, or the pass's history (``since``) not before that day."""
-    if T != T.normalize():
+    must read the raw events: ``T`` not a UTC midnight, a recent window of a fraction of a day,
+    the rollup not exact for ``T`` (a re-run of a past day, a backfill: its as-of is another
+    instant), a cell of a day it holds marked stale since its maintenance (cells before its
+    oldest day are read raw), or the pass's history (``since``) not before that day."""
+    if T != T.normalize() or not float(recent_days).is_integer():
         return None
     floor = pd.Timestamp(RETENTION_POLICY.activity_cutoff(T).date(), tz="UTC")
     if floor - pd.Timedelta(days=1) <= since:
@@ -162,21 +163,24 @@ def rollup_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp) -> pd.T
     asof = conn.execute(sa.text("select asof from learner_daily_activity_asof for share")).scalar()
     if asof is None or pd.Timestamp(asof).tz_convert("UTC") != T:
         return None
-    dirty = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty)")).scalar_one()
+    dirty = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty where day >= :d)"),
+                         {"d": floor.date()}).scalar_one()  # (days before it are read raw)
     return None if dirty else floor
 
 
 def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp,
-                        floor: pd.Timestamp):
+                        floor: pd.Timestamp, recent_days: int):
     """:func:`chunk_frames` of the scoring pass with the events as day cells (rollup_floor):
     the raw events before ``floor``, the rollup's cells from it to ``T`` and the due items' first
-    submissions (``pg_temp.predictive_due_firsts``): the same features at ``T``
+    submissions (``pg_temp.predictive_due_firsts``); the cells before the recent window
+    (``recent_days``, whole days) summed into one row per course: the same features at ``T``
     (course_features.py, "Day cells"), without reading every event of every active learner."""
     enrollments = query(learners.conn, "dropout_enrollments", since=since, t=T, **chunk)
     first = pd.to_datetime(enrollments["enrolled_at"], utc=True).min() if len(enrollments) else T
     first = min(first, since) - pd.Timedelta(days=1)
     old = query(learners.conn, "dropout_old_events", since=first, floor_at=floor, t=T, **chunk)
-    cells = query(learners.conn, "dropout_rollup_cells", floor=floor.date(), day=T.date(), **chunk)
+    recent = max(floor, T - pd.Timedelta(days=recent_days))  # the recent window's first day bin
+    cells = query(learners.conn, "dropout_rollup_cells", floor=floor.date(), recent=recent.date(), day=T.date(), **chunk)
     due = query(learners.conn, "dropout_due_firsts_chunk", **chunk)
     parts = [old.assign(n=1), cell_events(cells), due.assign(n=0)]
     events = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else old.assign(n=1)
@@ -217,7 +221,7 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         trained = time.perf_counter()
         learners.stale("drop_off_risk", T)
         stale = learners.ids() if learners.count else pd.Index([], dtype="str")
-        floor = rollup_floor(learners.conn, T, since) if len(stale) else None
+        floor = rollup_floor(learners.conn, T, since, cfg.features.recent_days) if len(stale) else None
         if len(stale):  # nobody to score: no cohort to read
             learners.active(T)
         if floor is not None:
@@ -226,7 +230,7 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         parts, kept = [], []
         for chunk in learners.chunks():
             frames = (chunk_frames(learners, chunk, T, since) if floor is None
-                      else rollup_chunk_frames(learners, chunk, T, since, floor))
+                      else rollup_chunk_frames(learners, chunk, T, since, floor, cfg.features.recent_days))
             rows, raw = scoring_raw(*frames, courses, content, T, cfg)
             parts.append(cohort_parts(raw))
             mine = rows["user_id"].isin(stale).to_numpy(dtype=bool)

@@ -39,7 +39,7 @@ def features_both_ways(engine, T):
                               {"floor_at": floor.to_pydatetime(), "t": T.to_pydatetime()})
         chunk = learners.chunk(1, 0)
         raw = scoring_raw(*store.chunk_frames(learners, chunk, T, since), courses, content, T)
-        cells = scoring_raw(*store.rollup_chunk_frames(learners, chunk, T, since, floor), courses, content, T)
+        cells = scoring_raw(*store.rollup_chunk_frames(learners, chunk, T, since, floor, 28), courses, content, T)
     return raw, cells
 
 

@@ -1,12 +1,20 @@
 -- Drop-off's scoring pass at T from the learner daily activity rollup (store.drop_off_run,
--- only when the rollup is exact for T and T is a UTC midnight): per learner of the chunk,
--- course and day bin (day, day + 1] from :floor up to the day before :day (= T's date), the
--- events known at T summed over the content types: count, first and last occurred_at. With
--- the raw events before :floor (dropout_old_events.sql) and each due item's first submission
--- (dropout_due_firsts.sql) they give every feature of the raw events at T
--- (course_features.py, "Day cells").
+-- only when the rollup is exact for T and T is a UTC midnight), the events known at T of the
+-- chunk's learners summed over the content types: per course and day bin (day, day + 1] from
+-- :recent (T's date - the recent window's days) up to the day before :day (= T's date): count,
+-- first and last occurred_at; per course for the bins from :floor to the day before :recent
+-- (outside the recent window: only their count and last event count): one row, first_at =
+-- last_at = the last event. With the raw events before :floor (dropout_old_events.sql) and
+-- each due item's first submission (dropout_due_firsts.sql) they give every feature of the
+-- raw events at T (course_features.py, "Day cells"). (:recent >= :floor: store.rollup_chunk_frames.)
 SELECT a.user_id, a.course_id, min(a.first_at) AS first_at, max(a.last_at) AS last_at, sum(a.events)::bigint AS n
 FROM learner_daily_activity a
-WHERE a.day >= cast(:floor AS date) AND a.day < cast(:day AS date) AND a.course_id <> ''
+WHERE a.day >= cast(:recent AS date) AND a.day < cast(:day AS date) AND a.course_id <> ''
   AND a.user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)
-GROUP BY a.user_id, a.course_id, a.day
+GROUP BY a.user_id, a.day, a.course_id
+UNION ALL
+SELECT a.user_id, a.course_id, max(a.last_at), max(a.last_at), sum(a.events)::bigint
+FROM learner_daily_activity a
+WHERE a.day >= cast(:floor AS date) AND a.day < cast(:recent AS date) AND a.course_id <> ''
+  AND a.user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)
+GROUP BY a.user_id, a.course_id
