@@ -147,25 +147,32 @@ def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.T
             query(learners.conn, "dropout_results", since=first, t=T, **chunk))
 
 
-def rollup_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp, recent_days: float = 28) -> pd.Timestamp | None:
-    """The instant from which the daily activity rollup holds the events drop-off's scoring pass
-    needs at ``T`` (its oldest day bin's start: the retention cutoff's day), or None when the pass
-    must read the raw events: ``T`` not a UTC midnight, a recent window of a fraction of a day,
-    the rollup not exact for ``T`` (a re-run of a past day, a backfill: its as-of is another
-    instant), a cell of a day it holds marked stale since its maintenance (cells before its
-    oldest day are read raw), or the pass's history (``since``) not before that day."""
-    if T != T.normalize() or not float(recent_days).is_integer():
+def rollup_floor(conn: Connection, T: pd.Timestamp) -> pd.Timestamp | None:
+    """The instant from which the daily activity rollup holds every event known at ``T`` (its
+    oldest day bin's start: the retention cutoff's day; the raw events before it are still there
+    until retention runs, later in the nightly), or None when a step must read the raw events:
+    ``T`` not a UTC midnight, the rollup not exact for ``T`` (a re-run of a past day, a backfill:
+    its as-of is another instant), or a cell of a day it holds marked stale since its
+    maintenance (cells before its oldest day are read raw anyway)."""
+    if T != T.normalize():
         return None
     floor = pd.Timestamp(RETENTION_POLICY.activity_cutoff(T).date(), tz="UTC")
-    if floor - pd.Timedelta(days=1) <= since:
-        return None
     # (as analytics/store.rollup_asof: a share lock keeps a concurrent maintenance from moving it)
     asof = conn.execute(sa.text("select asof from learner_daily_activity_asof for share")).scalar()
     if asof is None or pd.Timestamp(asof).tz_convert("UTC") != T:
         return None
     dirty = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty where day >= :d)"),
-                         {"d": floor.date()}).scalar_one()  # (days before it are read raw)
+                         {"d": floor.date()}).scalar_one()
     return None if dirty else floor
+
+
+def drop_off_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp, recent_days: float) -> pd.Timestamp | None:
+    """:func:`rollup_floor` for drop-off's scoring pass: also None when its recent window is not
+    whole days or its history (``since``) does not begin before the rollup's oldest day."""
+    if not float(recent_days).is_integer():
+        return None
+    floor = rollup_floor(conn, T)
+    return floor if floor is not None and since < floor - pd.Timedelta(days=1) else None
 
 
 def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp,
@@ -221,7 +228,7 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         trained = time.perf_counter()
         learners.stale("drop_off_risk", T)
         stale = learners.ids() if learners.count else pd.Index([], dtype="str")
-        floor = rollup_floor(learners.conn, T, since, cfg.features.recent_days) if len(stale) else None
+        floor = drop_off_floor(learners.conn, T, since, cfg.features.recent_days) if len(stale) else None
         if len(stale):  # nobody to score: no cohort to read
             learners.active(T)
         if floor is not None:
@@ -248,15 +255,31 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
 
 
 def forecast_run(engine: Engine, T: pd.Timestamp, cfg: ForecastConfig) -> KindRun:
-    """Completion forecasts of the stale active learners."""
+    """Completion forecasts of the stale active learners. The carry-over row of the events before
+    the window (``events.sql``) is summed from the daily activity rollup's cells when it is exact
+    for ``T`` (:func:`rollup_floor`; ``events_rollup.sql``: the same exact sum and last event)."""
     with learner_set(engine) as learners:
         courses = catalog(learners.conn, "courses")
         learners.stale("forecast", T)
-        frames = [forecast_completion(query(learners.conn, "events", since=T - pd.Timedelta(weeks=cfg.weeks), t=T, **chunk),
+        since = T - pd.Timedelta(weeks=cfg.weeks)
+        floor = rollup_floor(learners.conn, T) if learners.count else None
+        if floor is not None and since < floor:
+            floor = None
+        frames = [forecast_completion(forecast_events(learners.conn, chunk, T, since, floor),
                                       query(learners.conn, "enrollments", since=T, t=T, **chunk), T, cfg, courses)
                   for chunk in learners.chunks()]
         preferences = query(learners.conn, "preferences")
-    return KindRun(concat(frames), preferences)
+    return KindRun(concat(frames), preferences, counters={"events_from_rollup": floor is not None})
+
+
+def forecast_events(conn: Connection, chunk: dict, T: pd.Timestamp, since: pd.Timestamp,
+                    floor: pd.Timestamp | None) -> pd.DataFrame:
+    """The chunk's events of the forecast window and one carry-over row per (learner, course) for
+    the events before it: ``events.sql``, or with ``floor`` (:func:`rollup_floor`) ``events_rollup.sql``."""
+    if floor is None:
+        return query(conn, "events", since=since, t=T, **chunk)
+    return query(conn, "events_rollup", since=since, since_day=since.date(), floor=floor.date(), floor_at=floor,
+                 t=T, **chunk)
 
 
 def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfig) -> KindRun:

@@ -2,17 +2,18 @@
 event of every active learner when the rollup is exact for T (store.rollup_floor): the rows are
 the same as from the raw events (every column), also with events at exactly midnight, before the
 rollup's oldest day, on due items, dated after T or not yet known at T; a re-run of a past day,
-a cell marked stale or a T that is not a midnight read the raw events."""
+a cell marked stale or a T that is not a midnight read the raw events. The forecast's carry-over
+row (the events before its window) from the rollup gives the same rows too."""
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.analytics.store import update_daily_activity
-from analytics_pipeline.predictive import DropOffConfig, store
+from analytics_pipeline.predictive import DropOffConfig, ForecastConfig, store
 from analytics_pipeline.predictive.course_features import cell_events
 from analytics_pipeline.predictive.drop_off import scoring_raw
 from tests.predictive.course_synth import make_course_history
-from tests.predictive.predictive_db import load_courses
+from tests.predictive.predictive_db import history, load, load_courses
 
 START = pd.Timestamp("2025-01-01", tz="UTC")
 DAY = pd.Timedelta(days=1)
@@ -32,7 +33,7 @@ def features_both_ways(engine, T):
     with store.learner_set(engine) as learners:
         courses, content = store.catalog(learners.conn, "courses"), store.catalog(learners.conn, "content_items")
         since = T - 365 * DAY
-        floor = store.rollup_floor(learners.conn, T, since)
+        floor = store.drop_off_floor(learners.conn, T, since, 28)
         assert floor is not None
         learners.active(T)
         learners.conn.execute(sa.text(store.sql_text("predictive/dropout_due_firsts.sql")),
@@ -125,11 +126,11 @@ def test_drop_off_reads_the_raw_events_when_the_rollup_is_not_exact(clean_wareho
                 {"o": (T - 2 * DAY).to_pydatetime()})
         if why == "not_midnight":
             at = T + pd.Timedelta(hours=6)
-        assert (store.rollup_floor(conn, at, at - 365 * DAY) is None)
+        assert (store.drop_off_floor(conn, at, at - 365 * DAY, 28) is None)
     with engine.begin() as conn:
         if why != "no_rollup":  # and it holds when nothing of that is the case
             conn.execute(sa.text("delete from learning_events_rollup_dirty"))
-            assert store.rollup_floor(conn, T, T - 365 * DAY) == pd.Timestamp((T - 90 * DAY).date(), tz="UTC")
+            assert store.drop_off_floor(conn, T, T - 365 * DAY, 28) == pd.Timestamp((T - 90 * DAY).date(), tz="UTC")
 
 
 def test_cell_events_carry_the_dates_of_their_events():
@@ -141,3 +142,34 @@ def test_cell_events_carry_the_dates_of_their_events():
     rows = cell_events(cells)
     assert rows["n"].tolist() == [3, 2, 4, 0]  # the first cell's first event is on another date
     assert rows["occurred_at"].dt.strftime("%m-%d").tolist() == ["01-02", "01-03", "01-02", "01-01"]
+
+
+def test_forecast_carry_over_from_the_rollup_equals_the_raw_events(clean_warehouse, monkeypatch):
+    engine = clean_warehouse
+    events, enrollments, results, T = history(n_learners=60, days=130, seed=7, start=START)
+    T = T.normalize()
+    load(engine, events, enrollments, results, T)
+    with engine.connect() as conn:
+        u, course = conn.execute(sa.text(
+            "select user_id, course_id from enrollments where withdrawn_at is null order by user_id limit 1")).one()
+    edge = [(T - 56 * DAY, 1.25), (T - 56 * DAY - pd.Timedelta(microseconds=1), 2.5), (T - 90 * DAY, 0.75),
+            (T - 100 * DAY, None), (T - 60 * DAY, None), (T - 70 * DAY, 3.33)]
+    with engine.begin() as conn:  # on the window's and the rollup's bounds, without a delta
+        for k, (at, delta) in enumerate(edge):
+            conn.execute(sa.text(
+                "insert into learning_events (id, user_id, course_id, event_type, occurred_at, duration_seconds, "
+                "progress_delta, updated_at) values (:id, :u, :c, 'progressed', :o, 60, :d, :o)"),
+                {"id": f"fc-{k}", "u": u, "c": course if k != 4 else None, "o": at.to_pydatetime(), "d": delta})
+    update_daily_activity(engine, T)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from learning_events where occurred_at <= :f"),
+                            {"f": (T - 90 * DAY).to_pydatetime()}).scalar_one() > 100  # read raw below the rollup
+
+    cells = store.forecast_run(engine, T, ForecastConfig())
+    with monkeypatch.context() as m:
+        m.setattr(store, "rollup_floor", lambda *a: None)
+        raw = store.forecast_run(engine, T, ForecastConfig())
+    assert cells.counters["events_from_rollup"] and not raw.counters["events_from_rollup"]
+    assert len(raw.frame) > 30 and u in set(raw.frame["user_id"])
+    pd.testing.assert_frame_equal(cells.frame, raw.frame)
+    assert not store.forecast_run(engine, T - DAY, ForecastConfig()).counters["events_from_rollup"]  # a past day
