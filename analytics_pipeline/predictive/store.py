@@ -180,8 +180,10 @@ def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, sinc
     """:func:`chunk_frames` of the scoring pass with the events as day cells (rollup_floor):
     the raw events before ``floor``, the rollup's cells from it to ``T`` and the due items' first
     submissions (``pg_temp.predictive_due_firsts``); the cells before the recent window
-    (``recent_days``, whole days) summed into one row per course: the same features at ``T``
-    (course_features.py, "Day cells"), without reading every event of every active learner."""
+    (``recent_days``, whole days) summed into one row per course; the results of the courses of
+    the learner's enrollments active at ``T`` only (``dropout_active_results.sql``): the same
+    features at ``T`` (course_features.py, "Day cells"), without reading every event of every
+    active learner."""
     enrollments = query(learners.conn, "dropout_enrollments", since=since, t=T, **chunk)
     first = pd.to_datetime(enrollments["enrolled_at"], utc=True).min() if len(enrollments) else T
     first = min(first, since) - pd.Timedelta(days=1)
@@ -191,7 +193,7 @@ def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, sinc
     due = query(learners.conn, "dropout_due_firsts_chunk", **chunk)
     parts = [old.assign(n=1), cell_events(cells), due.assign(n=0)]
     events = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else old.assign(n=1)
-    return (events, enrollments, query(learners.conn, "dropout_results", since=first, t=T, **chunk))
+    return (events, enrollments, query(learners.conn, "dropout_active_results", since=first, t=T, **chunk))
 
 
 def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_score")) -> pd.DataFrame:
