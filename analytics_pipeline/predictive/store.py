@@ -122,6 +122,9 @@ TABLE = "predictive_analytics_cache"
 TTL = pd.Timedelta(hours=CacheConfig().ttl_hours)  # the cache rows' lifetime, also the stored models'
 # The content-effect evidence pairs a learner's events with their results: smaller chunks (memory).
 RECOMMENDATION_CHUNK_LEARNERS = 10_000
+# The recommendations themselves: each chunk's used items scan the events once (used_content.sql:
+# a hash join over every event), so as few chunks as the memory allows (issue 18, docs/scaling.md).
+RECOMMEND_CHUNK_LEARNERS = DEFAULT_CHUNK_LEARNERS
 EFFECT_DTYPES = ITEM_EFFECT_DTYPES
 
 
@@ -298,6 +301,7 @@ def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfi
                 model = {"effects": item_effects_by_chunk(learners, items, T).to_dict("list"),
                          "effects_source": "measured here"}
         effects = typed_effects(pd.DataFrame(model["effects"], columns=list(EFFECT_DTYPES)))
+        learners.chunk_learners = RECOMMEND_CHUNK_LEARNERS
         learners.stale("recommendations", T)
         frames, with_gaps = [], 0
         for chunk in learners.chunks():

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.analytics.store import update_daily_activity
-from analytics_pipeline.predictive import DropOffConfig, ForecastConfig, store
+from analytics_pipeline.predictive import DropOffConfig, ForecastConfig, RecommendationConfig, store
 from analytics_pipeline.predictive.course_features import cell_events
 from analytics_pipeline.predictive.drop_off import scoring_raw
 from tests.predictive.course_synth import make_course_history
@@ -173,3 +173,19 @@ def test_forecast_carry_over_from_the_rollup_equals_the_raw_events(clean_warehou
     assert len(raw.frame) > 30 and u in set(raw.frame["user_id"])
     pd.testing.assert_frame_equal(cells.frame, raw.frame)
     assert not store.forecast_run(engine, T - DAY, ForecastConfig()).counters["events_from_rollup"]  # a past day
+
+
+def test_recommendations_do_not_depend_on_the_chunk_size(clean_warehouse, monkeypatch):
+    """The stale learners are recommended in chunks of RECOMMEND_CHUNK_LEARNERS (20,000: one scan
+    of the events per chunk): any chunking gives the same rows."""
+    engine = clean_warehouse
+    events, enrollments, results, T = history(n_learners=80, days=60, seed=9, start=START)
+    load(engine, events, enrollments, results, T)
+    assert store.RECOMMEND_CHUNK_LEARNERS == store.DEFAULT_CHUNK_LEARNERS
+    frames = []
+    for size in (7, 20_000):
+        monkeypatch.setattr(store, "RECOMMEND_CHUNK_LEARNERS", size)
+        frames.append(store.recommendations_run(engine, T, RecommendationConfig()).frame
+                      .sort_values("user_id").reset_index(drop=True))
+    assert len(frames[0]) > 40
+    pd.testing.assert_frame_equal(frames[0], frames[1])
