@@ -130,7 +130,13 @@ def test_drop_off_reads_the_raw_events_when_the_rollup_is_not_exact(clean_wareho
     with engine.begin() as conn:
         if why != "no_rollup":  # and it holds when nothing of that is the case
             conn.execute(sa.text("delete from learning_events_rollup_dirty"))
+            # a cell before its oldest day marked stale (retention deleting the events before the
+            # cutoff): read raw anyway, the rollup still serves
+            conn.execute(sa.text("insert into learning_events_rollup_dirty values ('x', :d)"),
+                         {"d": (T - 91 * DAY).date()})
             assert store.drop_off_floor(conn, T, T - 365 * DAY, 28) == pd.Timestamp((T - 90 * DAY).date(), tz="UTC")
+            assert store.drop_off_floor(conn, T, T - 80 * DAY, 28) is None  # history not before the rollup's days
+            assert store.drop_off_floor(conn, T, T - 365 * DAY, 27.5) is None  # a recent window of part of a day
 
 
 def test_cell_events_carry_the_dates_of_their_events():
