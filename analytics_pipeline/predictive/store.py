@@ -178,12 +178,22 @@ def drop_off_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp, recen
     return floor if floor is not None and since < floor - pd.Timedelta(days=1) else None
 
 
+def rollup_cells(conn: Connection, T: pd.Timestamp, floor: pd.Timestamp, recent_days: int) -> None:
+    """Once for every chunk of the learner set: its day cells (``pg_temp.predictive_cells``,
+    ``dropout_rollup_cells.sql``; the bins before the recent window summed per course) and its due
+    items' first submissions (``pg_temp.predictive_due_firsts``): one scan of the rollup and one
+    of the events, whatever the number of chunks."""
+    recent = max(floor, T - pd.Timedelta(days=recent_days))  # the recent window's first day bin
+    conn.execute(sa.text(sql_text("predictive/dropout_rollup_cells.sql")),
+                 {"floor": floor.date(), "recent": recent.date(), "day": T.date()})
+    conn.execute(sa.text(sql_text("predictive/dropout_due_firsts.sql")), _bound({"floor_at": floor, "t": T}))
+
+
 def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp,
-                        floor: pd.Timestamp, recent_days: int):
+                        floor: pd.Timestamp):
     """:func:`chunk_frames` of the scoring pass with the events as day cells (rollup_floor):
     the raw events before ``floor``, the rollup's cells from it to ``T`` and the due items' first
-    submissions (``pg_temp.predictive_due_firsts``); the cells before the recent window
-    (``recent_days``, whole days) summed into one row per course; the results of the courses of
+    submissions (:func:`rollup_cells`, filled for the learner set first); the results of the courses of
     the learner's enrollments active at ``T`` only (``dropout_active_results.sql``): the same
     features at ``T`` (course_features.py, "Day cells"), without reading every event of every
     active learner."""
@@ -191,8 +201,7 @@ def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, sinc
     first = pd.to_datetime(enrollments["enrolled_at"], utc=True).min() if len(enrollments) else T
     first = min(first, since) - pd.Timedelta(days=1)
     old = query(learners.conn, "dropout_old_events", since=first, floor_at=floor, t=T, **chunk)
-    recent = max(floor, T - pd.Timedelta(days=recent_days))  # the recent window's first day bin
-    cells = query(learners.conn, "dropout_rollup_cells", floor=floor.date(), recent=recent.date(), day=T.date(), **chunk)
+    cells = query(learners.conn, "dropout_cells_chunk", **chunk)
     due = query(learners.conn, "dropout_due_firsts_chunk", **chunk)
     parts = [old.assign(n=1), cell_events(cells), due.assign(n=0)]
     events = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else old.assign(n=1)
@@ -237,12 +246,11 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         if len(stale):  # nobody to score: no cohort to read
             learners.active(T)
         if floor is not None:
-            learners.conn.execute(sa.text(sql_text("predictive/dropout_due_firsts.sql")),
-                                  _bound({"floor_at": floor, "t": T}))
+            rollup_cells(learners.conn, T, floor, cfg.features.recent_days)
         parts, kept = [], []
         for chunk in learners.chunks():
             frames = (chunk_frames(learners, chunk, T, since) if floor is None
-                      else rollup_chunk_frames(learners, chunk, T, since, floor, cfg.features.recent_days))
+                      else rollup_chunk_frames(learners, chunk, T, since, floor))
             rows, raw = scoring_raw(*frames, courses, content, T, cfg)
             parts.append(cohort_parts(raw))
             mine = rows["user_id"].isin(stale).to_numpy(dtype=bool)

@@ -36,11 +36,10 @@ def features_both_ways(engine, T):
         floor = store.drop_off_floor(learners.conn, T, since, 28)
         assert floor is not None
         learners.active(T)
-        learners.conn.execute(sa.text(store.sql_text("predictive/dropout_due_firsts.sql")),
-                              {"floor_at": floor.to_pydatetime(), "t": T.to_pydatetime()})
+        store.rollup_cells(learners.conn, T, floor, 28)
         chunk = learners.chunk(1, 0)
         raw = scoring_raw(*store.chunk_frames(learners, chunk, T, since), courses, content, T)
-        cells = scoring_raw(*store.rollup_chunk_frames(learners, chunk, T, since, floor, 28), courses, content, T)
+        cells = scoring_raw(*store.rollup_chunk_frames(learners, chunk, T, since, floor), courses, content, T)
     return raw, cells
 
 
