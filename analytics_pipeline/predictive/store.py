@@ -181,12 +181,14 @@ def drop_off_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp, recen
 def rollup_cells(conn: Connection, T: pd.Timestamp, floor: pd.Timestamp, recent_days: int) -> None:
     """Once for every chunk of the learner set: its day cells (``pg_temp.predictive_cells``,
     ``dropout_rollup_cells.sql``; the bins before the recent window summed per course) and its due
-    items' first submissions (``pg_temp.predictive_due_firsts``): one scan of the rollup and one
-    of the events, whatever the number of chunks."""
+    items' first submissions (``pg_temp.predictive_due_firsts``) and the results of its active
+    enrollments' courses (``pg_temp.predictive_results``): one scan of the rollup, of the events and
+    of the results, whatever the number of chunks."""
     recent = max(floor, T - pd.Timedelta(days=recent_days))  # the recent window's first day bin
     conn.execute(sa.text(sql_text("predictive/dropout_rollup_cells.sql")),
                  {"floor": floor.date(), "recent": recent.date(), "day": T.date()})
     conn.execute(sa.text(sql_text("predictive/dropout_due_firsts.sql")), _bound({"floor_at": floor, "t": T}))
+    conn.execute(sa.text(sql_text("predictive/dropout_active_results.sql")), _bound({"t": T}))
 
 
 def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp,
@@ -194,7 +196,7 @@ def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, sinc
     """:func:`chunk_frames` of the scoring pass with the events as day cells (rollup_floor):
     the raw events before ``floor``, the rollup's cells from it to ``T`` and the due items' first
     submissions (:func:`rollup_cells`, filled for the learner set first); the results of the courses of
-    the learner's enrollments active at ``T`` only (``dropout_active_results.sql``): the same
+    the learner's enrollments active at ``T`` only (``pg_temp.predictive_results``): the same
     features at ``T`` (course_features.py, "Day cells"), without reading every event of every
     active learner."""
     enrollments = query(learners.conn, "dropout_enrollments", since=since, t=T, **chunk)
@@ -205,7 +207,7 @@ def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, sinc
     due = query(learners.conn, "dropout_due_firsts_chunk", **chunk)
     parts = [old.assign(n=1), cell_events(cells), due.assign(n=0)]
     events = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else old.assign(n=1)
-    return (events, enrollments, query(learners.conn, "dropout_active_results", since=first, t=T, **chunk))
+    return (events, enrollments, query(learners.conn, "dropout_results_chunk", since=first, **chunk))
 
 
 def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_score")) -> pd.DataFrame:
