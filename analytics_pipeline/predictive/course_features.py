@@ -53,6 +53,17 @@ Features of an (enrollment, ``t``) row (:data:`FEATURES`); NaN where undefined (
 ``<feature>_rel``             for the per-learner features of :data:`RELATIVE`: the value minus
                               the mean of the cohort (same course, same position / week).
 
+Day cells (issue 18). For rows whose ``t`` is a UTC midnight at or after every event (the
+scoring rows at ``T``), the events may come with a count ``n``: one row per (learner, course,
+day bin (day, day + 1]) of the daily activity rollup with ``occurred_at`` = the bin's last event
+and ``n`` = its events (:func:`cell_events`; a second row, ``n`` = 0, at its first event when that
+one falls on another UTC date: an event at exactly midnight ends the bin) — the bins before the
+recent window may come summed into one row per course at their last event —, plus each due
+item's first submission (``n`` = 0). Every feature is the same as from the raw events: counts sum
+``n``; the last activity is the last row; a bin lies wholly inside or outside the recent window
+(its bounds are midnights), and its rows carry the UTC dates of its events; the first submission
+of an item is its row.
+
 The model uses :data:`MODEL_FEATURES` (the relative ones and the learner's context); every
 feature of :data:`FEATURES` is a single-feature baseline.
 """
@@ -206,6 +217,18 @@ def row_labels(rows: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(sched, gone | idle_after, rows["dropped"].to_numpy(dtype=bool)), index=rows.index, dtype=bool)
 
 
+def cell_events(cells: pd.DataFrame) -> pd.DataFrame:
+    """Event rows (``user_id, course_id, content_id, occurred_at, n``) of day cells
+    (``user_id, course_id, first_at, last_at, n``; module docstring, "Day cells")."""
+    first, last = _utc(cells["first_at"]), _utc(cells["last_at"])
+    other = (first.dt.floor("D") != last.dt.floor("D")).to_numpy(dtype=bool)
+    keys = cells[["user_id", "course_id"]]
+    rows = pd.concat([keys.assign(occurred_at=last, n=cells["n"].to_numpy(dtype="int64")),
+                      keys.loc[other].assign(occurred_at=first.loc[other], n=0)], ignore_index=True)
+    return rows.assign(content_id=pd.Series(None, index=rows.index, dtype=object))[
+        ["user_id", "course_id", "content_id", "occurred_at", "n"]]
+
+
 def _per_row(values: pd.Series, rows: pd.DataFrame, fill=np.nan) -> np.ndarray:
     return values.reindex(rows.index, fill_value=fill).to_numpy(dtype=float)
 
@@ -267,12 +290,13 @@ def raw_row_features(rows: pd.DataFrame, events: pd.DataFrame, enrollments: pd.D
     out["registration_lead_days"] = ((r["starts_at"] - r["enrolled_at"]) / DAY).where(r["scheduled"].to_numpy(dtype=bool)).astype(float)
     key = r[ROW_KEY].reset_index()
 
-    ev = events[[c for c in ("user_id", "course_id", "content_id", "occurred_at") if c in events.columns]]
+    counted = "n" in events.columns  # day cells (module docstring)
+    ev = events[[c for c in ("user_id", "course_id", "content_id", "occurred_at", "n") if c in events.columns]]
     if "content_id" not in ev.columns:
         ev = ev.assign(content_id=pd.Series(None, index=events.index, dtype=object))
     ev = ev.merge(key, on=["user_id", "course_id"])
     ev = ev.loc[(ev["occurred_at"] <= ev["t"]).to_numpy(dtype=bool)]
-    n_events = ev.groupby("row").size().reindex(r.index, fill_value=0).astype(float)
+    n_events = (ev.groupby("row")["n"].sum() if counted else ev.groupby("row").size()).reindex(r.index, fill_value=0).astype(float)
     out["events"] = np.log1p(n_events)
     out["cohort"] = r["course_id"].astype(str) + "|" + np.where(
         r["scheduled"].to_numpy(dtype=bool), (r["position"] / config.position_step).round().astype("Int64").astype(str),

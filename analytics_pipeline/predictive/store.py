@@ -26,7 +26,8 @@ from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import active_learners
 from analytics_pipeline.analytics.skill_gap import skill_gap_table
 from analytics_pipeline.predictive.cache_rows import KINDS, CacheConfig, opted_out_users, to_cache_rows
-from analytics_pipeline.predictive.course_features import cohort_means_of, cohort_parts
+from analytics_pipeline.governance.policy import RETENTION_POLICY
+from analytics_pipeline.predictive.course_features import cell_events, cohort_means_of, cohort_parts
 from analytics_pipeline.predictive.drop_off import OUTPUT_COLUMNS, DropOffConfig, score_raw, scoring_raw, train_drop_off
 from analytics_pipeline.predictive.forecast import ForecastConfig, forecast_completion
 from analytics_pipeline.predictive.recommendations import RecommendationConfig, recommend_next
@@ -121,6 +122,9 @@ TABLE = "predictive_analytics_cache"
 TTL = pd.Timedelta(hours=CacheConfig().ttl_hours)  # the cache rows' lifetime, also the stored models'
 # The content-effect evidence pairs a learner's events with their results: smaller chunks (memory).
 RECOMMENDATION_CHUNK_LEARNERS = 10_000
+# The recommendations themselves: each chunk's used items scan the events once (used_content.sql:
+# a hash join over every event), so as few chunks as the memory allows (issue 18, docs/scaling.md).
+RECOMMEND_CHUNK_LEARNERS = DEFAULT_CHUNK_LEARNERS
 EFFECT_DTYPES = ITEM_EFFECT_DTYPES
 
 
@@ -144,6 +148,66 @@ def chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.T
     first = min(first, since) - pd.Timedelta(days=1)
     return (query(learners.conn, "dropout_events", since=first, t=T, **chunk), enrollments,
             query(learners.conn, "dropout_results", since=first, t=T, **chunk))
+
+
+def rollup_floor(conn: Connection, T: pd.Timestamp) -> pd.Timestamp | None:
+    """The instant from which the daily activity rollup holds every event known at ``T`` (its
+    oldest day bin's start: the retention cutoff's day; the raw events before it are still there
+    until retention runs, later in the nightly), or None when a step must read the raw events:
+    ``T`` not a UTC midnight, the rollup not exact for ``T`` (a re-run of a past day, a backfill:
+    its as-of is another instant), or a cell of a day it holds marked stale since its
+    maintenance (cells before its oldest day are read raw anyway)."""
+    if T != T.normalize():
+        return None
+    floor = pd.Timestamp(RETENTION_POLICY.activity_cutoff(T).date(), tz="UTC")
+    # (as analytics/store.rollup_asof: a share lock keeps a concurrent maintenance from moving it)
+    asof = conn.execute(sa.text("select asof from learner_daily_activity_asof for share")).scalar()
+    if asof is None or pd.Timestamp(asof).tz_convert("UTC") != T:
+        return None
+    dirty = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty where day >= :d)"),
+                         {"d": floor.date()}).scalar_one()
+    return None if dirty else floor
+
+
+def drop_off_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp, recent_days: float) -> pd.Timestamp | None:
+    """:func:`rollup_floor` for drop-off's scoring pass: also None when its recent window is not
+    whole days or its history (``since``) does not begin before the rollup's oldest day."""
+    if not float(recent_days).is_integer():
+        return None
+    floor = rollup_floor(conn, T)
+    return floor if floor is not None and since < floor - pd.Timedelta(days=1) else None
+
+
+def rollup_cells(conn: Connection, T: pd.Timestamp, floor: pd.Timestamp, recent_days: int) -> None:
+    """Once for every chunk of the learner set: its day cells (``pg_temp.predictive_cells``,
+    ``dropout_rollup_cells.sql``; the bins before the recent window summed per course) and its due
+    items' first submissions (``pg_temp.predictive_due_firsts``) and the results of its active
+    enrollments' courses (``pg_temp.predictive_results``): one scan of the rollup, of the events and
+    of the results, whatever the number of chunks."""
+    recent = max(floor, T - pd.Timedelta(days=recent_days))  # the recent window's first day bin
+    conn.execute(sa.text(sql_text("predictive/dropout_rollup_cells.sql")),
+                 {"floor": floor.date(), "recent": recent.date(), "day": T.date()})
+    conn.execute(sa.text(sql_text("predictive/dropout_due_firsts.sql")), _bound({"floor_at": floor, "t": T}))
+    conn.execute(sa.text(sql_text("predictive/dropout_active_results.sql")), _bound({"t": T}))
+
+
+def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp,
+                        floor: pd.Timestamp):
+    """:func:`chunk_frames` of the scoring pass with the events as day cells (rollup_floor):
+    the raw events before ``floor``, the rollup's cells from it to ``T`` and the due items' first
+    submissions (:func:`rollup_cells`, filled for the learner set first); the results of the courses of
+    the learner's enrollments active at ``T`` only (``pg_temp.predictive_results``): the same
+    features at ``T`` (course_features.py, "Day cells"), without reading every event of every
+    active learner."""
+    enrollments = query(learners.conn, "dropout_enrollments", since=since, t=T, **chunk)
+    first = pd.to_datetime(enrollments["enrolled_at"], utc=True).min() if len(enrollments) else T
+    first = min(first, since) - pd.Timedelta(days=1)
+    old = query(learners.conn, "dropout_old_events", since=first, floor_at=floor, t=T, **chunk)
+    cells = query(learners.conn, "dropout_cells_chunk", **chunk)
+    due = query(learners.conn, "dropout_due_firsts_chunk", **chunk)
+    parts = [old.assign(n=1), cell_events(cells), due.assign(n=0)]
+    events = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else old.assign(n=1)
+    return (events, enrollments, query(learners.conn, "dropout_results_chunk", since=first, **chunk))
 
 
 def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_score")) -> pd.DataFrame:
@@ -180,11 +244,16 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         trained = time.perf_counter()
         learners.stale("drop_off_risk", T)
         stale = learners.ids() if learners.count else pd.Index([], dtype="str")
+        floor = drop_off_floor(learners.conn, T, since, cfg.features.recent_days) if len(stale) else None
         if len(stale):  # nobody to score: no cohort to read
             learners.active(T)
+        if floor is not None:
+            rollup_cells(learners.conn, T, floor, cfg.features.recent_days)
         parts, kept = [], []
         for chunk in learners.chunks():
-            rows, raw = scoring_raw(*chunk_frames(learners, chunk, T, since), courses, content, T, cfg)
+            frames = (chunk_frames(learners, chunk, T, since) if floor is None
+                      else rollup_chunk_frames(learners, chunk, T, since, floor))
+            rows, raw = scoring_raw(*frames, courses, content, T, cfg)
             parts.append(cohort_parts(raw))
             mine = rows["user_id"].isin(stale).to_numpy(dtype=bool)
             if mine.any():
@@ -197,19 +266,35 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         save_model(engine, "drop_off_risk", T, model, TTL)
     return KindRun(concat(frames, OUTPUT_COLUMNS), preferences, model, reused,
                    {"train_seconds": round(trained - started, 2), "score_seconds": round(scored - trained, 2),
-                    "active_learners_read": learners.count})
+                    "active_learners_read": learners.count, "events_from_rollup": floor is not None})
 
 
 def forecast_run(engine: Engine, T: pd.Timestamp, cfg: ForecastConfig) -> KindRun:
-    """Completion forecasts of the stale active learners."""
+    """Completion forecasts of the stale active learners. The carry-over row of the events before
+    the window (``events.sql``) is summed from the daily activity rollup's cells when it is exact
+    for ``T`` (:func:`rollup_floor`; ``events_rollup.sql``: the same exact sum and last event)."""
     with learner_set(engine) as learners:
         courses = catalog(learners.conn, "courses")
         learners.stale("forecast", T)
-        frames = [forecast_completion(query(learners.conn, "events", since=T - pd.Timedelta(weeks=cfg.weeks), t=T, **chunk),
+        since = T - pd.Timedelta(weeks=cfg.weeks)
+        floor = rollup_floor(learners.conn, T) if learners.count else None
+        if floor is not None and since < floor:
+            floor = None
+        frames = [forecast_completion(forecast_events(learners.conn, chunk, T, since, floor),
                                       query(learners.conn, "enrollments", since=T, t=T, **chunk), T, cfg, courses)
                   for chunk in learners.chunks()]
         preferences = query(learners.conn, "preferences")
-    return KindRun(concat(frames), preferences)
+    return KindRun(concat(frames), preferences, counters={"events_from_rollup": floor is not None})
+
+
+def forecast_events(conn: Connection, chunk: dict, T: pd.Timestamp, since: pd.Timestamp,
+                    floor: pd.Timestamp | None) -> pd.DataFrame:
+    """The chunk's events of the forecast window and one carry-over row per (learner, course) for
+    the events before it: ``events.sql``, or with ``floor`` (:func:`rollup_floor`) ``events_rollup.sql``."""
+    if floor is None:
+        return query(conn, "events", since=since, t=T, **chunk)
+    return query(conn, "events_rollup", since=since, since_day=since.date(), floor=floor.date(), floor_at=floor,
+                 t=T, **chunk)
 
 
 def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfig) -> KindRun:
@@ -226,6 +311,7 @@ def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfi
                 model = {"effects": item_effects_by_chunk(learners, items, T).to_dict("list"),
                          "effects_source": "measured here"}
         effects = typed_effects(pd.DataFrame(model["effects"], columns=list(EFFECT_DTYPES)))
+        learners.chunk_learners = RECOMMEND_CHUNK_LEARNERS
         learners.stale("recommendations", T)
         frames, with_gaps = [], 0
         for chunk in learners.chunks():
