@@ -39,8 +39,8 @@ Inputs from the daily activity rollup (issue 18, ``session_parts``): sessions ar
 bins ``(day, day + 1]`` (start, last event, last event's duration) — exactly as from the
 events: two parts join when the first event of the later one follows the last event of the
 earlier one by at most the gap. With parts, ``learning_events`` may hold one row per learner,
-day and content type (``occurred_at`` = the day's last event, ``duration_seconds`` = the day's
-sum): every other value is a per-day or per-week max, sum or distinct count. Only for a ``T``
+day and content type, or per learner, course, day and content type (the rollup's cells:
+``occurred_at`` = the cell's last event, ``duration_seconds`` = the cell's sum): every other value is a per-day or per-week max, sum or distinct count. Only for a ``T``
 at UTC midnight (the day bins then fall inside the weeks).
 """
 from __future__ import annotations

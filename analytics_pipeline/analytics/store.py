@@ -117,6 +117,12 @@ ROLLUP_READS: dict[str, dict[str, Read]] = {
     "engagement": {"learning_events": Read("engagement_rollup_events.sql", lambda c: 7 * c.trend_weeks),
                    "session_parts": Read("engagement_rollup_sessions.sql", lambda c: 7 * c.trend_weeks)},
 }
+#: The column of a grouped read (``ROLLUP_READS``) that says which chunk a row belongs to.
+CHUNK_COLUMN = "chunk"
+#: Learners whose rollup rows one scan reads (``GroupedReads``): ``max(1, this // chunk_learners)``
+#: chunks per scan. The rollup's rows are compact (engagement at 100,000 learners: ~3M event
+#: cells and ~2M session parts of 8 weeks), so the L platform is read in one scan.
+ROLLUP_READ_LEARNERS = 200_000
 ROLLUP_DAY_FIELDS: dict[str, tuple[str, ...]] = {
     "velocity": ("window_days", "trend_half_days", "inactive_days_at_risk"),
     "engagement": ("window_days", "trend_weeks"),
@@ -240,8 +246,8 @@ def category_config(name: str, ttl: pd.Timedelta | None = None,
     return dataclasses.replace(base, **changes)
 
 
-def _params(T: pd.Timestamp, cfg, read: Read, n: int, i: int) -> dict:
-    params = {"t": T.to_pydatetime(), "n": n, "i": i,
+def _params(T: pd.Timestamp, cfg, read: Read, n: int, i: int, j: int | None = None) -> dict:
+    params = {"t": T.to_pydatetime(), "n": n, "i": i, "j": i if j is None else j,
               "kept": RETENTION_POLICY.activity_cutoff(T).to_pydatetime()}
     if read.days is not None:
         params["since"] = (T - pd.Timedelta(days=float(read.days(cfg)))).to_pydatetime()
@@ -256,7 +262,62 @@ def _sql(r: Read) -> str:
 
 
 def _read(conn: Connection, reads: dict[str, Read], T, cfg, n: int, i: int) -> dict:
-    return {name: read_copy(conn, _sql(r), _params(T, cfg, r, n, i)) for name, r in reads.items()}
+    return {name: _without_chunk(read_copy(conn, _sql(r), _params(T, cfg, r, n, i)))
+            for name, r in reads.items()}
+
+
+def _without_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    """A read's rows without the column ``chunk`` of the reads that serve several chunks."""
+    return frame.drop(columns=CHUNK_COLUMN) if CHUNK_COLUMN in frame.columns else frame
+
+
+class GroupedReads:
+    """The reads of ``reads`` (``ROLLUP_READS``: their SQL takes the chunks ``:i`` to ``:j`` and
+    returns each row's chunk in the column ``chunk``) for chunks ``0 .. n - 1``, one scan per
+    ``per_read`` chunks instead of one per chunk (issue 18: the rollup's tables were scanned
+    again for each chunk), split by chunk in memory: :meth:`take` gives chunk ``i``'s rows as
+    :func:`_read` of that chunk alone would (same columns and dtypes; no rows: object columns,
+    as ``read_copy``). Memory: the rows of ``per_read`` chunks of these reads at a time (the
+    rollup's compact rows, not the raw events)."""
+
+    def __init__(self, conn: Connection, reads: dict[str, Read], T, cfg, n: int, per_read: int):
+        self.conn, self.reads, self.T, self.cfg, self.n = conn, reads, T, cfg, n
+        self.per_read = max(1, int(per_read))
+        self._first = self._last = -1
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._rows: dict[str, dict[int, np.ndarray]] = {}
+
+    def _load(self, i: int) -> None:
+        self._frames = self._rows = {}  # the previous group's rows go first
+        self._first = i - i % self.per_read
+        self._last = min(self.n, self._first + self.per_read) - 1
+        frames, rows = {}, {}
+        for name, r in self.reads.items():
+            frame = read_copy(self.conn, _sql(r), _params(self.T, self.cfg, r, self.n,
+                                                          self._first, self._last))
+            if CHUNK_COLUMN in frame.columns and len(frame):
+                rows[name] = frame.groupby(CHUNK_COLUMN, sort=False).indices
+                frame = frame.drop(columns=CHUNK_COLUMN)
+            else:
+                rows[name] = {}
+                frame = _without_chunk(frame)
+            frames[name] = frame
+        self._frames, self._rows = frames, rows
+
+    def take(self, i: int) -> dict[str, pd.DataFrame]:
+        """Chunk ``i``'s rows of each read (chunks are taken in order)."""
+        if not self._first <= i <= self._last:
+            self._load(i)
+        out = {}
+        for name, frame in self._frames.items():
+            positions = self._rows[name].get(i)
+            if positions is None or not len(positions):  # as read_copy of no rows
+                out[name] = pd.DataFrame({c: pd.Series([], dtype=object) for c in frame.columns})
+            else:
+                out[name] = frame.take(positions).reset_index(drop=True)
+        if i == self._last:
+            self._frames, self._rows = {}, {}
+        return out
 
 
 def config_fingerprint(name: str, cfg, check_quality: bool = True) -> str:
@@ -377,7 +438,8 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                  chunk_learners: int = DEFAULT_CHUNK_LEARNERS, check_quality: bool = True,
                  transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                  quality_engine: str = "gx", run_id: str | None = None,
-                 carry: bool = True, rollup: bool = True) -> SnapshotReport:
+                 carry: bool = True, rollup: bool = True,
+                 rollup_read_learners: int = ROLLUP_READ_LEARNERS) -> SnapshotReport:
     """Compute and write the snapshot of category ``name`` at ``T`` (see module docstring).
 
     Raises :class:`QualityError` (nothing written) when a critical expectation fails.
@@ -388,7 +450,8 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
     integer range) is taken out before the quality gate and quarantined with the reason
     (``bulk.SnapshotWriter.storable``): the others are checked and written.
     ``carry=False`` runs the full computation even where a carry-forward is possible;
-    ``rollup=False`` reads the raw events even where the rollup is exact for ``T``.
+    ``rollup=False`` reads the raw events even where the rollup is exact for ``T``;
+    ``rollup_read_learners``: the learners whose rollup rows one scan reads (``GroupedReads``).
     """
     started = time.perf_counter()
     T = utc(T)
@@ -437,10 +500,17 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                 {k: ce.combine_effect_parts(v) for k, v in parts.items()}, cfg)
             secs["effects"] += time.perf_counter() - t0
 
+        # the rollup's reads: one scan for several chunks (GroupedReads), the others per chunk
+        grouped = {k: r for k, r in reads.items() if report.rollup and k in ROLLUP_READS.get(name, {})
+                   and r == ROLLUP_READS[name][k]}
+        per_chunk = {k: r for k, r in reads.items() if k not in grouped}
+        groups = GroupedReads(conn, grouped, T, cfg, n, rollup_read_learners // max(1, chunk_learners)) \
+            if grouped else None
         counts: pd.Series | None = None
         for i in range(n):
             t0 = time.perf_counter()
-            frames = {**catalogs, **_read(conn, reads, T, cfg, n, i)}
+            frames = {**catalogs, **_read(conn, per_chunk, T, cfg, n, i),
+                      **(groups.take(i) if groups is not None else {})}
             if effects is not None:
                 frames["learning_events"] = usage[i]
                 usage[i] = None
@@ -599,6 +669,9 @@ def reads_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> dict[str, Re
 #: server's 4 MB / 64 MB. (docs/learner-analytics-assets.md, "First build".)
 FIRST_BUILD_SETTINGS = {"enable_indexscan": "off", "work_mem": "256MB", "maintenance_work_mem": "256MB"}
 
+#: The rollup's incremental maintenance runs without JIT (``update_daily_activity``).
+JIT_OFF = "set local jit = off"
+
 
 def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
     """Bring the learner daily activity rollup to ``T`` (``learner_daily_activity``, migration
@@ -608,7 +681,9 @@ def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
       :func:`maintained_session_gap` (or none: built before migration 0018): a first build from
       every event known at ``T`` (``daily_activity_clear.sql`` + ``daily_activity_build.sql``);
     - as-of before ``T``: only the (learner, day) cells touched by events ingested in
-      (as-of, T] or marked stale by the triggers are recomputed (``daily_activity_update.sql``);
+      (as-of, T] or marked stale by the triggers are recomputed (``daily_activity_update.sql``,
+      without JIT: its index probes gain nothing from a compiled plan, whose compilation at L's
+      plan costs takes longer than the statement);
     - as-of at or after ``T`` (a re-run, a backfill of a past day): nothing changes; the
       snapshots of such a T read the raw events (``reads_for``).
 
@@ -642,6 +717,9 @@ def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
                     session_parts=parts)), params).one()
         else:
             mode = "incremental"
+            # index probes per touched cell: JIT compiles the whole plan for nothing (at L's plan
+            # costs, past jit_optimize / jit_inline_above_cost, ~1 s of a ~0.3 s statement)
+            conn.execute(sa.text(JIT_OFF))
             row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_update.sql").format(
                 session_parts=parts)), {**params, "lo": asof.to_pydatetime()}).one()
     if mode == "first_build":  # the planner's statistics of the new rows (sampled, quick)

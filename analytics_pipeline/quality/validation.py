@@ -186,7 +186,11 @@ def validate(frame: pd.DataFrame, suite_name: str, engine: str = "gx") -> Valida
         raise ValueError(f"unknown validation engine {engine!r} (pandas or gx)")
     with _LOCK:
         definition = _validation_definition(suite_name)
-        result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+        # the verdicts first (issue 18: GX's summaries of a passing chunk took ~0.3 s of its
+        # ~0.75 s); the summaries (counts, samples) only when an expectation failed: the same outcome
+        result = definition.run(batch_parameters={"dataframe": frame}, result_format="BOOLEAN_ONLY")
+        if not all(r.success for r in result.results):
+            result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
     outcome = ValidationOutcome(suite_name, evaluated=len(result.results), rows=len(frame))
     for r in result.results:
         if r.success:

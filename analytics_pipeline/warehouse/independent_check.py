@@ -356,20 +356,57 @@ def _is_map(value: dict) -> bool:
 
 
 def _missing(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT).astype(bool)
+    """Per value: None, a float NaN or NaT (not pd.NA)."""
+    return pd.Series(_traits(s)[1], index=s.index)
 
 
-def _numbers(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s.where(~_missing(s)), errors="coerce").astype(float)
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT
+
+
+def _traits(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(a number, missing) per value of ``s`` as ``Series.map`` presents the values (a NaN float
+    is a number, and missing; a bool is neither). Issue 18: from the dtype where it tells (numpy
+    floats, integers, booleans, pandas' NaN-missing ``str``) and in one pass over an object
+    column, instead of a Python call per value and test: the JSON columns' fields of a
+    5,000-learner sample are ~10^5 values, and these tests were most of a check's compare."""
+    n = len(s)
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return np.ones(n, dtype=bool), np.isnan(s.to_numpy())
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan:  # str or NaN
+        missing = s.isna().to_numpy(dtype=bool)
+        return missing.copy(), missing
+    if dtype != object:  # any other dtype: value by value, as the values are presented
+        return (s.map(_is_number).astype(bool).to_numpy(dtype=bool),
+                s.map(_is_missing).astype(bool).to_numpy(dtype=bool))
+    values = s.to_numpy(dtype=object)
+    return (np.fromiter(map(_is_number, values), dtype=bool, count=n),
+            np.fromiter(map(_is_missing, values), dtype=bool, count=n))
+
+
+def _numbers(s: pd.Series, missing: np.ndarray | None = None) -> pd.Series:
+    """The values as floats (missing ones NaN; text that reads as a number, a number)."""
+    if missing is None:
+        missing = _traits(s)[1]
+    return pd.to_numeric(s.where(~missing), errors="coerce").astype(float)
 
 
 def _column_mismatch(kind: str, tol, a: pd.Series, b: pd.Series, both: pd.DataFrame,
                      column: str) -> pd.Series:
     """Boolean per compared key: the two values differ (beyond the tolerance)."""
-    none_a, none_b = _missing(a).to_numpy(), _missing(b).to_numpy()
+    none_a, none_b = _traits(a)[1], _traits(b)[1]
     one_missing = none_a ^ none_b
     if kind == "num":
-        diff = (_numbers(a) - _numbers(b)).abs().fillna(0.0).to_numpy()
+        diff = (_numbers(a, none_a) - _numbers(b, none_b)).abs().fillna(0.0).to_numpy()
         return pd.Series(one_missing | (diff > tol + 1e-9), index=both.index)
     if kind == "ts":
         ta, tb = pd.to_datetime(a, utc=True), pd.to_datetime(b, utc=True)
@@ -384,10 +421,9 @@ def _column_mismatch(kind: str, tol, a: pd.Series, b: pd.Series, both: pd.DataFr
     wrong = (merged["_merge"] != "both").to_numpy().copy()
     for fld in [c[:-2] for c in merged.columns if c.endswith("_a")]:
         x, y = merged[f"{fld}_a"], merged[f"{fld}_b"]
-        is_num = lambda s: s.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))  # noqa: E731
-        numeric = (is_num(x) & is_num(y)).to_numpy()
-        num_diff = (_numbers(x) - _numbers(y)).abs().fillna(0.0).to_numpy()
-        mx, my = _missing(x).to_numpy(), _missing(y).to_numpy()
+        (nx, mx), (ny, my) = _traits(x), _traits(y)
+        numeric = nx & ny
+        num_diff = (_numbers(x, mx) - _numbers(y, my)).abs().fillna(0.0).to_numpy()
         same_other = (mx & my) | (x.astype(str) == y.astype(str)).to_numpy()
         wrong |= np.where(numeric, num_diff > tol + 1e-9, ~same_other)
     bad_keys = set(merged.loc[wrong, "_key"])
