@@ -225,6 +225,7 @@ class SnapshotReport:
     learners_recomputed: int = 0
     learners_carried: int = 0
     rollup: bool = False  # read the learner daily activity rollup instead of the raw events
+    rollup_scans: int = 0  # statements that read the rollup's tables (GroupedReads: one per group)
 
     @property
     def rows_per_second(self) -> float:
@@ -286,6 +287,7 @@ class GroupedReads:
         self._first = self._last = -1
         self._frames: dict[str, pd.DataFrame] = {}
         self._rows: dict[str, dict[int, np.ndarray]] = {}
+        self.scans = 0  # statements issued: one per read and group of chunks
 
     def _load(self, i: int) -> None:
         self._frames = self._rows = {}  # the previous group's rows go first
@@ -295,6 +297,7 @@ class GroupedReads:
         for name, r in self.reads.items():
             frame = read_copy(self.conn, _sql(r), _params(self.T, self.cfg, r, self.n,
                                                           self._first, self._last))
+            self.scans += 1
             if CHUNK_COLUMN in frame.columns and len(frame):
                 rows[name] = frame.groupby(CHUNK_COLUMN, sort=False).indices
                 frame = frame.drop(columns=CHUNK_COLUMN)
@@ -549,6 +552,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             d = distribution(frame)
             counts = d if counts is None else counts.add(d, fill_value=0)
             del frame
+        report.rollup_scans = groups.scans if groups is not None else 0
         if report.path == "carry":
             carried = read_frame(conn, sql_text(f"{QUERIES}/carry_distribution.sql").format(
                 table=table, column=DISTRIBUTION_COLUMN[name]), {"t": T.to_pydatetime()})

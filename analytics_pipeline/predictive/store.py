@@ -219,7 +219,8 @@ def concat(frames: list[pd.DataFrame], columns=("user_id", "data", "confidence_s
 
 
 def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_days: int,
-                 training_learners: int, chunk_learners: int = DEFAULT_CHUNK_LEARNERS) -> KindRun:
+                 training_learners: int, chunk_learners: int = DEFAULT_CHUNK_LEARNERS,
+                 rollup: bool = True) -> KindRun:
     """Train (or reuse the stored model valid at T) and score the stale active learners.
 
     One pass over every active learner in chunks: each chunk's raw features give the cohort
@@ -230,7 +231,9 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
     The pass reads the raw events (``dropout_events.sql``, issue 18): the event cells summed in
     the database (one row per learner, course, item and UTC day) were 10 % fewer rows than the
     events but their GROUP BY sorted every event of the chunk on disk (text keys, work_mem):
-    on the M copy the cells' read took 31 s, the events' 8 s, same scores (docs/scaling.md)."""
+    on the M copy the cells' read took 31 s, the events' 8 s, same scores (docs/scaling.md).
+    With ``rollup`` (the default) the scoring pass reads the daily activity rollup instead when it
+    is exact for ``T`` (:func:`drop_off_floor`); ``rollup=False`` always reads the raw events."""
     since = T - pd.Timedelta(days=history_days)
     with learner_set(engine, chunk_learners) as learners:
         started = time.perf_counter()
@@ -244,7 +247,7 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
         trained = time.perf_counter()
         learners.stale("drop_off_risk", T)
         stale = learners.ids() if learners.count else pd.Index([], dtype="str")
-        floor = drop_off_floor(learners.conn, T, since, cfg.features.recent_days) if len(stale) else None
+        floor = drop_off_floor(learners.conn, T, since, cfg.features.recent_days) if rollup and len(stale) else None
         if len(stale):  # nobody to score: no cohort to read
             learners.active(T)
         if floor is not None:
@@ -269,15 +272,16 @@ def drop_off_run(engine: Engine, T: pd.Timestamp, cfg: DropOffConfig, history_da
                     "active_learners_read": learners.count, "events_from_rollup": floor is not None})
 
 
-def forecast_run(engine: Engine, T: pd.Timestamp, cfg: ForecastConfig) -> KindRun:
+def forecast_run(engine: Engine, T: pd.Timestamp, cfg: ForecastConfig, rollup: bool = True) -> KindRun:
     """Completion forecasts of the stale active learners. The carry-over row of the events before
     the window (``events.sql``) is summed from the daily activity rollup's cells when it is exact
-    for ``T`` (:func:`rollup_floor`; ``events_rollup.sql``: the same exact sum and last event)."""
+    for ``T`` (:func:`rollup_floor`; ``events_rollup.sql``: the same exact sum and last event);
+    ``rollup=False`` always reads the raw events."""
     with learner_set(engine) as learners:
         courses = catalog(learners.conn, "courses")
         learners.stale("forecast", T)
         since = T - pd.Timedelta(weeks=cfg.weeks)
-        floor = rollup_floor(learners.conn, T) if learners.count else None
+        floor = rollup_floor(learners.conn, T) if rollup and learners.count else None
         if floor is not None and since < floor:
             floor = None
         frames = [forecast_completion(forecast_events(learners.conn, chunk, T, since, floor),
@@ -297,7 +301,8 @@ def forecast_events(conn: Connection, chunk: dict, T: pd.Timestamp, since: pd.Ti
                  t=T, **chunk)
 
 
-def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfig) -> KindRun:
+def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfig,
+                        chunk_learners: int = RECOMMEND_CHUNK_LEARNERS) -> KindRun:
     """Recommendations of the stale active learners from their skill gaps and the item effects
     (measured once per cache lifetime and stored as the kind's model)."""
     with learner_set(engine, RECOMMENDATION_CHUNK_LEARNERS) as learners:
@@ -311,7 +316,7 @@ def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfi
                 model = {"effects": item_effects_by_chunk(learners, items, T).to_dict("list"),
                          "effects_source": "measured here"}
         effects = typed_effects(pd.DataFrame(model["effects"], columns=list(EFFECT_DTYPES)))
-        learners.chunk_learners = RECOMMEND_CHUNK_LEARNERS
+        learners.chunk_learners = chunk_learners
         learners.stale("recommendations", T)
         frames, with_gaps = [], 0
         for chunk in learners.chunks():

@@ -38,6 +38,7 @@ class ValidationOutcome:
     rows: int = 0
     failures: list[dict] = field(default_factory=list)   # critical expectations that failed
     warnings: list[dict] = field(default_factory=list)   # warning expectations that failed
+    gx_runs: list[str] = field(default_factory=list)     # the GX runs' result formats, in order
 
     @property
     def success(self) -> bool:
@@ -46,7 +47,7 @@ class ValidationOutcome:
     def merge(self, other: ValidationOutcome) -> ValidationOutcome:
         return ValidationOutcome(self.suite, self.evaluated + other.evaluated,
                                  self.rows + other.rows, self.failures + other.failures,
-                                 self.warnings + other.warnings)
+                                 self.warnings + other.warnings, self.gx_runs + other.gx_runs)
 
     def describe(self, which: str = "failures") -> str:
         items = getattr(self, which)
@@ -188,10 +189,12 @@ def validate(frame: pd.DataFrame, suite_name: str, engine: str = "gx") -> Valida
         definition = _validation_definition(suite_name)
         # the verdicts first (issue 18: GX's summaries of a passing chunk took ~0.3 s of its
         # ~0.75 s); the summaries (counts, samples) only when an expectation failed: the same outcome
+        runs = ["BOOLEAN_ONLY"]
         result = definition.run(batch_parameters={"dataframe": frame}, result_format="BOOLEAN_ONLY")
         if not all(r.success for r in result.results):
+            runs.append("SUMMARY")
             result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    outcome = ValidationOutcome(suite_name, evaluated=len(result.results), rows=len(frame))
+    outcome = ValidationOutcome(suite_name, evaluated=len(result.results), rows=len(frame), gx_runs=runs)
     for r in result.results:
         if r.success:
             continue

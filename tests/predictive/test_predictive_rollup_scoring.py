@@ -19,12 +19,8 @@ START = pd.Timestamp("2025-01-01", tz="UTC")
 DAY = pd.Timedelta(days=1)
 
 
-def run(engine, T, raw: bool, monkeypatch):
-    with monkeypatch.context() as m:
-        if raw:
-            m.setattr(store, "rollup_floor", lambda *a: None)
-        result = store.drop_off_run(engine, T, DropOffConfig(), 365, 10_000, 40)
-    return result
+def run(engine, T, raw: bool):
+    return store.drop_off_run(engine, T, DropOffConfig(), 365, 10_000, 40, rollup=not raw)
 
 
 def features_both_ways(engine, T):
@@ -69,13 +65,13 @@ def edge_events(engine, T):
                 {"id": f"edge-{id_}", "u": u, "c": c, "x": item, "o": at.to_pydatetime(), "upd": upd.to_pydatetime()})
 
 
-def test_drop_off_from_day_cells_equals_the_raw_events(clean_warehouse, monkeypatch):
+def test_drop_off_from_day_cells_equals_the_raw_events(clean_warehouse):
     engine = clean_warehouse
     events, enrollments, results, courses, content, T = make_course_history(n_courses=3, learners=50, seed=4,
                                                                             T=START + 400 * DAY)
     load_courses(engine, events, enrollments, results, courses, content, T)
     edge_events(engine, T)
-    run(engine, T, True, monkeypatch)  # trains and stores the model: both runs below reuse it
+    run(engine, T, True)  # trains and stores the model: both runs below reuse it
     assert update_daily_activity(engine, T)["mode"] == "first_build"
 
     (raw_rows, raw_features), (cell_rows, cell_features) = features_both_ways(engine, T)
@@ -83,8 +79,8 @@ def test_drop_off_from_day_cells_equals_the_raw_events(clean_warehouse, monkeypa
     pd.testing.assert_frame_equal(cell_features, raw_features)  # every feature, the edge learners' too
     assert raw_features["n_events"].sum() > 1000 and raw_features["deadlines_passed"].sum() > 0
 
-    cells = run(engine, T, False, monkeypatch)
-    raw = run(engine, T, True, monkeypatch)
+    cells = run(engine, T, False)
+    raw = run(engine, T, True)
     assert cells.counters["events_from_rollup"] and not raw.counters["events_from_rollup"]
     assert cells.reused and raw.reused and len(raw.frame) > 100
     pd.testing.assert_frame_equal(cells.frame, raw.frame)
@@ -98,14 +94,14 @@ def test_drop_off_from_day_cells_equals_the_raw_events(clean_warehouse, monkeypa
             "'completed', :o, 60, 1, :o from enrollments where course_id like '%-now' order by user_id limit 1"),
             {"o": (T + pd.Timedelta(hours=7)).to_pydatetime()})
     assert update_daily_activity(engine, day1)["mode"] == "incremental"
-    cells, raw = run(engine, day1, False, monkeypatch), run(engine, day1, True, monkeypatch)
+    cells, raw = run(engine, day1, False), run(engine, day1, True)
     assert cells.counters["events_from_rollup"]
     pd.testing.assert_frame_equal(cells.frame, raw.frame)
 
     # a re-run of the past day (the rollup is exact for T + 1 d): the raw events, that day's values
-    again = run(engine, T, False, monkeypatch)
+    again = run(engine, T, False)
     assert not again.counters["events_from_rollup"]
-    pd.testing.assert_frame_equal(again.frame, run(engine, T, True, monkeypatch).frame)
+    pd.testing.assert_frame_equal(again.frame, run(engine, T, True).frame)
 
 
 @pytest.mark.parametrize("why", ["dirty", "not_midnight", "no_rollup"])
@@ -149,7 +145,7 @@ def test_cell_events_carry_the_dates_of_their_events():
     assert rows["occurred_at"].dt.strftime("%m-%d").tolist() == ["01-02", "01-03", "01-02", "01-01"]
 
 
-def test_forecast_carry_over_from_the_rollup_equals_the_raw_events(clean_warehouse, monkeypatch):
+def test_forecast_carry_over_from_the_rollup_equals_the_raw_events(clean_warehouse):
     engine = clean_warehouse
     events, enrollments, results, T = history(n_learners=60, days=130, seed=7, start=START)
     T = T.normalize()
@@ -171,16 +167,14 @@ def test_forecast_carry_over_from_the_rollup_equals_the_raw_events(clean_warehou
                             {"f": (T - 90 * DAY).to_pydatetime()}).scalar_one() > 100  # read raw below the rollup
 
     cells = store.forecast_run(engine, T, ForecastConfig())
-    with monkeypatch.context() as m:
-        m.setattr(store, "rollup_floor", lambda *a: None)
-        raw = store.forecast_run(engine, T, ForecastConfig())
+    raw = store.forecast_run(engine, T, ForecastConfig(), rollup=False)
     assert cells.counters["events_from_rollup"] and not raw.counters["events_from_rollup"]
     assert len(raw.frame) > 30 and u in set(raw.frame["user_id"])
     pd.testing.assert_frame_equal(cells.frame, raw.frame)
     assert not store.forecast_run(engine, T - DAY, ForecastConfig()).counters["events_from_rollup"]  # a past day
 
 
-def test_recommendations_do_not_depend_on_the_chunk_size(clean_warehouse, monkeypatch):
+def test_recommendations_do_not_depend_on_the_chunk_size(clean_warehouse):
     """The stale learners are recommended in chunks of RECOMMEND_CHUNK_LEARNERS (20,000: one scan
     of the events per chunk): any chunking gives the same rows."""
     engine = clean_warehouse
@@ -189,8 +183,7 @@ def test_recommendations_do_not_depend_on_the_chunk_size(clean_warehouse, monkey
     assert store.RECOMMEND_CHUNK_LEARNERS == store.DEFAULT_CHUNK_LEARNERS
     frames = []
     for size in (7, 20_000):
-        monkeypatch.setattr(store, "RECOMMEND_CHUNK_LEARNERS", size)
-        frames.append(store.recommendations_run(engine, T, RecommendationConfig()).frame
+        frames.append(store.recommendations_run(engine, T, RecommendationConfig(), chunk_learners=size).frame
                       .sort_values("user_id").reset_index(drop=True))
     assert len(frames[0]) > 40
     pd.testing.assert_frame_equal(frames[0], frames[1])
