@@ -640,9 +640,15 @@ def rollup_exact_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> bool:
     if name in ROLLUP_SESSION_GAP and rollup_session_gap(conn) != pd.Timedelta(
             minutes=float(getattr(cfg, ROLLUP_SESSION_GAP[name]))):
         return False
-    stale = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty "
-                                 "where day >= :d)"), {"d": kept.date()}).scalar_one()
-    return not stale
+    return not rollup_stale_since(conn, kept)
+
+
+def rollup_stale_since(conn: Connection, since: pd.Timestamp) -> bool:
+    """Whether a cell of a day from ``since`` on is marked stale since the rollup's maintenance
+    (``learning_events_rollup_dirty``: an event updated, deleted or inserted with an old
+    ``updated_at`` after it)."""
+    return bool(conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty "
+                                     "where day >= :d)"), {"d": since.date()}).scalar_one())
 
 
 def rollup_session_gap(conn: Connection) -> pd.Timedelta | None:

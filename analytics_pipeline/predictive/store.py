@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import active_learners
+from analytics_pipeline.analytics.store import rollup_asof, rollup_stale_since
 from analytics_pipeline.analytics.skill_gap import skill_gap_table
 from analytics_pipeline.predictive.cache_rows import KINDS, CacheConfig, opted_out_users, to_cache_rows
 from analytics_pipeline.governance.policy import RETENTION_POLICY
@@ -160,13 +161,9 @@ def rollup_floor(conn: Connection, T: pd.Timestamp) -> pd.Timestamp | None:
     if T != T.normalize():
         return None
     floor = pd.Timestamp(RETENTION_POLICY.activity_cutoff(T).date(), tz="UTC")
-    # (as analytics/store.rollup_asof: a share lock keeps a concurrent maintenance from moving it)
-    asof = conn.execute(sa.text("select asof from learner_daily_activity_asof for share")).scalar()
-    if asof is None or pd.Timestamp(asof).tz_convert("UTC") != T:
+    if rollup_asof(conn, share=True) != T or rollup_stale_since(conn, floor):
         return None
-    dirty = conn.execute(sa.text("select exists (select 1 from learning_events_rollup_dirty where day >= :d)"),
-                         {"d": floor.date()}).scalar_one()
-    return None if dirty else floor
+    return floor
 
 
 def drop_off_floor(conn: Connection, T: pd.Timestamp, since: pd.Timestamp, recent_days: float) -> pd.Timestamp | None:
