@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 KINDS = ("in_process", "multiprocess", "celery", "k8s")
 EXECUTOR_NAME = "analytics_pipeline"
 DEFINITIONS_MODULE = "analytics_pipeline.definitions"  # the code location
+STEP_IMPORTS_MODULE = "analytics_pipeline.orchestration.step_imports"  # the instance's storage, opened by every step
 GX_MODULE = "analytics_pipeline.quality.gx_import"  # Great Expectations, imported lazily by the steps
 PARTITION_TAG = "dagster/partition"
 LOCK_NAMESPACE = 0x4150  # "AP": first key of the two-int advisory lock, keeps clear of other users' locks
@@ -166,14 +167,15 @@ def start_method() -> str:
 def with_start_method(kind: str, config: Mapping[str, Any] | None, module: str | None = None) -> dict:
     """A multiprocess config without ``start_method`` gets ``DAGSTER_START_METHOD``'s. With
     forkserver, the server process preloads ``module`` (the job's module; default the code
-    location) and Great Expectations (``GX_MODULE``) — named explicitly: Dagster preloads only
+    location), what a step imports to open the Dagster instance (``STEP_IMPORTS_MODULE``) and Great
+    Expectations (``GX_MODULE``) — named explicitly: Dagster preloads only
     itself when ``preload_modules`` is absent from the config — so a step forks with Dagster,
-    pandas, GX and the definitions already imported. The code location imports no connection, thread or server
+    the instance's storage, pandas, GX and the definitions already imported. The code location imports no connection, thread or server
     (tests/scaling/test_executors.py checks it), so nothing is shared by the forks."""
     config = dict(config or {})
     if kind == "multiprocess" and "start_method" not in config:
         method = start_method()
-        preload = [module or DEFINITIONS_MODULE, GX_MODULE]
+        preload = [module or DEFINITIONS_MODULE, STEP_IMPORTS_MODULE, GX_MODULE]
         config["start_method"] = {method: {"preload_modules": preload} if method == "forkserver" else {}}
     return config
 
