@@ -13,6 +13,7 @@ a learner's rows of every input land in the same chunk and one chunk is in memor
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.common import active_learners
-from analytics_pipeline.analytics.store import rollup_asof, rollup_stale_since
+from analytics_pipeline.analytics.store import JIT_OFF, rollup_asof, rollup_stale_since
 from analytics_pipeline.analytics.skill_gap import skill_gap_table
 from analytics_pipeline.predictive.cache_rows import KINDS, CacheConfig, opted_out_users, to_cache_rows
 from analytics_pipeline.governance.policy import RETENTION_POLICY
@@ -48,14 +49,24 @@ def _bound(params: dict) -> dict:
     return {k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for k, v in params.items()}
 
 
+#: A line ``\\ir <file>.sql`` of a predictive query (psql's include, relative to its folder).
+INCLUDE = re.compile(r"^\\ir (\S+)\.sql$", re.MULTILINE)
+
+
+def predictive_sql(name: str) -> str:
+    """The text of ``sql/queries/predictive/<name>.sql`` with each line ``\\ir <file>.sql``
+    replaced by the text of that file of the folder (a part two queries share, written once)."""
+    return INCLUDE.sub(lambda m: predictive_sql(m.group(1)).rstrip("\n"), sql_text(f"predictive/{name}.sql"))
+
+
 def query(conn: Connection, name: str, **params) -> pd.DataFrame:
     """``sql/queries/predictive/<name>.sql`` through COPY (:func:`~.bulk.read_copy`)."""
-    return read_copy(conn, sql_text(f"predictive/{name}.sql"), _bound(params))
+    return read_copy(conn, predictive_sql(name), _bound(params))
 
 
 def catalog(conn: Connection, name: str) -> pd.DataFrame:
     """A small catalog query (arrays/json as Python objects)."""
-    return read_frame(conn, sql_text(f"predictive/{name}.sql"))
+    return read_frame(conn, predictive_sql(name))
 
 
 class LearnerSet:
@@ -66,7 +77,7 @@ class LearnerSet:
 
     def _fill(self, sql: str, params: dict) -> int:
         self.conn.execute(sa.text("truncate pg_temp.predictive_learners"))
-        self.conn.execute(sa.text(sql_text(f"predictive/{sql}.sql")), _bound(params))
+        self.conn.execute(sa.text(predictive_sql(sql)), _bound(params))
         self.conn.execute(sa.text("analyze pg_temp.predictive_learners"))
         self.count = self.conn.execute(sa.text("select count(*) from pg_temp.predictive_learners")).scalar_one()
         return self.count
@@ -92,7 +103,7 @@ class LearnerSet:
         them was estimated at 0.5 % of the set, and the planner then probed the events' index
         once per learner, one heap page per event); ``{"n", "i"}``."""
         self.conn.execute(sa.text("truncate pg_temp.predictive_chunk"))
-        self.conn.execute(sa.text(sql_text("predictive/chunk_fill.sql")), {"n": n, "i": i})
+        self.conn.execute(sa.text(predictive_sql("chunk_fill")), {"n": n, "i": i})
         self.conn.execute(sa.text("analyze pg_temp.predictive_chunk"))
         return {"n": n, "i": i}
 
@@ -110,8 +121,13 @@ class LearnerSet:
 
 @contextmanager
 def learner_set(engine: Engine, chunk_learners: int = DEFAULT_CHUNK_LEARNERS) -> Iterator[LearnerSet]:
-    """One connection (transaction) with an empty ``pg_temp.predictive_learners``."""
+    """One connection (transaction) with an empty ``pg_temp.predictive_learners``, without JIT
+    (``JIT_OFF``, for this transaction only): its statements are scans, hash joins and a few
+    aggregates, which a compiled plan does not speed up, and at L's plan costs (~4x M's: past
+    ``jit_optimize_above_cost`` / ``jit_inline_above_cost``) the compilation alone took 0.5-2 s
+    per statement, in each parallel worker (docs/scaling.md, "Predictive next day without JIT")."""
     with engine.begin() as conn:
+        conn.execute(sa.text(JIT_OFF))
         conn.execute(sa.text("create temp table predictive_learners (user_id text primary key) on commit drop"))
         conn.execute(sa.text("create temp table predictive_chunk (user_id text primary key) on commit drop"))
         yield LearnerSet(conn, chunk_learners)
@@ -182,10 +198,10 @@ def rollup_cells(conn: Connection, T: pd.Timestamp, floor: pd.Timestamp, recent_
     enrollments' courses (``pg_temp.predictive_results``): one scan of the rollup, of the events and
     of the results, whatever the number of chunks."""
     recent = max(floor, T - pd.Timedelta(days=recent_days))  # the recent window's first day bin
-    conn.execute(sa.text(sql_text("predictive/dropout_rollup_cells.sql")),
+    conn.execute(sa.text(predictive_sql("dropout_rollup_cells")),
                  {"floor": floor.date(), "recent": recent.date(), "day": T.date()})
-    conn.execute(sa.text(sql_text("predictive/dropout_due_firsts.sql")), _bound({"floor_at": floor, "t": T}))
-    conn.execute(sa.text(sql_text("predictive/dropout_active_results.sql")), _bound({"t": T}))
+    conn.execute(sa.text(predictive_sql("dropout_due_firsts")), _bound({"floor_at": floor, "t": T}))
+    conn.execute(sa.text(predictive_sql("dropout_active_results")), _bound({"t": T}))
 
 
 def rollup_chunk_frames(learners: LearnerSet, chunk: dict, T: pd.Timestamp, since: pd.Timestamp,

@@ -5,11 +5,7 @@
 -- Progress at any instant of the window and "days since last activity" stay exact although
 -- the window is bounded; the carry-over row lies before every feature window of the
 -- snapshots the caller trains on (the caller sizes :since for that).
-SELECT user_id, course_id, occurred_at, duration_seconds::float8 AS duration_seconds,
-       progress_delta::float8 AS progress_delta, updated_at
-FROM learning_events
-WHERE occurred_at > :since AND occurred_at <= :t AND updated_at <= :t
-  AND user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)
+\ir forecast_window_events.sql
 UNION ALL
 SELECT user_id, course_id, max(occurred_at), 0::float8, coalesce(sum(progress_delta), 0)::float8, max(updated_at)
 FROM learning_events

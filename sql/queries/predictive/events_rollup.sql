@@ -7,11 +7,7 @@
 -- at or before :since). occurred_at = their last event, progress_delta = their exact sum (numeric
 -- sums of exact numeric sums: the same number as events.sql's), duration 0; updated_at = the
 -- raw ones' last or :t (the rollup's cells are known at :t; the caller only cuts at :t).
-SELECT user_id, course_id, occurred_at, duration_seconds::float8 AS duration_seconds,
-       progress_delta::float8 AS progress_delta, updated_at
-FROM learning_events
-WHERE occurred_at > :since AND occurred_at <= :t AND updated_at <= :t
-  AND user_id IN (SELECT user_id FROM pg_temp.predictive_chunk)
+\ir forecast_window_events.sql
 UNION ALL
 SELECT user_id, course_id, max(occurred_at), 0::float8, coalesce(sum(progress_delta), 0)::float8, max(updated_at)
 FROM (
