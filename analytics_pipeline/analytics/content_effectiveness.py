@@ -161,22 +161,21 @@ def _evidence_pairs(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd
 
 def _parts(pairs: pd.DataFrame, codes: dict, results: pd.DataFrame,
            key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`effect_parts` of ``key`` from :func:`_evidence_pairs` (groups on one int64 code:
-    (result, key), then (key, skill), then (key, skill, learner))."""
+    """:func:`effect_parts` of ``key`` from :func:`_evidence_pairs` (groups on one int64 code,
+    hashed: (result, key), then (key, skill), then (key, skill, learner))."""
     col = "i" if key == "content_id" else "t"
     n_s, r_u, r_s = codes["n_s"], codes["r_u"], codes["r_s"]
     n_k = max(len(codes[key]), 1)
     k = pairs[col].to_numpy()
     keep = k >= 0
     # one "used" row per (result, key): completed if any of its pairs is a completion.
-    rk, first = np.unique(pairs["r"].to_numpy()[keep].astype("int64") * n_k + k[keep],
-                          return_inverse=True)
+    first, rk = pd.factorize(pairs["r"].to_numpy()[keep].astype("int64") * n_k + k[keep])
     completed = np.bincount(first, weights=pairs["completed"].to_numpy()[keep],
                             minlength=len(rk)) > 0
     r, k = rk // n_k, rk % n_k
     u, s = r_u[r].astype("int64"), r_s[r]
     score = results["score"].to_numpy(dtype=float)[r]
-    ks, g = np.unique(k * n_s + s, return_inverse=True)  # the used (key, skill) groups
+    g, ks = pd.factorize(k * n_s + s)  # the used (key, skill) groups
     n_g = len(ks)
     by_g = pd.Series(score).groupby(g, sort=True)
     u_sum, u_n = by_g.sum().to_numpy(), np.bincount(g, minlength=n_g).astype(float)
@@ -189,7 +188,8 @@ def _parts(pairs: pd.DataFrame, codes: dict, results: pd.DataFrame,
     # learners whose every result on s was "used" for the key have no control result.
     r_n = np.bincount(codes["r_key"], minlength=codes["users"] * n_s) if len(codes["r_key"]) \
         else np.zeros(0, dtype=int)
-    gu, used_n = np.unique(g * n_u + u, return_counts=True)
+    per_learner, gu = pd.factorize(g * n_u + u)
+    used_n = np.bincount(per_learner, minlength=len(gu))
     g_of, u_of = gu // n_u, gu % n_u
     all_used = used_n >= r_n[u_of * n_s + ks[g_of] % n_s]
     no_control = np.bincount(g_of[all_used], minlength=n_g).astype(float)
