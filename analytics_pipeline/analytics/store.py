@@ -448,7 +448,8 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                  transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                  quality_engine: str = "gx", run_id: str | None = None,
                  carry: bool = True, rollup: bool = True,
-                 rollup_read_learners: int = ROLLUP_READ_LEARNERS) -> SnapshotReport:
+                 rollup_read_learners: int = ROLLUP_READ_LEARNERS,
+                 effect_read_learners: int = EFFECT_READ_LEARNERS) -> SnapshotReport:
     """Compute and write the snapshot of category ``name`` at ``T`` (see module docstring).
 
     Raises :class:`QualityError` (nothing written) when a critical expectation fails.
@@ -461,6 +462,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
     ``carry=False`` runs the full computation even where a carry-forward is possible;
     ``rollup=False`` reads the raw events even where the rollup is exact for ``T``;
     ``rollup_read_learners``: the learners whose rollup rows one scan reads (``GroupedReads``).
+    ``effect_read_learners``: the learners whose content-effectiveness evidence one scan reads.
     """
     started = time.perf_counter()
     T = utc(T)
@@ -498,7 +500,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             parts = {"content_id": [], "content_type": []}
             usage = []  # per chunk: (learner, item, latest use), the second pass's events
             evidence = GroupedReads(conn, EFFECT_READS, T, cfg, n,
-                                    EFFECT_READ_LEARNERS // max(1, chunk_learners))
+                                    effect_read_learners // max(1, chunk_learners))
             for i in range(n):
                 frames = evidence.take(i)
                 p = ce.effect_parts_of(catalogs["content_items"], frames["learning_events"],
