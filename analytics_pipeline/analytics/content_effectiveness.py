@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import common
 from .skill_gap import skill_gap_table
@@ -80,12 +82,40 @@ def _naive_utc(s: pd.Series) -> np.ndarray:
     return common.to_utc_series(s).dt.tz_localize(None).to_numpy()
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based: numpy 2's hashed ``np.unique`` is slower here)."""
+    v = np.sort(values)
+    return v[np.concatenate([[True], v[1:] != v[:-1]])] if len(v) else v
+
+
+def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The concatenated ranges ``[lo[k], hi[k])``: (owner k, position) of each element."""
+    n = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(len(n)), n)
+    first = np.repeat(np.cumsum(n) - n, n)
+    return owner, np.arange(len(owner)) - first + np.repeat(lo, n)
+
+
+def _positions(labels: pd.Index, values: pd.Series) -> np.ndarray:
+    """``labels.get_indexer(values)`` (-1: not a label, or null) of string labels, by Arrow's
+    hash lookup (several times faster on the Arrow-backed strings the reads give)."""
+    arr = pa.array(values.array).cast(pa.large_string())
+    found = pc.index_in(arr, value_set=pa.array(labels.to_numpy(dtype=object),
+                                                type=pa.large_string()))
+    return found.fill_null(-1).to_numpy().astype("int64")
+
+
 def _evidence_pairs(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFrame,
                     effect_window_days: float) -> tuple[pd.DataFrame, dict]:
     """The evidence pairs once for both keys, on integer codes (string keys are several times
     slower): one row per (event, item skill tag, result of the same learner on that skill)
     with the event in ``[t - window, t]``; columns r (result row), i (item), t (item type,
-    -1 when null), completed. Also returns the codes (labels and the results' codes)."""
+    -1 when null), completed. Also returns the codes (labels and the results' codes).
+
+    Array code, not joins: the results sorted by learner x skill (``r_key``) and, per key, the
+    range of its rows (a bincount: the key space users x skills is already allocated by
+    :func:`_parts`); each event is repeated per skill tag of its item, then per result of its
+    learner on that skill (the range of the key), and kept when the event is in the window."""
     win = np.timedelta64(pd.Timedelta(days=effect_window_days))
     users = pd.Index(pd.unique(results["user_id"]))
     skills = pd.Index(pd.unique(pd.concat([results["skill_id"], item_skills["skill_id"]],
@@ -96,23 +126,34 @@ def _evidence_pairs(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd
     r_u = users.get_indexer(results["user_id"])
     r_s = skills.get_indexer(results["skill_id"])
     r_key = r_u.astype("int64") * n_s + r_s
-    e_u = users.get_indexer(events["user_id"])
-    e_i = items.get_indexer(events["content_id"])
+    e_u = _positions(users, events["user_id"])
+    e_i = _positions(items, events["content_id"])
     keep = (e_u >= 0) & (e_i >= 0)
-    ev = pd.DataFrame({"i": e_i[keep], "u": e_u[keep],
-                       "occurred_at": _naive_utc(events["occurred_at"])[keep],
-                       "completed": events["completed"].to_numpy(dtype=bool)[keep]})
+    e_u, e_i = e_u[keep], e_i[keep]
+    e_at = _naive_utc(events["occurred_at"])[keep]
+    e_done = events["completed"].to_numpy(dtype=bool)[keep]
     tags = pd.DataFrame({"i": items.get_indexer(item_skills["content_id"]),
                          "t": types.get_indexer(item_skills["content_type"]),
-                         "s": skills.get_indexer(item_skills["skill_id"])}).drop_duplicates()
-    ev = ev.merge(tags, on="i")
-    ev["rk"] = ev["u"].to_numpy("int64") * n_s + ev["s"].to_numpy()
-    res = pd.DataFrame({"rk": r_key, "r": np.arange(len(results)),
-                        "submitted_at": _naive_utc(results["submitted_at"])})
-    pairs = ev[["rk", "i", "t", "occurred_at", "completed"]].merge(res, on="rk")
-    pairs = pairs.loc[(pairs["occurred_at"] <= pairs["submitted_at"])
-                      & (pairs["occurred_at"] >= pairs["submitted_at"] - win),
-                      ["r", "i", "t", "completed"]]
+                         "s": skills.get_indexer(item_skills["skill_id"])}) \
+        .drop_duplicates().sort_values(["i", "s", "t"])
+    tag_i, tag_s, tag_t = (tags[c].to_numpy() for c in ("i", "s", "t"))
+    every_item = np.arange(len(items))
+    # (event, tag of its item): the tags of an item are a range of the sorted tags
+    q, tag = _expand_ranges(np.searchsorted(tag_i, every_item)[e_i],
+                            np.searchsorted(tag_i, every_item, side="right")[e_i])
+    q_key = e_u[q] * n_s + tag_s[tag]
+    # (event tag, result of the same learner and skill): the key's range of the sorted results
+    order = np.argsort(r_key, kind="stable")
+    per_key = np.bincount(r_key, minlength=len(users) * n_s)
+    key_start = np.cumsum(per_key) - per_key
+    lo = key_start[q_key]
+    pq, pos = _expand_ranges(lo, lo + per_key[q_key])
+    r = order[pos]
+    occurred, submitted = e_at[q[pq]], _naive_utc(results["submitted_at"])[r]
+    ok = (occurred <= submitted) & (occurred >= submitted - win)
+    pq, r = pq[ok], r[ok]
+    pairs = pd.DataFrame({"r": r, "i": e_i[q[pq]], "t": tag_t[tag[pq]],
+                          "completed": e_done[q[pq]]})
     codes = {"content_id": items, "content_type": types, "skills": skills, "n_s": n_s,
              "r_u": r_u, "r_s": r_s, "r_key": r_key, "users": len(users)}
     return pairs, codes
@@ -120,34 +161,43 @@ def _evidence_pairs(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd
 
 def _parts(pairs: pd.DataFrame, codes: dict, results: pd.DataFrame,
            key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`effect_parts` of ``key`` from :func:`_evidence_pairs`."""
+    """:func:`effect_parts` of ``key`` from :func:`_evidence_pairs` (groups on one int64 code,
+    hashed: (result, key), then (key, skill), then (key, skill, learner))."""
     col = "i" if key == "content_id" else "t"
     n_s, r_u, r_s = codes["n_s"], codes["r_u"], codes["r_s"]
-    p = pairs.loc[pairs[col].to_numpy() >= 0]
+    n_k = max(len(codes[key]), 1)
+    k = pairs[col].to_numpy()
+    keep = k >= 0
     # one "used" row per (result, key): completed if any of its pairs is a completion.
-    used = p.groupby(["r", col], sort=False)["completed"].max().reset_index() \
-        .rename(columns={col: "k"})
-    score = results["score"].to_numpy(dtype=float)
-    used = used.assign(u=r_u[used["r"]], s=r_s[used["r"]], score=score[used["r"]])
-    ks = ["k", "s"]
-    treated = used.loc[used["completed"]].groupby(ks).agg(
-        t_sum=("score", "sum"), t_n=("score", "size"), t_learners=("u", "nunique"))
-    u = used.groupby(ks).agg(u_sum=("score", "sum"), u_n=("score", "size"))
+    first, rk = pd.factorize(pairs["r"].to_numpy()[keep].astype("int64") * n_k + k[keep])
+    completed = np.bincount(first, weights=pairs["completed"].to_numpy()[keep],
+                            minlength=len(rk)) > 0
+    r, k = rk // n_k, rk % n_k
+    u, s = r_u[r].astype("int64"), r_s[r]
+    score = results["score"].to_numpy(dtype=float)[r]
+    g, ks = pd.factorize(k * n_s + s)  # the used (key, skill) groups
+    n_g = len(ks)
+    by_g = pd.Series(score).groupby(g, sort=True)
+    u_sum, u_n = by_g.sum().to_numpy(), np.bincount(g, minlength=n_g).astype(float)
+    t_sum = pd.Series(score[completed]).groupby(g[completed]).sum() \
+        .reindex(range(n_g), fill_value=0.0).to_numpy()
+    t_n = np.bincount(g[completed], minlength=n_g).astype(float)
+    n_u = max(codes["users"], 1)
+    t_pairs = _distinct(g[completed] * n_u + u[completed])
+    t_learners = np.bincount(t_pairs // n_u, minlength=n_g).astype(float)
     # learners whose every result on s was "used" for the key have no control result.
-    r_key = codes["r_key"]
-    r_n = np.bincount(r_key, minlength=codes["users"] * n_s) if len(r_key) \
+    r_n = np.bincount(codes["r_key"], minlength=codes["users"] * n_s) if len(codes["r_key"]) \
         else np.zeros(0, dtype=int)
-    uu = used.groupby(["k", "s", "u"]).size().rename("u_n").reset_index()
-    uu = uu.loc[uu["u_n"].to_numpy() >= r_n[uu["u"].to_numpy("int64") * n_s + uu["s"]]]
-    no_control = uu.groupby(ks).size().rename("no_control")
-    # every used (key, skill): a chunk may hold only the "used" side of a key treated elsewhere.
-    parts = u.join(treated, how="left").join(no_control, how="left").fillna(0.0).astype(float)
-    parts = parts[["t_sum", "t_n", "t_learners", "u_sum", "u_n", "no_control"]]
-    index = parts.index
-    parts.index = pd.MultiIndex.from_arrays(
-        [codes[key][index.get_level_values("k")],
-         codes["skills"][index.get_level_values("s")]], names=[key, "skill_id"])
-    parts = parts.sort_index()
+    per_learner, gu = pd.factorize(g * n_u + u)
+    used_n = np.bincount(per_learner, minlength=len(gu))
+    g_of, u_of = gu // n_u, gu % n_u
+    all_used = used_n >= r_n[u_of * n_s + ks[g_of] % n_s]
+    no_control = np.bincount(g_of[all_used], minlength=n_g).astype(float)
+    parts = pd.DataFrame({"t_sum": t_sum, "t_n": t_n, "t_learners": t_learners, "u_sum": u_sum,
+                          "u_n": u_n, "no_control": no_control},
+                         index=pd.MultiIndex.from_arrays(
+                             [codes[key][ks // n_s], codes["skills"][ks % n_s]],
+                             names=[key, "skill_id"])).sort_index()
     skill_tot = results.groupby("skill_id").agg(s_sum=("score", "sum"), s_n=("score", "size"),
                                                 s_learners=("user_id", "nunique")).astype(float)
     return parts, skill_tot

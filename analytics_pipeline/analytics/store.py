@@ -137,6 +137,11 @@ EFFECT_READS: dict[str, Read] = {
     "assessment_results": Read("effect_results.sql", lambda c: c.lookback_days),
     "learning_events": Read("effect_events.sql"),
 }
+#: Learners whose evidence rows (``EFFECT_READS``) one scan reads (``GroupedReads``):
+#: ``max(1, this // chunk_learners)`` chunks per scan (issue 18: each chunk scanned the whole
+#: events table again). Memory: the raw retained events and results of this many learners
+#: at a time (at 20,000 learners per chunk: 2 chunks per scan, the M platform in one).
+EFFECT_READ_LEARNERS = 40_000
 # Raw tables each category reads (lineage metadata).
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "velocity": ("enrollments", "courses", "learning_events", "learner_daily_activity"),
@@ -226,6 +231,7 @@ class SnapshotReport:
     learners_carried: int = 0
     rollup: bool = False  # read the learner daily activity rollup instead of the raw events
     rollup_scans: int = 0  # statements that read the rollup's tables (GroupedReads: one per group)
+    effect_scans: int = 0  # statements that read content effectiveness' evidence (GroupedReads)
 
     @property
     def rows_per_second(self) -> float:
@@ -273,7 +279,7 @@ def _without_chunk(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 class GroupedReads:
-    """The reads of ``reads`` (``ROLLUP_READS``: their SQL takes the chunks ``:i`` to ``:j`` and
+    """The reads of ``reads`` (``ROLLUP_READS``, ``EFFECT_READS``: their SQL takes the chunks ``:i`` to ``:j`` and
     returns each row's chunk in the column ``chunk``) for chunks ``0 .. n - 1``, one scan per
     ``per_read`` chunks instead of one per chunk (issue 18: the rollup's tables were scanned
     again for each chunk), split by chunk in memory: :meth:`take` gives chunk ``i``'s rows as
@@ -442,7 +448,8 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                  transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                  quality_engine: str = "gx", run_id: str | None = None,
                  carry: bool = True, rollup: bool = True,
-                 rollup_read_learners: int = ROLLUP_READ_LEARNERS) -> SnapshotReport:
+                 rollup_read_learners: int = ROLLUP_READ_LEARNERS,
+                 effect_read_learners: int = EFFECT_READ_LEARNERS) -> SnapshotReport:
     """Compute and write the snapshot of category ``name`` at ``T`` (see module docstring).
 
     Raises :class:`QualityError` (nothing written) when a critical expectation fails.
@@ -455,6 +462,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
     ``carry=False`` runs the full computation even where a carry-forward is possible;
     ``rollup=False`` reads the raw events even where the rollup is exact for ``T``;
     ``rollup_read_learners``: the learners whose rollup rows one scan reads (``GroupedReads``).
+    ``effect_read_learners``: the learners whose content-effectiveness evidence one scan reads.
     """
     started = time.perf_counter()
     T = utc(T)
@@ -491,14 +499,17 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             t0 = time.perf_counter()
             parts = {"content_id": [], "content_type": []}
             usage = []  # per chunk: (learner, item, latest use), the second pass's events
+            evidence = GroupedReads(conn, EFFECT_READS, T, cfg, n,
+                                    effect_read_learners // max(1, chunk_learners))
             for i in range(n):
-                frames = _read(conn, EFFECT_READS, T, cfg, n, i)
+                frames = evidence.take(i)
                 p = ce.effect_parts_of(catalogs["content_items"], frames["learning_events"],
                                        frames["assessment_results"], T, cfg)
                 for key in parts:
                     parts[key].append(p[key])
                 usage.append(ce.latest_use(frames["learning_events"], T))
                 del frames
+            report.effect_scans = evidence.scans
             effects = ce.effect_tables(
                 {k: ce.combine_effect_parts(v) for k, v in parts.items()}, cfg)
             secs["effects"] += time.perf_counter() - t0

@@ -211,6 +211,7 @@ def _materialization_metadata(spec: Spec, report: SnapshotReport, schema: dg.Tab
         "learners_carried": report.learners_carried,
         "read_from_rollup": report.rollup,  # learner_daily_activity exact for T (issue 18)
         "rollup_scans": report.rollup_scans,  # statements that read the rollup (one per group of chunks)
+        "effect_scans": report.effect_scans,  # statements that read content effectiveness' evidence
     }
 
 

@@ -139,6 +139,29 @@ def test_chunks_give_the_same_rows(clean_warehouse):
                                       obj=table)
 
 
+def test_content_evidence_read_once_for_several_chunks(clean_warehouse):
+    """Issue 18: content effectiveness' evidence (events and results) is scanned once per group
+    of chunks (GroupedReads), whatever the group size the same rows and stored effects."""
+    raw.load(clean_warehouse)
+    T = raw.ts("2025-03-13")
+    table = TABLES[5]
+
+    def effects():
+        with clean_warehouse.connect() as conn:
+            return conn.execute(sa.text("select model from predictive_models where "
+                                        "analytics_type = 'item_effects' and calculated_at = :t"),
+                                {"t": T.to_pydatetime()}).scalar_one()
+    one = run_snapshot(clean_warehouse, "content_effectiveness", T)
+    single, single_effects = rows(clean_warehouse, table).drop(columns="id"), effects()
+    assert one.chunks == 1 and one.effect_scans == 2 and len(single) > 0
+    for per_read, scans in ((1, 3), (2, 2), (3, 1)):
+        many = run_snapshot(clean_warehouse, "content_effectiveness", T, chunk_learners=2,
+                            effect_read_learners=2 * per_read)
+        assert many.chunks == 3 and many.effect_scans == 2 * scans, per_read
+        pd.testing.assert_frame_equal(rows(clean_warehouse, table).drop(columns="id"), single)
+        assert effects() == single_effects
+
+
 def test_current_views_latest_unexpired_row_per_learner(clean_warehouse, warehouse_url,
                                                         dagster_instance):
     raw.load(clean_warehouse)
