@@ -97,9 +97,10 @@ def _ingest(engine, events: pd.DataFrame) -> None:
                          {"d": float(r.d), "u": r.user_id, "c": r.course_id})
 
 
-def _velocity_in_memory(engine, T, reads, name="velocity") -> pd.DataFrame:
-    """The category's rows of T computed by the pure function from the given reads (one chunk)."""
-    cfg = category_config(name)
+def _velocity_in_memory(engine, T, reads, name="velocity", cfg=None) -> pd.DataFrame:
+    """The category's rows of T computed by the pure function from the given reads (one chunk)
+    with ``cfg`` (default: the category's)."""
+    cfg = cfg if cfg is not None else category_config(name)
     with engine.connect() as conn:
         catalogs = {k: read_frame(conn, sql_text(f"{QUERIES}/{sql}")) for k, sql in CATALOGS.items()
                     if k in INPUTS[name]}
