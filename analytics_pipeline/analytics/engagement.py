@@ -39,10 +39,9 @@ Inputs from the daily activity rollup (issue 18, ``session_parts``): sessions ar
 bins ``(day, day + 1]`` (start, last event, last event's duration) — exactly as from the
 events: two parts join when the first event of the later one follows the last event of the
 earlier one by at most the gap. With parts, ``learning_events`` may hold one row per learner,
-content type and bin of days that no week or window boundary cuts (the rollup's cells summed
-over courses and the days of a bin, ``store.ROLLUP_READS``: ``occurred_at`` = the bin's last
-event, ``duration_seconds`` = its sum): every other value is a per-week or per-window max, sum or
-distinct count. Only for a ``T`` at UTC midnight (the day bins then fall inside the weeks).
+day and content type, or per learner, course, day and content type (the rollup's cells:
+``occurred_at`` = the cell's last event, ``duration_seconds`` = the cell's sum): every other value is a per-day or per-week max, sum or distinct count. Only for a ``T``
+at UTC midnight (the day bins then fall inside the weeks).
 """
 from __future__ import annotations
 

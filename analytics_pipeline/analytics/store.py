@@ -118,16 +118,15 @@ READS: dict[str, dict[str, Read]] = {
 ROLLUP_READS: dict[str, dict[str, Read]] = {
     "velocity": {"learning_events": Read("velocity_rollup_events.sql", lambda c: c.window_days,
                                          lambda c: _gcd_days(c, ROLLUP_DAY_FIELDS["velocity"]))},
-    "engagement": {"learning_events": Read("engagement_rollup_events.sql", lambda c: 7 * c.trend_weeks,
-                                           lambda c: _gcd_days(c, ("window_days",), 7)),
+    "engagement": {"learning_events": Read("engagement_rollup_events.sql", lambda c: 7 * c.trend_weeks),
                    "session_parts": Read("engagement_rollup_sessions.sql", lambda c: 7 * c.trend_weeks)},
 }
 
 
-def _gcd_days(cfg, fields: tuple[str, ...], *days: int) -> int:
+def _gcd_days(cfg, fields: tuple[str, ...]) -> int:
     """The greatest common divisor of the config's day ``fields`` (whole days when the rollup is
-    read: ``rollup_exact_for``) and ``days``: the widest bins of days no window boundary cuts."""
-    return math.gcd(*(int(float(getattr(cfg, f))) for f in fields), *days)
+    read: ``rollup_exact_for``): the widest bins of days no window boundary cuts."""
+    return math.gcd(*(int(float(getattr(cfg, f))) for f in fields))
 
 
 #: The column of a grouped read (``ROLLUP_READS``) that says which chunk a row belongs to.

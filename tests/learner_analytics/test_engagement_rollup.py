@@ -8,8 +8,6 @@ The platform is test_daily_activity_rollup's (60 learners, 4000 events over 100 
 bursts of events a few minutes apart (sessions; ties; gaps of exactly 30 and 31 minutes), many
 starting just before midnight, some ingested days late, some after T.
 """
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
@@ -199,26 +197,3 @@ def test_another_session_gap_reads_the_raw_events_and_an_unknown_gap_rebuilds(cl
     assert update_daily_activity(engine, T1)["mode"] == "first_build"
     pd.testing.assert_frame_equal(_parts(engine), maintained)
     assert update_daily_activity(engine, T1)["mode"] == "unchanged"
-
-
-def test_the_rollup_reads_sum_bins_no_window_boundary_cuts(clean_warehouse):
-    """Issue 18: velocity's and engagement's events are read as one row per bin of days (14 and 7
-    days by default: the gcd of the windows' days) instead of one per day and course: the same
-    values as the raw events for other windows too, and a bin that a boundary cuts would not be."""
-    engine = clean_warehouse
-    _setup(engine)
-    update_daily_activity(engine, T1)
-    cases = [("engagement", {}, 7), ("engagement", {"window_days": 10}, 1),
-             ("engagement", {"window_days": 14}, 7), ("velocity", {}, 14),
-             ("velocity", {"window_days": 21, "trend_half_days": 7, "inactive_days_at_risk": 7}, 7),
-             ("velocity", {"trend_half_days": 10}, 2)]
-    for name, overrides, width in cases:
-        cfg = category_config(name, overrides=overrides)
-        rollup = {**READS[name], **ROLLUP_READS[name]}
-        assert rollup["learning_events"].bin_days(cfg) == width and _uses_rollup(engine, T1, name, cfg)
-        raw = _velocity_in_memory(engine, T1, READS[name], name, cfg)
-        pd.testing.assert_frame_equal(_velocity_in_memory(engine, T1, rollup, name, cfg), raw)
-        # the test would see it: bins one day wider straddle a window boundary
-        wrong = {**rollup, "learning_events": dataclasses.replace(rollup["learning_events"],
-                                                                  bin_days=lambda c, w=width: w + 1)}
-        assert not _velocity_in_memory(engine, T1, wrong, name, cfg).equals(raw), (name, overrides)
