@@ -92,6 +92,19 @@ def _score(cfg: EngagementConfig, sessions_per_week, minutes, days_since, n_type
 PART_COLUMNS = ["user_id", "start_at", "last_at", "last_duration"]
 
 
+def _part_order(parts: pd.DataFrame) -> np.ndarray:
+    """Positions of ``parts`` (integer ``user_id``: learner positions) ordered by (user_id,
+    start_at, last_duration), ties in their order: what a stable ``sort_values`` by these columns
+    gives (NaT and NaN last), one ``np.lexsort`` of numpy arrays instead of pandas' sort by three
+    keys (issue 18: the larger part of stitching M's 500,000 parts)."""
+    start = parts["start_at"]
+    start = start.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(
+        start.dtype, pd.DatetimeTZDtype) else start
+    return np.lexsort((parts["last_duration"].to_numpy(dtype=float),
+                       start.to_numpy(dtype="datetime64[us]"),
+                       parts["user_id"].to_numpy(dtype="int64")))
+
+
 def stitch(parts: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
     """Sessions of session parts (columns :data:`PART_COLUMNS`; ``last_duration`` = the
     duration of the part's last event, null = 0, as ordered by (time, duration)).
@@ -102,7 +115,9 @@ def stitch(parts: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
     lengths are taken over ``seconds`` (whole seconds add up exactly; sixtieths do not, so a
     mean of exactly x.5 minutes could round either way with the order of summation).
     """
-    p = parts.sort_values(["user_id", "start_at", "last_duration"], kind="stable")
+    p = parts.take(_part_order(parts)) if len(parts) and pd.api.types.is_integer_dtype(
+        parts["user_id"]) else parts.sort_values(["user_id", "start_at", "last_duration"],
+                                                 kind="stable")
     same_user = p["user_id"].eq(p["user_id"].shift())
     new = ~same_user | (p["start_at"] - p["last_at"].shift()).gt(gap)
     sid = new.cumsum().rename("session")
@@ -124,6 +139,14 @@ def sessionise(ev: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
                                 "last_duration": ev["duration_seconds"]}), gap)
 
 
+def _positions(frame: pd.DataFrame, learners: pd.Index) -> pd.DataFrame:
+    """``frame``'s rows of ``learners``, ``user_id`` replaced by the learner's position in
+    ``learners`` (int64)."""
+    at = learners.get_indexer(frame["user_id"].astype(str))
+    keep = at >= 0
+    return frame.loc[keep].assign(user_id=at[keep].astype("int64"))
+
+
 def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame | None,
                        T: pd.Timestamp, config: EngagementConfig = EngagementConfig(),
                        session_parts: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -141,15 +164,17 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
     weeks = cfg.trend_weeks
     span = weeks * 7
 
+    # learners as their positions in ``learners`` from here on (0 .. n - 1; rows of others
+    # dropped): every grouping and the sessions' sort then work on integers, not on strings
+    pos = pd.RangeIndex(n, name="user_id")
     ev = common.until(learning_events, "occurred_at", T,
                       ["user_id", "occurred_at", "duration_seconds", "content_type"])
-    ev["user_id"] = ev["user_id"].astype(str)
-    ev = ev.loc[ev["user_id"].isin(learners)]
+    ev = _positions(ev, learners)
     ev["duration_seconds"] = pd.to_numeric(ev["duration_seconds"]).astype(float).fillna(0.0)
     age = ((T - ev["occurred_at"]) / pd.Timedelta(days=1)).to_numpy()
-    last_event = ev.groupby("user_id")["occurred_at"].max().reindex(learners)
+    last_event = ev.groupby("user_id")["occurred_at"].max().reindex(pos)
     prior_age = pd.Series(age[age >= span], index=ev.index[age >= span]).groupby(
-        ev.loc[age >= span, "user_id"]).min().reindex(learners)
+        ev.loc[age >= span, "user_id"]).min().reindex(pos)
     recent = ev.loc[age < span].copy()
     recent["age"] = age[age < span]
     recent["week"] = (recent["age"] // 7).astype("int64")
@@ -159,20 +184,18 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
     if session_parts is None:
         sess = sessionise(recent[["user_id", "occurred_at", "duration_seconds"]], gap)
     else:
-        p = session_parts[PART_COLUMNS].assign(user_id=session_parts["user_id"].astype(str))
-        start = p["start_at"]
-        p = p.loc[p["user_id"].isin(learners) & start.gt(T - pd.Timedelta(days=span))
-                  & p["last_at"].le(T)]
+        p = _positions(session_parts[PART_COLUMNS], learners)
+        p = p.loc[p["start_at"].gt(T - pd.Timedelta(days=span)) & p["last_at"].le(T)]
         sess = stitch(p.assign(last_duration=pd.to_numeric(p["last_duration"]).astype(float)
                                .fillna(0.0)), gap)
     s_age = (T - sess["start"]) / pd.Timedelta(days=1)
     sess["week"] = (s_age // 7).astype("int64")
     sess["in_w"] = s_age < cfg.window_days
 
-    out = pd.DataFrame(index=learners)
+    out = pd.DataFrame(index=pos)
     # --- window W ---------------------------------------------------------------------
     sw = sess.loc[sess["in_w"]].groupby("user_id")["seconds"].agg(["size", "mean"])
-    sw = sw.reindex(learners)
+    sw = sw.reindex(pos)
     sw["mean"] = sw["mean"] / 60.0  # mean minutes from the exact mean of seconds
     n_sessions = sw["size"].fillna(0).to_numpy()
     out["sessions_per_week"] = common.clip_numeric(n_sessions / (cfg.window_days / 7.0))
@@ -180,7 +203,7 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
     out["avg_session_duration"] = minutes.astype("int64")
     ew = recent.loc[recent["in_w"]]
     typed = ew["content_type"].dropna()
-    n_types = typed.groupby(ew.loc[typed.index, "user_id"]).nunique().reindex(learners).fillna(0)
+    n_types = typed.groupby(ew.loc[typed.index, "user_id"]).nunique().reindex(pos).fillna(0)
     days_since = ((T - last_event) / pd.Timedelta(days=1)).to_numpy(dtype=float)
     out["overall_score"] = _score(cfg, out["sessions_per_week"], minutes, days_since,
                                   n_types.to_numpy())
@@ -193,32 +216,32 @@ def compute_engagement(enrollments: pd.DataFrame, learning_events: pd.DataFrame 
     share = (t / t.groupby(level="user_id").transform("sum")).round(cfg.share_decimals)
     pairs = pd.Series(list(zip(share.index.get_level_values("content_type").tolist(),
                                share.tolist())), dtype=object)
-    by_type = common.per_learner(pairs, share.index.get_level_values("user_id"), learners)
-    out["engagement_by_type"] = pd.Series(list(map(dict, by_type)), index=learners,
-                                          dtype=object)
+    by_type = common.per_learner(pairs, share.index.get_level_values("user_id"), pos)
+    out["engagement_by_type"] = pd.Series(list(map(dict, by_type)), index=pos, dtype=object)
 
     # --- weekly scores, oldest first (columns weeks-1 ... 0) -----------------------------
     cols = np.arange(weeks - 1, -1, -1)
     ws = sess.groupby(["user_id", "week"])["seconds"].agg(["size", "mean"])
     ws["mean"] = ws["mean"] / 60.0
-    w_n = ws["size"].unstack().reindex(index=learners, columns=cols).fillna(0).to_numpy()
+    w_n = ws["size"].unstack().reindex(index=pos, columns=cols).fillna(0).to_numpy()
     w_min = common.round_half_up(
-        ws["mean"].unstack().reindex(index=learners, columns=cols).fillna(0.0).to_numpy())
+        ws["mean"].unstack().reindex(index=pos, columns=cols).fillna(0.0).to_numpy())
     rt = recent.loc[recent["content_type"].notna()]
     w_types = rt.groupby(["user_id", "week"])["content_type"].nunique().unstack().reindex(
-        index=learners, columns=cols).fillna(0).to_numpy()
+        index=pos, columns=cols).fillna(0).to_numpy()
     # days from each week's last event back to T; running min from the oldest week on gives
     # the last event at or before each week's end (the "prior" column: before the 8 weeks).
     w_last = recent.groupby(["user_id", "week"])["age"].min().unstack().reindex(
-        index=learners, columns=cols)
+        index=pos, columns=cols)
     w_last.insert(0, "prior", prior_age)
     before_t = np.fmin.accumulate(w_last.to_numpy(dtype=float), axis=1)[:, 1:]
     w_days = before_t - 7.0 * cols[None, :]
     scores = _score(cfg, w_n, w_min, w_days, w_types).reshape(n, weeks)
-    out["weekly_trend"] = pd.Series(scores.tolist(), index=learners, dtype=object)
+    out["weekly_trend"] = pd.Series(scores.tolist(), index=pos, dtype=object)
     c = cfg.trend_compare_weeks
     recent_sum = scores[:, weeks - c:].sum(axis=1)
     previous_sum = scores[:, weeks - 2 * c: weeks - c].sum(axis=1)
     pct = common.percent_change(recent_sum, previous_sum)
     out["trend"] = common.classify_trend(pct, "rising", "falling", cfg.trend_threshold_pct)
+    out.index = learners
     return common.finish(out, COLUMNS, T, cfg.ttl)

@@ -92,6 +92,9 @@ class Read:
     """A chunked input: SQL file and its look-back in days (from the category's config)."""
     sql: str
     days: Callable[[object], float] | None = None
+    #: rollup reads: the width in days of the bins of days the read sums cells over (``:bin``,
+    #: counted back from T); it must divide every window boundary the category tests
+    bin_days: Callable[[object], int] | None = None
 
 
 # Per category: chunked input name -> Read (catalog inputs come from CATALOGS).
@@ -113,10 +116,19 @@ READS: dict[str, dict[str, Read]] = {
 # of the raw events when the rollup is exact for T (``reads_for``), and the config fields (in
 # days) that must be whole for its day bins to match the category's windows.
 ROLLUP_READS: dict[str, dict[str, Read]] = {
-    "velocity": {"learning_events": Read("velocity_rollup_events.sql", lambda c: c.window_days)},
+    "velocity": {"learning_events": Read("velocity_rollup_events.sql", lambda c: c.window_days,
+                                         lambda c: _gcd_days(c, ROLLUP_DAY_FIELDS["velocity"]))},
     "engagement": {"learning_events": Read("engagement_rollup_events.sql", lambda c: 7 * c.trend_weeks),
                    "session_parts": Read("engagement_rollup_sessions.sql", lambda c: 7 * c.trend_weeks)},
 }
+
+
+def _gcd_days(cfg, fields: tuple[str, ...]) -> int:
+    """The greatest common divisor of the config's day ``fields`` (whole days when the rollup is
+    read: ``rollup_exact_for``): the widest bins of days no window boundary cuts."""
+    return math.gcd(*(int(float(getattr(cfg, f))) for f in fields))
+
+
 #: The column of a grouped read (``ROLLUP_READS``) that says which chunk a row belongs to.
 CHUNK_COLUMN = "chunk"
 #: Learners whose rollup rows one scan reads (``GroupedReads``): ``max(1, this // chunk_learners)``
@@ -258,6 +270,8 @@ def _params(T: pd.Timestamp, cfg, read: Read, n: int, i: int, j: int | None = No
               "kept": RETENTION_POLICY.activity_cutoff(T).to_pydatetime()}
     if read.days is not None:
         params["since"] = (T - pd.Timedelta(days=float(read.days(cfg)))).to_pydatetime()
+    if read.bin_days is not None:
+        params["bin"] = int(read.bin_days(cfg))
     return params
 
 

@@ -115,3 +115,22 @@ def test_parts_need_a_midnight_instant():
                            session_parts=_parts(ev)[PART_COLUMNS])
     # the config's gap is the one the parts must have been cut with
     assert EngagementConfig().session_gap_minutes == 30.0
+
+
+def test_stitch_orders_integer_learners_as_the_stable_sort_does():
+    """compute_engagement stitches parts keyed by learner positions (ints): one np.lexsort
+    instead of pandas' sort by three keys; the same sessions as with the learners' ids (the
+    sort_values path), ties in start and duration, unsorted rows and both timestamp units."""
+    rng = np.random.default_rng(18)
+    n = 3000
+    start = T - pd.to_timedelta(rng.integers(0, 3 * 24 * 60, n), unit="min")
+    parts = pd.DataFrame({"user_id": rng.integers(0, 40, n).astype("int64"), "start_at": start,
+                          "last_at": start + pd.to_timedelta(rng.integers(0, 3, n), unit="min"),
+                          "last_duration": rng.integers(0, 3, n).astype(float) * 60})
+    for frame in (parts, parts.assign(start_at=parts["start_at"].astype("datetime64[us, UTC]"))):
+        by_position = stitch(frame, GAP)
+        by_id = stitch(frame.assign(user_id=frame["user_id"].map("u{:03d}".format)), GAP)
+        assert len(by_position) < n  # parts did join
+        pd.testing.assert_frame_equal(
+            by_position.assign(user_id=by_position["user_id"].map("u{:03d}".format)), by_id,
+            check_dtype=False)

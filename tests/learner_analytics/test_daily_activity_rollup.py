@@ -6,6 +6,8 @@ The platform below is random but seeded: 60 learners in 3 courses, events over 1
 cent progress deltas (some NULL, some without course), some at exactly UTC midnight, some
 ingested days after they occurred (late-arriving), some ingested after T (not known at T).
 """
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -97,9 +99,10 @@ def _ingest(engine, events: pd.DataFrame) -> None:
                          {"d": float(r.d), "u": r.user_id, "c": r.course_id})
 
 
-def _velocity_in_memory(engine, T, reads, name="velocity") -> pd.DataFrame:
-    """The category's rows of T computed by the pure function from the given reads (one chunk)."""
-    cfg = category_config(name)
+def _velocity_in_memory(engine, T, reads, name="velocity", cfg=None) -> pd.DataFrame:
+    """The category's rows of T computed by the pure function from the given reads (one chunk)
+    with ``cfg`` (default: the category's)."""
+    cfg = cfg if cfg is not None else category_config(name)
     with engine.connect() as conn:
         catalogs = {k: read_frame(conn, sql_text(f"{QUERIES}/{sql}")) for k, sql in CATALOGS.items()
                     if k in INPUTS[name]}
@@ -249,3 +252,23 @@ def test_retention_and_odd_instants(clean_warehouse):
     odd = far + pd.Timedelta(hours=5)
     update_daily_activity(engine, odd)
     assert not _uses_rollup(engine, odd)  # not UTC midnight: the raw events
+
+
+def test_velocity_reads_the_rollup_per_bin_of_days_no_window_boundary_cuts(clean_warehouse):
+    """Issue 18: velocity's rollup rows are summed per bin of gcd(window_days, trend_half_days,
+    inactive_days_at_risk) days counted back from T (14 by default) instead of per day: the raw
+    events' values for other windows too, and bins one day wider (cut by a boundary) are caught."""
+    engine = clean_warehouse
+    _load(engine)
+    update_daily_activity(engine, T1)
+    rollup = {**READS["velocity"], **ROLLUP_READS["velocity"]}
+    for overrides, width in [({}, 14), ({"window_days": 21, "trend_half_days": 7, "inactive_days_at_risk": 7}, 7),
+                             ({"trend_half_days": 10}, 2)]:
+        cfg = category_config("velocity", overrides=overrides)
+        assert rollup["learning_events"].bin_days(cfg) == width and _uses_rollup(engine, T1, cfg=cfg)
+        raw = _velocity_in_memory(engine, T1, READS["velocity"], cfg=cfg)
+        assert len(raw) > 30 and raw["status"].nunique() > 1
+        pd.testing.assert_frame_equal(_velocity_in_memory(engine, T1, rollup, cfg=cfg), raw)
+        wider = {**rollup, "learning_events": dataclasses.replace(rollup["learning_events"],
+                                                                  bin_days=lambda c, w=width: w + 1)}
+        assert not _velocity_in_memory(engine, T1, wider, cfg=cfg).equals(raw), overrides
