@@ -69,7 +69,8 @@ class Check:
     keys: tuple[str, ...] = ("user_id",)
     parts: dict[str, str] = field(default_factory=dict)
     #: SQL of the keys left out on both sides (``:t``, ``:kept``): what the raw tables can no
-    #: longer recompute (the gamification of learners whose ledger reaches back before T − 90 d)
+    #: longer recompute (the gamification of learners whose ledger reaches back before T − 90 d);
+    #: its ``{sample:<column>}`` restrict it to the learner sample (only the compared keys matter)
     scope: str | None = None
     #: the published column the hash sample applies to when the check is not per learner (the
     #: content effects: their skill); None: a group check, always compared whole
@@ -207,11 +208,11 @@ _LEDGER_TYPES = ("content_completed", "course_completed", "assessment_passed",
 _BEFORE_RETENTION = """
 select user_id from point_ledger_all
 where "timestamp" < cast(:kept as timestamptz)
-  and activity_type not in ('daily_first_activity', 'streak_bonus')
+  and activity_type not in ('daily_first_activity', 'streak_bonus') and {sample:user_id}
 union
 select p.user_id from point_ledger_all p
 where p.activity_type in ('daily_first_activity', 'streak_bonus')
-  and p."timestamp" < cast(:kept as timestamptz)
+  and p."timestamp" < cast(:kept as timestamptz) and {sample:p.user_id}
   and not exists (
     select 1 from learning_events e
     where e.user_id = p.user_id
@@ -220,7 +221,7 @@ where p.activity_type in ('daily_first_activity', 'streak_bonus')
       and (e.occurred_at at time zone coalesce(p.metadata ->> 'timezone', 'UTC'))::date
           = to_date(right(p.source_id, 10), 'YYYY-MM-DD'))
 union
-select user_id from daily_activity where last_activity_at < :kept"""
+select user_id from daily_activity where last_activity_at < :kept and {sample:user_id}"""
 #: achievements count passes on the whole history: also the learners with results retention
 #: retired; and they date streak and point achievements by the awards' instants, so also the
 #: learners with a day award whose first event retention deleted (the day itself is recomputed,
@@ -230,17 +231,17 @@ select user_id from daily_activity where last_activity_at < :kept"""
 #: later, or fallen below the threshold) is a fact they no longer show: those learners are left out
 _RESULTS_RETIRED = _BEFORE_RETENTION + """
 union
-select user_id from learner_activity_summary where results_retired > 0
+select user_id from learner_activity_summary where results_retired > 0 and {sample:user_id}
 union
 select p.user_id from point_ledger_all p
 where p.activity_type in ('daily_first_activity', 'streak_bonus')
-  and p."timestamp" < cast(:kept as timestamptz)
+  and p."timestamp" < cast(:kept as timestamptz) and {sample:p.user_id}
   and not exists (select 1 from learning_events e
                   where e.user_id = p.user_id and e.occurred_at = p."timestamp")
 union
 select a.user_id from user_achievements a
 join achievements c on c.id = a.achievement_id and c.criteria ? 'masteredSkills'
-where (select count(*) from user_skills s
+where {sample:a.user_id} and (select count(*) from user_skills s
        where s.user_id = a.user_id and s.mastery_level >= 80 and s.last_assessed_at <= a.earned_at)
       < (c.criteria ->> 'masteredSkills')::numeric"""
 CHECKS.update({
@@ -317,13 +318,15 @@ def published_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1) -
                                  params={"t": utc(T).to_pydatetime()})
 
 
-def out_of_scope(engine: Engine, name: str, T: pd.Timestamp) -> set[str]:
-    """Keys the check leaves out on both sides (``Check.scope``), as compared keys."""
+def out_of_scope(engine: Engine, name: str, T: pd.Timestamp, every: int = 1) -> set[str]:
+    """Keys the check leaves out on both sides (``Check.scope``), as compared keys: of the learner
+    sample of 1 in ``every`` (1: everyone), the only keys the comparison holds (the scope of the
+    whole platform read the whole ledger for the 1/n of it that counts)."""
     spec = CHECKS[name]
     if spec.scope is None:
         return set()
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(spec.scope), _params(utc(T))).all()
+        rows = conn.execute(sa.text(sampled(spec.scope, every)), _params(utc(T))).all()
     return {"|".join(str(v) for v in row) for row in rows}
 
 
@@ -479,7 +482,7 @@ def check(engine: Engine, name: str, T: pd.Timestamp | None, max_learners: int |
     else:
         theirs = independent_rows(engine, name, T, sample.every, timeout_seconds)
     ours = published_rows(engine, name, T, sample.every)
-    left_out = out_of_scope(engine, name, T)
+    left_out = out_of_scope(engine, name, T, sample.every)
     if left_out:
         ours, theirs = (frame[~_key_strings(frame, spec.keys).isin(left_out).to_numpy()]
                         for frame in (ours, theirs))

@@ -182,6 +182,24 @@ def test_a_large_platform_checks_a_hash_sample_of_learners(published):
     assert independent_check.gamification_report(published, "point_transactions", T, 3)["sample"] is None
 
 
+def test_the_scope_of_a_sample_is_the_whole_scope_within_the_sample(published):
+    # u1 (outside the 1-in-3 sample) and u3 (inside) both reach back before T - 90 d: the sampled
+    # scope (read for the sample only) holds u3 alone, the whole platform's both; the report of the
+    # sample leaves out u3 and compares nobody else, as filtering the whole scope would
+    with published.begin() as conn:
+        conn.execute(sa.text(
+            "insert into point_transactions (user_id, points, activity_type, source_id, \"timestamp\") "
+            "values ('u1', 10, 'content_completed', 'u1:c-old', '2024-11-01 10:00+00'), "
+            "('u3', 10, 'content_completed', 'u3:c-old', '2024-11-01 10:00+00')"))
+    for name in CHECKS:
+        whole = independent_check.out_of_scope(published, name, T)
+        assert whole >= {"u1", "u3"}, name
+        sampled = independent_check.out_of_scope(published, name, T, 3)
+        assert sampled == {k for k in whole if k == "u3"} == {"u3"}, name
+        report = independent_check.check(published, name, T, max_learners=1)
+        assert report["out_of_scope"] == 1 and report["compared"] == 0 and report["passed"], name
+
+
 def test_rows_arriving_late_are_awarded_by_the_next_partition(published, warehouse_url):
     # the next day at M: rows of earlier days loaded with the next day's data (updated_at on
     # 11 March): a completion and a new active day (u3, 5 March), a pass with excellence (u2,
