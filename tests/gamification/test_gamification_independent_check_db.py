@@ -186,16 +186,13 @@ def test_the_scope_of_a_sample_is_the_whole_scope_within_the_sample(published):
     # u1 (outside the 1-in-3 sample) and u3 (inside) both reach back before T - 90 d: the sampled
     # scope (read for the sample only) holds u3 alone, the whole platform's both; the report of the
     # sample leaves out u3 and compares nobody else, as filtering the whole scope would
-    with published.begin() as conn:
-        conn.execute(sa.text(
-            "insert into point_transactions (user_id, points, activity_type, source_id, \"timestamp\") "
-            "values ('u1', 10, 'content_completed', 'u1:c-old', '2024-11-01 10:00+00'), "
-            "('u3', 10, 'content_completed', 'u3:c-old', '2024-11-01 10:00+00')"))
+    old_awards = pd.DataFrame({"user_id": ["u1", "u3"], "points": 10, "activity_type": "content_completed",
+                               "source_id": ["u1:c-old", "u3:c-old"],
+                               "timestamp": pd.Timestamp("2024-11-01 10:00", tz="UTC")})
+    old_awards.to_sql("point_transactions", published, if_exists="append", index=False)
     for name in CHECKS:
-        whole = independent_check.out_of_scope(published, name, T)
-        assert whole >= {"u1", "u3"}, name
-        sampled = independent_check.out_of_scope(published, name, T, 3)
-        assert sampled == {k for k in whole if k == "u3"} == {"u3"}, name
+        whole, sampled = (independent_check.out_of_scope(published, name, T, every) for every in (1, 3))
+        assert whole >= {"u1", "u3"} and sampled == {k for k in whole if k == "u3"} == {"u3"}, name
         report = independent_check.check(published, name, T, max_learners=1)
         assert report["out_of_scope"] == 1 and report["compared"] == 0 and report["passed"], name
 
