@@ -39,11 +39,13 @@ class RefreshConfig(dg.Config):
 
 def _independent(name: str, engine) -> list:
     """The view's independent check (warehouse/independent_check.py) as a WARN result: as of
-    the newest unexpired snapshot (peer comparison) or now (leaderboards, skill demand)."""
+    the newest unexpired snapshot (peer comparison) or now (leaderboards, skill demand). Above the
+    nightly's learner bound, peer comparison compares the groups of a hash sample of organizations
+    (each exact: a group is its organization's learners); the other views are compared whole."""
     check_name = independent_check.AGGREGATE_CHECKS[name]
     T = independent_check.latest_snapshot_instant(engine) if check_name == "peer_comparison" \
         else pd.Timestamp.now(tz="UTC").floor("s")
-    report = independent_check.check_or_error(engine, check_name, T,
+    report = independent_check.check_or_error(engine, check_name, T, independent_check.nightly_max_learners(),
                                               timeout_seconds=independent_check.nightly_timeout_seconds())
     return [independent_check_result(dg.AssetKey(name), report)]
 

@@ -182,6 +182,21 @@ def test_a_large_platform_checks_a_hash_sample_of_learners(published):
     assert independent_check.gamification_report(published, "point_transactions", T, 3)["sample"] is None
 
 
+def test_the_scope_of_a_sample_is_the_whole_scope_within_the_sample(published):
+    # u1 (outside the 1-in-3 sample) and u3 (inside) both reach back before T - 90 d: the sampled
+    # scope (read for the sample only) holds u3 alone, the whole platform's both; the report of the
+    # sample leaves out u3 and compares nobody else, as filtering the whole scope would
+    old_awards = pd.DataFrame({"user_id": ["u1", "u3"], "points": 10, "activity_type": "content_completed",
+                               "source_id": ["u1:c-old", "u3:c-old"],
+                               "timestamp": pd.Timestamp("2024-11-01 10:00", tz="UTC")})
+    old_awards.to_sql("point_transactions", published, if_exists="append", index=False)
+    for name in CHECKS:
+        whole, sampled = (independent_check.out_of_scope(published, name, T, every) for every in (1, 3))
+        assert whole >= {"u1", "u3"} and sampled == {k for k in whole if k == "u3"} == {"u3"}, name
+        report = independent_check.check(published, name, T, max_learners=1)
+        assert report["out_of_scope"] == 1 and report["compared"] == 0 and report["passed"], name
+
+
 def test_rows_arriving_late_are_awarded_by_the_next_partition(published, warehouse_url):
     # the next day at M: rows of earlier days loaded with the next day's data (updated_at on
     # 11 March): a completion and a new active day (u3, 5 March), a pass with excellence (u2,

@@ -127,10 +127,15 @@ def test_the_hash_sample_is_deterministic_and_what_the_report_says(clean_warehou
     sample = independent_check.learner_sample(clean_warehouse, 3)
     assert (sample.every, sample.learners, sample.sampled) == (2, 5, 3)
     assert sample.as_dict()["fraction"] == 0.6
-    # the statement itself is restricted where it forms its learner set; group checks never are
+    # the statement itself is restricted where it forms its learner set; group checks are not,
+    # except peer comparison: the learners of a hash sample of organizations, as an id array
     assert "hashtext(le.user_id)" in independent_check.statement("velocity", 2)
     assert "hashtext" not in independent_check.statement("velocity", 1)
-    assert "hashtext" not in independent_check.statement("peer_comparison", 2)
+    assert "hashtext" not in independent_check.statement("skill_demand", 2)
+    peers = independent_check.statement("peer_comparison", 2)
+    assert "hashtext" not in peers and "{sample:" not in peers
+    assert "u.id = any(cast(:sample_learners as text[]))" in peers
+    assert "any(" not in independent_check.statement("peer_comparison", 1)
     assert "{sample:" not in independent_check.statement("content_effectiveness", 2)
 
 

@@ -67,6 +67,31 @@ def test_every_published_metric_equals_its_independent_computation(engine, xs_ni
         assert report["compared"] > 0 or name.startswith("leaderboard"), name
 
 
+def test_the_peer_groups_of_a_hash_sample_of_organizations_equal_the_whole_computation(engine, xs_nightly):
+    # above the learner bound the peer check compares the groups of the organizations in the hash
+    # sample, computed from their learners only: exactly the whole computation's rows of those
+    # organizations, and the published groups of the same organizations
+    at = independent_check.latest_snapshot_instant(engine)
+    keys = ["organization_id", "competency_level"]
+    everyone = independent_check.independent_rows(engine, "peer_comparison", at)
+    everyone = everyone.sort_values(keys).reset_index(drop=True)
+    with engine.connect() as conn:
+        users = conn.execute(sa.text("select count(*) from users")).scalar_one()
+    for every in (2, 3):
+        with engine.connect() as conn:
+            orgs = set(conn.execute(sa.text(
+                f"select id from organizations where {independent_check.in_sample('id', every)}")).scalars())
+        sampled = independent_check.independent_rows(engine, "peer_comparison", at, every)
+        expected = everyone[everyone["organization_id"].isin(orgs)].reset_index(drop=True)
+        assert 0 < len(expected) < len(everyone), every
+        pd.testing.assert_frame_equal(sampled.sort_values(keys).reset_index(drop=True), expected)
+        report = independent_check.check(engine, "peer_comparison", at, max_learners=-(-users // every))
+        assert report["sample"]["every"] == every and report["passed"], independent_check.summary(report)
+        published = independent_check.published_rows(engine, "peer_comparison", at, every)
+        assert set(published["organization_id"]) == set(expected["organization_id"])
+        assert report["compared"] == report["published"] == len(expected) == len(published), every
+
+
 def test_the_ledger_totals_streaks_and_achievements_equal_their_independent_computation(engine, xs_nightly):
     T, _ = xs_nightly
     assert independent_check.gamification_as_of(engine) == T

@@ -2,7 +2,9 @@
 -- learner's velocity and performance computed again by the velocity and performance checks
 -- (composed in below), the competency level from their mean mastery, and a group published
 -- only with at least k learners (k_anonymity()), its score average only when at least k of
--- them have a score (a learner without a result has none: NULL, never 0).
+-- them have a score (a learner without a result has none: NULL, never 0). A group depends on
+-- its organization's learners only: with a sample (independent_check.py, sample_learners) each
+-- sample placeholder keeps the learners of a hash sample of organizations, whose groups are exact.
 with velocity as (
 {velocity}
 ), performance as (
@@ -12,7 +14,7 @@ with velocity as (
   from users u
   left join (select user_id, avg(mastery_level) as mean_mastery from user_skills group by user_id) m
     on m.user_id = u.id
-  where u.organization_id is not null
+  where u.organization_id is not null and {sample:u.id}
 ), members as (
   select l.organization_id,
          case when coalesce(l.mean_mastery, 0) >= 70 then 'advanced'
