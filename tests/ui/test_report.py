@@ -363,3 +363,24 @@ def test_report_reads_are_the_rows_of_its_queries(clean_warehouse, warehouse_url
     for table, scope in counted["scope"].items():
         assert counted.loc[table, "rows"] == (day.get(table, counted.loc[table, "rows"]) if scope == "day" else totals[table])
     assert counted.loc["predictive_analytics_cache", "rows"] == day["predictive_analytics_cache"] == 12
+
+
+@pytest.mark.slow
+def test_table_counts_see_the_reports_snapshot(clean_warehouse, warehouse_url):
+    """The counts run on a second connection that imports the report's snapshot: a row committed
+    after the snapshot was taken is not counted, exactly as if counted on the report's connection."""
+    from analytics_pipeline.reporting.store import SNAPSHOT_TRANSACTION, day_table_rows_in_snapshot
+
+    _plant_learners(clean_warehouse)
+    as_of = pd.Timestamp.now(tz="UTC").normalize()
+    with clean_warehouse.connect() as conn, conn.begin():
+        conn.execute(sa.text(SNAPSHOT_TRANSACTION))
+        snapshot = conn.execute(sa.text("select pg_export_snapshot()")).scalar_one()
+        with clean_warehouse.begin() as writer:  # committed after the snapshot
+            writer.execute(sa.text("insert into organizations (id, name) values ('org-late', 'Late')"))
+        in_snapshot = day_table_rows_in_snapshot(clean_warehouse, snapshot, as_of).set_index("table")["rows"]
+    with clean_warehouse.connect() as conn:
+        now = conn.execute(sa.text("select count(*) from organizations")).scalar_one()
+    assert in_snapshot["organizations"] == now - 1 == 1 and in_snapshot["users"] == 3
+    with pytest.raises(ValueError):
+        day_table_rows_in_snapshot(clean_warehouse, "x'; drop table users; --", as_of)
