@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import html
 import json
+import pkgutil
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pandas as pd
-import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 VELOCITY_ORDER = ["ahead", "on_track", "behind", "at_risk", "no_progress"]
@@ -68,9 +70,25 @@ def _empty(message: str) -> str:
     return f'<p class="empty">{_esc(message)}</p>'
 
 
-def _figure(fig: go.Figure, div_id: str) -> str:
-    fig.update_layout(margin=dict(l=40, r=20, t=40, b=40), height=360, template="plotly_white")
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{div_id}", config={"displaylogo": False})
+TEMPLATE = "plotly_white"
+
+
+@lru_cache(maxsize=None)
+def _template_json(name: str) -> str:
+    """The layout template as plotly ships it (``plotly.io.templates[name]`` reads the same file)."""
+    return pkgutil.get_data("plotly", f"package_data/templates/{name}.json").decode("utf-8")
+
+
+def _figure(traces: list[dict], layout: dict, div_id: str) -> str:
+    """A chart's ``<div>``: ``traces`` and ``layout`` as plotly's JSON schema spells them (``title``
+    as ``{"text": ...}``, no ``yaxis_title`` shorthands, ``type`` in every trace), serialised
+    without plotly's per-property validation. Building ``go.Figure`` objects validated and deep-copied
+    every value (each learner's score of the engagement boxes: 2 of the report's 3.5 s at M);
+    tests/ui/test_report.py checks that plotly's validation gives back the same figures."""
+    figure = {"data": traces, "layout": {**layout, "margin": {"l": 40, "r": 20, "t": 40, "b": 40}, "height": 360,
+                                         "template": json.loads(_template_json(TEMPLATE))}}
+    return pio.to_html(figure, validate=False, full_html=False, include_plotlyjs=False, div_id=f"chart-{div_id}",
+                       config={"displaylogo": False})
 
 
 def _number(value) -> str:
@@ -139,12 +157,11 @@ def engagement_section(data: ReportData) -> str:
     active = frame[frame["active"]]
     parts = [_k_note(data.k_anonymity, left_out)]
     if not active.empty:
-        fig = go.Figure()
-        for org, scores in active.groupby("organization", sort=True)["overall_score"]:
-            fig.add_trace(go.Box(y=scores.astype(float).tolist(), name=str(org), boxmean=True))
-        fig.update_layout(title="Engagement score (0-100) of active learners per organisation",
-                          yaxis_title="overall score", showlegend=False)
-        parts.append(_figure(fig, "engagement"))
+        traces = [{"type": "box", "y": scores.astype(float).tolist(), "name": str(org), "boxmean": True}
+                  for org, scores in active.groupby("organization", sort=True)["overall_score"]]
+        parts.append(_figure(traces, {"title": {"text": "Engagement score (0-100) of active learners per organisation"},
+                                      "yaxis": {"title": {"text": "overall score"}}, "showlegend": False},
+                             "engagement"))
     grouped = frame.groupby("organization", sort=True)
     summary = pd.DataFrame({
         "learners": grouped.size(),
@@ -175,13 +192,14 @@ def velocity_section(data: ReportData) -> str:
     pivot = frame.pivot_table(index="organization", columns="status", values="learners", aggfunc="sum", fill_value=0)
     statuses = [s for s in VELOCITY_ORDER if s in pivot.columns] + sorted(set(pivot.columns) - set(VELOCITY_ORDER))
     shares = pivot.div(pivot.sum(axis=1), axis=0)
-    fig = go.Figure()
+    traces = []
     for status in statuses:
-        fig.add_trace(go.Bar(x=[str(i) for i in pivot.index], y=(shares[status] * 100).round(1).tolist(),
-                             name=str(status), marker_color=VELOCITY_COLOURS.get(status),
-                             customdata=pivot[status].tolist(), hovertemplate="%{y}% (%{customdata} learners)"))
-    fig.update_layout(barmode="stack", title="Share of learners per velocity status and organisation",
-                      yaxis_title="% of the organisation's learners")
+        colour = VELOCITY_COLOURS.get(status)
+        traces.append({"type": "bar", "x": [str(i) for i in pivot.index], "y": (shares[status] * 100).round(1).tolist(),
+                       "name": str(status), **({"marker": {"color": colour}} if colour else {}),
+                       "customdata": pivot[status].tolist(), "hovertemplate": "%{y}% (%{customdata} learners)"})
+    layout = {"barmode": "stack", "title": {"text": "Share of learners per velocity status and organisation"},
+              "yaxis": {"title": {"text": "% of the organisation's learners"}}}
     table = pd.DataFrame({"organization": pivot.index, "learners": pivot.sum(axis=1).to_numpy()})
     labels = {"organization": "Organisation", "learners": "Learners"}
     for status in statuses:
@@ -189,7 +207,7 @@ def velocity_section(data: ReportData) -> str:
         labels[status] = status.replace("_", " ")
     legend = ('<p class="note">“no progress”: no progress at all in the window (pace 0), told apart from learners '
               'who progress slowly (“behind”, “at risk”).</p>')
-    return note + legend + _figure(fig, "velocity") + _table(table, labels)
+    return note + legend + _figure(traces, layout, "velocity") + _table(table, labels)
 
 
 def _reasons(text) -> str:
@@ -245,12 +263,11 @@ def skill_gap_section(data: ReportData) -> str:
     if frame.empty:
         return _empty(f"No skill gap is shared by {int(data.k_anonymity)} learners or more.")
     ordered = frame.iloc[::-1]
-    fig = go.Figure(go.Bar(x=ordered["learners"].tolist(), y=[str(s) for s in ordered["skill"]], orientation="h",
-                           name="learners with a gap"))
-    fig.add_trace(go.Bar(x=ordered["critical"].tolist(), y=[str(s) for s in ordered["skill"]], orientation="h",
-                         name="critical gaps"))
-    fig.update_layout(title="Skills most often missing", xaxis_title="learners", barmode="group")
-    return _figure(fig, "skill-gaps") + _table(frame, {"skill": "Skill", "learners": "Learners with a gap",
+    skills = [str(s) for s in ordered["skill"]]
+    traces = [{"type": "bar", "x": ordered[column].tolist(), "y": skills, "orientation": "h", "name": name}
+              for column, name in (("learners", "learners with a gap"), ("critical", "critical gaps"))]
+    layout = {"title": {"text": "Skills most often missing"}, "xaxis": {"title": {"text": "learners"}}, "barmode": "group"}
+    return _figure(traces, layout, "skill-gaps") + _table(frame, {"skill": "Skill", "learners": "Learners with a gap",
                                                        "critical": "Critical", "avg_gap": "Mean gap"})
 
 
@@ -270,13 +287,12 @@ def peer_section(data: ReportData) -> str:
             '(k-anonymity).</p>')
     if frame.empty:
         return note + _empty("No peer group is large enough to publish yet.")
-    fig = go.Figure()
-    for level, rows in frame.groupby("competency_level", sort=False):
-        fig.add_trace(go.Bar(x=[str(o) for o in rows["organization"]], y=rows["avg_velocity"].astype(float).tolist(),
-                             name=str(level)))
-    fig.update_layout(barmode="group", title="Mean velocity per organisation and competency level",
-                      yaxis_title="mean pace")
-    return note + _figure(fig, "peers") + _table(frame, {
+    traces = [{"type": "bar", "x": [str(o) for o in rows["organization"]],
+               "y": rows["avg_velocity"].astype(float).tolist(), "name": str(level)}
+              for level, rows in frame.groupby("competency_level", sort=False)]
+    layout = {"barmode": "group", "title": {"text": "Mean velocity per organisation and competency level"},
+              "yaxis": {"title": {"text": "mean pace"}}}
+    return note + _figure(traces, layout, "peers") + _table(frame, {
         "organization": "Organisation", "competency_level": "Level", "avg_velocity": "Mean velocity",
         "median_velocity": "Median velocity", "avg_score": "Mean score", "sample_size": "Learners"})
 

@@ -2,6 +2,7 @@
 real warehouse — privacy of hidden and anonymous learners, empty first run, self-contained HTML."""
 from __future__ import annotations
 
+import json
 import re
 
 import dagster as dg
@@ -267,3 +268,121 @@ def test_a_backfill_of_an_older_day_leaves_latest_on_the_newest(clean_warehouse,
     assert f"the newest day is {newest}" in backfill.metadata["summary"].value
     rerun = _run_report(warehouse_url, dagster_instance, reports, monkeypatch, newest)  # the newest day again: latest
     assert rerun.metadata["is_newest_partition"].value is True
+
+
+def _charts(page: str) -> dict[str, list]:
+    """Each chart's ``Plotly.newPlot(id, data, layout, config)`` arguments, parsed from the page."""
+    decoder, charts = json.JSONDecoder(), {}
+    for match in re.finditer(r'Plotly\.newPlot\(\s*"([^"]+)",\s*', page):
+        position, arguments = match.end(), []
+        for _ in range(3):
+            value, position = decoder.raw_decode(page, position)
+            arguments.append(value)
+            position = re.compile(r"\s*,?\s*").match(page, position).end()
+        charts[match.group(1)] = arguments
+    return charts
+
+
+def test_charts_are_the_figures_plotly_validation_gives():
+    """The charts are written without plotly's per-property validation (dicts, not go.Figure):
+    validating each one through go.Figure must give back exactly the same figure — the same trace
+    properties, titles in their {"text": ...} form, no empty marker, the full plotly_white template."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    engagement = pd.DataFrame({"organization": ["Acme"] * 12 + ["Beta"] * 11,
+                               "overall_score": [float(10 + i) for i in range(12)] + [None] + [55.0] * 10,
+                               "active": [True] * 12 + [False] + [True] * 10})
+    data = ReportData(
+        "2026-01-15", pd.Timestamp("2026-01-16", tz="UTC"), engagement=engagement,
+        velocity=pd.DataFrame({"organization": ["Acme", "Acme", "Acme"], "status": ["ahead", "no_progress", "paused"],
+                               "learners": [3, 1, 2]}),
+        skill_gaps=pd.DataFrame({"skill": ["SQL", "Python"], "learners": [4, 3], "critical": [1, 0],
+                                 "avg_gap": [22.5, 10.0]}),
+        peers=pd.DataFrame({"organization": ["Acme", "Acme"], "competency_level": ["beginner", "expert"],
+                            "avg_velocity": [2.5, 3.0], "median_velocity": [2.0, 3.0], "avg_score": [70.0, 80.0],
+                            "sample_size": [12, 11]}),
+        k_anonymity=1)
+    charts = _charts(render_report(data))
+    assert list(charts) == ["chart-engagement", "chart-velocity", "chart-skill-gaps", "chart-peers"]
+    for chart, (traces, layout, config) in charts.items():
+        validated = json.loads(pio.to_json(go.Figure(data=traces, layout=layout)))
+        assert traces == validated["data"], chart
+        assert layout == validated["layout"], chart
+        assert layout["template"] == json.loads(pio.to_json(go.Figure(layout={"template": "plotly_white"})))["layout"]["template"]
+        assert layout["height"] == 360 and layout["margin"] == {"l": 40, "r": 20, "t": 40, "b": 40}
+        assert config == {"displaylogo": False, "responsive": True}
+    boxes = charts["chart-engagement"][0]
+    assert [(b["type"], b["name"], b["y"], b["boxmean"]) for b in boxes] == [
+        ("box", "Acme", [float(10 + i) for i in range(12)], True), ("box", "Beta", [55.0] * 10, True)]
+    assert charts["chart-engagement"][1]["title"] == {"text": "Engagement score (0-100) of active learners per organisation"}
+    bars = {b["name"]: b for b in charts["chart-velocity"][0]}
+    assert bars["ahead"]["marker"] == {"color": "#2e7d32"} and "marker" not in bars["paused"]
+    assert bars["ahead"]["y"] == [50.0] and bars["ahead"]["customdata"] == [3]
+    assert charts["chart-skill-gaps"][1]["xaxis"] == {"title": {"text": "learners"}}
+
+
+@pytest.mark.slow
+def test_report_reads_are_the_rows_of_its_queries(clean_warehouse, warehouse_url):
+    """collect_report_data builds its frames from the driver's tuples in one transaction with its
+    own settings: the same frames as the rows SQLAlchemy returns; every table not a snapshot
+    counted in full, a snapshot table's day counted."""
+    from analytics_pipeline.reporting.store import collect_report_data
+    from analytics_pipeline.warehouse import sql_text
+    from analytics_pipeline.warehouse.table_counts import row_counts
+
+    _plant_learners(clean_warehouse)
+    _plant_predictions(clean_warehouse)
+    as_of = pd.Timestamp.now(tz="UTC").normalize()
+    at = as_of.to_pydatetime()
+    with clean_warehouse.connect() as conn:
+        work_mem = conn.execute(sa.text("show work_mem")).scalar_one()
+        conn.rollback()
+        data = collect_report_data(conn, "2026-01-15", as_of, 10)
+        assert not conn.in_transaction()
+        assert conn.execute(sa.text("show work_mem")).scalar_one() == work_mem != "64MB"  # the settings ended
+
+        def rows(name, **params):
+            result = conn.execute(sa.text(sql_text(f"reporting/{name}.sql")), params)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+        expected = {"engagement": rows("engagement_by_organization", as_of=at),
+                    "velocity": rows("velocity_status_by_organization", as_of=at),
+                    "skill_gaps": rows("common_skill_gaps", as_of=at, critical_gap=40.0, top=15),
+                    "leaderboard": rows("leaderboard_top", top=10), "peers": rows("peer_comparisons"),
+                    "drop_off": rows("drop_off_risk", as_of=at), "quarantine": rows("quarantine_share")}
+        totals = row_counts(conn)
+        day = {t: conn.execute(sa.text(f'select count(*) from "{t}" where calculated_at = :t'), {"t": at}).scalar_one()
+               for t in ("engagement_analytics", "predictive_analytics_cache")}
+    assert len(expected["engagement"]) == 3 and len(expected["drop_off"]) == 12 and len(expected["leaderboard"]) == 2
+    for field_name, frame in expected.items():
+        got = getattr(data, field_name)
+        columns = list(frame.columns)
+        pd.testing.assert_frame_equal(got.sort_values(columns).reset_index(drop=True),
+                                      frame.sort_values(columns).reset_index(drop=True), obj=field_name)
+    counted = data.table_rows.set_index("table")
+    assert counted.loc["learning_events", "scope"] == "all" and counted.loc["users", "rows"] == totals["users"] == 15
+    for table, scope in counted["scope"].items():
+        assert counted.loc[table, "rows"] == (day.get(table, counted.loc[table, "rows"]) if scope == "day" else totals[table])
+    assert counted.loc["predictive_analytics_cache", "rows"] == day["predictive_analytics_cache"] == 12
+
+
+@pytest.mark.slow
+def test_table_counts_see_the_reports_snapshot(clean_warehouse, warehouse_url):
+    """The counts run on a second connection that imports the report's snapshot: a row committed
+    after the snapshot was taken is not counted, exactly as if counted on the report's connection."""
+    from analytics_pipeline.reporting.store import SNAPSHOT_TRANSACTION, day_table_rows_in_snapshot
+
+    _plant_learners(clean_warehouse)
+    as_of = pd.Timestamp.now(tz="UTC").normalize()
+    with clean_warehouse.connect() as conn, conn.begin():
+        conn.execute(sa.text(SNAPSHOT_TRANSACTION))
+        snapshot = conn.execute(sa.text("select pg_export_snapshot()")).scalar_one()
+        with clean_warehouse.begin() as writer:  # committed after the snapshot
+            writer.execute(sa.text("insert into organizations (id, name) values ('org-late', 'Late')"))
+        in_snapshot = day_table_rows_in_snapshot(clean_warehouse, snapshot, as_of).set_index("table")["rows"]
+    with clean_warehouse.connect() as conn:
+        now = conn.execute(sa.text("select count(*) from organizations")).scalar_one()
+    assert in_snapshot["organizations"] == now - 1 == 1 and in_snapshot["users"] == 3
+    with pytest.raises(ValueError):
+        day_table_rows_in_snapshot(clean_warehouse, "x'; drop table users; --", as_of)

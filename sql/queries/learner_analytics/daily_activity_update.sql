@@ -57,14 +57,22 @@ with drained as (
 ), retired as (
   delete from learner_daily_activity a where a.day < cast(:floor as date)
   returning 1
-), session_events as (  -- the touched cells' events known at :t, for their session parts
-  select c.user_id, c.day, le.occurred_at, coalesce(nullif(le.duration_seconds, 'NaN'), 0) as dur
+), session_events as (  -- the touched cells' events known at :t, for their session parts,
+  -- per cell through the (user_id, occurred_at) index like fresh: as a plain join the planner,
+  -- with no estimate of the materialized cells, hashed every event of the table (a sequential
+  -- scan of learning_events: 1.3 s of 2.3 s at M); "offset 0" keeps the lateral from being
+  -- flattened back into that join
+  select c.user_id, c.day, e.occurred_at, e.dur
   from cells c
-  join learning_events le
-    on le.user_id = c.user_id
-   and le.occurred_at > (c.day::timestamp at time zone 'UTC')
-   and le.occurred_at <= ((c.day + 1)::timestamp at time zone 'UTC')
-   and le.updated_at <= cast(:t as timestamptz)
+  cross join lateral (
+    select le.occurred_at, coalesce(nullif(le.duration_seconds, 'NaN'), 0) as dur
+    from learning_events le
+    where le.user_id = c.user_id
+      and le.occurred_at > (c.day::timestamp at time zone 'UTC')
+      and le.occurred_at <= ((c.day + 1)::timestamp at time zone 'UTC')
+      and le.updated_at <= cast(:t as timestamptz)
+    offset 0
+  ) e
 ), parts as materialized (
   {session_parts}
 ), parts_written as (
