@@ -87,6 +87,8 @@ class Check:
     #: then keeps the learners in it, read before as an id array (a subquery of the hash predicate
     #: is estimated at 0.5 % of the users and planned as nested loops: 10x slower than everyone)
     sample_learners: str | None = None
+    #: ``set local`` settings of the statement's transaction (:data:`SAMPLE_SCAN_SETTINGS`)
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def per_learner(self) -> bool:
@@ -150,6 +152,19 @@ def learner_sample(engine: Engine, max_learners: int | None) -> Sample:
     return Sample(every, learners, inside)
 
 
+#: The learner-analytics checks' transaction (issue 18): no JIT, whose compilation the literal
+#: time bounds' real row estimates (the whole events table for content effects) would otherwise
+#: pay for scans, hash joins and aggregates it does not speed up; and the sorts and hashes of the
+#: sample's ~300k events at M (the effects' ~700k evidence pairs) in memory instead of on disk
+#: (the server's 4 MB). (docs/scaling.md, "The learner-analytics checks' statements".)
+SAMPLE_SCAN_SETTINGS = (("jit", "off"), ("work_mem", "64MB"))
+#: The content effects' statement also without sorts: it has no window or ordering, and the
+#: planner (the sampled results look like ~20 rows) merge-joined and sort-grouped the ~700k
+#: evidence pairs on their text keys (C.UTF-8 collation: 2-3 s at M); hash joins and hash
+#: aggregates instead (EXPLAIN ANALYZE at M, 1 in 6 skills: ~7 -> ~4.5 s; every skill: 43 -> 22 s).
+HASHED_SCAN_SETTINGS = (*SAMPLE_SCAN_SETTINGS, ("enable_sort", "off"))
+
+
 def _snapshot(table: str) -> str:
     return f"select * from {table} where calculated_at = :t"
 
@@ -165,20 +180,23 @@ def _leaderboard(period: str, unit: str) -> Check:
 CHECKS: dict[str, Check] = {
     "velocity": Check("checks/velocity.sql", _snapshot("learner_velocity_analytics"), {
         "current_pace": ("num", 0.01), "target_pace": ("num", 0.01), "trend_direction": ("exact", None),
-        "trend_percentage": ("num", 0.01), "status": ("exact", None), "estimated_completion": ("ts", 1)}),
+        "trend_percentage": ("num", 0.01), "status": ("exact", None), "estimated_completion": ("ts", 1)},
+        settings=SAMPLE_SCAN_SETTINGS),
     "skill_gap": Check("checks/skill_gap.sql", _snapshot("skill_gap_analytics"), {
         "total_gaps": ("num", 0), "critical_gaps": ("num", 0), "gaps": ("json", 0.01),
         "top_priority": ("json", 0.01)}),
     "engagement": Check("bench/engagement.sql", _snapshot("engagement_analytics"), {
         "overall_score": ("num", 0), "trend": ("exact", None), "sessions_per_week": ("num", 0.005),
         "avg_session_duration": ("num", 0), "last_active": ("ts", 0),
-        "engagement_by_type": ("json", 1e-4), "weekly_trend": ("json", 0)}),
+        "engagement_by_type": ("json", 1e-4), "weekly_trend": ("json", 0)},
+        settings=SAMPLE_SCAN_SETTINGS),
     "mastery": Check("checks/mastery.sql", _snapshot("mastery_analytics"), {
         "mastered_skills": ("num", 0), "in_progress_skills": ("num", 0), "skills": ("json", 0.005),
         "mastery_distribution": ("json", 0)}),
     "performance": Check("bench/performance.sql", _snapshot("performance_analytics"), {
         "avg_score": ("num", 0.01), "trend": ("exact", None), "assessments_taken": ("num", 0),
-        "pass_rate": ("num", 0.01), "performance_by_skill": ("json", 0.01), "recent_scores": ("json", 1e-6)}),
+        "pass_rate": ("num", 0.01), "performance_by_skill": ("json", 0.01), "recent_scores": ("json", 1e-6)},
+        settings=SAMPLE_SCAN_SETTINGS),
     # the learner rows from the stored effects, and (content_effects) the stored effects of a
     # hash sample of skills from the raw tables
     "content_effectiveness": Check(
@@ -186,10 +204,11 @@ CHECKS: dict[str, Check] = {
             "most_effective": ("json", 0.01), "least_effective": ("json", 0.01),
             "recommendations": ("json", 0)},
         parts={"skill_gap": "checks/skill_gap.sql", "stored_effects": "checks/stored_effects.sql"},
-        with_checks=("content_effects",)),
+        with_checks=("content_effects",), settings=SAMPLE_SCAN_SETTINGS),
     "content_effects": Check(
         "checks/content_effects.sql", sql_text("checks/stored_effects.sql"),
-        {"effect": ("num", 1e-6)}, keys=("kind", "key", "skill_id"), sample_column="skill_id"),
+        {"effect": ("num", 1e-6)}, keys=("kind", "key", "skill_id"), sample_column="skill_id",
+        settings=HASHED_SCAN_SETTINGS),
     "peer_comparison": Check(
         "checks/peer_comparison.sql", "select * from peer_comparison_aggregates",
         {"avg_velocity": ("num", 0.01), "median_velocity": ("num", 0.01), "avg_score": ("num", 0.01),
@@ -312,9 +331,11 @@ def _params(T: pd.Timestamp) -> dict:
 def independent_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1,
                      timeout_seconds: float | None = None) -> pd.DataFrame:
     """The independent statement's rows; cancelled by PostgreSQL after ``timeout_seconds``
-    (``statement_timeout`` of its own transaction) when given."""
+    (``statement_timeout`` of its own transaction) when given; with the check's ``settings``."""
     spec = CHECKS[name]
     with engine.connect() as conn:
+        for setting, value in spec.settings:
+            conn.execute(sa.text(f"set local {setting} = '{value}'"))
         if timeout_seconds:
             conn.execute(sa.text(f"set local statement_timeout = {max(1, int(timeout_seconds * 1000))}"))
         params = _params(utc(T))

@@ -193,3 +193,29 @@ def test_the_compared_keys_are_the_key_columns_joined_and_a_missing_one_is_an_er
     assert report["only_published"] == ["org-1|novice"] and report["compared"] == 2
     with pytest.raises(ValueError, match="missing in 1 rows"):
         independent_check._key_strings(frame.assign(competency_level=["expert", None, "expert"]), keys)
+
+
+#: a published value of a learner corrupted per check whose statement reads the sample's events
+#: (issue 18, the checks' statements reshaped: one bitmap scan of the learners' events, literal T
+#: bounds, their own transaction settings)
+CORRUPTED = {
+    "engagement": "update engagement_analytics set overall_score = overall_score + 1",
+    "performance": "update performance_analytics set avg_score = coalesce(avg_score, 0) + 1",
+    "velocity": "update learner_velocity_analytics set current_pace = current_pace + 1",
+    "content_effectiveness": "update content_effectiveness_analytics set most_effective = "
+                             """'[{"kind": "type", "contentType": "video", "effect": 99.0}]'::jsonb""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTED))
+def test_a_corrupted_value_is_caught_by_the_sample_scan_checks(clean_warehouse, name):
+    publish(clean_warehouse, (name, "skill_gap") if name == "content_effectiveness" else (name,))
+    assert independent_check.CHECKS[name].settings == independent_check.SAMPLE_SCAN_SETTINGS
+    assert independent_check.check(clean_warehouse, name, T, max_learners=3)["passed"]
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text(CORRUPTED[name] + " where user_id in ('u1', 'u4')"))
+    report = independent_check.check(clean_warehouse, name, T, max_learners=3)
+    assert not report["passed"]
+    assert report["mismatching"] == ["u1"]      # u4 is outside the sample: not compared
+    everyone = independent_check.check(clean_warehouse, name, T)
+    assert everyone["mismatching"] == ["u1", "u4"]

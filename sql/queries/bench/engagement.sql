@@ -19,8 +19,13 @@ WITH params AS (
 ), ev AS (
   SELECT le.user_id, le.occurred_at, coalesce(le.duration_seconds, 0)::float8 AS dur, le.content_type,
          extract(epoch FROM p.t - le.occurred_at)::float8 / 86400.0 AS age
-  FROM learning_events le JOIN active a USING (user_id) CROSS JOIN params p
-  WHERE le.occurred_at <= p.t AND le.updated_at <= p.t AND le.occurred_at >= p.kept AND {sample:le.user_id}
+  -- the active learners' ids as one array: one bitmap scan of the (user_id, occurred_at) index
+  -- and each heap page once, instead of one index probe per learner (the sample predicate makes
+  -- the planner see ~80 learners of ~3,000)
+  FROM learning_events le CROSS JOIN params p
+  WHERE le.user_id = ANY (ARRAY(SELECT user_id FROM active)) AND {sample:le.user_id}
+    AND le.occurred_at <= CAST(:t AS timestamptz) AND le.updated_at <= CAST(:t AS timestamptz)
+    AND le.occurred_at >= CAST(:kept AS timestamptz)
 ), retired AS (
   SELECT s.user_id, s.last_event_at AS occurred_at, extract(epoch FROM p.t - s.last_event_at)::float8 / 86400.0 AS age
   FROM learner_activity_summary s JOIN active a USING (user_id) CROSS JOIN params p

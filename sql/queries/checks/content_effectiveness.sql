@@ -18,9 +18,12 @@ with p as (
   select user_id from skill_gaps
 ), usage as (  -- latest known, retained use of each item by each active learner
   select le.user_id, le.content_id, max(le.occurred_at) as last_used
-  from learning_events le join learners l using (user_id) cross join p
-  where le.content_id is not null and le.occurred_at <= p.t and le.occurred_at >= p.kept and le.updated_at <= p.t
-    and {sample:le.user_id}
+  -- the learners' ids as one array: one bitmap scan of the (user_id, occurred_at) index and each
+  -- heap page once, instead of one index probe per learner (the planner sees ~80 learners)
+  from learning_events le
+  where le.user_id = any (array(select user_id from learners)) and {sample:le.user_id}
+    and le.content_id is not null and le.occurred_at <= cast(:t as timestamptz)
+    and le.occurred_at >= cast(:kept as timestamptz) and le.updated_at <= cast(:t as timestamptz)
   group by le.user_id, le.content_id
 ), items as (
   select distinct on (id) id as content_id, title, content_type from content_items order by id
