@@ -159,7 +159,9 @@ def expiry_problems(conn: Connection) -> tuple[dict[str, int], list[str]]:
 # ═══════════════ erasure ═══════════════
 
 def process_erasures(conn: Connection, run_id: str | None = None) -> tuple[int, dict[str, int]]:
-    """Erase every pending learner; return (learners, rows deleted per table)."""
+    """Erase every pending learner; return (learners, rows deleted per table). Their users rows are
+    locked first (``lock_erasure_subjects.sql``): a step still writing rows for them is waited for."""
+    conn.execute(_query("lock_erasure_subjects.sql"))
     rows = conn.execute(sa.text("select target_table, rows_deleted, learners from process_erasure_requests(:run_id)"),
                         {"run_id": run_id}).all()
     learners = rows[0].learners if rows else 0

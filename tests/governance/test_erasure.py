@@ -102,3 +102,43 @@ def test_erasure_covers_a_table_added_later(seeded):
         counts = dict(conn.execute(sa.text("select * from erase_learners(array['a1'])")).all())
         assert counts["gov_later_child"] == 1 and counts["users"] == 1
         conn.rollback()
+
+
+def test_an_erasure_waits_for_a_step_still_writing_rows_of_the_learner(seeded):
+    """A snapshot step inserted a row for a learner and has not committed when the erasure starts:
+    the erasure waits for it (the users row is locked first), then deletes that row too — before the
+    lock, its table deletes missed the uncommitted row and the users delete failed on the foreign key."""
+    import threading
+
+    with seeded.begin() as conn:
+        conn.execute(sa.text("insert into erasure_requests (user_id, source) values ('t1', 'lms:/v1/deletions')"))
+        conn.execute(sa.text("delete from skill_gap_analytics where user_id = 't1'"))
+    writer = seeded.connect()
+    writer_tx = writer.begin()
+    writer.execute(sa.text(
+        "insert into skill_gap_analytics (user_id, total_gaps, critical_gaps, gaps, calculated_at, expires_at) "
+        "values ('t1', 1, 0, '[]', :t, :e)"), {"t": T, "e": T + pd.Timedelta(days=1)})
+    outcome: dict = {}
+
+    def erase():
+        try:
+            with seeded.begin() as conn:
+                outcome["result"] = process_erasures(conn, run_id="run-concurrent")
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            outcome["error"] = exc
+
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    eraser.join(timeout=2)
+    assert eraser.is_alive(), "the erasure must wait for the writer's transaction"
+    writer_tx.commit()
+    writer.close()
+    eraser.join(timeout=30)
+    assert "error" not in outcome, outcome.get("error")
+    learners, counts = outcome["result"]
+    assert learners == 1 and counts["users"] == 1 and counts["skill_gap_analytics"] == 1
+    with seeded.begin() as conn:  # the leaderboards at their refresh
+        conn.execute(sa.text("refresh materialized view leaderboard_weekly"))
+        conn.execute(sa.text("refresh materialized view leaderboard_monthly"))
+    with seeded.connect() as conn:
+        assert {where: n for where, n in occurrences(conn, "t1").items() if n} == {}

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from analytics_pipeline.sources.contract import Validated
 from analytics_pipeline.sources.store.tables import ExtractionStats, quarantine
+from analytics_pipeline.warehouse import sql_text
 from analytics_pipeline.warehouse.bulk import copy_frame
 
 IDS = "(select id from deleted_ids where resource = '{resource}')"
@@ -50,6 +51,7 @@ DELETION_RULES: dict[str, tuple[str, ...]] = {
     "users": (
         "insert into erasure_requests (user_id, source) select id, 'lms:/v1/deletions' from deleted_ids "
         "where resource = 'users' on conflict (user_id) do nothing",
+        sql_text("governance/lock_erasure_subjects.sql"),  # a `with` statement: its count is not a deletion
         "select coalesce(sum(rows_deleted), 0) from process_erasure_requests(:run_id)",
     ),
 }
