@@ -198,3 +198,17 @@ def test_a_forked_step_opens_the_instance_without_importing(scaling_home):
             "    pass\n"
             "print(len(set(sys.modules) - before))")
     assert int(_run_python(code)) <= 5
+
+
+def test_the_step_imports_never_fail_without_a_readable_instance_config(tmp_path):
+    """The forkserver imports step_imports before any step: without DAGSTER_HOME, or with a
+    dagster.yaml it cannot read, it names no module (a step imports what it needs itself) instead of
+    failing the server; with the project's config it names the storage's modules."""
+    from analytics_pipeline.orchestration.step_imports import configured_modules, import_all
+
+    assert configured_modules(None) == [] and configured_modules("") == []
+    (tmp_path / "dagster.yaml").write_text("storage: [this is: not, a valid instance config\n")
+    assert configured_modules(str(tmp_path)) == []
+    assert import_all(["no_such_module_anywhere", "json"]) == ["json"]
+    (tmp_path / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
+    assert "dagster_postgres" in configured_modules(str(tmp_path))
