@@ -23,7 +23,7 @@ import requests
 from analytics_pipeline.orchestration.child_server import wait_until_healthy
 from analytics_pipeline.orchestration.display import RunDisplay, describe_steps, wrapped
 from analytics_pipeline.orchestration.executors import (
-    DEFINITIONS_MODULE, EXECUTOR_NAME, PARTITION_TAG, default_kind, kind_for_platform,
+    DEFINITIONS_MODULE, EXECUTOR_NAME, PARTITION_TAG, default_kind, kind_for_platform, start_forkserver,
 )
 from analytics_pipeline.orchestration.process_group import (
     ProcessTree,
@@ -54,13 +54,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def needs_sandbox(settings: Settings) -> bool:
+    """True when no source is configured (no LMS_API_URL, and no xAPI LRS that supplies the rosters)."""
+    return not (settings.lms_api_url or (settings.xapi_lrs_url and settings.xapi_rosters == "lrs"))
+
+
 @contextlib.contextmanager
 def sandbox_if_needed(settings: Settings, while_starting: Callable[[], None] | None = None) -> Iterator[str]:
     """Yield the LMS API URL: LMS_API_URL when set, else a sandbox server started for the duration
     (none when an xAPI LRS alone is the source: XAPI_LRS_URL with XAPI_ROSTERS=lrs).
     ``while_starting()`` runs while the sandbox builds its data (before the yield in any case)."""
     while_starting = while_starting or (lambda: None)
-    if settings.lms_api_url or (settings.xapi_lrs_url and settings.xapi_rosters == "lrs"):
+    if not needs_sandbox(settings):
         while_starting()
         yield settings.lms_api_url or settings.xapi_lrs_url
         return
@@ -167,6 +172,15 @@ def run_pipeline(settings: Settings, partition: str | None = None, job: str = "n
     _quiet_python_logging(verbose)
     ready: dict = {}
 
+    def choose_executor(api_url: str) -> None:
+        """The platform's state and the executor kind; a multiprocess run's forkserver started now
+        (the steps' environment is final here), so it imports while this process goes on."""
+        state = ready["state"] = source_state(api_url, settings.lms_api_token)
+        learners = platform_learners(state, ready["environment"].database_url)
+        kind, _reason = ready["kind"] = kind_for_platform(learners, settings.small_platform_learners)
+        if kind == "multiprocess":
+            start_forkserver(DEFINITIONS_MODULE)
+
     def prepare() -> None:  # while the sandbox builds its data
         environment = ready["environment"] = prepare_environment(settings)
         where = "embedded, left running for the next command: `make stop` stops it" if environment.embedded else "DATABASE_URL"
@@ -174,13 +188,16 @@ def run_pipeline(settings: Settings, partition: str | None = None, job: str = "n
         if environment.migrations_applied:  # one line for the batch: a new warehouse applies them all
             print(wrapped(f"  migrations applied ({len(environment.migrations_applied)}): ",
                           list(environment.migrations_applied), width=120))
+        if not needs_sandbox(settings):  # the source is known: decide before loading the code
+            choose_executor(settings.lms_api_url or settings.xapi_lrs_url)
         ready["code"] = CodeLocation.load()
 
     with sandbox_if_needed(settings, while_starting=prepare) as api_url:
         environment = ready["environment"]
-        state = source_state(api_url, settings.lms_api_token)
+        if "kind" not in ready:  # the sandbox's URL is in the environment only now
+            choose_executor(api_url)
+        state, (kind, reason) = ready["state"], ready["kind"]
         partition = partition or partition_of(state)
-        kind, reason = kind_for_platform(platform_learners(state, environment.database_url), settings.small_platform_learners)
         print(f"Job {job!r} for {partition} from {api_url}, {kind} executor ({reason})")
         started = time.monotonic()
         display = execute(settings, ready["code"], job, partition, kind, verbose)

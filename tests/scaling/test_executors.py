@@ -212,3 +212,31 @@ def test_the_step_imports_never_fail_without_a_readable_instance_config(tmp_path
     assert import_all(["no_such_module_anywhere", "json"]) == ["json"]
     (tmp_path / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
     assert "dagster_postgres" in configured_modules(str(tmp_path))
+
+
+def test_a_forkserver_started_early_is_the_one_the_steps_fork_from(scaling_home, tmp_path):
+    """`make run` starts the forkserver as soon as the steps' environment is final, so its imports
+    (the code location, the storage, GX: 5-10 s, which the first step waited for) overlap the
+    launcher's own loading. The executor's later setup must reuse that server: a process started
+    the way Dagster's multiprocess executor starts a step is its child, with the code location
+    already imported, and it sees the environment of the moment the server started (why the
+    launcher starts it only then)."""
+    (tmp_path / "probe_child.py").write_text(
+        "import os, sys\n"
+        "def report(queue):\n"
+        "    queue.put((os.getppid(), 'analytics_pipeline.definitions' in sys.modules, os.environ.get('EARLY_MARK')))\n")
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+            "import os, multiprocessing, probe_child\n"
+            "from analytics_pipeline.orchestration.executors import forkserver_preload, start_forkserver\n"
+            "os.environ['EARLY_MARK'] = 'at start'\n"
+            "pid = start_forkserver()\n"
+            "os.environ['EARLY_MARK'] = 'changed later'\n"
+            "ctx = multiprocessing.get_context('forkserver')\n"  # what Dagster's executor does next
+            "ctx.set_forkserver_preload(['dagster._core.executor.multiprocess', *forkserver_preload()])\n"
+            "queue = ctx.Queue(); child = ctx.Process(target=probe_child.report, args=(queue,)); child.start()\n"
+            "parent, preloaded, mark = queue.get(timeout=120); child.join()\n"
+            "print(parent == pid, preloaded, mark.replace(' ', '_'))")
+    assert _run_python(code).split() == ["True", "True", "at_start"]
+    # with another start method there is no server to start
+    assert _run_python("from analytics_pipeline.orchestration.executors import start_forkserver\n"
+                       "print(start_forkserver())", DAGSTER_START_METHOD="spawn").strip() == "None"
