@@ -73,7 +73,8 @@ from analytics_pipeline.governance.policy import RETENTION_POLICY
 from analytics_pipeline.quality.validation import ValidationOutcome, validate
 from analytics_pipeline.settings import CHANGE_LOG_DAYS, PROJECT_ROOT
 from analytics_pipeline.warehouse.bulk import (SnapshotWriter, indexes_rebuilt_after, read_copy,
-                                               read_frame, replace_snapshot, sql_text)
+                                               read_frame, replace_snapshot, retrying_erased_learners,
+                                               sql_text)
 from analytics_pipeline.warehouse.models import (ITEM_EFFECT_DTYPES, ITEM_EFFECTS, TYPE_EFFECT_DTYPES,
                                                   save_model)
 
@@ -237,6 +238,8 @@ class SnapshotReport:
     distribution: pd.Series | None = None
     chunk_rows: list[int] = field(default_factory=list)
     quarantined: int = 0  # learner rows the table cannot hold (bulk.SnapshotWriter), in the quarantine
+    dropped_erased: int = 0  # learner rows not written: the learner was erased meanwhile (bulk.SnapshotWriter)
+    erased_learner_retries: int = 0  # carry-forward copies run again: a learner was erased meanwhile
     path: str = "full"  # "carry": the rows of T - 1 day copied for the learners not recomputed
     fallback: str | None = None  # why a carry-forward category ran the full computation
     learners_recomputed: int = 0
@@ -427,9 +430,9 @@ def _previous_run(conn: Connection, name: str, table: str, T: pd.Timestamp, fing
 
 
 def _carry_forward(writer: SnapshotWriter, name: str, T: pd.Timestamp, cfg, prev: dict,
-                   secs: dict[str, float]) -> int:
-    """Fill ``carry_dirty`` and copy the other learners' rows of T - 1 day; returns rows copied
-    (``secs``: ``carry_dirty`` and ``carry_copy`` seconds)."""
+                   secs: dict[str, float]) -> tuple[int, int]:
+    """Fill ``carry_dirty`` and copy the other learners' rows of T - 1 day; returns (rows copied,
+    runs of the copy that failed on a learner erased meanwhile) (``secs``: ``carry_dirty`` and ``carry_copy`` seconds)."""
     conn, table = writer.conn, writer.table
     t0 = time.perf_counter()
     conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_create.sql")))
@@ -440,12 +443,13 @@ def _carry_forward(writer: SnapshotWriter, name: str, T: pd.Timestamp, cfg, prev
     t0 = time.perf_counter()
     columns = ", ".join(f'"{c}"' for c in conn.execute(
         sa.text(sql_text(f"{QUERIES}/carry_value_columns.sql")), {"table": table}).scalars())
-    copied = conn.execute(
+    # a learner erased meanwhile: the copy runs again, without the rows the erasure deleted
+    copied, retried = retrying_erased_learners(conn, lambda: conn.execute(
         sa.text(sql_text(f"{QUERIES}/carry_copy.sql").format(table=table, columns=columns)),
         {"t": T.to_pydatetime(), "tp": (T - CARRY_DAY).to_pydatetime(),
-         "expires": (T + cfg.ttl).to_pydatetime()}).rowcount
+         "expires": (T + cfg.ttl).to_pydatetime()}).rowcount)
     secs["carry_copy"] = time.perf_counter() - t0
-    return copied
+    return copied, retried
 
 
 def _only_dirty(reads: dict[str, Read]) -> dict[str, Read]:
@@ -502,7 +506,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
         secs["read"] += time.perf_counter() - t0
         if prev is not None:
             report.path = "carry"
-            report.learners_carried = _carry_forward(writer, name, T, cfg, prev, secs)
+            report.learners_carried, report.erased_learner_retries = _carry_forward(writer, name, T, cfg, prev, secs)
             dirty = int(conn.execute(sa.text(sql_text(f"{QUERIES}/carry_dirty_count.sql"))).scalar_one())
             n = max(1, math.ceil(dirty / max(1, chunk_learners)))
             reads = _only_dirty(reads)
@@ -586,6 +590,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
                 counts = d if counts is None else counts.add(d, fill_value=0)
             report.rows += report.learners_carried
         report.quarantined = writer.quarantined
+        report.dropped_erased = writer.dropped_erased
         conn.execute(sa.text(sql_text(f"{QUERIES}/carry_record_run.sql")), {
             "table": table, "t": T.to_pydatetime(), "path": report.path,
             "fingerprint": fingerprint, "catalog_fingerprint": catalogs_fp, "seen": seen,

@@ -205,6 +205,8 @@ def _materialization_metadata(spec: Spec, report: SnapshotReport, schema: dg.Tab
             {k: round(v, 3) for k, v in report.seconds.items()}),
         "quality_warnings": len(report.quality.warnings) if report.quality else 0,
         "rows_quarantined": report.quarantined,  # learner rows the table cannot hold (see quarantine)
+        "rows_dropped_erased": report.dropped_erased,  # rows of learners erased while the step wrote
+        "erased_learner_retries": report.erased_learner_retries,
         "snapshot_path": report.path,  # "carry": unchanged learners' rows copied from T - 1 day
         "carry_fallback": report.fallback or "",
         "learners_recomputed": report.learners_recomputed,

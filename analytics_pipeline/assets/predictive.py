@@ -66,6 +66,7 @@ def write_kind(warehouse: WarehouseResource, kind: str, run: store.KindRun, T: p
         "analytics_type": kind,
         "row_count": dg.MetadataValue.int(written["row_count"]),
         "rows_quarantined": dg.MetadataValue.int(written["rows_quarantined"]),  # a value the cache cannot hold
+        "rows_dropped_erased": dg.MetadataValue.int(written["rows_dropped_erased"]),  # learner erased meanwhile
         "calculated_at": T.isoformat(),
         "expires_at": (T + store.TTL).isoformat() if len(rows) else dg.MetadataValue.null(),
         "learners_computed": dg.MetadataValue.int(len(frame)),  # the stale ones; fresh rows were kept

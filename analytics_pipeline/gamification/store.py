@@ -41,7 +41,15 @@ from analytics_pipeline.gamification import (
 )
 from analytics_pipeline.settings import CHANGE_LOG_DAYS
 from analytics_pipeline.warehouse import copy_frame, read_frame, sql_text
-from analytics_pipeline.warehouse.bulk import analyze_if_stale, column_limits, indexes_built_after, quarantine_rows, read_copy, storable_split
+from analytics_pipeline.warehouse.bulk import (
+    analyze_if_stale,
+    column_limits,
+    indexes_built_after,
+    quarantine_rows,
+    read_copy,
+    retrying_erased_learners,
+    storable_split,
+)
 
 #: The ledger's advisory lock: ledger writers take it shared, leaderboard refreshes exclusive.
 LEDGER_LOCK_SQL = "hashtext('analytics_pipeline:point_transactions')"
@@ -59,6 +67,13 @@ WORK_MEM = "256MB"
 
 def _q(name: str) -> sa.TextClause:
     return sa.text(sql_text(f"gamification/{name}.sql"))
+
+
+def _write(conn: Connection, name: str, params: dict | None = None) -> tuple[sa.Result, int]:
+    """Run the set-based write ``name`` (its rows fetched); again when a learner it wrote was erased
+    meanwhile (``bulk.retrying_erased_learners``: each write reads its learners from users). Returns
+    (its rows, how many runs failed so)."""
+    return retrying_erased_learners(conn, lambda: conn.execute(_q(name), params or {}).all())
 
 
 def _buckets(n_rows: int, chunk_rows: int) -> int:
@@ -133,11 +148,13 @@ def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) 
     with _transaction(engine) as conn:
         n_late = late_learners(conn, start, T)
         with indexes_built_after(conn, "daily_activity") as bulk:
-            upserted = conn.execute(_q("daily_activity_upsert"), {**params, "lookback": LOOKBACK.to_pytimedelta()}).one()
+            rows, retried = _write(conn, "daily_activity_upsert", {**params, "lookback": LOOKBACK.to_pytimedelta()})
+            upserted = rows[0]
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
     analyze_if_stale(engine, {"daily_activity": int(upserted.inserted) + int(upserted.updated)})
     return {"days_inserted": int(upserted.inserted), "days_updated": int(upserted.updated), "events_of_unknown_users": int(unknown.events),
-            "unknown_users": int(unknown.learners), "late_learners": n_late, "bulk_load": bulk, "window_start": start.isoformat(), "T": T.isoformat()}
+            "unknown_users": int(unknown.learners), "late_learners": n_late, "bulk_load": bulk, "window_start": start.isoformat(), "T": T.isoformat(),
+            "erased_learner_retries": retried}
 
 
 def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: PointRules,
@@ -165,11 +182,13 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
                                   "point_transactions", run_id, truncate=False, json_columns=["metadata"])
         skipped_unknown = conn.execute(_q("count_tmp_unknown_users")).scalar_one()
         with indexes_built_after(conn, "point_transactions") as bulk:
-            awarded.update(dict(conn.execute(_q("insert_item_awards")).all()))  # one statement, origin order
-            awarded.update(dict(conn.execute(_q("insert_day_awards"), {
+            items, retried_items = _write(conn, "insert_item_awards")  # one statement, origin order
+            days, retried_days = _write(conn, "insert_day_awards", {
                 **window_params, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,
                 "streak_every": rules.streak_bonus_every_days,
-            }).all()))
+            })
+            awarded.update(dict(items))
+            awarded.update(dict(days))
         total_rows = conn.execute(sa.text("select count(*) from point_transactions")).scalar_one()
     analyze_if_stale(engine, {"point_transactions": sum(awarded.values())})  # the first run's catch-up
     if log is not None:
@@ -180,6 +199,7 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
         "item_awards_computed": computed,
         "item_awards_of_unknown_users": int(skipped_unknown),
         "rows_quarantined": quarantined,
+        "erased_learner_retries": retried_items + retried_days,
         "user_buckets": buckets,
         "late_learners": n_late,
         "bulk_load": bulk,
@@ -226,7 +246,7 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
     ledger rows or days, a current streak, a time zone other than the recorded one), or of everyone
     (``everyone``, the first run, or rules / code changed): each learner recomputed
     from the whole ledger and daily_activity, never incremented, so the rows equal a full run's."""
-    inserted = updated = learners = quarantined = 0
+    inserted = updated = learners = quarantined = retried = 0
     with _transaction(engine) as conn:
         # first: the upsert of the as-of row waits for a concurrent run's commit (one at a time), so
         # the snapshot taken after it sees that run's writes
@@ -254,7 +274,9 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
             quarantined += _stage(conn, "tmp_user_points", frame[["user_id", "total_points", "current_level",
                                                                   "current_streak", "longest_streak"]],
                                   "user_points", run_id)
-            bucket_inserted, bucket_updated = _inserted_and_updated(conn.execute(_q("upsert_user_points")).scalars().all())
+            flags, bucket_retried = _write(conn, "upsert_user_points")
+            bucket_inserted, bucket_updated = _inserted_and_updated([row.inserted for row in flags])
+            retried += bucket_retried
             inserted += bucket_inserted
             updated += bucket_updated
         conn.execute(_q("user_points_record_zones"), {"everyone": previous is None})
@@ -270,6 +292,7 @@ def update_user_points(engine: Engine, T: pd.Timestamp, rules: GamificationConfi
         "learners_selected": int(n_learners),
         "learners_computed": learners,
         "rows_quarantined": quarantined,
+        "erased_learner_retries": retried,
         "rows_inserted": inserted,
         "rows_updated": updated,
         "rows": int(summary[0]),
@@ -307,7 +330,8 @@ def update_achievements(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, ru
             _stage(conn, "tmp_user_achievements", earned[["user_id", "achievement_id", "earned_at"]],
                    "user_achievements", run_id, truncate=False)
         # one statement for all buckets, in key order (see insert_item_awards.sql)
-        upserted = conn.execute(_q("insert_user_achievements")).one()
+        rows, retried = _write(conn, "insert_user_achievements")
+        upserted = rows[0]
         inserted, moved_back = int(upserted.inserted), int(upserted.moved_back)
         total = conn.execute(sa.text("select count(*) from user_achievements")).scalar_one()
     return {
@@ -316,6 +340,7 @@ def update_achievements(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, ru
         "earned_evaluated": evaluated,
         "achievements_inserted": inserted,
         "earned_at_moved_back": moved_back,
+        "erased_learner_retries": retried,
         "rows": int(total),
         "catalog_entries": len(catalog),
         "user_buckets": buckets,

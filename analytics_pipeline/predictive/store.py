@@ -390,5 +390,5 @@ def write_kind(engine: Engine, kind: str, run: KindRun, T: pd.Timestamp, run_id:
         replaced = writer.delete_users(rows["user_id"])
         removed = writer.delete_users(opted_out)
         writer.write(rows)
-    return {"rows": rows, "row_count": writer.rows, "rows_quarantined": writer.quarantined,
+    return {"rows": rows, "row_count": writer.rows, "rows_quarantined": writer.quarantined, "rows_dropped_erased": writer.dropped_erased,
             "opted_out_learners": len(opted_out), "opted_out_rows_removed": removed, "older_rows_replaced": replaced}

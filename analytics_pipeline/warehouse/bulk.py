@@ -22,6 +22,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
 
@@ -177,14 +178,74 @@ def row_error(exc: BaseException) -> str | None:
     return f"rejected by PostgreSQL [{orig.sqlstate}]: {message}{column}"
 
 
+# ═══════════════ learners erased while their rows are written ═══════════════
+#
+# An erasure locks its learners' users rows FOR UPDATE, then deletes them and every row naming
+# them (governance/lock_erasure_subjects.sql). A write that starts meanwhile computed the learner's
+# rows from a snapshot that still held the learner; its foreign-key check waits for the lock and,
+# once the erasure commits, fails (SQLSTATE 23503). The learner is gone: such rows are dropped and
+# counted (``dropped_erased``), never quarantined (their payload would keep the erased learner).
+
+FOREIGN_KEY_VIOLATION = "23503"
+#: how many times a set-based statement runs again because learners were erased while it ran
+ERASED_LEARNER_RETRIES = 3
+
+_T = TypeVar("_T")
+
+
+def references_users(conn: Connection, exc: BaseException) -> bool:
+    """True when ``exc`` is a foreign-key violation of a reference to ``users`` (one query, only on
+    this failure path; the transaction must be usable again: after its savepoint rolled back)."""
+    orig = getattr(exc, "orig", exc)
+    if not isinstance(orig, psycopg.Error) or orig.sqlstate != FOREIGN_KEY_VIOLATION or not orig.diag.constraint_name:
+        return False
+    return bool(conn.execute(sa.text(sql_text("warehouse/references_users.sql")),
+                             {"name": orig.diag.constraint_name}).scalar_one())
+
+
+def gone_learners(conn: Connection, user_ids: pd.Series) -> list[str]:
+    """The distinct ids of ``user_ids`` with no users row (in the statement's snapshot)."""
+    ids = user_ids.dropna().astype(str).unique().tolist()
+    if not ids:
+        return []
+    return list(conn.execute(sa.text(sql_text("warehouse/gone_learners.sql")), {"ids": ids}).scalars())
+
+
+def retrying_erased_learners(conn: Connection, statement: Callable[[], _T],
+                             retries: int = ERASED_LEARNER_RETRIES) -> tuple[_T, int]:
+    """``statement()`` (a set-based write) in a savepoint; when it fails on a foreign key to users
+    (a learner erased while it ran), roll back to the savepoint and run it again, at most
+    ``retries`` times. Returns (its result, how many runs failed so).
+
+    The retry is right when the statement reads its learners from ``users`` (a join or
+    ``exists``) or from rows the erasure deletes: under READ COMMITTED it takes a new snapshot,
+    which no longer holds the erased learner (the failure means the erasure committed). A clean
+    run costs one savepoint. Any other error is raised.
+    """
+    for failed in range(retries + 1):
+        try:
+            with conn.begin_nested():
+                return statement(), failed
+        except sa.exc.IntegrityError as exc:
+            if failed == retries or not references_users(conn, exc):
+                raise
+    raise AssertionError("unreachable")
+
+
 def write_isolating(conn: Connection, frame: pd.DataFrame, write: Callable[[pd.DataFrame], object],
-                    reject: Callable[[pd.DataFrame, str], None]) -> list:
+                    reject: Callable[[pd.DataFrame, str], None],
+                    drop_gone: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> list:
     """``write(frame)`` in a savepoint; when PostgreSQL rejects it for a row's sake (:func:`row_error`),
     roll back and bisect: each half again in its own savepoint, down to the single rows it refuses,
     which go to ``reject(row, reason)``. Returns the results of the writes that succeeded.
 
     A clean write costs one savepoint; k bad rows of n about k·log2(n) extra writes. Other errors
     are raised (the caller's transaction fails as before).
+
+    ``drop_gone(frame)``: when the write failed on a foreign key to ``users`` (:func:`references_users`:
+    a learner erased while the rows were written), ``frame`` minus the rows of learners no longer
+    in ``users`` (counted by the caller, never rejected); those rows are dropped and the rest is
+    written again, before any bisection.
     """
     try:
         with conn.begin_nested():
@@ -193,12 +254,16 @@ def write_isolating(conn: Connection, frame: pd.DataFrame, write: Callable[[pd.D
         reason = row_error(exc)
         if reason is None:
             raise
+        if drop_gone is not None and references_users(conn, exc):
+            kept = drop_gone(frame)
+            if len(kept) < len(frame):
+                return write_isolating(conn, kept, write, reject, drop_gone)
         if len(frame) == 1:
             reject(frame, reason)
             return []
         half = len(frame) // 2
-        return (write_isolating(conn, frame.iloc[:half], write, reject)
-                + write_isolating(conn, frame.iloc[half:], write, reject))
+        return (write_isolating(conn, frame.iloc[:half], write, reject, drop_gone)
+                + write_isolating(conn, frame.iloc[half:], write, reject, drop_gone))
 
 
 _INTEGER_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
@@ -302,6 +367,10 @@ class SnapshotWriter:
     reason (resource = the table, source_id = the learner) instead of failing the snapshot for
     everybody: :meth:`storable` before the quality gate, and :func:`write_isolating` around the
     COPY. ``quarantined`` counts them.
+
+    A row whose learner is gone when it is written (erased, or deleted from the LMS, while the
+    snapshot was computed: the write failed on the foreign key to users) is dropped, not
+    quarantined; ``dropped_erased`` counts them. The other rows are written.
     """
 
     def __init__(self, conn: Connection, table: str, calculated_at: pd.Timestamp, json_columns: Sequence[str] = (),
@@ -311,6 +380,7 @@ class SnapshotWriter:
         self.run_id = run_id
         self.rows = 0
         self.quarantined = 0
+        self.dropped_erased = 0
         self.limits = column_limits(conn, table)
 
     def _scope_sql(self) -> tuple[str, dict]:
@@ -339,6 +409,14 @@ class SnapshotWriter:
     def _quarantine(self, rows: pd.DataFrame) -> None:
         self.quarantined += quarantine_rows(self.conn, self.table, rows, self.run_id)
 
+    def _without_gone(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` minus the rows of learners no longer in users (counted in ``dropped_erased``)."""
+        if "user_id" not in frame.columns:
+            return frame
+        gone = frame["user_id"].isin(gone_learners(self.conn, frame["user_id"])).to_numpy()
+        self.dropped_erased += int(gone.sum())
+        return frame[~gone]
+
     def storable(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` minus the rows a column cannot hold (those are quarantined with the reason)."""
         frame, rejected = storable_split(frame, self.limits)
@@ -352,7 +430,7 @@ class SnapshotWriter:
         def reject(row: pd.DataFrame, reason: str) -> None:
             self._quarantine(flagged(row, [reason] * len(row), "user_id"))
 
-        written = sum(write_isolating(self.conn, self.storable(frame), copy, reject))
+        written = sum(write_isolating(self.conn, self.storable(frame), copy, reject, self._without_gone))
         self.rows += written
         return written
 

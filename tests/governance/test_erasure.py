@@ -31,6 +31,15 @@ def occurrences(conn, user_id: str) -> dict[str, int]:
     return found
 
 
+def assert_erased_everywhere(engine, user_id: str) -> None:
+    """No row holds ``user_id`` (the leaderboards at their refresh)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("refresh materialized view leaderboard_weekly"))
+        conn.execute(sa.text("refresh materialized view leaderboard_monthly"))
+    with engine.connect() as conn:
+        assert {where: n for where, n in occurrences(conn, user_id).items() if n} == {}
+
+
 @pytest.fixture
 def seeded(clean_warehouse):
     with clean_warehouse.begin() as conn:
@@ -137,8 +146,81 @@ def test_an_erasure_waits_for_a_step_still_writing_rows_of_the_learner(seeded):
     assert "error" not in outcome, outcome.get("error")
     learners, counts = outcome["result"]
     assert learners == 1 and counts["users"] == 1 and counts["skill_gap_analytics"] == 1
-    with seeded.begin() as conn:  # the leaderboards at their refresh
-        conn.execute(sa.text("refresh materialized view leaderboard_weekly"))
-        conn.execute(sa.text("refresh materialized view leaderboard_monthly"))
+    assert_erased_everywhere(seeded, "t1")
+
+
+def _written_beside_an_erasure(engine, user_id: str, write):
+    """The erasure of ``user_id`` has deleted the learner and holds its users row (not committed)
+    when ``write()`` starts in another thread: the write must wait; the erasure commits. Returns
+    ``write()``'s result (its exception raised)."""
+    import threading
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into erasure_requests (user_id, source) values (:u, 'lms:/v1/deletions')"),
+                     {"u": user_id})
+    eraser = engine.connect()
+    erasure = eraser.begin()
+    learners, _ = process_erasures(eraser, run_id="run-erasure")
+    assert learners == 1
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["result"] = write()
+        except Exception as exc:  # noqa: BLE001 - raised below
+            outcome["error"] = exc
+
+    writer = threading.Thread(target=run)
+    writer.start()
+    writer.join(timeout=2)
+    assert writer.is_alive(), "the write must wait for the erasure's lock"
+    erasure.commit()
+    eraser.close()
+    writer.join(timeout=60)
+    assert not writer.is_alive()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def test_a_snapshot_written_beside_an_erasure_drops_the_erased_learners_row(seeded):
+    """A snapshot step starts writing rows of an erased learner and of another while the erasure holds
+    the learner: its COPY waits, then fails the foreign key. The erased learner's row is dropped and
+    counted, never quarantined (its payload would keep the learner); the other row is written."""
+    from analytics_pipeline.warehouse.bulk import replace_snapshot
+
+    at = pd.Timestamp(T) + pd.Timedelta(hours=1)
+    rows = pd.DataFrame({"user_id": ["t1", "a2"], "total_gaps": [3, 2], "critical_gaps": [1, 0], "gaps": [[], []],
+                         "calculated_at": at, "expires_at": at + pd.Timedelta(days=1)})
+
+    def write():
+        with replace_snapshot(seeded, "skill_gap_analytics", at, json_columns=["gaps"], run_id="run-writer") as writer:
+            writer.write(rows)
+        return writer
+
+    writer = _written_beside_an_erasure(seeded, "t1", write)
+    assert_erased_everywhere(seeded, "t1")
     with seeded.connect() as conn:
-        assert {where: n for where, n in occurrences(conn, "t1").items() if n} == {}
+        written = conn.execute(sa.text("select user_id, total_gaps from skill_gap_analytics where calculated_at = :at"),
+                               {"at": at.to_pydatetime()}).all()
+        assert [tuple(r) for r in written] == [("a2", 2)]
+        assert conn.execute(sa.text("select count(*) from quarantine where resource = 'skill_gap_analytics'")).scalar_one() == 0
+    assert (writer.rows, writer.dropped_erased, writer.quarantined) == (1, 1, 0)
+
+
+def test_a_set_based_write_beside_an_erasure_runs_again_without_the_learner(seeded):
+    """user_points' upsert (INSERT ... SELECT) starts while the erasure holds a learner it recomputes:
+    the statement waits, fails the foreign key when the erasure commits, and runs again without the
+    learner; the other learners' rows are written and the step does not fail."""
+    from analytics_pipeline.gamification import GamificationConfig
+    from analytics_pipeline.gamification.store import update_user_points
+
+    with seeded.begin() as conn:
+        conn.execute(sa.text("delete from user_points where user_id = 't1'"))  # t1's row: inserted, not updated
+    meta = _written_beside_an_erasure(
+        seeded, "t1", lambda: update_user_points(seeded, pd.Timestamp(T), GamificationConfig(), everyone=True))
+    assert meta["erased_learner_retries"] == 1
+    assert_erased_everywhere(seeded, "t1")
+    with seeded.connect() as conn:
+        others = conn.execute(sa.text("select count(*) from user_points")).scalar_one()
+    assert others == len(PEOPLE) - 1 == meta["rows"]

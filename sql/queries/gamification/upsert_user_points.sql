@@ -1,5 +1,6 @@
 INSERT INTO user_points AS p (user_id, total_points, current_level, current_streak, longest_streak, updated_at)
-SELECT user_id, total_points, current_level, current_streak, longest_streak, now() FROM tmp_user_points
+SELECT t.user_id, t.total_points, t.current_level, t.current_streak, t.longest_streak, now() FROM tmp_user_points t
+WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id)  -- a learner erased meanwhile: run again without it
 ON CONFLICT (user_id) DO UPDATE SET
   total_points = EXCLUDED.total_points,
   current_level = EXCLUDED.current_level,
