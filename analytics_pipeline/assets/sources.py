@@ -48,6 +48,7 @@ def _metadata(stats: ExtractionStats, table_rows: int | None, lms_api: LmsApiRes
         "rows_unchanged": stats.unchanged,
         "rows_quarantined_invalid": stats.quarantined_invalid,
         "rows_quarantined_unknown_parent": stats.quarantined_orphans,
+        "rows_dropped_erased": stats.dropped_erased,  # learners erased while the batch was written
         "rows_deleted": stats.deleted,
         "child_rows_written": stats.child_rows,
         "pages": stats.pages,

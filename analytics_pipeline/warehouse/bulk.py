@@ -211,6 +211,15 @@ def gone_learners(conn: Connection, user_ids: pd.Series) -> list[str]:
     return list(conn.execute(sa.text(sql_text("warehouse/gone_learners.sql")), {"ids": ids}).scalars())
 
 
+def without_gone_learners(conn: Connection, frame: pd.DataFrame, key: str = "user_id") -> tuple[pd.DataFrame, int]:
+    """(``frame`` minus the rows whose ``key`` names no users row, how many rows that took out):
+    ``write_isolating``'s ``drop_gone`` after a write failed on the foreign key to users."""
+    if key not in frame.columns:
+        return frame, 0
+    gone = frame[key].isin(gone_learners(conn, frame[key])).to_numpy()
+    return frame[~gone], int(gone.sum())
+
+
 def retrying_erased_learners(conn: Connection, statement: Callable[[], _T],
                              retries: int = ERASED_LEARNER_RETRIES) -> tuple[_T, int]:
     """``statement()`` (a set-based write) in a savepoint; when it fails on a foreign key to users
@@ -411,11 +420,9 @@ class SnapshotWriter:
 
     def _without_gone(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` minus the rows of learners no longer in users (counted in ``dropped_erased``)."""
-        if "user_id" not in frame.columns:
-            return frame
-        gone = frame["user_id"].isin(gone_learners(self.conn, frame["user_id"])).to_numpy()
-        self.dropped_erased += int(gone.sum())
-        return frame[~gone]
+        kept, dropped = without_gone_learners(self.conn, frame)
+        self.dropped_erased += dropped
+        return kept
 
     def storable(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` minus the rows a column cannot hold (those are quarantined with the reason)."""

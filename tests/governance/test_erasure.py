@@ -224,3 +224,29 @@ def test_a_set_based_write_beside_an_erasure_runs_again_without_the_learner(seed
     with seeded.connect() as conn:
         others = conn.execute(sa.text("select count(*) from user_points")).scalar_one()
     assert others == len(PEOPLE) - 1 == meta["rows"]
+
+
+def test_a_loader_batch_written_beside_an_erasure_drops_the_erased_learners_row(seeded):
+    """The loader writes a batch naming a learner the erasure holds: the learner's row is dropped and
+    counted (not quarantined as a row PostgreSQL refused), the other learner's row is loaded."""
+    from analytics_pipeline.sources.contract import validate_rows
+    from analytics_pipeline.sources.specs import SOURCES_BY_RESOURCE
+    from analytics_pipeline.sources.store.tables import ExtractionStats, TableSink
+
+    with seeded.begin() as conn:
+        conn.execute(sa.text("insert into skills (id, name, updated_at) values ('gov-s', 'S', now())"))
+    skill = {"skill_id": "gov-s", "mastery_level": 50, "updated_at": "2025-01-08T00:00:00Z"}
+
+    def load():
+        stats = ExtractionStats("user-skills")
+        with seeded.begin() as conn:
+            TableSink(conn, SOURCES_BY_RESOURCE["user-skills"], stats, "test").write(
+                validate_rows("user-skills", [{"user_id": "t1", **skill}, {"user_id": "a2", **skill}]))
+        return stats
+
+    stats = _written_beside_an_erasure(seeded, "t1", load)
+    assert_erased_everywhere(seeded, "t1")
+    with seeded.connect() as conn:
+        assert conn.execute(sa.text("select id from user_skills where skill_id = 'gov-s'")).scalars().all() == ["a2:gov-s"]
+        assert conn.execute(sa.text("select count(*) from quarantine where resource = 'user-skills'")).scalar_one() == 0
+    assert (stats.inserted, stats.dropped_erased, stats.quarantined_invalid) == (1, 1, 0)

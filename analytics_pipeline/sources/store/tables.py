@@ -67,6 +67,7 @@ from analytics_pipeline.sources.specs import SourceSpec
 from analytics_pipeline.warehouse.bulk import (
     analyze_if_stale,
     DeferredIndexes, copy_csv, copy_frame, flagged, frame_to_csv, quarantine_rows, write_isolating,
+    without_gone_learners,
 )
 
 DEFAULT_BATCH_ROWS = 50_000
@@ -87,6 +88,7 @@ class ExtractionStats:
     unchanged: int = 0
     quarantined_invalid: int = 0
     quarantined_orphans: int = 0
+    dropped_erased: int = 0  # rows of learners erased while the batch was written (never quarantined)
     deleted: int = 0
     child_rows: int = 0
     api_attempts: int = 0
@@ -231,7 +233,8 @@ class TableSink:
         """Write ``rows`` (and their children) in a savepoint; when PostgreSQL rejects them for a row's
         sake (a value out of a column's range, a constraint, an index limit) the batch is bisected
         down to the rows it refuses, which go to the quarantine with the database's message and
-        their payload (``bulk.write_isolating``). Errors no row causes fail the extraction.
+        their payload (``bulk.write_isolating``); a row of a learner erased meanwhile (the foreign key to
+        users failed, the learner is gone) is dropped and counted instead. Errors no row causes fail the extraction.
         ``csv``: ``rows`` already serialised (:meth:`prepare`), used for the whole batch only.
         """
         def reject(row: pd.DataFrame, reason: str) -> None:
@@ -241,7 +244,12 @@ class TableSink:
         def apply(part: pd.DataFrame) -> tuple[int, int, int, int]:
             return self._apply(part, valid, csv if part is rows else None)
 
-        for counts in write_isolating(self.conn, rows, apply, reject):
+        def drop_gone(part: pd.DataFrame) -> pd.DataFrame:  # learners erased while the batch was written
+            kept, dropped = without_gone_learners(self.conn, part)
+            self.stats.dropped_erased += dropped
+            return kept
+
+        for counts in write_isolating(self.conn, rows, apply, reject, drop_gone):
             self.stats.inserted += counts[0]
             self.stats.updated += counts[1]
             self.stats.unchanged += counts[2]
