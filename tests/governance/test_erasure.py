@@ -113,12 +113,35 @@ def test_erasure_covers_a_table_added_later(seeded):
         conn.rollback()
 
 
+def waited(blocked, release):
+    """Run ``blocked()`` in a thread: it must still be waiting (on a lock) after 2 s; then
+    ``release()``. Returns ``blocked()``'s result (its exception raised)."""
+    import threading
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["result"] = blocked()
+        except Exception as exc:  # noqa: BLE001 - raised below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=2)
+    assert thread.is_alive(), "it must wait for the other transaction's lock"
+    release()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
 def test_an_erasure_waits_for_a_step_still_writing_rows_of_the_learner(seeded):
     """A snapshot step inserted a row for a learner and has not committed when the erasure starts:
     the erasure waits for it (the users row is locked first), then deletes that row too — before the
     lock, its table deletes missed the uncommitted row and the users delete failed on the foreign key."""
-    import threading
-
     with seeded.begin() as conn:
         conn.execute(sa.text("insert into erasure_requests (user_id, source) values ('t1', 'lms:/v1/deletions')"))
         conn.execute(sa.text("delete from skill_gap_analytics where user_id = 't1'"))
@@ -127,24 +150,16 @@ def test_an_erasure_waits_for_a_step_still_writing_rows_of_the_learner(seeded):
     writer.execute(sa.text(
         "insert into skill_gap_analytics (user_id, total_gaps, critical_gaps, gaps, calculated_at, expires_at) "
         "values ('t1', 1, 0, '[]', :t, :e)"), {"t": T, "e": T + pd.Timedelta(days=1)})
-    outcome: dict = {}
 
     def erase():
-        try:
-            with seeded.begin() as conn:
-                outcome["result"] = process_erasures(conn, run_id="run-concurrent")
-        except Exception as exc:  # noqa: BLE001 - asserted below
-            outcome["error"] = exc
+        with seeded.begin() as conn:
+            return process_erasures(conn, run_id="run-concurrent")
 
-    eraser = threading.Thread(target=erase)
-    eraser.start()
-    eraser.join(timeout=2)
-    assert eraser.is_alive(), "the erasure must wait for the writer's transaction"
-    writer_tx.commit()
-    writer.close()
-    eraser.join(timeout=30)
-    assert "error" not in outcome, outcome.get("error")
-    learners, counts = outcome["result"]
+    def writer_commits():
+        writer_tx.commit()
+        writer.close()
+
+    learners, counts = waited(erase, writer_commits)
     assert learners == 1 and counts["users"] == 1 and counts["skill_gap_analytics"] == 1
     assert_erased_everywhere(seeded, "t1")
 
@@ -153,8 +168,6 @@ def _written_beside_an_erasure(engine, user_id: str, write):
     """The erasure of ``user_id`` has deleted the learner and holds its users row (not committed)
     when ``write()`` starts in another thread: the write must wait; the erasure commits. Returns
     ``write()``'s result (its exception raised)."""
-    import threading
-
     with engine.begin() as conn:
         conn.execute(sa.text("insert into erasure_requests (user_id, source) values (:u, 'lms:/v1/deletions')"),
                      {"u": user_id})
@@ -162,25 +175,12 @@ def _written_beside_an_erasure(engine, user_id: str, write):
     erasure = eraser.begin()
     learners, _ = process_erasures(eraser, run_id="run-erasure")
     assert learners == 1
-    outcome: dict = {}
 
-    def run():
-        try:
-            outcome["result"] = write()
-        except Exception as exc:  # noqa: BLE001 - raised below
-            outcome["error"] = exc
+    def erasure_commits():
+        erasure.commit()
+        eraser.close()
 
-    writer = threading.Thread(target=run)
-    writer.start()
-    writer.join(timeout=2)
-    assert writer.is_alive(), "the write must wait for the erasure's lock"
-    erasure.commit()
-    eraser.close()
-    writer.join(timeout=60)
-    assert not writer.is_alive()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    return waited(write, erasure_commits)
 
 
 def test_a_snapshot_written_beside_an_erasure_drops_the_erased_learners_row(seeded):
