@@ -204,7 +204,8 @@ def references_users(conn: Connection, exc: BaseException) -> bool:
 
 
 def gone_learners(conn: Connection, user_ids: pd.Series) -> list[str]:
-    """The distinct ids of ``user_ids`` with no users row (in the statement's snapshot)."""
+    """The distinct ids of ``user_ids`` erased: no users row and an erasure tombstone (in the statement's
+    snapshot). An id that never named a learner is not one (its row is a defect: quarantined)."""
     ids = user_ids.dropna().astype(str).unique().tolist()
     if not ids:
         return []
@@ -212,7 +213,7 @@ def gone_learners(conn: Connection, user_ids: pd.Series) -> list[str]:
 
 
 def without_gone_learners(conn: Connection, frame: pd.DataFrame, key: str = "user_id") -> tuple[pd.DataFrame, int]:
-    """(``frame`` minus the rows whose ``key`` names no users row, how many rows that took out):
+    """(``frame`` minus the rows whose ``key`` names an erased learner, how many rows that took out):
     ``write_isolating``'s ``drop_gone`` after a write failed on the foreign key to users."""
     if key not in frame.columns:
         return frame, 0
@@ -252,9 +253,9 @@ def write_isolating(conn: Connection, frame: pd.DataFrame, write: Callable[[pd.D
     are raised (the caller's transaction fails as before).
 
     ``drop_gone(frame)``: when the write failed on a foreign key to ``users`` (:func:`references_users`:
-    a learner erased while the rows were written), ``frame`` minus the rows of learners no longer
-    in ``users`` (counted by the caller, never rejected); those rows are dropped and the rest is
-    written again, before any bisection.
+    a learner erased while the rows were written), ``frame`` minus the rows of erased learners
+    (:func:`without_gone_learners`; counted by the caller, never rejected); those rows are dropped
+    and the rest is written again, before any bisection.
     """
     try:
         with conn.begin_nested():
