@@ -88,6 +88,15 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return v[np.concatenate([[True], v[1:] != v[:-1]])] if len(v) else v
 
 
+def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted ``sorted_set``, by binary search (numpy 2's
+    hashed ``isin`` is several times slower here)."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
+
+
 def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The concatenated ranges ``[lo[k], hi[k])``: (owner k, position) of each element."""
     n = np.maximum(hi - lo, 0)
@@ -175,7 +184,10 @@ def _parts(pairs: pd.DataFrame, codes: dict, results: pd.DataFrame,
     r, k = rk // n_k, rk % n_k
     u, s = r_u[r].astype("int64"), r_s[r]
     score = results["score"].to_numpy(dtype=float)[r]
-    g, ks = pd.factorize(k * n_s + s)  # the used (key, skill) groups
+    # the used (key, skill) groups: the key x skill space is small, so present codes by a
+    # bincount, not a hash factorize (group order is free: the parts are sorted at the end)
+    present = np.bincount(k * n_s + s, minlength=n_k * n_s) > 0
+    ks, g = np.flatnonzero(present), (np.cumsum(present) - 1)[k * n_s + s]
     n_g = len(ks)
     by_g = pd.Series(score).groupby(g, sort=True)
     u_sum, u_n = by_g.sum().to_numpy(), np.bincount(g, minlength=n_g).astype(float)
@@ -277,10 +289,12 @@ def evidence(assessment_results: pd.DataFrame | None, learning_events: pd.DataFr
                       ["user_id", "content_id", "event_type"])
     ev = ev.loc[ev["content_id"].notna()]
     ev = ev.assign(user_id=ev["user_id"].astype(str), content_id=ev["content_id"].astype(str),
-                   completed=ev["event_type"].astype(object).eq("completed").to_numpy())
+                   completed=ev["event_type"].astype(str).eq("completed").to_numpy(dtype=bool))
     ev = ev.drop(columns="event_type")
     horizon = T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days)
-    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon) & ev["user_id"].isin(res["user_id"].unique())]
+    with_result = _positions(pd.Index(pd.unique(res["user_id"])), ev["user_id"]) >= 0 \
+        if len(res) else np.zeros(len(ev), dtype=bool)
+    evidence_ev = ev.loc[ev["occurred_at"].gt(horizon).to_numpy() & with_result]
     return res, evidence_ev, ev
 
 
@@ -332,16 +346,37 @@ def effect_text(effect: pd.Series) -> pd.Series:
     return cents.map("{:.2f}".format).astype(str).str.rstrip("0").str.rstrip(".").astype(object)
 
 
-def _ranked(cand: pd.DataFrame, key: str, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Top ``n`` by effect desc and, among the rest, bottom ``n`` by effect asc per learner."""
-    cand = cand.sort_values(["user_id", "effect", key], ascending=[True, False, True],
-                            kind="stable")
-    rank = cand.groupby("user_id").cumcount()
-    most = cand.loc[rank < n]
-    rest = cand.loc[rank >= n].sort_values(["user_id", "effect", key],
-                                           ascending=[True, True, True], kind="stable")
-    least = rest.loc[rest.groupby("user_id").cumcount() < n]
-    return most, least
+def _run_ranks(u: np.ndarray) -> np.ndarray:
+    """Each row's position within its run of equal ``u`` (rows grouped by ``u``): a cumcount."""
+    idx = np.arange(len(u))
+    if not len(u):
+        return idx
+    start = np.concatenate([[True], u[1:] != u[:-1]])
+    return idx - np.maximum.accumulate(np.where(start, idx, 0))
+
+
+def _ranked(u: np.ndarray, k: np.ndarray, effect: np.ndarray, n: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Per learner code ``u``: the rows of the top ``n`` by effect desc and, among the rest, of
+    the bottom ``n`` by effect asc (ties: key code ``k`` asc, the key's sort order), each in
+    list order. ``(u, k)`` pairs are distinct."""
+    order = np.lexsort((k, -effect, u))
+    rank = _run_ranks(u[order])
+    most, rest = order[rank < n], order[rank >= n]
+    rest = rest[np.lexsort((k[rest], effect[rest], u[rest]))]
+    return most, rest[_run_ranks(u[rest]) < n]
+
+
+def _first_of(codes: np.ndarray) -> np.ndarray:
+    """Sorted positions of the first occurrence of each value of ``codes`` (drop_duplicates)."""
+    return np.sort(np.unique(codes, return_index=True)[1]) if len(codes) else \
+        np.zeros(0, dtype=np.int64)
+
+
+def _events_until(learning_events: pd.DataFrame | None, T: pd.Timestamp) -> pd.DataFrame:
+    """Events on content at or before ``T``: user_id, content_id, occurred_at."""
+    ev = common.until(learning_events, "occurred_at", T, ["user_id", "content_id"])
+    return ev.loc[ev["content_id"].notna()]
 
 
 def compute_content_effectiveness(
@@ -356,76 +391,120 @@ def compute_content_effectiveness(
     ``precomputed_effects`` = ``(item effects, type effects)`` (see :func:`effect_tables`)
     lets a caller compute the cross-learner evidence once and the learner rows per chunk;
     ``assessment_results`` is then not used.
+
+    On integer codes (issue 18: merges, sorts and de-duplications on string keys were most of
+    the second pass): learners (sorted ids), items sorted by id and types sorted by name, so
+    sorting a code sorts its id; each learner's (item) pairs as one int64.
     """
     T = common.utc(T)
     cfg = config
     learners = common.active_learners(enrollments, T)
-    items, item_skills = _item_skills(content_items)
-
+    items, _ = _item_skills(content_items)
     if precomputed_effects is None:
-        _res, _evidence_ev, ev = evidence(None, learning_events, T, cfg)
         item_eff, type_eff = effect_tables(effect_parts_of(
             content_items, learning_events, assessment_results, T, cfg), cfg)
     else:
         # chunked run: effects computed once over all learners (effect_parts_of per chunk,
         # combine_effect_parts, effect_tables); the frames here hold one chunk's learners.
         item_eff, type_eff = precomputed_effects
-        _res, _evidence_ev, ev = evidence(None, learning_events, T, cfg)
     per_item = item_eff.groupby("content_id")["effect"].mean().round(9)
     per_type = type_eff.groupby("content_type")["effect"].mean().round(9)
 
-    # Items / types the learner used in W.
-    in_w = ev.loc[ev["occurred_at"].gt(T - pd.Timedelta(days=cfg.window_days))
-                  & ev["user_id"].isin(learners), ["user_id", "content_id"]].drop_duplicates()
-    used_items = in_w.merge(items, on="content_id", how="left")
-    cand_i = used_items.merge(per_item.rename("effect").reset_index(), on="content_id")
-    cand_i["kind"] = "item"
-    used_types = used_items.loc[~used_items["user_id"].isin(cand_i["user_id"].unique())
-                                & used_items["content_type"].notna(),
-                                ["user_id", "content_type"]].drop_duplicates()
-    cand_t = used_types.merge(per_type.rename("effect").reset_index(), on="content_type")
-    cand_t["kind"] = "type"
-    most_i, least_i = _ranked(cand_i, "content_id", cfg.max_items)
-    most_t, least_t = _ranked(cand_t, "content_type", cfg.max_items)
-    most_i, least_i, most_t, least_t = (
-        f.assign(effect=common.clip_numeric(f["effect"])) for f in (most_i, least_i, most_t, least_t))
-    most = pd.concat([common.records(most_i, ITEM_KEYS), common.records(most_t, TYPE_KEYS)])
-    most_keys = pd.concat([most_i["user_id"], most_t["user_id"]])
-    least = pd.concat([common.records(least_i, ITEM_KEYS), common.records(least_t, TYPE_KEYS)])
-    least_keys = pd.concat([least_i["user_id"], least_t["user_id"]])
+    items = items.set_index("content_id").sort_index()
+    item_ids = pd.Index(items.index.to_numpy(dtype=object))
+    titles = items["title"].astype(object).to_numpy()
+    item_type = items["content_type"].astype(object).to_numpy()
+    type_ids = pd.Index(np.sort(pd.unique(item_type[pd.notna(item_type)])).astype(object))
+    item_t = type_ids.get_indexer(item_type)  # -1: no type
+    n_i = max(len(item_ids), 1)
+
+    # each learner's used items: (learner, item) codes of the events of learners, known items
+    ev = _events_until(learning_events, T)
+    e_u = _positions(learners, ev["user_id"].astype(str)) if len(learners) else \
+        np.full(len(ev), -1, dtype=np.int64)
+    e_c = _positions(item_ids, ev["content_id"].astype(str)) if len(item_ids) else \
+        np.full(len(ev), -1, dtype=np.int64)
+    mine = (e_u >= 0) & (e_c >= 0)
+    in_w = mine & ev["occurred_at"].gt(T - pd.Timedelta(days=cfg.window_days)).to_numpy()
+    used = _distinct(e_u[in_w] * n_i + e_c[in_w])  # items used in W, by learner then item
+    ever = _distinct(e_u[mine] * n_i + e_c[mine])  # items ever used
+    used_u, used_c = used // n_i, used % n_i
+
+    # Items / types the learner used in W that have an effect: the ranked lists.
+    eff_i = per_item.reindex(item_ids).to_numpy(dtype=float)[used_c]
+    has = ~np.isnan(eff_i)
+    cu, cc, ce = used_u[has], used_c[has], eff_i[has]
+    with_items = np.zeros(len(learners), dtype=bool)
+    with_items[cu] = True
+    t_of = item_t[used_c]
+    fallback = ~with_items[used_u] & (t_of >= 0)
+    n_t = max(len(type_ids), 1)
+    used_t = _distinct(used_u[fallback] * n_t + t_of[fallback])
+    tu, tt = used_t // n_t, used_t % n_t
+    eff_t = per_type.reindex(type_ids).to_numpy(dtype=float)[tt]
+    has = ~np.isnan(eff_t)
+    tu, tt, te = tu[has], tt[has], eff_t[has]
+
+    def item_entries(rows):
+        f = pd.DataFrame({"kind": "item", "content_id": item_ids.to_numpy()[cc[rows]],
+                          "title": titles[cc[rows]], "content_type": item_type[cc[rows]],
+                          "effect": common.clip_numeric(ce[rows])})
+        return common.records(f, ITEM_KEYS), cu[rows]
+
+    def type_entries(rows):
+        f = pd.DataFrame({"kind": "type", "content_type": type_ids.to_numpy()[tt[rows]],
+                          "effect": common.clip_numeric(te[rows])})
+        return common.records(f, TYPE_KEYS), tu[rows]
 
     out = pd.DataFrame(index=learners)
-    out["most_effective"] = common.per_learner(most.reset_index(drop=True),
-                                               most_keys.reset_index(drop=True), learners)
-    out["least_effective"] = common.per_learner(least.reset_index(drop=True),
-                                                least_keys.reset_index(drop=True), learners)
+    for column, side in (("most_effective", 0), ("least_effective", 1)):
+        (vi, ki), (vt, kt) = (item_entries(_ranked(cu, cc, ce, cfg.max_items)[side]),
+                              type_entries(_ranked(tu, tt, te, cfg.max_items)[side]))
+        out[column] = common.per_learner(
+            pd.concat([vi, vt], ignore_index=True),
+            pd.Series(learners.take(np.concatenate([ki, kt]))), learners)
 
     # Recommendations: best unused positive item for each of the top skill gaps.
     gaps = skill_gap_table(enrollments, course_skills, user_skills, skills, T)
     gaps = gaps.loc[gaps.groupby("user_id").cumcount() < cfg.top_gaps,
                     ["user_id", "skill_id", "skill_name"]]
-    gaps["gap_rank"] = gaps.groupby("user_id").cumcount()
+    g_rank = gaps.groupby("user_id").cumcount().to_numpy()
     pos = item_eff.loc[item_eff["effect"] > 0].sort_values(
         ["skill_id", "effect", "content_id"], ascending=[True, False, True])
     # memory bound: only the best `candidate_items_per_skill` items per skill are considered.
     pos = pos.loc[pos.groupby("skill_id").cumcount() < cfg.candidate_items_per_skill]
-    rec = gaps.merge(pos[["skill_id", "content_id", "effect"]], on="skill_id")
-    ever = ev.loc[ev["user_id"].isin(learners), ["user_id", "content_id"]].drop_duplicates()
-    rec = rec.merge(ever.assign(_used=True), on=["user_id", "content_id"], how="left")
-    rec = rec.loc[rec["_used"].isna()]
-    rec = rec.sort_values(["user_id", "gap_rank", "effect", "content_id"],
-                          ascending=[True, True, False, True], kind="stable")
-    rec = rec.drop_duplicates(["user_id", "content_id"]).drop_duplicates(
-        ["user_id", "gap_rank"])
-    rec = rec.loc[rec.groupby("user_id").cumcount() < cfg.max_recommendations]
-    rec = rec.merge(items, on="content_id", how="left")
-    skill_label = rec["skill_name"].astype(object).fillna(rec["skill_id"].astype(object))
-    text = ("Try '" + rec["title"].astype(object).fillna(rec["content_id"]).astype(str)
-            + "' (" + rec["content_type"].astype(object).fillna("content").astype(str)
+    # gaps x the positive items of their skill (pos is sorted by skill: a range per skill)
+    pos_skills = pd.Index(pd.unique(pos["skill_id"].astype(object)))
+    p_s = pos_skills.get_indexer(pos["skill_id"].astype(object))
+    g_s = pos_skills.get_indexer(gaps["skill_id"].astype(object))
+    g_u = learners.get_indexer(gaps["user_id"].astype(object)) if len(gaps) else \
+        np.zeros(0, dtype=np.int64)
+    keep = np.flatnonzero((g_s >= 0) & (g_u >= 0))
+    every_skill = np.arange(len(pos_skills))
+    lo = np.searchsorted(p_s, every_skill)[g_s[keep]]
+    hi = np.searchsorted(p_s, every_skill, side="right")[g_s[keep]]
+    owner, row = _expand_ranges(lo, hi)
+    g = keep[owner]
+    r_u, r_rank = g_u[g], g_rank[g]
+    r_c = item_ids.get_indexer(pos["content_id"].astype(object))[row]
+    r_e = pos["effect"].to_numpy(dtype=float)[row]
+    unused = ~_in_sorted(r_u * n_i + r_c, ever)  # never used (no event at or before T)
+    g, r_u, r_rank, r_c, r_e = g[unused], r_u[unused], r_rank[unused], r_c[unused], r_e[unused]
+    order = np.lexsort((r_c, -r_e, r_rank, r_u))
+    order = order[_first_of((r_u * n_i + r_c)[order])]  # an item once per learner
+    order = order[_first_of((r_u * (cfg.top_gaps + 1) + r_rank)[order])]  # one item per gap
+    order = order[_run_ranks(r_u[order]) < cfg.max_recommendations]
+    g, r_u, r_c, r_e = g[order], r_u[order], r_c[order], r_e[order]
+    content_id = pd.Series(item_ids.to_numpy()[r_c], dtype=object)
+    skill_label = pd.Series(gaps["skill_name"].astype(object).to_numpy()[g], dtype=object) \
+        .fillna(pd.Series(gaps["skill_id"].astype(object).to_numpy()[g], dtype=object))
+    text = ("Try '" + pd.Series(titles[r_c], dtype=object).fillna(content_id).astype(str)
+            + "' (" + pd.Series(item_type[r_c], dtype=object).fillna("content").astype(str)
             + ") for " + skill_label.astype(str)
             + ": learners who completed it scored "
-            + effect_text(rec["effect"]) + " points higher on "
+            + effect_text(pd.Series(r_e)) + " points higher on "
             + skill_label.astype(str) + " assessments within "
             + str(cfg.effect_window_days) + " days.")
-    out["recommendations"] = common.per_learner(text.astype(object), rec["user_id"], learners)
+    out["recommendations"] = common.per_learner(text.astype(object),
+                                                pd.Series(learners.take(r_u)), learners)
     return common.finish(out, COLUMNS, T, cfg.ttl)
