@@ -189,8 +189,8 @@ def gamification_independent_checks(context: dg.AssetCheckExecutionContext,
     the UI's "Execute" of a check): then at the latest partition end the gamification processed."""
     op = context.op_execution_context
     T = snapshot_instant(op) if op.has_partition_key else independent_check.gamification_as_of(warehouse.engine())
-    tables = [key.asset_key.path[-1] for key in sorted(context.selected_asset_check_keys,
-                                                       key=lambda k: list(_CHECKED).index(k.asset_key.path[-1]))]
+    selected = context.selected_asset_check_keys
+    tables = [t for t in _CHECKED if dg.AssetCheckKey(dg.AssetKey(t), INDEPENDENT_CHECK) in selected]
     reports = independent_check.gamification_reports(warehouse.engine(), tables, T,
                                                      independent_check.nightly_max_learners(),
                                                      independent_check.nightly_timeout_seconds())
@@ -200,6 +200,6 @@ def gamification_independent_checks(context: dg.AssetCheckExecutionContext,
 
 
 GAMIFICATION_ASSETS = [daily_activity, point_transactions, user_points, user_achievements]
-GAMIFICATION_CHECKS = [gamification_independent_checks]
+GAMIFICATION_ASSET_CHECKS = [gamification_independent_checks]
 
-defs = dg.Definitions(assets=GAMIFICATION_ASSETS, asset_checks=GAMIFICATION_CHECKS)
+defs = dg.Definitions(assets=GAMIFICATION_ASSETS, asset_checks=GAMIFICATION_ASSET_CHECKS)

@@ -298,7 +298,7 @@ def test_the_checks_step_reports_a_corrupted_row_on_its_own_tables_check(publish
     # reported by that table's check only, with its learner
     import dagster as dg
 
-    from analytics_pipeline.assets.gamification import GAMIFICATION_ASSETS, GAMIFICATION_CHECKS
+    from analytics_pipeline.assets.gamification import GAMIFICATION_ASSETS, GAMIFICATION_ASSET_CHECKS
     from analytics_pipeline.resources import WarehouseResource
 
     def evaluated(result):
@@ -310,12 +310,12 @@ def test_the_checks_step_reports_a_corrupted_row_on_its_own_tables_check(publish
         return {e.asset_key.to_user_string(): e for e in evaluations}
 
     resources = {"warehouse": WarehouseResource(database_url=warehouse_url)}
-    with_assets = dg.materialize([*GAMIFICATION_ASSETS, *GAMIFICATION_CHECKS], partition_key="2025-03-10",
+    with_assets = dg.materialize([*GAMIFICATION_ASSETS, *GAMIFICATION_ASSET_CHECKS], partition_key="2025-03-10",
                                  resources=resources)
     assert all(e.passed for e in evaluated(with_assets).values())
 
     def run_checks():
-        alone = dg.materialize([*GAMIFICATION_ASSETS, *GAMIFICATION_CHECKS], resources=resources,
+        alone = dg.materialize([*GAMIFICATION_ASSETS, *GAMIFICATION_ASSET_CHECKS], resources=resources,
                                selection=dg.AssetSelection.all_asset_checks())
         assert not alone.get_asset_materialization_events()
         return evaluated(alone)
