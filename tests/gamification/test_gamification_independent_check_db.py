@@ -354,6 +354,16 @@ def test_the_three_reports_share_one_awards_statement_and_equal_the_single_repor
                    {k: v for k, v in single.items() if k != "seconds"}, (t, max_learners)
     everyone = independent_check.gamification_reports(published, tables, T)
     assert {t: r["mismatching"] for t, r in everyone.items()} == {t: [u] for t, (_, u) in _CORRUPT.items()}
+    # the CLI's check_all (python -m analytics_pipeline.warehouse.independent_check) shares them too
+    seen, stop = _awards_statements(published)
+    try:
+        cli = independent_check.check_all(published, T, ["skill_demand", *CHECKS])
+    finally:
+        stop()
+    assert len(seen) == 1 and list(cli) == ["skill_demand", *CHECKS]
+    for t, name in independent_check.GAMIFICATION_CHECKS.items():
+        assert {k: v for k, v in cli[name].items() if k != "seconds"} == \
+               {k: v for k, v in everyone[t].items() if k != "seconds"}, name
 
 
 def test_user_points_checked_at_a_later_as_of_gets_its_own_awards(published):
