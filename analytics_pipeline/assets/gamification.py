@@ -6,6 +6,8 @@ end. Wiring only: the reads and writes are ``gamification/store.py`` (idempotent
 transaction each), the rules the pure layer's dataclasses. Docs: ``docs/gamification.md``.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 
@@ -16,7 +18,11 @@ from analytics_pipeline.gamification import (
     PointRules,
     StreakRules,
 )
-from analytics_pipeline.assets.learner_analytics import independent_check_result, independent_check_spec
+from analytics_pipeline.assets.learner_analytics import (
+    INDEPENDENT_CHECK,
+    independent_check_description,
+    independent_check_result,
+)
 from analytics_pipeline.gamification import store
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
 from analytics_pipeline.orchestration.pools import WAREHOUSE_HEAVY
@@ -68,16 +74,6 @@ def _window(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
     return store.window(warehouse.engine(), day_start, snapshot_instant(context))
 
 
-def _independent(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str,
-                 T: pd.Timestamp) -> list[dg.AssetCheckResult]:
-    """The table's independent check (warehouse/independent_check.py) as a WARN result."""
-    report = independent_check.gamification_report(warehouse.engine(), table, T,
-                                                   independent_check.nightly_max_learners(),
-                                                   independent_check.nightly_timeout_seconds())
-    context.log.info(independent_check.summary(report))
-    return [independent_check_result(dg.AssetKey(table), report)]
-
-
 DAILY_ASSET = dict(
     group_name=GROUP,
     kinds={"postgres"},
@@ -108,7 +104,6 @@ def daily_activity(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     op_tags=priority_tags("point_transactions"),
     deps=[daily_activity, dg.AssetKey("learning_events"), dg.AssetKey("assessment_results"),
           dg.AssetKey("enrollments"), dg.AssetKey("users")],
-    check_specs=[independent_check_spec(dg.AssetKey("point_transactions"), "Every learner's points per activity type")],
     description=(
         "The points ledger. Content/course/assessment awards of the window (pure item_awards, keyed "
         "user:item so each pays once across all runs) are COPYed into a temp table and inserted "
@@ -122,15 +117,13 @@ def point_transactions(
     start, T = _window(context, warehouse)
     metadata = store.update_ledger(warehouse.engine(), start, T, config.to_rules().points, config.chunk_rows,
                                    context.run_id, context.log)
-    return dg.MaterializeResult(metadata=metadata,
-                                check_results=_independent(context, warehouse, "point_transactions", T))
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
     **HEAVY_DAILY_ASSET,
     op_tags=priority_tags("user_points"),
     deps=[point_transactions, daily_activity, dg.AssetKey("users"), dg.AssetKey("organizations")],
-    check_specs=[independent_check_spec(dg.AssetKey("user_points"), "Every learner's total, level and streaks")],
     description=(
         "Totals, level and streaks per learner, recomputed set-based (SQL SUM over the ledger, "
         "gaps-and-islands over daily_activity) as of the latest partition end ever processed, so a "
@@ -142,7 +135,7 @@ def user_points(
 ) -> dg.MaterializeResult:
     T = snapshot_instant(context)
     metadata = store.update_user_points(warehouse.engine(), T, config.to_rules(), config.chunk_rows, context.run_id)
-    return dg.MaterializeResult(metadata=metadata, check_results=_independent(context, warehouse, "user_points", T))
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
@@ -150,8 +143,6 @@ def user_points(
     op_tags=priority_tags("user_achievements"),
     deps=[point_transactions, daily_activity, dg.AssetKey("enrollments"),
           dg.AssetKey("assessment_results"), dg.AssetKey("user_skills"), dg.AssetKey("users")],
-    check_specs=[independent_check_spec(dg.AssetKey("user_achievements"),
-                                        "Every learner's achievements and when they were earned")],
     description=(
         "Achievements from the catalog's criteria (achievements table), each earned once per learner "
         "(ON CONFLICT), earned_at = the instant the criteria were first met. Evaluated for the learners "
@@ -164,9 +155,51 @@ def user_achievements(
     start, T = _window(context, warehouse)
     metadata = store.update_achievements(warehouse.engine(), start, T, config.to_rules().achievements,
                                          config.chunk_rows, context.run_id)
-    return dg.MaterializeResult(metadata=metadata, check_results=_independent(context, warehouse, "user_achievements", T))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+#: what each table's independent check compares
+_CHECKED = {"point_transactions": "Every learner's points per activity type",
+            "user_points": "Every learner's total, level and streaks",
+            "user_achievements": "Every learner's achievements and when they were earned"}
+#: tables whose check the steps after them wait for (blocking; a WARN never stops them): retention,
+#: erasure and the analyst report read or change what the check reads and report its verdict, and
+#: waited for it when it ran inside the asset's step. Not the ledger's: the leaderboards need not.
+_WAITED_FOR = ("user_points", "user_achievements")
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(INDEPENDENT_CHECK, asset=dg.AssetKey(table), blocking=table in _WAITED_FOR,
+                             description=independent_check_description(what))
+           for table, what in _CHECKED.items()],
+    can_subset=True,
+    pool=WAREHOUSE_HEAVY,
+    op_tags=priority_tags("gamification_independent_checks"),
+    description=(
+        "The independent checks of the ledger, totals / levels / streaks and achievements in one step: the "
+        "learner sample's awards are computed once from the raw tables (checks/gamification_awards.sql) and "
+        "each table is compared with them, in one snapshot (docs/gamification.md)."
+    ),
+)
+def gamification_independent_checks(context: dg.AssetCheckExecutionContext,
+                                    warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+    """The selected tables' checks (warehouse/independent_check.gamification_reports) as WARN
+    results, at the T of the run's partition (user_points at the gamification's as-of); a run of
+    the checks alone has no partition (Dagster launches no checks-only run of a partition, e.g.
+    the UI's "Execute" of a check): then at the latest partition end the gamification processed."""
+    op = context.op_execution_context
+    T = snapshot_instant(op) if op.has_partition_key else independent_check.gamification_as_of(warehouse.engine())
+    selected = context.selected_asset_check_keys
+    tables = [t for t in _CHECKED if dg.AssetCheckKey(dg.AssetKey(t), INDEPENDENT_CHECK) in selected]
+    reports = independent_check.gamification_reports(warehouse.engine(), tables, T,
+                                                     independent_check.nightly_max_learners(),
+                                                     independent_check.nightly_timeout_seconds())
+    for table, report in reports.items():
+        context.log.info(f"{independent_check.summary(report)} [{report.get('seconds', 0)} s]")
+        yield independent_check_result(dg.AssetKey(table), report)
 
 
 GAMIFICATION_ASSETS = [daily_activity, point_transactions, user_points, user_achievements]
+GAMIFICATION_ASSET_CHECKS = [gamification_independent_checks]
 
-defs = dg.Definitions(assets=GAMIFICATION_ASSETS)
+defs = dg.Definitions(assets=GAMIFICATION_ASSETS, asset_checks=GAMIFICATION_ASSET_CHECKS)

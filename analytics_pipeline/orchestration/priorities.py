@@ -32,6 +32,9 @@ FIRST = ("deletions",)
 PRIORITY: dict[str, int] = {
     **{name: 20 for name in FIRST},
     **{name: 10 for name in CRITICAL_CHAIN},
+    # the chain's three tables' independent checks, one step after them (assets/gamification.py):
+    # retention, erasure and the analyst report wait for it
+    "gamification_independent_checks": 10,
     "content_effectiveness_analytics": 5,
 }
 

@@ -39,13 +39,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.analytics.common import utc
 from analytics_pipeline.governance.policy import RETENTION_POLICY
@@ -53,6 +55,20 @@ from analytics_pipeline.warehouse.bulk import sql_text
 
 #: mismatching keys listed in a report (the count is always complete)
 EXAMPLES = 20
+
+#: where a check reads: an engine (a connection per read) or one connection (its transaction: one
+#: snapshot for every read, as the gamification checks sharing their awards run)
+Bind = Engine | Connection
+
+
+@contextmanager
+def _connected(bind: Bind):
+    """A connection of ``bind``: a new one of an engine, or the connection given (kept open)."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
 
 
 @dataclass(frozen=True)
@@ -138,12 +154,12 @@ class Sample:
 EVERYONE = Sample(1, 0, 0)
 
 
-def learner_sample(engine: Engine, max_learners: int | None) -> Sample:
+def learner_sample(engine: Bind, max_learners: int | None) -> Sample:
     """The sample of the nightly: everyone while the platform has at most ``max_learners``
     users (None or 0: always everyone), else 1 in ceil(users / max_learners)."""
     if not max_learners or max_learners <= 0:
         return EVERYONE
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         learners = conn.execute(sa.text("select count(*) from users")).scalar_one()
         if learners <= max_learners:
             return Sample(1, learners, learners)
@@ -309,14 +325,15 @@ AGGREGATE_CHECKS = {"peer_comparison_aggregates": "peer_comparison",
                     "leaderboard_monthly": "leaderboard_monthly"}
 
 
-def statement(name: str, every: int = 1) -> str:
+def statement(name: str, every: int = 1, given: dict[str, str] | None = None) -> str:
     """The independent SQL of check ``name`` (parts composed in), restricted to the learner
     sample of 1 in ``every`` (1: everyone; group checks: always everyone, unless sampled on a
     group column: content effects, peer comparison). A check with ``sample_learners`` takes
-    their ids as the parameter ``:sample_learners`` (:func:`independent_rows` reads them)."""
+    their ids as the parameter ``:sample_learners`` (:func:`independent_rows` reads them).
+    ``given``: SQL text of parts computed before (the gamification awards' temp table)."""
     spec = CHECKS[name]
     text = sql_text(spec.sql)
-    for part, source in spec.parts.items():
+    for part, source in {**spec.parts, **(given or {})}.items():
         value = sql_text(source) if source.endswith(".sql") else source
         text = text.replace("{" + part + "}", value)
     if spec.sample_learners and every > 1:
@@ -328,12 +345,12 @@ def _params(T: pd.Timestamp) -> dict:
     return {"t": T.to_pydatetime(), "kept": RETENTION_POLICY.activity_cutoff(T).to_pydatetime()}
 
 
-def independent_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1,
-                     timeout_seconds: float | None = None) -> pd.DataFrame:
+def independent_rows(engine: Bind, name: str, T: pd.Timestamp, every: int = 1,
+                     timeout_seconds: float | None = None, given: dict[str, str] | None = None) -> pd.DataFrame:
     """The independent statement's rows; cancelled by PostgreSQL after ``timeout_seconds``
     (``statement_timeout`` of its own transaction) when given; with the check's ``settings``."""
     spec = CHECKS[name]
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         for setting, value in spec.settings:
             conn.execute(sa.text(f"set local {setting} = '{value}'"))
         if timeout_seconds:
@@ -341,7 +358,7 @@ def independent_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1,
         params = _params(utc(T))
         if spec.sample_learners and every > 1:
             params["sample_learners"] = conn.execute(sa.text(sampled(spec.sample_learners, every))).scalars().all()
-        return pd.read_sql_query(sa.text(statement(name, every)), conn, params=params)
+        return pd.read_sql_query(sa.text(statement(name, every, given)), conn, params=params)
 
 
 def published_sql(name: str, every: int = 1) -> str:
@@ -352,20 +369,20 @@ def published_sql(name: str, every: int = 1) -> str:
     return f"select * from ({spec.published}) published where {in_sample('published.' + spec.sampled_on, every)}"
 
 
-def published_rows(engine: Engine, name: str, T: pd.Timestamp, every: int = 1) -> pd.DataFrame:
-    with engine.connect() as conn:
+def published_rows(engine: Bind, name: str, T: pd.Timestamp, every: int = 1) -> pd.DataFrame:
+    with _connected(engine) as conn:
         return pd.read_sql_query(sa.text(published_sql(name, every)), conn,
                                  params={"t": utc(T).to_pydatetime()})
 
 
-def out_of_scope(engine: Engine, name: str, T: pd.Timestamp, every: int = 1) -> set[str]:
+def out_of_scope(engine: Bind, name: str, T: pd.Timestamp, every: int = 1) -> set[str]:
     """Keys the check leaves out on both sides (``Check.scope``), as compared keys: of the learner
     sample of 1 in ``every`` (1: everyone), the only keys the comparison holds (the scope of the
     whole platform read the whole ledger for the 1/n of it that counts)."""
     spec = CHECKS[name]
     if spec.scope is None:
         return set()
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         rows = conn.execute(sa.text(sampled(spec.scope, every)), _params(utc(T))).all()
     return {"|".join(str(v) for v in row) for row in rows}
 
@@ -507,20 +524,24 @@ def compare(columns: dict[str, tuple[str, float | None]], ours: pd.DataFrame, th
     return report
 
 
-def check(engine: Engine, name: str, T: pd.Timestamp | None, max_learners: int | None = None,
-          timeout_seconds: float | None = None) -> dict:
+def check(engine: Bind, name: str, T: pd.Timestamp | None, max_learners: int | None = None,
+          timeout_seconds: float | None = None, sample: Sample | None = None,
+          given: dict[str, str] | None = None) -> dict:
     """Run check ``name`` at ``T``: the independent SQL against what was published, for every
     learner, or (a platform of more than ``max_learners`` users, per-learner checks) for the
-    hash sample of :func:`learner_sample` on both sides (``sample`` in the report).
+    hash sample of :func:`learner_sample` on both sides (``sample`` in the report; or the
+    ``sample`` given, read before). ``given``: parts of the statement computed before
+    (:func:`statement`). ``engine`` a connection: every read in its transaction.
 
     ``T`` None (peer comparison without any unexpired snapshot): nothing may be published."""
     spec = CHECKS[name]
-    sample = learner_sample(engine, max_learners) if spec.sampled_on else EVERYONE
+    if sample is None or not spec.sampled_on:
+        sample = learner_sample(engine, max_learners) if spec.sampled_on else EVERYONE
     if T is None:
         T = pd.Timestamp.now(tz="UTC").floor("s")
         theirs = pd.DataFrame({c: pd.Series(dtype=object) for c in (*spec.keys, *spec.columns)})
     else:
-        theirs = independent_rows(engine, name, T, sample.every, timeout_seconds)
+        theirs = independent_rows(engine, name, T, sample.every, timeout_seconds, given)
     ours = published_rows(engine, name, T, sample.every)
     left_out = out_of_scope(engine, name, T, sample.every)
     if left_out:
@@ -568,12 +589,17 @@ def check_or_error(engine: Engine, name: str, T: pd.Timestamp | None,
     try:
         return check(engine, name, T, max_learners, timeout_seconds)
     except Exception as exc:  # reported as a failed check, never raised into the asset
-        if timeout_seconds and _cancelled(exc):
-            exc = TimeoutError(
-                f"the independent statement did not finish within {timeout_seconds:g} s "
-                "(INDEPENDENT_CHECK_TIMEOUT_SECONDS) and was cancelled; run it without a limit with "
-                f"python -m analytics_pipeline.warehouse.independent_check --database-url URL --at T {name}")
-        return _error_report(name, T, exc)
+        return _failed(name, T, exc, timeout_seconds)
+
+
+def _failed(name: str, T: pd.Timestamp | None, exc: BaseException, timeout_seconds: float | None) -> dict:
+    """The failed report of check ``name`` (a cancelled statement named as the time limit)."""
+    if timeout_seconds and _cancelled(exc):
+        exc = TimeoutError(
+            f"the independent statement did not finish within {timeout_seconds:g} s "
+            "(INDEPENDENT_CHECK_TIMEOUT_SECONDS) and was cancelled; run it without a limit with "
+            f"python -m analytics_pipeline.warehouse.independent_check --database-url URL --at T {name}")
+    return _error_report(name, T, exc)
 
 
 def _cancelled(exc: BaseException | None) -> bool:
@@ -597,9 +623,9 @@ def _error_report(name: str, T: pd.Timestamp | None, exc: BaseException) -> dict
             "error": f"{type(exc).__name__}: {exc}"[:2000]}
 
 
-def gamification_as_of(engine: Engine) -> pd.Timestamp | None:
+def gamification_as_of(engine: Bind) -> pd.Timestamp | None:
     """The latest partition end the gamification processed: what user_points is computed as of."""
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         value = conn.execute(sa.text("select cast(value #>> '{}' as timestamptz) from pipeline_settings "
                                      "where key = 'gamification_as_of'")).scalar()
     return None if value is None else utc(pd.Timestamp(value))
@@ -610,9 +636,61 @@ def gamification_report(engine: Engine, table: str, T: pd.Timestamp,
     """The check of gamification ``table`` (point_transactions, user_points, user_achievements)
     after the partition of ``T`` was written: user_points as of the gamification's as-of (the
     latest partition end processed, T or later), the others at T. Never raises."""
-    name = GAMIFICATION_CHECKS[table]
-    at = (gamification_as_of(engine) if name == "user_points" else None) or T
-    return check_or_error(engine, name, at, max_learners, timeout_seconds)
+    return gamification_reports(engine, [table], T, max_learners, timeout_seconds)[table]
+
+
+#: the temp table of the sample's awards at one instant, shared by the gamification checks
+_AWARDS_TABLE = "tmp_check_awards_{}"
+
+
+def gamification_reports(engine: Engine, tables, T: pd.Timestamp | None, max_learners: int | None = None,
+                         timeout_seconds: float | None = None) -> dict[str, dict]:
+    """The checks of several gamification ``tables`` (as :func:`gamification_report`), sharing
+    the awards: the sample's awards (``checks/gamification_awards.sql``, the most of each check)
+    are computed once per instant into a temp table that every check's statement reads instead
+    of recomputing them (user_points' as-of is T, but a backfill of an earlier day checks it at a
+    later instant: its own awards). All in one REPEATABLE READ transaction, so the awards, the
+    published rows and the scopes are one snapshot even while other steps write (retention,
+    erasure). ``timeout_seconds`` limits each statement. Never raises: a failure fails the
+    reports not made yet. Each report carries ``seconds``: its share of the time (the awards
+    counted in the first report at their instant). ``T`` None (no partition was ever processed):
+    failed reports."""
+    names = {table: GAMIFICATION_CHECKS[table] for table in tables}
+    if not names:
+        return {}
+    if T is None:
+        return {table: _error_report(name, None, ValueError("no instant to check at: the gamification "
+                                                          "processed no partition yet"))
+                for table, name in names.items()}
+    reports: dict[str, dict] = {}
+    ats: dict[str, pd.Timestamp] = {}
+    try:
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+            # no JIT: with the awards a table of known size, the achievements statement is costed
+            # above jit_above_cost and compiled (M: 4-7 s of JIT for an 8 s statement)
+            for setting, value in SAMPLE_SCAN_SETTINGS:
+                conn.execute(sa.text(f"set local {setting} = '{value}'"))
+            if timeout_seconds:
+                conn.execute(sa.text(f"set local statement_timeout = {max(1, int(timeout_seconds * 1000))}"))
+            as_of = gamification_as_of(conn) if "user_points" in names.values() else None
+            ats = {table: (as_of if name == "user_points" else None) or T for table, name in names.items()}
+            sample = learner_sample(conn, max_learners)
+            for i, at in enumerate(sorted(set(ats.values()))):
+                started = time.perf_counter()
+                awards = _AWARDS_TABLE.format(i)
+                conn.execute(sa.text(f"create temp table {awards} on commit drop as "
+                                     + sampled(sql_text(_AWARDS["awards"]), sample.every)), _params(utc(at)))
+                conn.execute(sa.text(f"analyze {awards}"))
+                for table in [t for t in names if ats[t] == at]:
+                    report = check(conn, names[table], at, sample=sample,
+                                   given={"awards": f"select * from {awards}"})
+                    reports[table] = {**report, "seconds": round(time.perf_counter() - started, 3)}
+                    started = time.perf_counter()
+    except Exception as exc:  # reported as failed checks, never raised into the step
+        for table, name in names.items():
+            if table not in reports:
+                reports[table] = _failed(name, ats.get(table, T), exc, timeout_seconds)
+    return {table: reports[table] for table in names}
 
 
 def nightly_max_learners() -> int:
@@ -672,13 +750,18 @@ def default_checks() -> list[str]:
 def check_all(engine: Engine, T: pd.Timestamp, names=None, max_learners: int | None = None) -> dict[str, dict]:
     """Every check (or ``names``) at the nightly's T, each with its run time (``seconds``): the
     peer comparison at the newest unexpired snapshot, user_points at the gamification's as-of;
-    every learner, or the sample of :func:`learner_sample` above ``max_learners``."""
-    import time
-
+    every learner, or the sample of :func:`learner_sample` above ``max_learners``. The
+    gamification checks asked for run together (:func:`gamification_reports`: their awards once,
+    counted in the first one's ``seconds``)."""
+    names = list(names or default_checks())
+    tables = {name: table for table, name in GAMIFICATION_CHECKS.items()}
+    together = gamification_reports(engine, [tables[n] for n in names if n in tables], T, max_learners)
     reports = {}
-    for name in names or default_checks():
-        at = {"peer_comparison": latest_snapshot_instant, "user_points": gamification_as_of}.get(
-            name, lambda _engine: T)(engine)
+    for name in names:
+        if name in tables:
+            reports[name] = together[tables[name]]
+            continue
+        at = latest_snapshot_instant(engine) if name == "peer_comparison" else T
         started = time.perf_counter()
         report = check_or_error(engine, name, at, max_learners)
         reports[name] = {**report, "seconds": round(time.perf_counter() - started, 3)}

@@ -261,3 +261,137 @@ def test_late_rows_widen_the_window_of_their_learner_only(published, warehouse_u
     assert table(published, "select count(*) as n from point_transactions where source_id = 'u1:c1'")["n"][0] == 0
     assert table(published, "select count(*) as n from user_achievements "
                             "where user_id = 'u2' and achievement_id = 'first-course'")["n"][0] == 0
+
+
+# ─── the three checks in one step, their awards computed once (issue 18, branch gamck2) ───
+
+_CORRUPT = {  # table -> (a statement corrupting one published row, the learner it concerns)
+    "point_transactions": ("update point_transactions set points = points + 1 "
+                           "where user_id = 'u2' and activity_type = 'course_completed'", "u2"),
+    "user_points": ("update user_points set current_level = current_level + 1 where user_id = 'u1'", "u1"),
+    "user_achievements": ("update user_achievements set earned_at = earned_at + interval '1 second' "
+                          "where user_id = 'u2' and achievement_id = 'first-course'", "u2"),
+}
+_UNDO = {
+    "point_transactions": "update point_transactions set points = points - 1 "
+                          "where user_id = 'u2' and activity_type = 'course_completed'",
+    "user_points": "update user_points set current_level = current_level - 1 where user_id = 'u1'",
+    "user_achievements": "update user_achievements set earned_at = earned_at - interval '1 second' "
+                         "where user_id = 'u2' and achievement_id = 'first-course'",
+}
+
+
+def _awards_statements(engine):
+    """A list collecting the awards statements (checks/gamification_awards.sql) ``engine`` runs."""
+    seen = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _collect(conn, cursor, statement, parameters, context, executemany):
+        if "events as materialized" in statement:
+            seen.append(statement)
+    return seen, lambda: sa.event.remove(engine, "before_cursor_execute", _collect)
+
+
+def test_the_checks_step_reports_a_corrupted_row_on_its_own_tables_check(published, warehouse_url):
+    # the step: every spec evaluated (severity WARN) after the partition's assets in their run,
+    # and on its own (no partition: at the gamification's as-of, T); a corrupted row of one table
+    # reported by that table's check only, with its learner
+    import dagster as dg
+
+    from analytics_pipeline.assets.gamification import GAMIFICATION_ASSETS, GAMIFICATION_ASSET_CHECKS
+    from analytics_pipeline.resources import WarehouseResource
+
+    def evaluated(result):
+        assert result.success
+        evaluations = result.get_asset_check_evaluations()
+        assert sorted(e.asset_key.to_user_string() for e in evaluations) == sorted(_CORRUPT)
+        assert {e.check_name for e in evaluations} == {"independent_check"}
+        assert all(e.severity == dg.AssetCheckSeverity.WARN for e in evaluations)
+        return {e.asset_key.to_user_string(): e for e in evaluations}
+
+    resources = {"warehouse": WarehouseResource(database_url=warehouse_url)}
+    with_assets = dg.materialize([*GAMIFICATION_ASSETS, *GAMIFICATION_ASSET_CHECKS], partition_key="2025-03-10",
+                                 resources=resources)
+    assert all(e.passed for e in evaluated(with_assets).values())
+
+    def run_checks():
+        alone = dg.materialize([*GAMIFICATION_ASSETS, *GAMIFICATION_ASSET_CHECKS], resources=resources,
+                               selection=dg.AssetSelection.all_asset_checks())
+        assert not alone.get_asset_materialization_events()
+        return evaluated(alone)
+
+    assert all(e.passed for e in run_checks().values())
+    for table_name, (corrupt, learner) in _CORRUPT.items():
+        with published.begin() as conn:
+            conn.execute(sa.text(corrupt))
+        evaluations = run_checks()
+        assert not evaluations[table_name].passed, table_name
+        assert evaluations[table_name].metadata["mismatching"].value == [learner], table_name
+        assert all(e.passed for name, e in evaluations.items() if name != table_name), table_name
+        with published.begin() as conn:
+            conn.execute(sa.text(_UNDO[table_name]))
+
+
+def test_the_three_reports_share_one_awards_statement_and_equal_the_single_reports(published):
+    # each table corrupted once; for everyone and for a 1-in-3 sample: the combined reports are the
+    # per-table reports (seconds aside), made with one awards statement instead of three
+    for corrupt, _ in _CORRUPT.values():
+        with published.begin() as conn:
+            conn.execute(sa.text(corrupt))
+    tables = list(independent_check.GAMIFICATION_CHECKS)
+    for max_learners in (None, 1):
+        seen, stop = _awards_statements(published)
+        try:
+            together = independent_check.gamification_reports(published, tables, T, max_learners)
+        finally:
+            stop()
+        assert len(seen) == 1, max_learners
+        if max_learners is None:
+            assert not any(together[t]["passed"] for t in tables)
+        for t in tables:
+            single = independent_check.gamification_report(published, t, T, max_learners)
+            assert {k: v for k, v in together[t].items() if k != "seconds"} == \
+                   {k: v for k, v in single.items() if k != "seconds"}, (t, max_learners)
+    everyone = independent_check.gamification_reports(published, tables, T)
+    assert {t: r["mismatching"] for t, r in everyone.items()} == {t: [u] for t, (_, u) in _CORRUPT.items()}
+    # the CLI's check_all (python -m analytics_pipeline.warehouse.independent_check) shares them too
+    seen, stop = _awards_statements(published)
+    try:
+        cli = independent_check.check_all(published, T, ["skill_demand", *CHECKS])
+    finally:
+        stop()
+    assert len(seen) == 1 and list(cli) == ["skill_demand", *CHECKS]
+    for t, name in independent_check.GAMIFICATION_CHECKS.items():
+        assert {k: v for k, v in cli[name].items() if k != "seconds"} == \
+               {k: v for k, v in everyone[t].items() if k != "seconds"}, name
+
+
+def test_user_points_checked_at_a_later_as_of_gets_its_own_awards(published):
+    # a backfill of an earlier day: user_points is checked as of the latest partition end processed
+    # (here one day later), the ledger and achievements at the backfilled day's T: two awards
+    # statements, each report as the single one
+    later = T + pd.Timedelta(days=1)
+    with published.begin() as conn:
+        conn.execute(sa.text("update pipeline_settings set value = to_jsonb(cast(:v as text)) "
+                             "where key = 'gamification_as_of'"), {"v": later.isoformat()})
+    assert independent_check.gamification_as_of(published) == later
+    tables = list(independent_check.GAMIFICATION_CHECKS)
+    seen, stop = _awards_statements(published)
+    try:
+        together = independent_check.gamification_reports(published, tables, T)
+    finally:
+        stop()
+    assert len(seen) == 2
+    assert together["user_points"]["snapshot_instant"] == later.isoformat()
+    assert together["point_transactions"]["snapshot_instant"] == T.isoformat()
+    for t in tables:
+        single = independent_check.gamification_report(published, t, T)
+        assert {k: v for k, v in together[t].items() if k != "seconds"} == \
+               {k: v for k, v in single.items() if k != "seconds"}, t
+
+
+def test_a_failing_awards_statement_fails_every_report_without_raising(published):
+    # the statement cancelled at its limit (1 ms): each table's report names the limit, nothing raised
+    reports = independent_check.gamification_reports(published, list(independent_check.GAMIFICATION_CHECKS),
+                                                     T, timeout_seconds=1e-9)
+    assert all(not r["passed"] and "INDEPENDENT_CHECK_TIMEOUT_SECONDS" in r["error"] for r in reports.values())

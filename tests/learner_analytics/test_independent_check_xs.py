@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.assets.aggregates import AGGREGATE_ASSETS
-from analytics_pipeline.assets.gamification import GAMIFICATION_ASSETS
+from analytics_pipeline.assets.gamification import GAMIFICATION_ASSETS, GAMIFICATION_ASSET_CHECKS
 from analytics_pipeline.assets.learner_analytics import ASSETS as ANALYTICS_ASSETS
 from analytics_pipeline.assets.learner_analytics import INDEPENDENT_CHECK
 from analytics_pipeline.assets.sources import SOURCE_ASSETS, deletions
@@ -40,7 +40,7 @@ def xs_nightly(engine, warehouse_url, dagster_instance):
         resources = {"lms_api": LmsApiResource(base_url=handle.url, token=TOKEN),
                      "warehouse": WarehouseResource(database_url=warehouse_url)}
         dg.materialize([*SOURCE_ASSETS, deletions], resources=resources, instance=dagster_instance)
-        daily = dg.materialize([*ANALYTICS_ASSETS, *GAMIFICATION_ASSETS], partition_key=partition,
+        daily = dg.materialize([*ANALYTICS_ASSETS, *GAMIFICATION_ASSETS, *GAMIFICATION_ASSET_CHECKS], partition_key=partition,
                                resources=resources, instance=dagster_instance)
         views = dg.materialize(AGGREGATE_ASSETS, resources=resources, instance=dagster_instance)
     finally:

@@ -50,3 +50,22 @@ def test_deletions_are_applied_before_the_chain_and_the_analytics_start():
     assert {"learning_events", "users", "assessment_results"} <= parents
     ready = ["daily_activity", "content_effectiveness_analytics", "mastery_analytics", "deletions"]
     assert sorted(ready, key=lambda name: -_step_priority(job, name))[0] == "deletions"
+
+
+def test_the_gamification_checks_step_follows_its_tables_and_precedes_what_reads_its_verdict():
+    # one step checks the ledger, totals and achievements after all three (their awards once);
+    # retention, erasure and the analyst report wait for it (they change or report what it
+    # reads, as when the checks ran inside the assets' steps); the leaderboards do not
+    job, _graph = _nightly()
+    deps = job.graph.dependency_structure
+
+    def upstream(node):
+        return {output.node_name for output in deps.all_upstream_outputs_from_node(node)}
+
+    step = "gamification_independent_checks"
+    assert upstream(step) >= {"point_transactions", "user_points", "user_achievements"}
+    for waiting in ("retention", "erasure", "analyst_report"):
+        assert step in upstream(waiting), waiting
+    for free in ("leaderboard_weekly", "leaderboard_monthly"):
+        assert step not in upstream(free) and "point_transactions" in upstream(free), free
+    assert _step_priority(job, step) == _step_priority(job, "user_achievements")
