@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -120,6 +121,34 @@ class LearnerSet:
 
 
 @contextmanager
+def local_settings(conn: Connection, settings: dict[str, str]) -> Iterator[None]:
+    """``settings`` for the statements of the block only (``set_config(..., is_local)``), then
+    each back to its value before (the rest of the transaction keeps its own; an error aborts
+    the transaction, which drops them anyway)."""
+    before = {name: conn.execute(sa.text("select current_setting(:name)"), {"name": name}).scalar_one()
+              for name in settings}
+    set_config = sa.text("select set_config(:name, :value, true)")
+    for name, value in settings.items():
+        conn.execute(set_config, {"name": name, "value": value})
+    yield
+    for name, value in before.items():
+        conn.execute(set_config, {"name": name, "value": value})
+
+
+#: Drop-off's day cells (``dropout_rollup_cells.sql``) group every active learner's rollup rows of
+#: the history: with the server's 4 MB the recent window's GROUP BY sorted ~280k rows on disk (text
+#: keys) and the older days' hash aggregate spilled (M: 24 + 12 MB); in memory they are hash
+#: aggregates (M: 35 + 14 MB; L ~4x), the statement 4.8-6.0 -> 2.6-3.8 s at M (docs/scaling.md,
+#: branch pred4). Only this statement: the due items' first submissions lost their parallel plan.
+CELLS_SETTINGS = {"work_mem": "128MB"}
+#: The forecast's window (``forecast_window_events.sql``: 8 weeks, ~64 % of the events) read by a
+#: sequential scan, not by the occurred_at index: the planner trusts the index's correlation
+#: (0.9999) but the scan touched a heap page per row (M: 1.28M buffer hits for 1.49M rows of a
+#: 45k-page table, 3.9-4.1 s against 1.6-2.4 s; as the rollup's first build, ``FIRST_BUILD_SETTINGS``).
+WINDOW_SETTINGS = {"enable_indexscan": "off"}
+
+
+@contextmanager
 def learner_set(engine: Engine, chunk_learners: int = DEFAULT_CHUNK_LEARNERS) -> Iterator[LearnerSet]:
     """One connection (transaction) with an empty ``pg_temp.predictive_learners``, without JIT
     (``JIT_OFF``, for this transaction only): its statements are scans, hash joins and a few
@@ -198,8 +227,9 @@ def rollup_cells(conn: Connection, T: pd.Timestamp, floor: pd.Timestamp, recent_
     enrollments' courses (``pg_temp.predictive_results``): one scan of the rollup, of the events and
     of the results, whatever the number of chunks."""
     recent = max(floor, T - pd.Timedelta(days=recent_days))  # the recent window's first day bin
-    conn.execute(sa.text(predictive_sql("dropout_rollup_cells")),
-                 {"floor": floor.date(), "recent": recent.date(), "day": T.date()})
+    with local_settings(conn, CELLS_SETTINGS):
+        conn.execute(sa.text(predictive_sql("dropout_rollup_cells")),
+                     {"floor": floor.date(), "recent": recent.date(), "day": T.date()})
     conn.execute(sa.text(predictive_sql("dropout_due_firsts")), _bound({"floor_at": floor, "t": T}))
     conn.execute(sa.text(predictive_sql("dropout_active_results")), _bound({"t": T}))
 
@@ -308,10 +338,30 @@ def forecast_events(conn: Connection, chunk: dict, T: pd.Timestamp, since: pd.Ti
                     floor: pd.Timestamp | None) -> pd.DataFrame:
     """The chunk's events of the forecast window and one carry-over row per (learner, course) for
     the events before it: ``events.sql``, or with ``floor`` (:func:`rollup_floor`) ``events_rollup.sql``."""
-    if floor is None:
-        return query(conn, "events", since=since, t=T, **chunk)
-    return query(conn, "events_rollup", since=since, since_day=since.date(), floor=floor.date(), floor_at=floor,
-                 t=T, **chunk)
+    with local_settings(conn, WINDOW_SETTINGS):
+        if floor is None:
+            events = query(conn, "events", since=since, t=T, **chunk)
+        else:
+            events = query(conn, "events_rollup", since=since, since_day=since.date(), floor=floor.date(),
+                           floor_at=floor, t=T, **chunk)
+    return window_order(events, since)
+
+
+def window_order(events: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
+    """The forecast's events in one order, whatever the plan read them in: the window's by
+    ``occurred_at`` (a tie by ``progress_delta``, then ``duration_seconds``), then the carry-over
+    rows (as the UNION ALL returns them). The pure layer's float sums (weekly pace, progress) add a
+    group's events in row order, and a sum on a rounding boundary (x.xx5) can round either way in
+    another order: with the window read by a sequential scan instead of the occurred_at index
+    (``WINDOW_SETTINGS``; a synchronized scan may start mid-table), 7 of 3,809 learners' paces at M
+    moved by 0.01 without this (docs/scaling.md, branch pred4). The index's order is this one but
+    for the ties (13 groups at M with two deltas at one instant; the same rows as main there)."""
+    if events.empty:
+        return events
+    at = pd.to_datetime(events["occurred_at"], utc=True)
+    order = np.lexsort((events["duration_seconds"].to_numpy(dtype=float), events["progress_delta"].to_numpy(dtype=float),
+                        at.to_numpy(dtype="datetime64[us]").view("int64"), (at <= since).to_numpy()))
+    return events.iloc[order].reset_index(drop=True)
 
 
 def recommendations_run(engine: Engine, T: pd.Timestamp, rc: RecommendationConfig,
