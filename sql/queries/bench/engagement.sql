@@ -10,58 +10,71 @@
 WITH params AS (
   SELECT CAST(:t AS timestamptz) AS t, CAST(:kept AS timestamptz) AS kept
 ), active AS (
-  SELECT e.user_id, max(e.enrolled_at) AS last_enrolled
+  -- user ids in the "C" collation from here on (byte order: the sorts, groupings and window
+  -- partitions compare with memcmp and abbreviated keys instead of the database's C.UTF-8 strcoll;
+  -- the same equality, so the same groups)
+  SELECT e.user_id COLLATE "C" AS user_id, max(e.enrolled_at) AS last_enrolled
   FROM enrollments e CROSS JOIN params p
   WHERE e.enrolled_at <= p.t AND {sample:e.user_id}
     AND (e.completed_at IS NULL OR e.completed_at > p.t)
     AND (e.withdrawn_at IS NULL OR e.withdrawn_at > p.t)
-  GROUP BY e.user_id
+  GROUP BY e.user_id COLLATE "C"
 ), ev AS (
-  SELECT le.user_id, le.occurred_at, coalesce(le.duration_seconds, 0)::float8 AS dur, le.content_type,
+  SELECT le.user_id COLLATE "C" AS user_id, le.occurred_at, coalesce(le.duration_seconds, 0)::float8 AS dur, le.content_type,
          extract(epoch FROM p.t - le.occurred_at)::float8 / 86400.0 AS age
   -- the active learners' ids as one array: one bitmap scan of the (user_id, occurred_at) index
   -- and each heap page once, instead of one index probe per learner (the sample predicate makes
-  -- the planner see ~80 learners of ~3,000)
+  -- the planner see ~80 learners of ~3,000). No sample predicate of its own: the active learners
+  -- are the sample's already, and with it the planner expected ~7 events and sorted the ~300k
+  -- where it now hashes (the per-learner and per-session aggregates)
   FROM learning_events le CROSS JOIN params p
-  WHERE le.user_id = ANY (ARRAY(SELECT user_id FROM active)) AND {sample:le.user_id}
+  WHERE le.user_id = ANY (ARRAY(SELECT user_id COLLATE "default" FROM active))
     AND le.occurred_at <= CAST(:t AS timestamptz) AND le.updated_at <= CAST(:t AS timestamptz)
     AND le.occurred_at >= CAST(:kept AS timestamptz)
 ), retired AS (
-  SELECT s.user_id, s.last_event_at AS occurred_at, extract(epoch FROM p.t - s.last_event_at)::float8 / 86400.0 AS age
-  FROM learner_activity_summary s JOIN active a USING (user_id) CROSS JOIN params p
+  SELECT a.user_id, s.last_event_at AS occurred_at, extract(epoch FROM p.t - s.last_event_at)::float8 / 86400.0 AS age
+  FROM learner_activity_summary s JOIN active a ON a.user_id = s.user_id COLLATE "C" CROSS JOIN params p
   WHERE s.last_event_at <= p.t - interval '56 days' AND {sample:s.user_id}
 ), ever AS (
   SELECT user_id, max(occurred_at) AS last_at, min(age) AS last_age, min(age) FILTER (WHERE age >= 56) AS prior_age
   FROM (SELECT user_id, occurred_at, age FROM ev UNION ALL SELECT user_id, occurred_at, age FROM retired) x
   GROUP BY user_id
 ), recent AS (
-  SELECT ev.*, floor(age / 7)::int AS week,
-         lag(occurred_at) OVER w AS prev_at, lead(occurred_at) OVER w AS next_at
-  FROM ev WHERE age < 56
-  WINDOW w AS (PARTITION BY user_id ORDER BY occurred_at, dur)
-), marked AS (
+  -- the session marks over the neighbours' times: the outer window takes the inner one's order
+  -- (one sort of the recent events, not two)
   SELECT r.*,
          sum(CASE WHEN prev_at IS NULL OR occurred_at - prev_at > interval '30 minutes' THEN 1 ELSE 0 END)
            OVER (PARTITION BY user_id ORDER BY occurred_at, dur ROWS UNBOUNDED PRECEDING) AS session,
          next_at IS NULL OR next_at - occurred_at > interval '30 minutes' AS is_last
-  FROM recent r
+  FROM (
+    SELECT ev.*, floor(age / 7)::int AS week,
+           lag(occurred_at) OVER w AS prev_at, lead(occurred_at) OVER w AS next_at
+    FROM ev WHERE age < 56
+    WINDOW w AS (PARTITION BY user_id ORDER BY occurred_at, dur)
+  ) r
 ), sessions AS (
   SELECT user_id, session, max(age) AS start_age,
          -- exact seconds (numeric): a mean of x.5 minutes must not depend on the summation order
          extract(epoch FROM max(CASE WHEN is_last THEN occurred_at + dur * interval '1 second' END) - min(occurred_at))
            AS seconds
-  FROM marked GROUP BY user_id, session
+  FROM recent GROUP BY user_id, session
 ), s_stats AS (
   SELECT user_id, floor(start_age / 7)::int AS week, count(*) AS n, avg(seconds) / 60 AS mean_minutes
   FROM sessions GROUP BY user_id, floor(start_age / 7)::int
+), cells AS (
+  -- one row per learner, week and content type (hashed, no sort of the recent events): the
+  -- distinct types are then counted over these few rows
+  SELECT user_id, week, content_type, min(age) AS min_age
+  FROM recent GROUP BY user_id, week, content_type
 ), e_stats AS (
-  SELECT user_id, week, count(DISTINCT content_type) AS n_types, min(age) AS min_age
-  FROM recent GROUP BY user_id, week
+  SELECT user_id, week, count(content_type) AS n_types, min(min_age) AS min_age
+  FROM cells GROUP BY user_id, week
 ), w_sessions AS (
   SELECT user_id, count(*) AS n, avg(seconds) / 60 AS mean_minutes
   FROM sessions WHERE start_age < 28 GROUP BY user_id
 ), w_types AS (
-  SELECT user_id, count(DISTINCT content_type) AS n_types FROM recent WHERE age < 28 GROUP BY user_id
+  -- the types with an event of W (age < 28): the cells whose youngest event is in W
+  SELECT user_id, count(DISTINCT content_type) AS n_types FROM cells WHERE min_age < 28 GROUP BY user_id
 ), w_time AS (
   SELECT user_id, jsonb_object_agg(ctype, round((seconds / total)::numeric, 4)::float8) AS by_type
   FROM (
