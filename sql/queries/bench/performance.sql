@@ -9,16 +9,25 @@
 WITH params AS (
   SELECT CAST(:t AS timestamptz) AS t, CAST(:kept AS timestamptz) AS kept
 ), r AS (
-  SELECT ar.id, ar.user_id, ar.assessment_id, ar.skill_id, ar.score::float8 AS score, ar.score AS score_n,
-         coalesce(ar.passing_score, 70)::float8 AS passing_score, ar.submitted_at,
-         row_number() OVER (PARTITION BY ar.user_id ORDER BY ar.submitted_at DESC, ar.id COLLATE "C" DESC) AS from_end
-  FROM assessment_results ar JOIN users u ON u.id = ar.user_id CROSS JOIN params p
-  WHERE ar.submitted_at <= p.t AND ar.submitted_at > p.t - interval '90 days' AND ar.score IS NOT NULL
-    AND ar.updated_at <= p.t AND ar.submitted_at >= p.kept AND {sample:ar.user_id}
+  -- user ids in the "C" collation from here on (byte order: the sorts, groupings and window
+  -- partitions compare with memcmp and abbreviated keys instead of the database's C.UTF-8 strcoll;
+  -- the same equality, so the same groups)
+  SELECT ar.id, ar.user_id COLLATE "C" AS user_id, ar.assessment_id, ar.skill_id, ar.score::float8 AS score,
+         ar.score AS score_n, coalesce(ar.passing_score, 70)::float8 AS passing_score, ar.submitted_at,
+         row_number() OVER (PARTITION BY ar.user_id COLLATE "C" ORDER BY ar.submitted_at DESC, ar.id COLLATE "C" DESC) AS from_end
+  -- the results of the directory's (sampled) users: their ids as one array, one bitmap scan of the
+  -- (user_id, submitted_at) index (the join with users probed users_pkey once per result, the
+  -- window's ~370k results at M scanned by submitted_at and filtered by the sample); T and
+  -- :kept as literal bounds (from params the planner cannot see their selectivity)
+  FROM assessment_results ar
+  WHERE ar.user_id = ANY (ARRAY(SELECT u.id FROM users u WHERE {sample:u.id}))
+    AND ar.submitted_at <= CAST(:t AS timestamptz) AND ar.submitted_at > CAST(:t AS timestamptz) - interval '90 days'
+    AND ar.submitted_at >= CAST(:kept AS timestamptz)
+    AND ar.score IS NOT NULL AND ar.updated_at <= CAST(:t AS timestamptz)
 ), learners AS (
   SELECT user_id FROM r
   UNION
-  SELECT e.user_id FROM enrollments e CROSS JOIN params p
+  SELECT e.user_id COLLATE "C" FROM enrollments e CROSS JOIN params p
   WHERE e.enrolled_at <= p.t AND {sample:e.user_id}
     AND (e.completed_at IS NULL OR e.completed_at > p.t)
     AND (e.withdrawn_at IS NULL OR e.withdrawn_at > p.t)
