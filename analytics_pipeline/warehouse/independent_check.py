@@ -483,9 +483,18 @@ def _column_mismatch(kind: str, tol, a: pd.Series, b: pd.Series, both: pd.DataFr
         x, y = merged[f"{fld}_a"], merged[f"{fld}_b"]
         (nx, mx), (ny, my) = _traits(x), _traits(y)
         numeric = nx & ny
-        num_diff = (_numbers(x, mx) - _numbers(y, my)).abs().fillna(0.0).to_numpy()
-        same_other = (mx & my) | (x.astype(str) == y.astype(str)).to_numpy()
-        wrong |= np.where(numeric, num_diff > tol + 1e-9, ~same_other)
+        # numbers compared as numbers, the other values as text: each test only on its own
+        # values (issue 18: a field is mostly one or the other, and parsing every text field
+        # as a number, or writing every number as text, was most of the JSON columns' compare)
+        at = np.flatnonzero(numeric)
+        if len(at):
+            num_diff = (_numbers(x.iloc[at], mx[at]) - _numbers(y.iloc[at], my[at])).abs() \
+                .fillna(0.0).to_numpy()
+            wrong[at] |= num_diff > tol + 1e-9
+        at = np.flatnonzero(~numeric)
+        if len(at):
+            xo, yo = x.iloc[at], y.iloc[at]
+            wrong[at] |= ~((mx[at] & my[at]) | (xo.astype(str) == yo.astype(str)).to_numpy())
     bad_keys = set(merged.loc[wrong, "_key"])
     return both["_key"].isin(bad_keys)
 
