@@ -63,3 +63,29 @@ def test_json_compare_finds_what_it_found():
     assert report["columns"]["skills"]["mismatches"] == 3  # u1, u3, u4 (u2: one side None, a NaN number)
     assert report["columns"]["dist"]["mismatches"] == 1
     assert report["mismatching"] == ["u1", "u3", "u4", "u5"]
+
+
+def test_json_fields_parse_only_their_numbers_as_numbers(monkeypatch):
+    """Issue 18 (branch eng4): a JSON field's numbers are compared as numbers and its other values
+    as text, each test on its own values only: no text value is parsed as a number (to_numeric
+    over every skill name and timestamp was most of performance's compare), and the changed
+    number and the changed text are still found."""
+    seen = []
+    numbers = ic._numbers
+
+    def recording(s, missing=None):
+        seen.extend(s.tolist())
+        return numbers(s, missing)
+    monkeypatch.setattr(ic, "_numbers", recording)
+    keys = [f"u{i}" for i in range(4)]
+    ours = pd.DataFrame({"user_id": keys, "recent": [
+        [{"score": 80.0, "submittedAt": "2026-11-30T10:00:00Z", "skillId": "s1"}] for _ in keys]})
+    theirs = ours.copy()
+    theirs["recent"] = [
+        [{"score": 80.0, "submittedAt": "2026-11-30T10:00:00Z", "skillId": "s1"}],
+        [{"score": 81.0, "submittedAt": "2026-11-30T10:00:00Z", "skillId": "s1"}],  # number changed
+        [{"score": 80.0, "submittedAt": "2026-11-30T10:00:01Z", "skillId": "s1"}],  # text changed
+        [{"score": 80.0, "submittedAt": "2026-11-30T10:00:00Z", "skillId": "s2"}]]  # text changed
+    report = ic.compare({"recent": ("json", 1e-6)}, ours, theirs)
+    assert report["mismatching"] == ["u1", "u2", "u3"]
+    assert seen and all(isinstance(v, float) for v in seen)

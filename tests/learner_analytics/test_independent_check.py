@@ -219,3 +219,40 @@ def test_a_corrupted_value_is_caught_by_the_sample_scan_checks(clean_warehouse, 
     assert report["mismatching"] == ["u1"]      # u4 is outside the sample: not compared
     everyone = independent_check.check(clean_warehouse, name, T)
     assert everyone["mismatching"] == ["u1", "u4"]
+
+
+def _plan(engine, name: str, every: int, settings=()) -> str:
+    """EXPLAIN (costs off) of check ``name``'s sampled statement at T, with ``settings``."""
+    with engine.connect() as conn:
+        for setting, value in settings:
+            conn.execute(sa.text(f"set local {setting} = '{value}'"))
+        rows = conn.execute(sa.text("explain (costs off) " + independent_check.statement(name, every)),
+                            independent_check._params(T)).scalars().all()
+    return "\n".join(rows)
+
+
+def test_the_engagement_statement_sorts_the_recent_events_once(clean_warehouse):
+    """Issue 18 (branch eng4): the session marks take the neighbours' window order (one sort of
+    the recent events by learner and time, not one per window pass), and the learner ids sort in
+    the "C" collation (memcmp, abbreviated keys) instead of the database's."""
+    publish(clean_warehouse, ("engagement",))
+    plan = _plan(clean_warehouse, "engagement", 3, independent_check.SAMPLE_SCAN_SETTINGS)
+    event_sorts = [line for line in plan.splitlines() if "Sort Key:" in line and "occurred_at" in line]
+    assert len(event_sorts) == 1, plan
+    assert 'COLLATE "C"' in event_sorts[0]
+    assert independent_check.check(clean_warehouse, "engagement", T, max_learners=3)["passed"]
+
+
+def test_the_performance_statement_reads_the_sampled_users_results_by_their_ids(clean_warehouse):
+    """Issue 18 (branch eng4): the results of the sample's directory users by their ids as one
+    array (at M one bitmap scan of the (user_id, submitted_at) index), instead of every result of
+    the window by submitted_at, filtered by the sample and joined to users per result (62,000
+    users probes at M)."""
+    publish(clean_warehouse, ("performance",))
+    plan = _plan(clean_warehouse, "performance", 3, independent_check.SAMPLE_SCAN_SETTINGS)
+    # the results restricted by the array of ids (an index condition at M's size, a filter on
+    # these few rows), and users read once for that array, never joined with the results
+    assert "user_id = ANY ($0)" in plan, plan
+    assert not any(join in plan for join in ("u.id = ar.user_id", "ar.user_id = u.id",
+                                             "(id = ar.user_id)")), plan
+    assert independent_check.check(clean_warehouse, "performance", T, max_learners=3)["passed"]
