@@ -109,7 +109,6 @@ def build_extraction_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 @dg.asset(
     name="deletions", group_name=GROUP, kinds=KINDS, owners=OWNERS, code_version=CODE_VERSION,
     deps=[spec.table for spec in SOURCES], check_specs=[quarantine_check("deletions")],
-    op_tags=priority_tags("deletions"),
     description="Applies GET /v1/deletions after every other source: each published deletion removes the row "
                 "(and what hangs on it); a user's deletion erases the user's rows from every raw table and every "
                 "table with a foreign key to users (sources/deletions.py).",

@@ -8,11 +8,8 @@ priorities 0): the chain learning_events → daily_activity → point_transactio
 and user_achievements (both wait for the ledger), is the nightly's critical path, yet daily_activity started 86 s after its last
 input was ready because independent analytics (mastery, skill gap) had taken both slots first.
 
-So: the LMS's deletions first (a short step once every source is loaded; applied before the
-analytics compute the learners they remove, and before the ledger's first build locks
-``point_transactions`` for its whole transaction — the erasure then waited 25–41 s in a slot at
-the M benchmark), then the chain (every step on it waits for the previous one, nothing can
-overlap it later), then content effectiveness (the longest analytic; the recommendations wait for its item
+So: the chain first (every step on it waits for the previous one, nothing can overlap it later),
+then content effectiveness (the longest analytic; the recommendations wait for its item
 effects), then everything else. Priorities reorder only steps that are ready at the same time;
 they never start a step before its inputs, and a small run (in_process) just takes them in this
 order. Assets opt in with ``op_tags=priority_tags(name)``; the table below is the only place
@@ -26,11 +23,7 @@ PRIORITY_TAG = "dagster/priority"
 CRITICAL_CHAIN = ("learning_events", "daily_activity", "point_transactions", "user_points",
                   "user_achievements")
 
-#: applied before anything downstream of the sources: short, and what it erases is not computed
-FIRST = ("deletions",)
-
 PRIORITY: dict[str, int] = {
-    **{name: 20 for name in FIRST},
     **{name: 10 for name in CRITICAL_CHAIN},
     # the chain's three tables' independent checks, one step after them (assets/gamification.py):
     # retention, erasure and the analyst report wait for it

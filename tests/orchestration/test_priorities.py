@@ -37,21 +37,6 @@ def test_ready_steps_of_the_chain_outrank_independent_analytics():
     assert sorted(ready, key=lambda name: -_step_priority(job, name))[0] == "daily_activity"
 
 
-def test_deletions_are_applied_before_the_chain_and_the_analytics_start():
-    """The LMS's deletions (an erasure for a deleted user) run as soon as the sources are loaded:
-    before the ledger's first build takes point_transactions' ACCESS EXCLUSIVE lock for its whole
-    transaction (the erasure waited 25-41 s in a slot behind it at M) and before the analytics
-    compute learners it removes."""
-    job, graph = _nightly()
-    deletions = _step_priority(job, "deletions")
-    assert deletions > max(_step_priority(job, name) for name in CRITICAL_CHAIN)
-    # it still waits for every source it deletes from
-    parents = {key.path[-1] for key in graph.get(dg.AssetKey("deletions")).parent_keys}
-    assert {"learning_events", "users", "assessment_results"} <= parents
-    ready = ["daily_activity", "content_effectiveness_analytics", "mastery_analytics", "deletions"]
-    assert sorted(ready, key=lambda name: -_step_priority(job, name))[0] == "deletions"
-
-
 def test_the_gamification_checks_step_follows_its_tables_and_precedes_what_reads_its_verdict():
     # one step checks the ledger, totals and achievements after all three (their awards once);
     # retention, erasure and the analyst report wait for it (they change or report what it
