@@ -348,12 +348,15 @@ def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.Data
     :func:`read_frame`. NULL -> NaN/NaT/None, an empty string stays an empty string.
     """
     query = _inline(conn, sql, params or {}).strip().rstrip(";")
+    # the description through SQLAlchemy (its statement events and echo see the query; the
+    # COPY itself goes to the driver, which SQLAlchemy cannot run); inlined: no parameters
+    describe = conn.exec_driver_sql(f"select * from ({query}) q limit 0", execution_options={"no_parameters": True})
+    columns = [(d.name, _PG_ARROW.get(d.type_code)) for d in describe.cursor.description]
+    describe.close()
+    if any(t is None for _, t in columns):
+        return read_frame(conn, sql, params)
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
-        cur.execute(f"select * from ({query}) q limit 0")
-        columns = [(d.name, _PG_ARROW.get(d.type_code)) for d in cur.description]
-        if any(t is None for _, t in columns):
-            return read_frame(conn, sql, params)
         sink = io.BytesIO()
         with cur.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
             for block in copy:

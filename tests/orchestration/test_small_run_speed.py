@@ -3,8 +3,10 @@ Dagster's event log (real PostgreSQL storage) and the choice of what the GX warm
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 
 import dagster as dg
+import sqlalchemy as sa
 
 from analytics_pipeline.orchestration import warmup
 from analytics_pipeline.orchestration.launch import remember_storage_schema
@@ -12,36 +14,44 @@ from analytics_pipeline.warehouse.engine import drop_database, ensure_database
 from analytics_pipeline.warehouse.urls import dagster_storage_url
 
 
-def _counting(storage, name: str, calls: list) -> None:
-    method = getattr(storage, name)
+@contextmanager
+def _catalog_queries(engine):
+    """The catalog statements (``pg_catalog``) the storage's own engine sends, as the server gets them."""
+    sent: list[str] = []
 
-    def counted(*args):
-        calls.append(args[-1])
-        return method(*args)
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "pg_catalog" in statement:
+            sent.append(statement)
 
-    setattr(storage, name, counted)
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def test_event_log_schema_checks_are_asked_once_per_yes(pg_server_url):
+    """After remember_storage_schema, a "yes" (table or asset-key column exists) reaches the
+    database once; a "no" is asked again each time (counted at the storage's engine)."""
     name = f"ap_dagster_{uuid.uuid4().hex[:10]}"
     url = ensure_database(pg_server_url, name)
     try:
         with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url(url, name)}}}) as instance:
             storage = instance.event_log_storage
-            tables, columns = [], []
-            _counting(storage, "has_table", tables)
-            _counting(storage, "_has_asset_key_col_on_connection", columns)
             remember_storage_schema(instance)
-            assert [storage.has_table("event_logs") for _ in range(3)] == [True] * 3
-            assert [storage.has_table("no_such_table") for _ in range(2)] == [False] * 2
-            assert tables == ["event_logs", "no_such_table", "no_such_table"]  # a "no" is asked again
-            assert storage.has_asset_key_index_cols() and storage.has_asset_key_index_cols()
-            assert not storage.has_asset_key_col("no_such_column")
-            assert columns == ["last_materialization_timestamp", "no_such_column"]
+            with _catalog_queries(storage._engine) as sent:
+                asked = []
+                for answer, call in ((True, lambda: storage.has_table("event_logs")),) * 3 + \
+                        ((False, lambda: storage.has_table("no_such_table")),) * 2 + \
+                        ((True, storage.has_asset_key_index_cols),) * 2 + \
+                        ((False, lambda: storage.has_asset_key_col("no_such_column")),) * 2:
+                    before = len(sent)
+                    assert call() is answer
+                    asked.append(len(sent) > before)
+            assert asked == [True, False, False, True, True, True, False, True, True]
             # the storage still works through the remembered checks: an asset event is written and read back
             instance.report_runless_asset_event(dg.AssetMaterialization("speed_probe"))
             assert instance.get_latest_materialization_event(dg.AssetKey("speed_probe")) is not None
-            assert tables.count("asset_event_tags") <= 1
     finally:
         drop_database(pg_server_url, name)
 

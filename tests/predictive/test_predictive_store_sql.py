@@ -55,7 +55,7 @@ def test_the_learner_sets_transaction_runs_without_jit(clean_warehouse):
         assert conn.execute(sa.text("show jit")).scalar_one() == default
 
 
-def test_the_cells_and_the_forecast_window_run_with_their_own_settings_only(clean_warehouse, monkeypatch):
+def test_the_cells_and_the_forecast_window_run_with_their_own_settings_only(clean_warehouse):
     """Drop-off's day cells with CELLS_SETTINGS (their GROUP BYs in memory) and the forecast's
     window with WINDOW_SETTINGS (a sequential scan): only those statements; the learner set's
     next statements run with the transaction's values again (docs/scaling.md, branch pred4)."""
@@ -67,17 +67,18 @@ def test_the_cells_and_the_forecast_window_run_with_their_own_settings_only(clea
     seen = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
+        """Each temp table's work_mem and each COPY read's enable_indexscan, as the server has
+        them when the statement runs (asked on the statement's own connection)."""
+        text = statement.lower()
         name = next((n for n in ("predictive_cells", "predictive_due_firsts", "predictive_results")
-                     if f"create temp table {n}" in statement.lower()), None)
+                     if f"create temp table {n}" in text), None)
         if name:
             seen.append((name, cursor.connection.execute("show work_mem").fetchone()[0]))
+        elif text.startswith("select * from (") and text.endswith(") q limit 0"):  # bulk.read_copy
+            name = ("events_rollup" if "from learner_daily_activity" in text else
+                    "events" if "from learning_events" in text else "enrollments" if "from enrollments" in text else text)
+            seen.append((name, cursor.connection.execute("show enable_indexscan").fetchone()[0]))
 
-    def query(conn, name, **params):
-        seen.append((name, conn.execute(sa.text("show enable_indexscan")).scalar_one()))
-        return read(conn, name, **params)
-
-    read = store.query
-    monkeypatch.setattr(store, "query", query)
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
         with store.learner_set(engine) as learners:
