@@ -54,7 +54,7 @@ def _stats_metadata(stats: XapiStats, table: str, table_rows: int, lrs: XapiLrsR
     if written is not None:
         metadata |= {"rows_inserted": written.inserted, "rows_updated": written.updated}
     if table == "enrollments":
-        metadata["rows_written"] = stats.enrollments_written
+        metadata |= {"rows_written": stats.enrollments_written, "erased_learner_retries": stats.erased_learner_retries}
     return metadata
 
 

@@ -250,3 +250,28 @@ def test_a_loader_batch_written_beside_an_erasure_drops_the_erased_learners_row(
         assert conn.execute(sa.text("select id from user_skills where skill_id = 'gov-s'")).scalars().all() == ["a2:gov-s"]
         assert conn.execute(sa.text("select count(*) from quarantine where resource = 'user-skills'")).scalar_one() == 0
     assert (stats.inserted, stats.dropped_erased, stats.quarantined_invalid) == (1, 1, 0)
+
+
+def test_lrs_enrollments_skip_a_learner_erased_since_the_run_wrote_the_signals(seeded):
+    """An LRS run (rosters from the LRS) signalled enrollments of a learner erased before its last
+    statement: the run's enrollments are written for the others, none for the erased learner (the
+    statement used to fail the foreign key to users and the whole LRS load rolled back)."""
+    from analytics_pipeline.sources.store.xapi import XapiSink, XapiStats
+
+    with seeded.begin() as conn:
+        conn.execute(sa.text("insert into erasure_requests (user_id, source) values ('t1', 'lms:/v1/deletions')"))
+        assert process_erasures(conn, run_id="run-erasure")[0] == 1
+    course = "gov-xapi-course"
+    at = pd.Timestamp(T) - pd.Timedelta(days=2)
+    signals = pd.DataFrame({"user_id": ["t1", "a2"], "course_id": [course, course], "kind": ["enrol", "enrol"],
+                            "at": [at, at], "updated_at": [at, at]})
+    with seeded.begin() as conn:
+        conn.execute(sa.text("insert into courses (id, name) values (:c, 'X')"), {"c": course})
+        stats = XapiStats("xapi-statements")
+        sink = XapiSink(conn, stats, "run-lrs", "lrs")
+        sink.signals.append(signals)
+        sink.finish()
+    assert (stats.enrollments_written, stats.erased_learner_retries) == (1, 0)
+    with seeded.connect() as conn:
+        assert conn.execute(sa.text("select user_id from enrollments where course_id = :c"), {"c": course}).scalars().all() == ["a2"]
+    assert_erased_everywhere(seeded, "t1")

@@ -49,7 +49,7 @@ from analytics_pipeline.sources.store.tables import (
 from analytics_pipeline.sources.specs import SOURCES_BY_RESOURCE
 from analytics_pipeline.sources.xapi_client import XapiClient
 from analytics_pipeline.sources.xapi_mapping import Mapped, map_statements
-from analytics_pipeline.warehouse.bulk import analyze_if_stale, copy_frame
+from analytics_pipeline.warehouse.bulk import analyze_if_stale, copy_frame, retrying_erased_learners
 
 RESOURCE = "xapi-statements"
 DEFAULT_BATCH_STATEMENTS = 20_000
@@ -83,6 +83,7 @@ class XapiStats(ExtractionStats):
     voided: int = 0
     unknown_actors: int = 0
     enrollments_written: int = 0
+    erased_learner_retries: int = 0  # the enrollments statement run again without learners erased meanwhile
     tables: dict[str, ExtractionStats] = field(default_factory=dict)
 
 
@@ -212,14 +213,18 @@ class XapiSink:
             self.stats.enrollments_written = self._write_enrollments(pd.concat(self.signals, ignore_index=True))
 
     def _write_enrollments(self, signals: pd.DataFrame) -> int:
-        """Enrollments of the (user, course) pairs signalled in this run, from the warehouse's events."""
+        """Enrollments of the (user, course) pairs signalled in this run, from the warehouse's events;
+        only of learners still in ``users`` (one erased since the run wrote its rows has none; erased
+        while the statement runs: it runs again without them, ``bulk.retrying_erased_learners``)."""
         if signals.empty:
             return 0
         self.conn.execute(sa.text(
             "create temp table xapi_signals (user_id text, course_id text, kind text, at timestamptz, "
             "updated_at timestamptz) on commit drop"))
         copy_frame(self.conn, "xapi_signals", signals[["user_id", "course_id", "kind", "at", "updated_at"]])
-        return self.conn.execute(sa.text(ENROLLMENTS_SQL)).rowcount
+        written, self.stats.erased_learner_retries = retrying_erased_learners(
+            self.conn, lambda: self.conn.execute(sa.text(ENROLLMENTS_SQL)).rowcount)
+        return written
 
 
 ENROLLMENTS_SQL = """
@@ -230,7 +235,9 @@ with pairs as (
          max(at) filter (where kind = 'withdraw') as withdrawn_at,
          min(at) filter (where kind = 'completed') as completed_at,
          max(updated_at) as updated_at
-  from xapi_signals group by user_id, course_id
+  from xapi_signals s
+  where exists (select 1 from users u where u.id = s.user_id)
+  group by user_id, course_id
 ), activity as (
   select p.user_id, p.course_id, min(e.occurred_at) as first_event_at,
          least(100, coalesce(sum(e.progress_delta), 0)) as progress,
