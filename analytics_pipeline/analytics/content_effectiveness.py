@@ -457,9 +457,9 @@ def compute_content_effectiveness(
         return common.records(f, TYPE_KEYS), tu[rows]
 
     out = pd.DataFrame(index=learners)
+    ranked_i, ranked_t = _ranked(cu, cc, ce, cfg.max_items), _ranked(tu, tt, te, cfg.max_items)
     for column, side in (("most_effective", 0), ("least_effective", 1)):
-        (vi, ki), (vt, kt) = (item_entries(_ranked(cu, cc, ce, cfg.max_items)[side]),
-                              type_entries(_ranked(tu, tt, te, cfg.max_items)[side]))
+        (vi, ki), (vt, kt) = item_entries(ranked_i[side]), type_entries(ranked_t[side])
         out[column] = common.per_learner(
             pd.concat([vi, vt], ignore_index=True),
             pd.Series(learners.take(np.concatenate([ki, kt]))), learners)
