@@ -297,8 +297,7 @@ def evidence(assessment_results: pd.DataFrame | None, learning_events: pd.DataFr
                    completed=ev["event_type"].astype(str).eq("completed").to_numpy(dtype=bool))
     ev = ev.drop(columns="event_type")
     horizon = T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days)
-    with_result = _positions(pd.Index(pd.unique(res["user_id"])), ev["user_id"]) >= 0 \
-        if len(res) else np.zeros(len(ev), dtype=bool)
+    with_result = _positions(pd.Index(pd.unique(res["user_id"])), ev["user_id"]) >= 0
     evidence_ev = ev.loc[ev["occurred_at"].gt(horizon).to_numpy() & with_result]
     return res, evidence_ev
 
@@ -418,10 +417,8 @@ def compute_content_effectiveness(
 
     # each learner's used items: (learner, item) codes of the events of learners, known items
     ev = _events_until(learning_events, T)
-    e_u = _positions(learners, ev["user_id"].astype(str)) if len(learners) else \
-        np.full(len(ev), -1, dtype=np.int64)
-    e_c = _positions(item_ids, ev["content_id"].astype(str)) if len(item_ids) else \
-        np.full(len(ev), -1, dtype=np.int64)
+    e_u = _positions(learners, ev["user_id"].astype(str))
+    e_c = _positions(item_ids, ev["content_id"].astype(str))
     mine = (e_u >= 0) & (e_c >= 0)
     in_w = mine & ev["occurred_at"].gt(T - pd.Timedelta(days=cfg.window_days)).to_numpy()
     used = _distinct(e_u[in_w] * n_i + e_c[in_w])  # items used in W, by learner then item
