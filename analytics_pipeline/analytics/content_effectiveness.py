@@ -274,28 +274,32 @@ def effects(results: pd.DataFrame, events: pd.DataFrame, item_skills: pd.DataFra
     return effects_from_parts(*parts, key, cfg)
 
 
+def _events_until(learning_events: pd.DataFrame | None, T: pd.Timestamp,
+                  columns: tuple[str, ...] = ("user_id", "content_id")) -> pd.DataFrame:
+    """Events on content at or before ``T``: ``columns`` and occurred_at."""
+    ev = common.until(learning_events, "occurred_at", T, list(columns))
+    return ev.loc[ev["content_id"].notna()]
+
+
 def evidence(assessment_results: pd.DataFrame | None, learning_events: pd.DataFrame | None,
              T: pd.Timestamp, cfg: ContentEffectivenessConfig
-             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(results with a skill in the lookback, evidence events, all events <= T) as used by
-    :func:`effects` (see the module docstring)."""
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(results with a skill in the lookback, evidence events) as used by :func:`effects` (see
+    the module docstring)."""
     res = common.until(assessment_results, "submitted_at", T,
                        ["user_id", "skill_id", "score"], days=cfg.lookback_days)
     res = res.loc[res["skill_id"].notna() & res["score"].notna()]
     res = res.assign(user_id=res["user_id"].astype(str), skill_id=res["skill_id"].astype(str),
                      score=pd.to_numeric(res["score"]).astype(float))
     res["rid"] = np.arange(len(res))
-    ev = common.until(learning_events, "occurred_at", T,
-                      ["user_id", "content_id", "event_type"])
-    ev = ev.loc[ev["content_id"].notna()]
+    ev = _events_until(learning_events, T, ("user_id", "content_id", "event_type"))
     ev = ev.assign(user_id=ev["user_id"].astype(str), content_id=ev["content_id"].astype(str),
                    completed=ev["event_type"].astype(str).eq("completed").to_numpy(dtype=bool))
     ev = ev.drop(columns="event_type")
     horizon = T - pd.Timedelta(days=cfg.lookback_days + cfg.effect_window_days)
-    with_result = _positions(pd.Index(pd.unique(res["user_id"])), ev["user_id"]) >= 0 \
-        if len(res) else np.zeros(len(ev), dtype=bool)
+    with_result = _positions(pd.Index(pd.unique(res["user_id"])), ev["user_id"]) >= 0
     evidence_ev = ev.loc[ev["occurred_at"].gt(horizon).to_numpy() & with_result]
-    return res, evidence_ev, ev
+    return res, evidence_ev
 
 
 def effect_parts_of(content_items: pd.DataFrame | None,
@@ -308,7 +312,7 @@ def effect_parts_of(content_items: pd.DataFrame | None,
     ``keys`` = ``("content_id",)`` for the item parts only."""
     T = common.utc(T)
     _items, item_skills = _item_skills(content_items)
-    res, evidence_ev, _ev = evidence(assessment_results, learning_events, T, config)
+    res, evidence_ev = evidence(assessment_results, learning_events, T, config)
     pairs, codes = _evidence_pairs(res, evidence_ev, item_skills, config.effect_window_days)
     return {key: _parts(pairs, codes, res, key) for key in keys}
 
@@ -318,8 +322,7 @@ def latest_use(learning_events: pd.DataFrame | None, T: pd.Timestamp) -> pd.Data
     event_type (``'progressed'``). All :func:`compute_content_effectiveness` reads of a learner's
     events (used in W = latest use in W; ever used = a row), so its rows from these equal its
     rows from the events themselves, in far less memory."""
-    ev = common.until(learning_events, "occurred_at", T, ["user_id", "content_id"])
-    ev = ev.loc[ev["content_id"].notna()]
+    ev = _events_until(learning_events, T)
     out = ev.groupby(["user_id", "content_id"], sort=False)["occurred_at"].max().reset_index()
     return out.assign(event_type="progressed")
 
@@ -373,12 +376,6 @@ def _first_of(codes: np.ndarray) -> np.ndarray:
         np.zeros(0, dtype=np.int64)
 
 
-def _events_until(learning_events: pd.DataFrame | None, T: pd.Timestamp) -> pd.DataFrame:
-    """Events on content at or before ``T``: user_id, content_id, occurred_at."""
-    ev = common.until(learning_events, "occurred_at", T, ["user_id", "content_id"])
-    return ev.loc[ev["content_id"].notna()]
-
-
 def compute_content_effectiveness(
         enrollments: pd.DataFrame, content_items: pd.DataFrame | None,
         learning_events: pd.DataFrame | None, assessment_results: pd.DataFrame | None,
@@ -420,10 +417,8 @@ def compute_content_effectiveness(
 
     # each learner's used items: (learner, item) codes of the events of learners, known items
     ev = _events_until(learning_events, T)
-    e_u = _positions(learners, ev["user_id"].astype(str)) if len(learners) else \
-        np.full(len(ev), -1, dtype=np.int64)
-    e_c = _positions(item_ids, ev["content_id"].astype(str)) if len(item_ids) else \
-        np.full(len(ev), -1, dtype=np.int64)
+    e_u = _positions(learners, ev["user_id"].astype(str))
+    e_c = _positions(item_ids, ev["content_id"].astype(str))
     mine = (e_u >= 0) & (e_c >= 0)
     in_w = mine & ev["occurred_at"].gt(T - pd.Timedelta(days=cfg.window_days)).to_numpy()
     used = _distinct(e_u[in_w] * n_i + e_c[in_w])  # items used in W, by learner then item
@@ -457,9 +452,9 @@ def compute_content_effectiveness(
         return common.records(f, TYPE_KEYS), tu[rows]
 
     out = pd.DataFrame(index=learners)
+    ranked_i, ranked_t = _ranked(cu, cc, ce, cfg.max_items), _ranked(tu, tt, te, cfg.max_items)
     for column, side in (("most_effective", 0), ("least_effective", 1)):
-        (vi, ki), (vt, kt) = (item_entries(_ranked(cu, cc, ce, cfg.max_items)[side]),
-                              type_entries(_ranked(tu, tt, te, cfg.max_items)[side]))
+        (vi, ki), (vt, kt) = item_entries(ranked_i[side]), type_entries(ranked_t[side])
         out[column] = common.per_learner(
             pd.concat([vi, vt], ignore_index=True),
             pd.Series(learners.take(np.concatenate([ki, kt]))), learners)

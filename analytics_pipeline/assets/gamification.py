@@ -20,8 +20,8 @@ from analytics_pipeline.gamification import (
 )
 from analytics_pipeline.assets.learner_analytics import (
     INDEPENDENT_CHECK,
-    independent_check_description,
     independent_check_result,
+    independent_check_spec,
 )
 from analytics_pipeline.gamification import store
 from analytics_pipeline.orchestration.partitions import DAILY_PARTITIONS, snapshot_instant
@@ -169,8 +169,7 @@ _WAITED_FOR = ("user_points", "user_achievements")
 
 
 @dg.multi_asset_check(
-    specs=[dg.AssetCheckSpec(INDEPENDENT_CHECK, asset=dg.AssetKey(table), blocking=table in _WAITED_FOR,
-                             description=independent_check_description(what))
+    specs=[independent_check_spec(dg.AssetKey(table), what, blocking=table in _WAITED_FOR)
            for table, what in _CHECKED.items()],
     can_subset=True,
     pool=WAREHOUSE_HEAVY,

@@ -158,14 +158,12 @@ def _check_results(key: dg.AssetKey, report_quality, failed_chunk=None) -> list:
     ]
 
 
-def independent_check_description(what: str) -> str:
-    return (f"{what} computed a second way (one SQL statement over the raw tables, "
-            "sql/queries/checks/) and compared key by key with what was published; the "
-            "mismatching keys are in the metadata (a warning: the rows stay published).")
-
-
-def independent_check_spec(key: dg.AssetKey, what: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(INDEPENDENT_CHECK, asset=key, description=independent_check_description(what))
+def independent_check_spec(key: dg.AssetKey, what: str, blocking: bool = False) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        INDEPENDENT_CHECK, asset=key, blocking=blocking,
+        description=(f"{what} computed a second way (one SQL statement over the raw tables, "
+                     "sql/queries/checks/) and compared key by key with what was published; the "
+                     "mismatching keys are in the metadata (a warning: the rows stay published)."))
 
 
 def independent_check_result(key: dg.AssetKey, report: dict) -> dg.AssetCheckResult:

@@ -54,9 +54,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def needs_sandbox(settings: Settings) -> bool:
-    """True when no source is configured (no LMS_API_URL, and no xAPI LRS that supplies the rosters)."""
-    return not (settings.lms_api_url or (settings.xapi_lrs_url and settings.xapi_rosters == "lrs"))
+def configured_source(settings: Settings) -> str | None:
+    """The configured source's URL: LMS_API_URL, else an xAPI LRS that supplies the rosters
+    (XAPI_LRS_URL with XAPI_ROSTERS=lrs); None (or empty) when the run needs the sandbox."""
+    return settings.lms_api_url or (settings.xapi_lrs_url if settings.xapi_rosters == "lrs" else None)
 
 
 @contextlib.contextmanager
@@ -65,9 +66,10 @@ def sandbox_if_needed(settings: Settings, while_starting: Callable[[], None] | N
     (none when an xAPI LRS alone is the source: XAPI_LRS_URL with XAPI_ROSTERS=lrs).
     ``while_starting()`` runs while the sandbox builds its data (before the yield in any case)."""
     while_starting = while_starting or (lambda: None)
-    if not needs_sandbox(settings):
+    configured = configured_source(settings)
+    if configured:
         while_starting()
-        yield settings.lms_api_url or settings.xapi_lrs_url
+        yield configured
         return
     port = settings.sandbox_port
     if not port_is_free(port):
@@ -188,8 +190,8 @@ def run_pipeline(settings: Settings, partition: str | None = None, job: str = "n
         if environment.migrations_applied:  # one line for the batch: a new warehouse applies them all
             print(wrapped(f"  migrations applied ({len(environment.migrations_applied)}): ",
                           list(environment.migrations_applied), width=120))
-        if not needs_sandbox(settings):  # the source is known: decide before loading the code
-            choose_executor(settings.lms_api_url or settings.xapi_lrs_url)
+        if configured := configured_source(settings):  # the source is known: decide before loading the code
+            choose_executor(configured)
         ready["code"] = CodeLocation.load()
 
     with sandbox_if_needed(settings, while_starting=prepare) as api_url:

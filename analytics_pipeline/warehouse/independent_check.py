@@ -345,16 +345,21 @@ def _params(T: pd.Timestamp) -> dict:
     return {"t": T.to_pydatetime(), "kept": RETENTION_POLICY.activity_cutoff(T).to_pydatetime()}
 
 
+def _set_local(conn: Connection, settings: tuple[tuple[str, str], ...], timeout_seconds: float | None) -> None:
+    """``settings`` and (when given) ``statement_timeout`` for the rest of ``conn``'s transaction."""
+    for setting, value in settings:
+        conn.execute(sa.text(f"set local {setting} = '{value}'"))
+    if timeout_seconds:
+        conn.execute(sa.text(f"set local statement_timeout = {max(1, int(timeout_seconds * 1000))}"))
+
+
 def independent_rows(engine: Bind, name: str, T: pd.Timestamp, every: int = 1,
                      timeout_seconds: float | None = None, given: dict[str, str] | None = None) -> pd.DataFrame:
     """The independent statement's rows; cancelled by PostgreSQL after ``timeout_seconds``
     (``statement_timeout`` of its own transaction) when given; with the check's ``settings``."""
     spec = CHECKS[name]
     with _connected(engine) as conn:
-        for setting, value in spec.settings:
-            conn.execute(sa.text(f"set local {setting} = '{value}'"))
-        if timeout_seconds:
-            conn.execute(sa.text(f"set local statement_timeout = {max(1, int(timeout_seconds * 1000))}"))
+        _set_local(conn, spec.settings, timeout_seconds)
         params = _params(utc(T))
         if spec.sample_learners and every > 1:
             params["sample_learners"] = conn.execute(sa.text(sampled(spec.sample_learners, every))).scalars().all()
@@ -677,10 +682,7 @@ def gamification_reports(engine: Engine, tables, T: pd.Timestamp | None, max_lea
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
             # no JIT: with the awards a table of known size, the achievements statement is costed
             # above jit_above_cost and compiled (M: 4-7 s of JIT for an 8 s statement)
-            for setting, value in SAMPLE_SCAN_SETTINGS:
-                conn.execute(sa.text(f"set local {setting} = '{value}'"))
-            if timeout_seconds:
-                conn.execute(sa.text(f"set local statement_timeout = {max(1, int(timeout_seconds * 1000))}"))
+            _set_local(conn, SAMPLE_SCAN_SETTINGS, timeout_seconds)
             as_of = gamification_as_of(conn) if "user_points" in names.values() else None
             ats = {table: (as_of if name == "user_points" else None) or T for table, name in names.items()}
             sample = learner_sample(conn, max_learners)
