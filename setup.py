@@ -29,6 +29,7 @@ setup(
         "plotly>=5.20",
         "pyyaml>=6",
         "pyarrow>=15",
+        "adbc-driver-postgresql>=1.13,<2",  # bulk.ArrowReader: large reads by binary COPY into Arrow
     ],
     extras_require={
         "celery": ["dagster-celery>=0.29,<0.30", "redis>=5"],

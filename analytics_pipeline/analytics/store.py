@@ -4,7 +4,9 @@ No Dagster here (the assets in ``assets/learner_analytics.py`` and the measureme
 ``bench/analytics_steps.py`` both call :func:`run_snapshot`).
 
 Reading: set-based SQL files ``sql/queries/learner_analytics/*.sql`` (chunks through
-``bulk.read_copy``: COPY to Arrow, typed by the query's description), only the columns and
+``bulk.read_copy``: COPY to Arrow, typed by the query's description; the big reads of committed
+tables through ``bulk.ArrowReader``: ADBC's binary COPY on a second connection that imports the
+snapshot's, every chunk read but the carry path's, which join a temporary table), only the columns and
 the time window each category needs, and only rows **known at T**: events with
 ``occurred_at <= T`` and ``updated_at <= T`` (``updated_at`` is when the platform ingested
 the event, so a late-arriving event counts from the first snapshot after its arrival and a
@@ -72,9 +74,9 @@ from analytics_pipeline.analytics.common import utc
 from analytics_pipeline.governance.policy import RETENTION_POLICY
 from analytics_pipeline.quality.validation import ValidationOutcome, validate
 from analytics_pipeline.settings import CHANGE_LOG_DAYS, PROJECT_ROOT
-from analytics_pipeline.warehouse.bulk import (SnapshotWriter, indexes_rebuilt_after, read_copy,
-                                               read_frame, replace_snapshot, retrying_erased_learners,
-                                               sql_text)
+from analytics_pipeline.warehouse.bulk import (ArrowReader, SnapshotWriter, indexes_rebuilt_after,
+                                               read_arrow, read_copy, read_frame, replace_snapshot,
+                                               retrying_erased_learners, sql_text)
 from analytics_pipeline.warehouse.models import (ITEM_EFFECT_DTYPES, ITEM_EFFECTS, TYPE_EFFECT_DTYPES,
                                                   save_model)
 
@@ -285,9 +287,13 @@ def _sql(r: Read) -> str:
     return sql_text(f"{QUERIES}/{r.sql}")
 
 
-def _read(conn: Connection, reads: dict[str, Read], T, cfg, n: int, i: int) -> dict:
-    return {name: _without_chunk(read_copy(conn, _sql(r), _params(T, cfg, r, n, i)))
-            for name, r in reads.items()}
+#: a chunk read: (sql, params) -> rows (``read_copy`` on the snapshot's connection, or its ``ArrowReader``)
+Reader = Callable[[str, dict], pd.DataFrame]
+
+
+def _read(conn: Connection, reads: dict[str, Read], T, cfg, n: int, i: int, read: Reader | None = None) -> dict:
+    read = read or (lambda sql, params: read_copy(conn, sql, params))
+    return {name: _without_chunk(read(_sql(r), _params(T, cfg, r, n, i))) for name, r in reads.items()}
 
 
 def _without_chunk(frame: pd.DataFrame) -> pd.DataFrame:
@@ -302,10 +308,16 @@ class GroupedReads:
     again for each chunk), split by chunk in memory: :meth:`take` gives chunk ``i``'s rows as
     :func:`_read` of that chunk alone would (same columns and dtypes; no rows: object columns,
     as ``read_copy``). Memory: the rows of ``per_read`` chunks of these reads at a time (the
-    rollup's compact rows, not the raw events)."""
+    rollup's compact rows, not the raw events).
 
-    def __init__(self, conn: Connection, reads: dict[str, Read], T, cfg, n: int, per_read: int):
+    ``read``: how a scan is read (default :func:`~.bulk.read_arrow`, ADBC on a connection of its
+    own that imports ``conn``'s snapshot: these reads' tables are committed ones, never a
+    temporary table nor one the transaction wrote; ``run_snapshot`` passes its :class:`ArrowReader`)."""
+
+    def __init__(self, conn: Connection, reads: dict[str, Read], T, cfg, n: int, per_read: int,
+                 read: Reader | None = None):
         self.conn, self.reads, self.T, self.cfg, self.n = conn, reads, T, cfg, n
+        self.read = read or (lambda sql, params: read_arrow(conn, sql, params))
         self.per_read = max(1, int(per_read))
         self._first = self._last = -1
         self._frames: dict[str, pd.DataFrame] = {}
@@ -318,8 +330,7 @@ class GroupedReads:
         self._last = min(self.n, self._first + self.per_read) - 1
         frames, rows = {}, {}
         for name, r in self.reads.items():
-            frame = read_copy(self.conn, _sql(r), _params(self.T, self.cfg, r, self.n,
-                                                          self._first, self._last))
+            frame = self.read(_sql(r), _params(self.T, self.cfg, r, self.n, self._first, self._last))
             self.scans += 1
             if CHUNK_COLUMN in frame.columns and len(frame):
                 rows[name] = frame.groupby(CHUNK_COLUMN, sort=False).indices
@@ -489,7 +500,8 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
     report = SnapshotReport(name, table, T, quality=ValidationOutcome(name))
     secs = report.seconds
     label, distribution = DISTRIBUTIONS[name]
-    with replace_snapshot(engine, table, T, JSON_COLUMNS[name], run_id=run_id) as writer:
+    with replace_snapshot(engine, table, T, JSON_COLUMNS[name], run_id=run_id) as writer, \
+            ArrowReader(writer.conn) as arrow:
         conn = writer.conn
         t0 = time.perf_counter()
         seen = _current_snapshot(conn)
@@ -518,7 +530,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             parts = {"content_id": [], "content_type": []}
             usage = []  # per chunk: (learner, item, latest use), the second pass's events
             evidence = GroupedReads(conn, EFFECT_READS, T, cfg, n,
-                                    effect_read_learners // max(1, chunk_learners))
+                                    effect_read_learners // max(1, chunk_learners), arrow)
             for i in range(n):
                 frames = evidence.take(i)
                 p = ce.effect_parts_of(catalogs["content_items"], frames["learning_events"],
@@ -536,12 +548,14 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
         grouped = {k: r for k, r in reads.items() if report.rollup and k in ROLLUP_READS.get(name, {})
                    and r == ROLLUP_READS[name][k]}
         per_chunk = {k: r for k, r in reads.items() if k not in grouped}
-        groups = GroupedReads(conn, grouped, T, cfg, n, rollup_read_learners // max(1, chunk_learners)) \
-            if grouped else None
+        groups = GroupedReads(conn, grouped, T, cfg, n, rollup_read_learners // max(1, chunk_learners),
+                              arrow) if grouped else None
+        # the per-chunk reads through ADBC too, but the carry path's: they join pg_temp.carry_dirty
+        chunk_read = None if report.path == "carry" else arrow
         counts: pd.Series | None = None
         for i in range(n):
             t0 = time.perf_counter()
-            frames = {**catalogs, **_read(conn, per_chunk, T, cfg, n, i),
+            frames = {**catalogs, **_read(conn, per_chunk, T, cfg, n, i, chunk_read),
                       **(groups.take(i) if groups is not None else {})}
             if effects is not None:
                 frames["learning_events"] = usage[i]

@@ -15,6 +15,9 @@ row's sake, bisects it down to the rows it refuses. Both hand those rows, with t
 ``read_copy`` reads a query's rows through ``COPY (query) TO STDOUT`` (CSV) and Arrow's CSV
 reader with the column types of the query's result description: several times faster than
 ``read_frame`` (``pd.read_sql_query`` builds a Python tuple per row) for large chunked reads.
+``ArrowReader`` / ``read_arrow`` read the same columns through ADBC's binary COPY on a second
+connection that imports the caller's snapshot (committed tables only: not the caller's temporary
+tables nor its own uncommitted writes).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
+import adbc_driver_postgresql.dbapi as adbc_postgresql
 import numpy as np
 
 import orjson
@@ -36,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from analytics_pipeline.settings import SQL_DIR
+from analytics_pipeline.warehouse.urls import libpq_url
 
 QUERIES_DIR = SQL_DIR / "queries"
 
@@ -338,6 +343,21 @@ def _inline(conn: Connection, sql: str, params: Mapping[str, object]) -> str:
     return psycopg.ClientCursor(raw).mogrify(compiled.string, compiled.construct_params(params))
 
 
+def _describe(conn: Connection, query: str) -> list[tuple[str, pa.DataType | None]]:
+    """(name, Arrow type of the column contract or None) of each column of ``query`` (inlined)."""
+    # through SQLAlchemy (its statement events and echo see the query; the read itself goes to
+    # the driver, which SQLAlchemy cannot run); inlined: no parameters
+    describe = conn.exec_driver_sql(f"select * from ({query}) q limit 0", execution_options={"no_parameters": True})
+    columns = [(d.name, _PG_ARROW.get(d.type_code)) for d in describe.cursor.description]
+    describe.close()
+    return columns
+
+
+def _no_rows(names: Sequence[str]) -> pd.DataFrame:
+    """As ``read_frame`` of no rows: object columns."""
+    return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+
+
 def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
     """Run a query and return its rows as a DataFrame, through ``COPY (query) TO STDOUT``.
 
@@ -348,13 +368,13 @@ def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.Data
     :func:`read_frame`. NULL -> NaN/NaT/None, an empty string stays an empty string.
     """
     query = _inline(conn, sql, params or {}).strip().rstrip(";")
-    # the description through SQLAlchemy (its statement events and echo see the query; the
-    # COPY itself goes to the driver, which SQLAlchemy cannot run); inlined: no parameters
-    describe = conn.exec_driver_sql(f"select * from ({query}) q limit 0", execution_options={"no_parameters": True})
-    columns = [(d.name, _PG_ARROW.get(d.type_code)) for d in describe.cursor.description]
-    describe.close()
+    columns = _describe(conn, query)
     if any(t is None for _, t in columns):
         return read_frame(conn, sql, params)
+    return _copy_rows(conn, query, columns)
+
+
+def _copy_rows(conn: Connection, query: str, columns: list[tuple[str, pa.DataType]]) -> pd.DataFrame:
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
         sink = io.BytesIO()
@@ -362,8 +382,8 @@ def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.Data
             for block in copy:
                 sink.write(block)
     names = [n for n, _ in columns]
-    if sink.tell() == 0:  # as read_frame: no rows, object columns
-        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    if sink.tell() == 0:
+        return _no_rows(names)
     sink.seek(0)
     table = pa_csv.read_csv(
         sink, read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
@@ -371,6 +391,89 @@ def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.Data
             column_types=dict(columns), strings_can_be_null=True,
             quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]))
     return table.to_pandas()
+
+
+class ArrowReader:
+    """Reads queries of committed tables through ADBC (``adbc-driver-postgresql``: ``COPY ... TO
+    STDOUT (FORMAT binary)`` decoded into Arrow in C++; psycopg's COPY yields one Python iteration
+    per row), with :func:`read_copy`'s column contract, on its own connection to ``conn``'s
+    database (opened at the first read, closed by :meth:`close` or the ``with`` block).
+
+    Each read sees what a read on ``conn`` would: it imports ``conn``'s snapshot
+    (``pg_export_snapshot()`` on ``conn``, ``SET TRANSACTION SNAPSHOT`` in a ``REPEATABLE READ READ
+    ONLY`` transaction): under READ COMMITTED the snapshot of that moment, under REPEATABLE READ
+    the transaction's. Limits: it cannot see ``conn``'s temporary tables nor what ``conn``'s
+    transaction wrote itself (uncommitted: another session's snapshot never shows it), so only
+    queries that read neither may use it. A query with a column type outside the contract is
+    read by :func:`read_frame`, as by :func:`read_copy`; inside a savepoint (no snapshot can be
+    exported from a subtransaction) the query goes through :func:`read_copy`'s COPY. On an
+    autocommit ``conn`` (no transaction to share) each read sees the latest committed rows.
+    """
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self._adbc = None
+
+    def __enter__(self) -> ArrowReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._adbc is not None:
+            self._adbc, adbc = None, self._adbc
+            adbc.close()
+
+    def _connection(self):
+        if self._adbc is None:
+            self._adbc = adbc_postgresql.connect(libpq_url(self.conn.engine.url), autocommit=True)
+        return self._adbc
+
+    def __call__(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+        conn = self.conn
+        query = _inline(conn, sql, params or {}).strip().rstrip(";")
+        columns = _describe(conn, query)
+        if any(t is None for _, t in columns):
+            return read_frame(conn, sql, params)
+        if conn.in_nested_transaction():
+            return _copy_rows(conn, query, columns)
+        autocommit = conn.connection.driver_connection.autocommit
+        snapshot = None if autocommit else conn.execute(sa.text("select pg_export_snapshot()")).scalar_one()
+        cursor = self._connection().cursor()
+        try:
+            cursor.execute("begin isolation level repeatable read read only")
+            if snapshot is not None:
+                cursor.execute(f"set transaction snapshot '{snapshot}'")
+            cursor.execute(query)
+            table = cursor.fetch_arrow_table()
+            cursor.execute("rollback")
+        except BaseException:
+            cursor.close()
+            self.close()  # a fresh connection for the next read, never one left in a transaction
+            raise
+        cursor.close()
+        if table.num_rows == 0:
+            return _no_rows([n for n, _ in columns])
+        return pa.Table.from_arrays([_contract(c, t) for c, (_, t) in zip(table.columns, columns)],
+                                    names=[n for n, _ in columns]).to_pandas()
+
+
+def _contract(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    """An ADBC column as the Arrow type of :func:`read_copy`'s contract, with the values its CSV
+    path gives: numeric (text, ADBC's opaque type) parsed as float64, float4 through its shortest
+    text (as PostgreSQL writes it in CSV), integers widened."""
+    if isinstance(column.type, pa.ExtensionType):
+        column = pa.chunked_array([c.storage for c in column.chunks], type=column.type.storage_type)
+    if pa.types.is_float32(column.type):
+        column = column.cast(pa.string())
+    return column.cast(target)
+
+
+def read_arrow(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """One read through :class:`ArrowReader` (its own ADBC connection, opened and closed for it)."""
+    with ArrowReader(conn) as read:
+        return read(sql, params)
 
 
 class SnapshotWriter:
