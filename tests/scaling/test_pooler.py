@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from analytics_pipeline.settings import PROJECT_ROOT
+from analytics_pipeline.warehouse.bulk import read_arrow, read_copy
 from analytics_pipeline.warehouse.engine import make_engine
 from analytics_pipeline.warehouse.urls import libpq_url
 from tests.scaling.conftest import subprocess_env
@@ -62,6 +63,24 @@ def test_the_project_engine_never_prepares_behind_the_pooler(pooler):
     finally:
         engine.dispose()
     assert int(_stats(pooler, "prepare_demo")["total_xact_count"]) >= 2 * REPEAT
+
+
+def test_arrow_reads_import_the_callers_snapshot_behind_the_pooler(pooler, clean_warehouse):
+    """bulk.read_arrow's own connection goes through the pooler too (ADBC, no named prepared
+    statements) and still reads the snapshot of the caller's transaction: a row committed by
+    another session after a REPEATABLE READ snapshot is not read, a new transaction reads it."""
+    engine = make_engine(pooler.url_for(clean_warehouse.url.database))
+    count = "select count(*) as n from users"
+    try:
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            assert read_arrow(conn, count)["n"].tolist() == [0]
+            with engine.begin() as other:
+                other.execute(sa.text("insert into users (id, email, created_at) values ('p1', 'p@x.org', now())"))
+            assert read_arrow(conn, count)["n"].tolist() == [0] == read_copy(conn, count)["n"].tolist()
+        with engine.connect() as conn:
+            assert read_arrow(conn, count)["n"].tolist() == [1]
+    finally:
+        engine.dispose()
 
 
 def test_the_nightly_job_runs_through_the_pooler(pooler, warehouse_url, scaling_home, scaling_instance, lms_sandbox):
