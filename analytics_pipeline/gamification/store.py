@@ -147,7 +147,7 @@ def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) 
     params = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
     with _transaction(engine) as conn:
         n_late = late_learners(conn, start, T)
-        with indexes_built_after(conn, "daily_activity") as bulk:
+        with indexes_built_after(conn, "daily_activity", foreign_keys=True) as bulk:
             rows, retried = _write(conn, "daily_activity_upsert", {**params, "lookback": LOOKBACK.to_pytimedelta()})
             upserted = rows[0]
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
@@ -181,7 +181,7 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
                                                                     "origin_id", "metadata", "timestamp"]],
                                   "point_transactions", run_id, truncate=False, json_columns=["metadata"])
         skipped_unknown = conn.execute(_q("count_tmp_unknown_users")).scalar_one()
-        with indexes_built_after(conn, "point_transactions") as bulk:
+        with indexes_built_after(conn, "point_transactions", foreign_keys=True) as bulk:
             items, retried_items = _write(conn, "insert_item_awards")  # one statement, origin order
             days, retried_days = _write(conn, "insert_day_awards", {
                 **window_params, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,

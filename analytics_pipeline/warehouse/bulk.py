@@ -647,15 +647,60 @@ class DeferredIndexes:
         self.indexes = []
 
 
+class DeferredForeignKeys:
+    """The foreign keys of a table being built from empty under this transaction's ``ACCESS EXCLUSIVE``
+    lock (:class:`DeferredIndexes`), dropped for the build and added again by :meth:`restore` before
+    the transaction commits: one join validates every row instead of a trigger query per inserted
+    row (at L the ledger's first build inserts 4.5M rows: ~7 µs each on this machine's users check).
+
+    A key is deferred only when its referenced table can be locked at once in ``SHARE ROW EXCLUSIVE``
+    mode (what adding the key takes; held until commit): from then on no one can delete or insert a
+    parent (an erasure, a users load wait for the build; readers and other tables' key checks do
+    not), so no row can lose its parent before the key is back, and the build never waits for that
+    lock later (no deadlock with an erasure holding users and waiting for this table). A referenced
+    table in use keeps its key (checked row by row as before). The names and definitions are the
+    same after :meth:`restore`; a row naming no parent fails it and the transaction rolls back, as
+    the row's insert would have failed."""
+
+    def __init__(self, conn: Connection, table: str, keys: list):
+        self.conn, self.table, self.keys = conn, table, keys
+
+    @classmethod
+    def begin(cls, conn: Connection, table: str) -> DeferredForeignKeys:
+        keys = []
+        for key in conn.execute(sa.text(sql_text("warehouse/deferrable_foreign_keys.sql")), {"table": table}).all():
+            savepoint = conn.begin_nested()
+            try:
+                conn.execute(sa.text(f"lock table {key.referenced} in share row exclusive mode nowait"))
+            except sa.exc.OperationalError:  # its parents are being written: keep the key
+                savepoint.rollback()
+                continue
+            conn.exec_driver_sql(f"alter table {table} drop constraint {key.name}")
+            savepoint.commit()  # the lock stays with the transaction
+            keys.append(key)
+        return cls(conn, table, keys)
+
+    def restore(self) -> None:
+        """Add the dropped keys again (each validated by one query over the table)."""
+        for key in self.keys:
+            self.conn.exec_driver_sql(f"alter table {self.table} add constraint {key.name} {key.definition}")
+        self.keys = []
+
+
 @contextmanager
-def indexes_built_after(conn: Connection, table: str) -> Iterator[bool]:
+def indexes_built_after(conn: Connection, table: str, foreign_keys: bool = False) -> Iterator[bool]:
     """Around a bulk insert into ``table``: when it is empty and free (:meth:`DeferredIndexes.begin`),
     its plain secondary indexes are dropped and built again after the body, in the same
-    transaction. Yields whether they were."""
+    transaction, and with ``foreign_keys`` its foreign keys dropped and added again
+    (:class:`DeferredForeignKeys`: for bodies whose rows name only existing parents, e.g. joined
+    with them). Yields whether the indexes were."""
     deferred = DeferredIndexes.begin(conn, table)
+    keys = DeferredForeignKeys.begin(conn, table) if deferred is not None and foreign_keys else None
     yield deferred is not None
     if deferred is not None:
         deferred.restore()
+    if keys is not None:
+        keys.restore()
 
 
 @contextmanager

@@ -202,3 +202,55 @@ def test_a_table_whose_key_a_foreign_key_needs_keeps_its_indexes(clean_warehouse
         with indexes_rebuilt_after(conn, ["users"]) as dropped:
             assert dropped == []
         conn.rollback()
+
+
+_KEYS = ("select conname, pg_get_constraintdef(oid), convalidated from pg_constraint "
+         "where conrelid = cast(:t as regclass) and contype = 'f' order by conname")
+_AWARD = ("insert into point_transactions (user_id, points, activity_type, source_id) "
+          "values (:u, 5, 'content_completed', :o)")
+
+
+def test_a_first_build_checks_its_foreign_keys_once_after_the_rows(two_users):
+    """point_transactions built from empty with foreign_keys: its key to users is gone during the
+    body (no per-row check) and back after it, same name and definition, validated."""
+    from analytics_pipeline.warehouse.bulk import indexes_built_after
+    with two_users.connect() as conn:
+        before = conn.execute(sa.text(_KEYS), {"t": "point_transactions"}).all()
+    assert [name for name, _, _ in before] == ["point_transactions_user_id_fkey"]
+    with two_users.begin() as conn:
+        with indexes_built_after(conn, "point_transactions", foreign_keys=True) as bulk:
+            during = conn.execute(sa.text(_KEYS), {"t": "point_transactions"}).all()
+            conn.execute(sa.text(_AWARD), {"u": "u1", "o": "o1"})
+    with two_users.connect() as conn:
+        assert conn.execute(sa.text(_KEYS), {"t": "point_transactions"}).all() == before
+        assert conn.execute(sa.text("select count(*) from point_transactions")).scalar_one() == 1
+    assert bulk and during == []
+
+
+def test_a_first_build_row_without_its_learner_fails_the_key_and_rolls_back(two_users):
+    from analytics_pipeline.warehouse.bulk import indexes_built_after
+    with two_users.connect() as conn:
+        before = conn.execute(sa.text(_KEYS), {"t": "point_transactions"}).all()
+    with pytest.raises(sa.exc.IntegrityError, match="point_transactions_user_id_fkey"):
+        with two_users.begin() as conn:
+            with indexes_built_after(conn, "point_transactions", foreign_keys=True):
+                conn.execute(sa.text(_AWARD), {"u": "u1", "o": "o1"})
+                conn.execute(sa.text(_AWARD), {"u": "nobody", "o": "o2"})
+    with two_users.connect() as conn:
+        assert conn.execute(sa.text(_KEYS), {"t": "point_transactions"}).all() == before
+        assert conn.execute(sa.text("select count(*) from point_transactions")).scalar_one() == 0
+
+
+def test_a_first_build_keeps_the_key_while_someone_writes_the_learners(two_users):
+    """users is being written by another transaction (an erasure, a users load): the build neither
+    waits for it nor drops the key (its rows are checked one by one, as before)."""
+    from analytics_pipeline.warehouse.bulk import indexes_built_after
+    with two_users.connect() as writer:
+        writer.execute(sa.text("update users set full_name = 'x' where id = 'u2'"))  # ROW EXCLUSIVE, open
+        with two_users.begin() as conn:
+            conn.execute(sa.text("set local lock_timeout = '5s'"))
+            with indexes_built_after(conn, "point_transactions", foreign_keys=True) as bulk:
+                during = conn.execute(sa.text(_KEYS), {"t": "point_transactions"}).all()
+                conn.execute(sa.text(_AWARD), {"u": "u1", "o": "o1"})
+        writer.rollback()
+    assert bulk and [name for name, _, _ in during] == ["point_transactions_user_id_fkey"]
