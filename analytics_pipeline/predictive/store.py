@@ -34,7 +34,7 @@ from analytics_pipeline.predictive.course_features import cell_events, cohort_me
 from analytics_pipeline.predictive.drop_off import OUTPUT_COLUMNS, DropOffConfig, score_raw, scoring_raw, train_drop_off
 from analytics_pipeline.predictive.forecast import ForecastConfig, forecast_completion
 from analytics_pipeline.predictive.recommendations import RecommendationConfig, recommend_next
-from analytics_pipeline.warehouse.bulk import read_copy, read_frame, replace_snapshot, sql_text
+from analytics_pipeline.warehouse.bulk import local_settings, read_copy, read_frame, replace_snapshot, sql_text
 from analytics_pipeline.warehouse.models import ITEM_EFFECT_DTYPES, ITEM_EFFECTS, load_model, save_model
 
 DEFAULT_CHUNK_LEARNERS = 20_000
@@ -118,21 +118,6 @@ class LearnerSet:
     def ids(self) -> pd.Index:
         return pd.Index(read_frame(self.conn, "select user_id from pg_temp.predictive_learners")["user_id"],
                         dtype="str", name="user_id")
-
-
-@contextmanager
-def local_settings(conn: Connection, settings: dict[str, str]) -> Iterator[None]:
-    """``settings`` for the statements of the block only (``set_config(..., is_local)``), then
-    each back to its value before (the rest of the transaction keeps its own; an error aborts
-    the transaction, which drops them anyway)."""
-    before = {name: conn.execute(sa.text("select current_setting(:name)"), {"name": name}).scalar_one()
-              for name in settings}
-    set_config = sa.text("select set_config(:name, :value, true)")
-    for name, value in settings.items():
-        conn.execute(set_config, {"name": name, "value": value})
-    yield
-    for name, value in before.items():
-        conn.execute(set_config, {"name": name, "value": value})
 
 
 #: Drop-off's day cells (``dropout_rollup_cells.sql``) group every active learner's rollup rows of

@@ -343,6 +343,15 @@ def _inline(conn: Connection, sql: str, params: Mapping[str, object]) -> str:
     return psycopg.ClientCursor(raw).mogrify(compiled.string, compiled.construct_params(params))
 
 
+def _described(conn: Connection, sql: str, params: dict | None) -> tuple[str, list[tuple[str, pa.DataType]]] | None:
+    """``sql`` with ``params`` inlined, and (name, Arrow type of the column contract) of each of its
+    columns; None when a column's type is outside the contract (the caller reads it with
+    :func:`read_frame`)."""
+    query = _inline(conn, sql, params or {}).strip().rstrip(";")
+    columns = _describe(conn, query)
+    return None if any(t is None for _, t in columns) else (query, columns)
+
+
 def _describe(conn: Connection, query: str) -> list[tuple[str, pa.DataType | None]]:
     """(name, Arrow type of the column contract or None) of each column of ``query`` (inlined)."""
     # through SQLAlchemy (its statement events and echo see the query; the read itself goes to
@@ -367,11 +376,10 @@ def read_copy(conn: Connection, sql: str, params: dict | None = None) -> pd.Data
     object columns (as ``read_frame``). A query with any other column type is read with
     :func:`read_frame`. NULL -> NaN/NaT/None, an empty string stays an empty string.
     """
-    query = _inline(conn, sql, params or {}).strip().rstrip(";")
-    columns = _describe(conn, query)
-    if any(t is None for _, t in columns):
+    described = _described(conn, sql, params)
+    if described is None:
         return read_frame(conn, sql, params)
-    return _copy_rows(conn, query, columns)
+    return _copy_rows(conn, *described)
 
 
 def _copy_rows(conn: Connection, query: str, columns: list[tuple[str, pa.DataType]]) -> pd.DataFrame:
@@ -432,10 +440,10 @@ class ArrowReader:
 
     def __call__(self, sql: str, params: dict | None = None) -> pd.DataFrame:
         conn = self.conn
-        query = _inline(conn, sql, params or {}).strip().rstrip(";")
-        columns = _describe(conn, query)
-        if any(t is None for _, t in columns):
+        described = _described(conn, sql, params)
+        if described is None:
             return read_frame(conn, sql, params)
+        query, columns = described
         if conn.in_nested_transaction():
             return _copy_rows(conn, query, columns)
         autocommit = conn.connection.driver_connection.autocommit
@@ -586,6 +594,21 @@ SAFE_INDEX_KEY_BYTES = 2000
 _FIXED_KEY_BYTES = 16  # a non-text key column (timestamp, number): at most this in an index row
 
 
+@contextmanager
+def local_settings(conn: Connection, settings: dict[str, str]) -> Iterator[None]:
+    """``settings`` for the statements of the block only (``set_config(..., is_local)``), then
+    each back to its value before (the rest of the transaction keeps its own; an error aborts
+    the transaction, which drops them anyway)."""
+    before = {name: conn.execute(sa.text("select current_setting(:name)"), {"name": name}).scalar_one()
+              for name in settings}
+    set_config = sa.text("select set_config(:name, :value, true)")
+    for name, value in settings.items():
+        conn.execute(set_config, {"name": name, "value": value})
+    yield
+    for name, value in before.items():
+        conn.execute(set_config, {"name": name, "value": value})
+
+
 class DeferredIndexes:
     """The plain secondary indexes of a table being loaded from empty, dropped for the load and
     rebuilt (one sort each) by :meth:`restore` before the transaction commits.
@@ -647,59 +670,51 @@ class DeferredIndexes:
         self.indexes = []
 
 
-class ForeignKeysCheckedAfter:
-    """The foreign keys of a table being built from empty under this transaction's ``ACCESS
-    EXCLUSIVE`` lock (:class:`DeferredIndexes`), checked once after the build instead of by a
-    trigger query per inserted row (at L the ledger's first build inserts 4.5M rows; on this
-    machine 2M rows took 20.1 s with the key's checks, 5.8 s without).
+def superuser(conn: Connection) -> bool:
+    return conn.execute(sa.text("select current_setting('is_superuser')")).scalar_one() == "on"
 
-    The body runs with ``session_replication_role = replica`` for this transaction only (``SET
-    LOCAL``: no catalog change, no lock on the referenced tables, other sessions untouched), which
-    skips the keys' row triggers of its statements (and every other row trigger: the first builds'
-    tables have only update/delete triggers, and a first build neither updates nor deletes);
-    :meth:`finish` sets the role back and counts the rows naming no parent, key by key, with one
-    anti-join each (``deferrable_foreign_keys.sql``). A row without its parent raises
-    :class:`OrphanRowsError` and the transaction rolls back, as the row's insert would have failed.
-    No parent can disappear meanwhile: deleting one runs its key's check on this table, which waits
-    for the table's lock until the build commits. Needs a superuser (the GUC is superuser-only):
-    for any other role the keys are checked row by row as before (:meth:`begin` returns None)."""
 
-    def __init__(self, conn: Connection, table: str, previous: str):
-        self.conn, self.table, self.previous = conn, table, previous
-
-    @classmethod
-    def begin(cls, conn: Connection, table: str) -> ForeignKeysCheckedAfter | None:
-        if conn.execute(sa.text("select current_setting('is_superuser')")).scalar_one() != "on":
-            return None
-        previous = conn.execute(sa.text("select current_setting('session_replication_role')")).scalar_one()
-        conn.execute(sa.text("select set_config('session_replication_role', 'replica', true)"))
-        return cls(conn, table, previous)
-
-    def finish(self) -> None:
-        conn = self.conn
-        conn.execute(sa.text("select set_config('session_replication_role', :v, true)"), {"v": self.previous})
-        for key in conn.execute(sa.text(sql_text("warehouse/deferrable_foreign_keys.sql")), {"table": self.table}).all():
-            orphans = conn.execute(sa.text(key.orphans_sql)).scalar_one()
-            if orphans:
-                raise OrphanRowsError(f"{orphans} row(s) of {self.table} violate foreign key constraint "
-                                      f"{key.name} ({key.definition}): the build is rolled back")
+def check_foreign_keys(conn: Connection, table: str) -> None:
+    """Count ``table``'s rows naming no parent, key by key, with one anti-join each
+    (``deferrable_foreign_keys.sql``); raise :class:`OrphanRowsError` on any."""
+    for key in conn.execute(sa.text(sql_text("warehouse/deferrable_foreign_keys.sql")), {"table": table}).all():
+        orphans = conn.execute(sa.text(key.orphans_sql)).scalar_one()
+        if orphans:
+            raise OrphanRowsError(f"{orphans} row(s) of {table} violate foreign key constraint "
+                                  f"{key.name} ({key.definition}): the build is rolled back")
 
 
 class OrphanRowsError(RuntimeError):
-    """Rows of a first build name no parent (:class:`ForeignKeysCheckedAfter`)."""
+    """Rows of a first build name no parent (:func:`indexes_built_after` with ``foreign_keys``)."""
+
+
+#: a first build's body with its foreign keys' row triggers skipped (``indexes_built_after``)
+SKIP_ROW_TRIGGERS = {"session_replication_role": "replica"}
 
 
 @contextmanager
 def indexes_built_after(conn: Connection, table: str, foreign_keys: bool = False) -> Iterator[bool]:
     """Around a bulk insert into ``table``: when it is empty and free (:meth:`DeferredIndexes.begin`),
     its plain secondary indexes are dropped and built again after the body, in the same
-    transaction, and with ``foreign_keys`` its foreign keys are checked once after the body
-    (:class:`ForeignKeysCheckedAfter`; the body may only insert). Yields whether the indexes were."""
+    transaction. Yields whether they were.
+
+    With ``foreign_keys`` (a body that only inserts), the keys are checked once after the body
+    instead of by a trigger query per inserted row (at L the ledger's first build inserts 4.5M rows;
+    on this machine 2M rows took 20.1 s with the key's checks, 5.8 s without): the body runs with
+    ``session_replication_role = replica`` for this block only (:func:`local_settings`: no catalog
+    change, no lock on the referenced tables, other sessions untouched), which skips its statements'
+    row triggers (the first builds' tables have only update/delete triggers besides the keys'), then
+    :func:`check_foreign_keys`. A row without its parent raises :class:`OrphanRowsError` and the
+    transaction rolls back, as the row's insert would have failed. No parent can disappear meanwhile:
+    deleting one runs its key's check on this table, which waits for the table's lock until the build
+    commits. Needs a superuser (the GUC is superuser-only): for any other role the keys are checked
+    row by row as before."""
     deferred = DeferredIndexes.begin(conn, table)
-    keys = ForeignKeysCheckedAfter.begin(conn, table) if deferred is not None and foreign_keys else None
-    yield deferred is not None
-    if keys is not None:
-        keys.finish()
+    checked_after = deferred is not None and foreign_keys and superuser(conn)
+    with local_settings(conn, SKIP_ROW_TRIGGERS if checked_after else {}):
+        yield deferred is not None
+    if checked_after:
+        check_foreign_keys(conn, table)
     if deferred is not None:
         deferred.restore()
 
