@@ -65,9 +65,9 @@ def _records(df: pd.DataFrame, columns: list[str]) -> list[dict]:
     """JSON-serialisable dicts (native types, None for missing) of ``columns``."""
     if df.empty:
         return []
-    part = df[columns].astype("object")
-    part = part.where(part.notna(), None)
-    return part.to_dict("records")
+    # column lists zipped (``to_dict("records")`` boxes every value through pandas: 4x slower)
+    values = [df[c].astype("object").where(df[c].notna(), None).tolist() for c in columns]
+    return [dict(zip(columns, row)) for row in zip(*values)]
 
 
 def _prepare(df: pd.DataFrame, ts_col: str, T: pd.Timestamp, id_cols=("id", "user_id")):

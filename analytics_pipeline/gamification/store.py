@@ -49,6 +49,7 @@ from analytics_pipeline.warehouse.bulk import (
     read_copy,
     retrying_erased_learners,
     storable_split,
+    without_arbiter,
 )
 
 #: The ledger's advisory lock: ledger writers take it shared, leaderboard refreshes exclusive.
@@ -69,11 +70,14 @@ def _q(name: str) -> sa.TextClause:
     return sa.text(sql_text(f"gamification/{name}.sql"))
 
 
-def _write(conn: Connection, name: str, params: dict | None = None) -> tuple[sa.Result, int]:
+def _write(conn: Connection, name: str, params: dict | None = None, first_build: bool = False) -> tuple[sa.Result, int]:
     """Run the set-based write ``name`` (its rows fetched); again when a learner it wrote was erased
-    meanwhile (``bulk.retrying_erased_learners``: each write reads its learners from users). Returns
-    (its rows, how many runs failed so)."""
-    return retrying_erased_learners(conn, lambda: conn.execute(_q(name), params or {}).all())
+    meanwhile (``bulk.retrying_erased_learners``: each write reads its learners from users). In a
+    ``first_build`` (``indexes_built_after(..., unique_keys=True)`` yielded true) without its
+    ``ON CONFLICT`` clause (``bulk.without_arbiter``). Returns (its rows, how many runs failed so)."""
+    text = sql_text(f"gamification/{name}.sql")
+    statement = sa.text(without_arbiter(text) if first_build else text)
+    return retrying_erased_learners(conn, lambda: conn.execute(statement, params or {}).all())
 
 
 def _buckets(n_rows: int, chunk_rows: int) -> int:
@@ -82,9 +86,10 @@ def _buckets(n_rows: int, chunk_rows: int) -> int:
 
 @contextmanager
 def _transaction(engine: Engine) -> Iterator[Connection]:
-    """The step's one transaction, with :data:`WORK_MEM` for its statements."""
+    """The step's one transaction, with :data:`WORK_MEM` for its statements and index builds."""
     with engine.begin() as conn:
         conn.execute(sa.text(f"set local work_mem = '{WORK_MEM}'"))
+        conn.execute(sa.text(f"set local maintenance_work_mem = '{WORK_MEM}'"))  # a first build's index builds
         yield conn
 
 
@@ -147,8 +152,8 @@ def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) 
     params = {"start": start.to_pydatetime(), "t": T.to_pydatetime()}
     with _transaction(engine) as conn:
         n_late = late_learners(conn, start, T)
-        with indexes_built_after(conn, "daily_activity", foreign_keys=True) as bulk:
-            rows, retried = _write(conn, "daily_activity_upsert", {**params, "lookback": LOOKBACK.to_pytimedelta()})
+        with indexes_built_after(conn, "daily_activity", foreign_keys=True, unique_keys=True) as bulk:
+            rows, retried = _write(conn, "daily_activity_upsert", {**params, "lookback": LOOKBACK.to_pytimedelta()}, bulk)
             upserted = rows[0]
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
     analyze_if_stale(engine, {"daily_activity": int(upserted.inserted) + int(upserted.updated)})
@@ -181,12 +186,12 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
                                                                     "origin_id", "metadata", "timestamp"]],
                                   "point_transactions", run_id, truncate=False, json_columns=["metadata"])
         skipped_unknown = conn.execute(_q("count_tmp_unknown_users")).scalar_one()
-        with indexes_built_after(conn, "point_transactions", foreign_keys=True) as bulk:
-            items, retried_items = _write(conn, "insert_item_awards")  # one statement, origin order
+        with indexes_built_after(conn, "point_transactions", foreign_keys=True, unique_keys=True) as bulk:
+            items, retried_items = _write(conn, "insert_item_awards", first_build=bulk)  # one statement, origin order
             days, retried_days = _write(conn, "insert_day_awards", {
                 **window_params, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,
                 "streak_every": rules.streak_bonus_every_days,
-            })
+            }, bulk)
             awarded.update(dict(items))
             awarded.update(dict(days))
         total_rows = conn.execute(sa.text("select count(*) from point_transactions")).scalar_one()

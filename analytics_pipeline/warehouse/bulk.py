@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TypeVar
 
 import adbc_driver_postgresql.dbapi as adbc_postgresql
@@ -693,10 +693,19 @@ SKIP_ROW_TRIGGERS = {"session_replication_role": "replica"}
 
 
 @contextmanager
-def indexes_built_after(conn: Connection, table: str, foreign_keys: bool = False) -> Iterator[bool]:
+def indexes_built_after(conn: Connection, table: str, foreign_keys: bool = False,
+                        unique_keys: bool = False) -> Iterator[bool]:
     """Around a bulk insert into ``table``: when it is empty and free (:meth:`DeferredIndexes.begin`),
     its plain secondary indexes are dropped and built again after the body, in the same
     transaction. Yields whether they were.
+
+    With ``unique_keys`` (a body whose rows are distinct by construction and that, when this
+    yields true, leaves out its ``ON CONFLICT`` clause: :func:`without_arbiter`), the primary key
+    and unique constraints go too (:func:`indexes_rebuilt_after`) and are created again after the
+    rows: one sort each instead of a btree descent and a speculative insertion per row (at M the
+    ledger's 1.08M rows: 13.0 s with them, 8.8 s inserted without and built after). The table is
+    empty and locked, so a conflict could only be between the body's own rows; one that got in
+    anyway fails the constraint's creation and the transaction rolls back, as its insert would have.
 
     With ``foreign_keys`` (a body that only inserts), the keys are checked once after the body
     instead of by a trigger query per inserted row (at L the ledger's first build inserts 4.5M rows;
@@ -711,12 +720,30 @@ def indexes_built_after(conn: Connection, table: str, foreign_keys: bool = False
     row by row as before."""
     deferred = DeferredIndexes.begin(conn, table)
     checked_after = deferred is not None and foreign_keys and superuser(conn)
-    with local_settings(conn, SKIP_ROW_TRIGGERS if checked_after else {}):
+    keys = indexes_rebuilt_after(conn, [table]) if deferred is not None and unique_keys else nullcontext()
+    with keys, local_settings(conn, SKIP_ROW_TRIGGERS if checked_after else {}):
         yield deferred is not None
     if checked_after:
         check_foreign_keys(conn, table)
     if deferred is not None:
         deferred.restore()
+
+
+#: an INSERT's ``ON CONFLICT`` clause (a line beginning with it: not a comment), up to the line
+#: beginning with ``RETURNING`` (or the end)
+_ON_CONFLICT = re.compile(r"^[ \t]*ON\s+CONFLICT\b.*?(?=^[ \t]*RETURNING\b|\Z)",
+                          re.IGNORECASE | re.DOTALL | re.MULTILINE)
+
+
+def without_arbiter(statement: str) -> str:
+    """``statement`` (one INSERT whose ``ON CONFLICT`` clause begins a line and ends before the
+    line beginning with ``RETURNING`` or at the statement's end) without that clause: the statement of a first build into an empty,
+    locked table whose unique keys :func:`indexes_built_after` dropped (``unique_keys``), where
+    there is nothing to conflict with and no arbiter index to name."""
+    stripped, n = _ON_CONFLICT.subn("", statement)
+    if n != 1:
+        raise ValueError(f"expected one ON CONFLICT clause, found {n}")
+    return stripped
 
 
 @contextmanager

@@ -258,3 +258,46 @@ def test_a_first_build_does_not_wait_for_someone_writing_the_learners(two_users)
     with two_users.connect() as conn:
         assert conn.execute(sa.text("select count(*) from point_transactions")).scalar_one() == 1
     assert bulk
+
+
+def test_a_first_build_with_unique_keys_builds_them_after_the_rows(two_users):
+    """unique_keys: inside the body the primary key and the unique origin are gone (an award twice
+    is not refused there), after it they are back exactly (same names, same definitions); a
+    duplicate that got in fails the key's creation and the build rolls back whole."""
+    from analytics_pipeline.warehouse.bulk import indexes_built_after
+    tables = ["point_transactions"]
+    with two_users.connect() as conn:
+        before = conn.execute(sa.text(_INDEXES), {"t": tables}).all()
+    assert {"point_transactions_pkey", "point_transactions_activity_type_source_id_key"} <= {n for n, _ in before}
+    with two_users.begin() as conn:
+        with indexes_built_after(conn, "point_transactions", foreign_keys=True, unique_keys=True) as bulk:
+            assert conn.execute(sa.text(_INDEXES), {"t": tables}).all() == []
+            conn.execute(sa.text(_AWARD), {"u": "u1", "o": "o1"})
+            conn.execute(sa.text(_AWARD), {"u": "u2", "o": "o2"})
+    with two_users.connect() as conn:
+        assert conn.execute(sa.text(_INDEXES), {"t": tables}).all() == before
+        assert conn.execute(sa.text("select count(*) from point_transactions")).scalar_one() == 2
+    assert bulk
+    with pytest.raises(sa.exc.IntegrityError, match="point_transactions_activity_type_source_id_key"):
+        with two_users.begin() as conn:
+            conn.execute(sa.text("truncate point_transactions"))
+            with indexes_built_after(conn, "point_transactions", unique_keys=True):
+                conn.execute(sa.text(_AWARD), {"u": "u1", "o": "o1"})
+                conn.execute(sa.text(_AWARD), {"u": "u2", "o": "o1"})  # the same origin twice
+    with two_users.connect() as conn:
+        assert conn.execute(sa.text(_INDEXES), {"t": tables}).all() == before
+        assert conn.execute(sa.text("select count(*) from point_transactions")).scalar_one() == 2
+
+
+def test_without_arbiter_removes_the_on_conflict_clause_only():
+    from analytics_pipeline.warehouse.bulk import without_arbiter
+    statement = ("-- a comment naming ON CONFLICT and RETURNING\n"
+                 "INSERT INTO t (k, v)\n  SELECT k, v FROM s\n  ORDER BY k\n"
+                 "  ON CONFLICT (k) DO UPDATE SET\n    v = EXCLUDED.v\n  WHERE t.v <> EXCLUDED.v\n"
+                 "  RETURNING (xmax = 0) AS inserted")
+    assert without_arbiter(statement) == ("-- a comment naming ON CONFLICT and RETURNING\n"
+                                          "INSERT INTO t (k, v)\n  SELECT k, v FROM s\n  ORDER BY k\n"
+                                          "  RETURNING (xmax = 0) AS inserted")
+    assert without_arbiter("INSERT INTO t SELECT 1\nON CONFLICT DO NOTHING") == "INSERT INTO t SELECT 1\n"
+    with pytest.raises(ValueError, match="found 0"):
+        without_arbiter("INSERT INTO t SELECT 1 -- ON CONFLICT (k) DO NOTHING")

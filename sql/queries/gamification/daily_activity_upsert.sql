@@ -8,6 +8,9 @@
 -- ids (see insert_item_awards.sql); a conflicting row keeps its id. The learners of inserted days
 -- are logged for the incremental user_points (updated ones by the trigger of migration 0017).
 -- Returns the counts of days inserted and updated.
+-- A first build (empty, locked table) runs this without its ON CONFLICT clause and without the
+-- unique keys, built after the rows: the grouping makes (user_id, date) distinct (store._write,
+-- bulk.indexes_built_after with unique_keys).
 WITH tz AS (
   SELECT u.id AS user_id, coalesce(ot.tz, 'UTC') AS tz
   FROM users u

@@ -7,6 +7,9 @@
 -- origin order (the unique index is filled front to back), with time-ordered ids (see
 -- insert_item_awards.sql); the learners of the new awards are logged (migration 0017); returns
 -- the new awards per type.
+-- A first build (empty, locked ledger) runs this without its ON CONFLICT clause and without the
+-- unique keys, built after the rows: origins are distinct by construction (one per daily_activity
+-- row and type; store._write, bulk.indexes_built_after with unique_keys).
 WITH window_days AS (
   SELECT d.user_id, d.date
   FROM daily_activity d

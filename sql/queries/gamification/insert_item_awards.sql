@@ -4,6 +4,10 @@
 -- the unique origin index (and the per-learner one) is filled front to back, not at random; the
 -- id is a time-ordered UUID (v7 layout, evaluated after the sort) so the primary key grows at its
 -- right edge instead of at random pages (docs/gamification.md, "Catch-up").
+-- A first build (empty, locked ledger) runs this without its ON CONFLICT clause and without the
+-- unique keys, built after the rows: the staged origins are distinct by construction (item_awards
+-- keys each learner's item once; buckets split learners), and one staged twice would fail the
+-- unique key's creation, rolling the build back (store._write, bulk.indexes_built_after).
 -- The learners of the new awards are logged for the incremental user_points (migration 0017).
 -- Returns the new awards per activity type.
 WITH inserted AS (
