@@ -737,9 +737,10 @@ _ON_CONFLICT = re.compile(r"^[ \t]*ON\s+CONFLICT\b.*?(?=^[ \t]*RETURNING\b|\Z)",
 
 def without_arbiter(statement: str) -> str:
     """``statement`` (one INSERT whose ``ON CONFLICT`` clause begins a line and ends before the
-    line beginning with ``RETURNING`` or at the statement's end) without that clause: the statement of a first build into an empty,
-    locked table whose unique keys :func:`indexes_built_after` dropped (``unique_keys``), where
-    there is nothing to conflict with and no arbiter index to name."""
+    line beginning with ``RETURNING`` or at the statement's end) without that clause: the
+    statement of a first build into an empty, locked table whose unique keys
+    :func:`indexes_built_after` dropped (``unique_keys``), where there is nothing to conflict
+    with and no arbiter index to name. Raises ``ValueError`` unless there is exactly one."""
     stripped, n = _ON_CONFLICT.subn("", statement)
     if n != 1:
         raise ValueError(f"expected one ON CONFLICT clause, found {n}")
