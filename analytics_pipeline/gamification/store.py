@@ -153,7 +153,8 @@ def update_daily_activity(engine: Engine, start: pd.Timestamp, T: pd.Timestamp) 
     with _transaction(engine) as conn:
         n_late = late_learners(conn, start, T)
         with indexes_built_after(conn, "daily_activity", foreign_keys=True, unique_keys=True) as bulk:
-            rows, retried = _write(conn, "daily_activity_upsert", {**params, "lookback": LOOKBACK.to_pytimedelta()}, bulk)
+            rows, retried = _write(conn, "daily_activity_upsert", {**params, "lookback": LOOKBACK.to_pytimedelta()},
+                                   first_build=bulk)
             upserted = rows[0]
         unknown = conn.execute(_q("events_of_unknown_users"), params).one()
     analyze_if_stale(engine, {"daily_activity": int(upserted.inserted) + int(upserted.updated)})
@@ -191,7 +192,7 @@ def update_ledger(engine: Engine, start: pd.Timestamp, T: pd.Timestamp, rules: P
             days, retried_days = _write(conn, "insert_day_awards", {
                 **window_params, "daily_points": rules.daily_first_activity, "streak_points": rules.streak_bonus,
                 "streak_every": rules.streak_bonus_every_days,
-            }, bulk)
+            }, first_build=bulk)
             awarded.update(dict(items))
             awarded.update(dict(days))
         total_rows = conn.execute(sa.text("select count(*) from point_transactions")).scalar_one()

@@ -1,5 +1,5 @@
 -- The foreign keys of :table and, for each, a query counting its rows that name no parent (NULL
--- in any key column: not checked, as the key's MATCH SIMPLE) — bulk.ForeignKeysCheckedAfter,
+-- in any key column: not checked, as the key's MATCH SIMPLE) — bulk.check_foreign_keys,
 -- after a first build that skipped the keys' row triggers.
 select quote_ident(c.conname) as name, pg_get_constraintdef(c.oid) as definition,
        format('select count(*) from %s t where %s and not exists (select 1 from %s p where %s)',
