@@ -152,6 +152,10 @@ EFFECT_READS: dict[str, Read] = {
     "assessment_results": Read("effect_results.sql", lambda c: c.lookback_days),
     "learning_events": Read("effect_events.sql"),
 }
+# Issue 18: the evidence's events from the rollup's item cells (learner_daily_item_use) when they
+# are exact for T (``effect_reads_for``): the same answers, at most four rows per learner, item
+# and day instead of every raw event of 104 days.
+EFFECT_ROLLUP_READS: dict[str, Read] = {"learning_events": Read("effect_rollup_events.sql")}
 #: Learners whose evidence rows (``EFFECT_READS``) one scan reads (``GroupedReads``):
 #: ``max(1, this // chunk_learners)`` chunks per scan (issue 18: each chunk scanned the whole
 #: events table again). Memory: the raw retained events and results of this many learners
@@ -166,7 +170,8 @@ SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "mastery": ("user_skills", "skills", "enrollments"),
     "performance": ("assessment_results", "users", "enrollments", "skills"),
     "content_effectiveness": ("enrollments", "content_items", "learning_events",
-                              "assessment_results", "course_skills", "user_skills", "skills"),
+                              "learner_daily_item_use", "assessment_results", "course_skills",
+                              "user_skills", "skills"),
 }
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "velocity": (),
@@ -372,7 +377,7 @@ def config_fingerprint(name: str, cfg, check_quality: bool = True) -> str:
     queries = pkg.parent / "sql" / "queries" / QUERIES
     files += [queries / r.sql for r in READS[name].values()]
     if name == "content_effectiveness":
-        files += [queries / r.sql for r in EFFECT_READS.values()]
+        files += [queries / r.sql for r in (*EFFECT_READS.values(), *EFFECT_ROLLUP_READS.values())]
     files += [queries / sql for k, sql in CATALOGS.items() if k in INPUTS[name]]
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes())
@@ -529,7 +534,9 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             t0 = time.perf_counter()
             parts = {"content_id": [], "content_type": []}
             usage = []  # per chunk: (learner, item, latest use), the second pass's events
-            evidence = GroupedReads(conn, EFFECT_READS, T, cfg, n,
+            effect_reads = effect_reads_for(conn, T, cfg) if rollup else EFFECT_READS
+            report.rollup = effect_reads != EFFECT_READS
+            evidence = GroupedReads(conn, effect_reads, T, cfg, n,
                                     effect_read_learners // max(1, chunk_learners), arrow)
             for i in range(n):
                 frames = evidence.take(i)
@@ -701,6 +708,12 @@ def rollup_session_gap(conn: Connection) -> pd.Timedelta | None:
     return None if value is None else pd.Timedelta(value)
 
 
+def rollup_item_use(conn: Connection) -> bool:
+    """Whether the rollup holds its item cells (``learner_daily_item_use``, migration 0021): false
+    for a rollup built before it (the next maintenance rebuilds)."""
+    return bool(conn.execute(sa.text("select item_use from learner_daily_activity_asof")).scalar())
+
+
 def maintained_session_gap() -> pd.Timedelta:
     """The gap the maintenance cuts session parts with: engagement's default."""
     return pd.Timedelta(minutes=CONFIGS["engagement"]().session_gap_minutes)
@@ -714,6 +727,24 @@ def reads_for(conn: Connection, name: str, T: pd.Timestamp, cfg) -> dict[str, Re
     if rollup_exact_for(conn, name, utc(T), cfg):
         reads = {**reads, **ROLLUP_READS[name]}
     return reads
+
+
+def effect_reads_for(conn: Connection, T: pd.Timestamp, cfg) -> dict[str, Read]:
+    """Content effectiveness' evidence reads at ``T``: :data:`EFFECT_READS`, with the rollup's
+    item cells for the events (:data:`EFFECT_ROLLUP_READS`) when they are exact for ``T``: ``T``
+    is UTC midnight (the retention cutoff is then a bin boundary), the effect window is at least
+    a day (its ends then lie in different bins: migration 0021), the rollup is exact for ``T``
+    with its item cells, and no cell from the day before the cutoff's on is marked stale since.
+    A backfill or a re-run of a past day reads the raw events."""
+    T = utc(T)
+    kept = RETENTION_POLICY.activity_cutoff(T)
+    if T != T.normalize() or not float(cfg.effect_window_days) >= 1:
+        return EFFECT_READS
+    if rollup_asof(conn, share=True) != T or not rollup_item_use(conn):
+        return EFFECT_READS
+    if rollup_stale_since(conn, kept - pd.Timedelta(days=1)):
+        return EFFECT_READS
+    return {**EFFECT_READS, **EFFECT_ROLLUP_READS}
 
 
 #: A first build's settings, for its transaction only. It reads every event of the retention
@@ -752,12 +783,12 @@ def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
     with engine.begin() as conn:
         conn.execute(sa.text("select 1 from learner_daily_activity_asof for update"))
         asof = rollup_asof(conn)
-        if asof is not None and rollup_session_gap(conn) != gap:
-            asof = None  # parts of another gap (or none): rebuilt
+        if asof is not None and (rollup_session_gap(conn) != gap or not rollup_item_use(conn)):
+            asof = None  # parts of another gap (or none), or no item cells: rebuilt
         if asof is not None and asof >= T:
             return {"mode": "unchanged", "asof": asof.isoformat(), "cells_written": 0,
                     "cells_removed": 0, "events_read": 0, "cells_recomputed": 0,
-                    "parts_written": 0, "parts_removed": 0,
+                    "parts_written": 0, "parts_removed": 0, "items_written": 0, "items_removed": 0,
                     "seconds": round(time.perf_counter() - started, 3)}
         params = {"t": T.to_pydatetime(), "floor": floor, "gap": gap.to_pytimedelta()}
         parts = sql_text(f"{QUERIES}/daily_sessions_parts.sql")
@@ -766,7 +797,8 @@ def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
             for name, value in FIRST_BUILD_SETTINGS.items():
                 conn.execute(sa.text(f"set local {name} = '{value}'"))
             conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_clear.sql")))
-            with indexes_rebuilt_after(conn, ["learner_daily_activity", "learner_daily_sessions"]):
+            with indexes_rebuilt_after(conn, ["learner_daily_activity", "learner_daily_sessions",
+                                              "learner_daily_item_use"]):
                 row = conn.execute(sa.text(sql_text(f"{QUERIES}/daily_activity_build.sql").format(
                     session_parts=parts)), params).one()
         else:
@@ -778,9 +810,11 @@ def update_daily_activity(engine: Engine, T: pd.Timestamp) -> dict:
                 session_parts=parts)), {**params, "lo": asof.to_pydatetime()}).one()
     if mode == "first_build":  # the planner's statistics of the new rows (sampled, quick)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("analyze learner_daily_activity, learner_daily_sessions"))
+            conn.execute(sa.text("analyze learner_daily_activity, learner_daily_sessions, "
+                                 "learner_daily_item_use"))
     return {"mode": mode, "asof": T.isoformat(), "cells_written": int(row.cells_written),
             "cells_removed": int(row.cells_removed), "events_read": int(row.events_read),
             "cells_recomputed": int(row.cells_recomputed), "parts_written": int(row.parts_written),
-            "parts_removed": int(row.parts_removed),
+            "parts_removed": int(row.parts_removed), "items_written": int(row.items_written),
+            "items_removed": int(row.items_removed),
             "seconds": round(time.perf_counter() - started, 3)}

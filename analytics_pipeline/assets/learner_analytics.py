@@ -39,7 +39,8 @@ SOURCE_ASSET = {"users": "users", "enrollments": "enrollments", "courses": "cour
                 "content_items": "content_items", "assessment_results": "assessment_results",
                 "learning_events": "learning_events",
                 "learner_activity_summary": "learner_activity_summary",
-                "learner_daily_activity": "learner_daily_activity"}
+                "learner_daily_activity": "learner_daily_activity",
+                "learner_daily_item_use": "learner_daily_activity"}
 
 
 @dataclass(frozen=True)
@@ -316,12 +317,14 @@ learner_daily_activity = _maintained_table(
     "Per learner x course x content type x UTC day (bin (day, day + 1]): events, "
     "summed duration and progress_delta, first / last event (issue 18); and per "
     "learner x day the sessions of that day's events (learner_daily_sessions, "
-    "migration 0018). Brought to T incrementally: only the cells touched by events "
-    "ingested since its as-of (or marked stale by updates and deletions) are "
-    "recomputed from the events known at T; velocity and engagement (stitching its "
-    "sessions from the day parts) read it instead of the raw events when it is exact "
-    "for T. A past partition (as-of later) changes nothing. Days before T - 90 d are "
-    "removed.",
+    "migration 0018), and per learner x content item x day the first / last event "
+    "and completion (learner_daily_item_use, migration 0021). Brought to T "
+    "incrementally: only the cells touched by events ingested since its as-of (or "
+    "marked stale by updates and deletions) are recomputed from the events known at "
+    "T; velocity, engagement (stitching its sessions from the day parts) and content "
+    "effectiveness (its evidence from the item cells) read it instead of the raw "
+    "events when it is exact for T. A past partition (as-of later) changes nothing. "
+    "Days before T - 90 d are removed (item cells: T - 91 d).",
     update_daily_activity)
 
 

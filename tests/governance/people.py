@@ -70,6 +70,8 @@ insert into learner_daily_activity (user_id, course_id, content_type, day, event
   select u, 'c1', 'video', cast(:at as date), 1, 0, :at, :at from unnest(cast(:ids as text[])) u;
 insert into learner_daily_sessions (user_id, day, start_at, last_at, last_duration, events)
   select u, cast(:at as date), :at, :at, 60, 1 from unnest(cast(:ids as text[])) u;
+insert into learner_daily_item_use (user_id, content_id, day, first_at, last_at)
+  select u, 'i1', cast(:at as date), :at, :at from unnest(cast(:ids as text[])) u;
 insert into learning_events_rollup_dirty (user_id, day)
   select u, cast(:at as date) from unnest(cast(:ids as text[])) u on conflict do nothing;
 insert into quarantine (resource, source_id, reason, payload)

@@ -50,7 +50,9 @@ LEARNER_ANALYTICS = {
                                "learner_daily_activity"),
     "mastery_analytics": _e("learner_analytics", "user_skills", "skills"),
     "performance_analytics": _e("learner_analytics", "assessment_results"),
-    "content_effectiveness_analytics": _e("learner_analytics", "assessment_results", "learning_events", "content_items"),
+    # its evidence from the rollup's item cells (issue 18, migration 0021)
+    "content_effectiveness_analytics": _e("learner_analytics", "assessment_results", "learning_events", "content_items",
+                                          "learner_daily_activity"),
 }
 
 GAMIFICATION = {

@@ -8,8 +8,9 @@
 -- a touched cell's rows are replaced by its fresh sums (a (course, type) row with no event
 -- left goes); cells whose bin ends at or before :floor go (their raw rows go with retention);
 -- the as-of := :t. The same cells' session parts (learner_daily_sessions, cut with the gap
--- :gap: daily_sessions_parts.sql) are replaced the same way. Work proportional to the day's new
--- rows.
+-- :gap: daily_sessions_parts.sql) and item cells (learner_daily_item_use, kept from the day
+-- before :floor on: migration 0021) are replaced the same way. Work proportional to the day's
+-- new rows.
 with drained as (
   delete from learning_events_rollup_dirty returning user_id, day
 ), touched as (
@@ -90,11 +91,46 @@ with drained as (
 ), parts_retired as (
   delete from learner_daily_sessions s where s.day < cast(:floor as date)
   returning 1
+), item_cells as materialized (
+  select t.user_id, t.day from touched t where t.day >= cast(:floor as date) - 1
+), items_fresh as materialized (  -- per cell, its events on content through the same index
+  select c.user_id, e.content_id, c.day, e.first_at, e.last_at, e.first_completed_at,
+         e.last_completed_at
+  from item_cells c
+  cross join lateral (
+    select le.content_id, min(le.occurred_at) as first_at, max(le.occurred_at) as last_at,
+           min(le.occurred_at) filter (where le.event_type = 'completed') as first_completed_at,
+           max(le.occurred_at) filter (where le.event_type = 'completed') as last_completed_at
+    from learning_events le
+    where le.user_id = c.user_id
+      and le.occurred_at > (c.day::timestamp at time zone 'UTC')
+      and le.occurred_at <= ((c.day + 1)::timestamp at time zone 'UTC')
+      and le.updated_at <= cast(:t as timestamptz) and le.content_id is not null
+    group by 1
+  ) e
+), items_written as (
+  insert into learner_daily_item_use as u (user_id, content_id, day, first_at, last_at,
+                                           first_completed_at, last_completed_at)
+  select user_id, content_id, day, first_at, last_at, first_completed_at, last_completed_at
+  from items_fresh
+  on conflict (user_id, day, content_id) do update set
+    first_at = excluded.first_at, last_at = excluded.last_at,
+    first_completed_at = excluded.first_completed_at, last_completed_at = excluded.last_completed_at
+  returning 1
+), items_emptied as (  -- item cells of a touched (learner, day) with no event left
+  delete from learner_daily_item_use u
+  where (u.user_id, u.day) in (select user_id, day from item_cells)
+    and not exists (select 1 from items_fresh f where f.user_id = u.user_id and f.day = u.day
+                    and f.content_id = u.content_id)
+  returning 1
+), items_retired as (
+  delete from learner_daily_item_use u where u.day < cast(:floor as date) - 1
+  returning 1
 ), mark as (
-  insert into learner_daily_activity_asof as w (one, asof, session_gap, updated_at)
-  values (true, :t, cast(:gap as interval), now())
+  insert into learner_daily_activity_asof as w (one, asof, session_gap, item_use, updated_at)
+  values (true, :t, cast(:gap as interval), true, now())
   on conflict (one) do update set asof = excluded.asof, session_gap = excluded.session_gap,
-                                  updated_at = now()
+                                  item_use = true, updated_at = now()
   returning 1
 )
 select (select count(*) from written) as cells_written,
@@ -103,4 +139,6 @@ select (select count(*) from written) as cells_written,
        (select count(*) from cells) as cells_recomputed,
        (select count(*) from parts_written) as parts_written,
        (select count(*) from parts_emptied) + (select count(*) from parts_retired) as parts_removed,
+       (select count(*) from items_written) as items_written,
+       (select count(*) from items_emptied) + (select count(*) from items_retired) as items_removed,
        (select count(*) from mark) as marked
