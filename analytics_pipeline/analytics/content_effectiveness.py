@@ -317,6 +317,35 @@ def effect_parts_of(content_items: pd.DataFrame | None,
     return {key: _parts(pairs, codes, res, key) for key in keys}
 
 
+ITEM_CELL_INSTANTS = (("first_at", "progressed"), ("last_at", "progressed"),
+                      ("first_completed_at", "completed"), ("last_completed_at", "completed"))
+
+
+def events_from_item_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """The events that answer this metric's questions from per (learner, item, day) cells:
+    user_id, content_id, first_at, last_at, first_completed_at, last_completed_at (NULL: none,
+    or before the retention bound). Returns user_id, content_id, event_type, occurred_at.
+
+    Every question asked of a learner and an item is whether an event (a completion) lies in a
+    closed window at least a day long ([t - 14 d, t] around a result, the 28 days of use, "ever").
+    Its two ends fall in different day bins; the bins between hold an event iff the cell exists,
+    the start's bin iff its last instant >= the start, the end's bin iff its first instant <= the
+    end. So the cell's first and last event ("progressed") and first and last completion
+    ("completed") give the raw events' answers; an instant carried by another row of the cell
+    (the first event when it is the first completion, ...) is not repeated."""
+    at = {c: common.to_utc_series(cells[c]) for c, _ in ITEM_CELL_INSTANTS}
+    first, last, first_done, last_done = at.values()
+    keep = {"first_at": first.notna() & first.ne(first_done),
+            "last_at": last.notna() & last.ne(first) & last.ne(last_done),
+            "first_completed_at": first_done.notna(),
+            "last_completed_at": last_done.notna() & last_done.ne(first_done)}
+    parts = [pd.DataFrame({"user_id": cells["user_id"].loc[keep[c]],
+                           "content_id": cells["content_id"].loc[keep[c]],
+                           "event_type": kind, "occurred_at": at[c].loc[keep[c]]})
+             for c, kind in ITEM_CELL_INSTANTS]
+    return pd.concat(parts, ignore_index=True)
+
+
 def latest_use(learning_events: pd.DataFrame | None, T: pd.Timestamp) -> pd.DataFrame:
     """Per (learner, item) the latest use at or before ``T``: user_id, content_id, occurred_at,
     event_type (``'progressed'``). All :func:`compute_content_effectiveness` reads of a learner's

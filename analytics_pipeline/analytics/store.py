@@ -153,8 +153,9 @@ EFFECT_READS: dict[str, Read] = {
     "learning_events": Read("effect_events.sql"),
 }
 # Issue 18: the evidence's events from the rollup's item cells (learner_daily_item_use) when they
-# are exact for T (``effect_reads_for``): the same answers, at most four rows per learner, item
-# and day instead of every raw event of 104 days.
+# are exact for T (``effect_reads_for``; ``evidence_frames`` turns a cell into at most four
+# events): the same answers, one row per learner, item and day instead of every raw event of
+# 104 days.
 EFFECT_ROLLUP_READS: dict[str, Read] = {"learning_events": Read("effect_rollup_events.sql")}
 #: Learners whose evidence rows (``EFFECT_READS``) one scan reads (``GroupedReads``):
 #: ``max(1, this // chunk_learners)`` chunks per scan (issue 18: each chunk scanned the whole
@@ -539,7 +540,7 @@ def run_snapshot(engine: Engine, name: str, T: pd.Timestamp, config=None,
             evidence = GroupedReads(conn, effect_reads, T, cfg, n,
                                     effect_read_learners // max(1, chunk_learners), arrow)
             for i in range(n):
-                frames = evidence.take(i)
+                frames = evidence_frames(evidence.take(i), report.rollup)
                 p = ce.effect_parts_of(catalogs["content_items"], frames["learning_events"],
                                        frames["assessment_results"], T, cfg)
                 for key in parts:
@@ -745,6 +746,14 @@ def effect_reads_for(conn: Connection, T: pd.Timestamp, cfg) -> dict[str, Read]:
     if rollup_stale_since(conn, kept - pd.Timedelta(days=1)):
         return EFFECT_READS
     return {**EFFECT_READS, **EFFECT_ROLLUP_READS}
+
+
+def evidence_frames(frames: dict[str, pd.DataFrame], from_cells: bool) -> dict[str, pd.DataFrame]:
+    """The evidence frames of :data:`EFFECT_READS` from the frames read with
+    :func:`effect_reads_for`'s reads: the item cells turned into events when ``from_cells``."""
+    if not from_cells:
+        return frames
+    return {**frames, "learning_events": ce.events_from_item_cells(frames["learning_events"])}
 
 
 #: A first build's settings, for its transaction only. It reads every event of the retention

@@ -4,7 +4,8 @@
 
 Never on a live warehouse: it rebuilds the rollup and writes snapshots. Steps: the rollup's first
 build at T - 1 day (its as-of removed first), the incremental maintenance to T (the real day of
-ingested events), then per category reading the rollup (velocity, engagement) the snapshot of T
+ingested events), then per category reading the rollup (velocity, engagement, content
+effectiveness: its item cells) the snapshot of T
 from the raw events (``rollup=False``) and from the rollup, seconds and phases of each, and
 whether the two snapshots are equal row for row (every column but id). One JSON line per step.
 """
@@ -34,7 +35,11 @@ def _print(row: dict) -> dict:
     return row
 
 
-def measure(url: str, T: pd.Timestamp, chunk_learners: int, names=tuple(ROLLUP_READS),
+#: every category reading the rollup: those of ROLLUP_READS, and content effectiveness (its item cells)
+READERS = (*ROLLUP_READS, "content_effectiveness")
+
+
+def measure(url: str, T: pd.Timestamp, chunk_learners: int, names=READERS,
             build: bool = True) -> list[dict]:
     from analytics_pipeline.warehouse.engine import make_engine
     engine = make_engine(url)
@@ -70,7 +75,7 @@ def main(argv=None) -> None:
     p.add_argument("--no-build", action="store_true", help="the rollup is exact for T already")
     p.add_argument("--category", action="append", help="default: every category reading the rollup")
     a = p.parse_args(argv)
-    measure(a.url, pd.Timestamp(a.T), a.chunk_learners, tuple(a.category or ROLLUP_READS),
+    measure(a.url, pd.Timestamp(a.T), a.chunk_learners, tuple(a.category or READERS),
             build=not a.no_build)
 
 

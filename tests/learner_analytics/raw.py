@@ -96,3 +96,16 @@ def load(engine, extra_events=(), now=None):
         copy_frame(conn, "content_items", content, array_columns=["skill_ids"])
         copy_frame(conn, "learning_events", events)
         copy_frame(conn, "assessment_results", results)
+
+
+def load_people(conn, users: list[str], courses: dict[str, int | None], stamp: pd.Timestamp) -> None:
+    """Organization o1, its ``users`` and the ``courses`` (id -> expected weeks), all created and
+    updated at ``stamp`` (the shared start of the random platforms of the rollup tests)."""
+    copy_frame(conn, "organizations", pd.DataFrame({"id": ["o1"], "name": ["Org"],
+                                                    "created_at": stamp, "updated_at": stamp}))
+    copy_frame(conn, "users", pd.DataFrame({"id": users, "email": [f"{u}@example.org" for u in users],
+                                            "organization_id": "o1", "created_at": stamp,
+                                            "updated_at": stamp}))
+    copy_frame(conn, "courses", pd.DataFrame({"id": list(courses), "name": [f"Course {c}" for c in courses],
+                                              "expected_weeks": list(courses.values()),
+                                              "created_at": stamp, "updated_at": stamp}))

@@ -19,6 +19,7 @@ from analytics_pipeline.analytics.store import (
     update_daily_activity)
 from analytics_pipeline.warehouse import independent_check
 from analytics_pipeline.warehouse.bulk import copy_frame, read_frame, sql_text
+from tests.learner_analytics.raw import load_people
 
 T1 = pd.Timestamp("2025-04-20", tz="UTC")
 T2 = T1 + pd.Timedelta(days=1)
@@ -72,14 +73,7 @@ def _load(engine, events_known_by: pd.Timestamp | None = None):
     users, events, enrollments = _platform()
     stamp = pd.Timestamp("2025-01-01", tz="UTC")
     with engine.begin() as conn:
-        copy_frame(conn, "organizations", pd.DataFrame({"id": ["o1"], "name": ["Org"],
-                                                        "created_at": stamp, "updated_at": stamp}))
-        copy_frame(conn, "users", pd.DataFrame({"id": users, "email": [f"{u}@example.org" for u in users],
-                                                "organization_id": "o1", "created_at": stamp,
-                                                "updated_at": stamp}))
-        copy_frame(conn, "courses", pd.DataFrame({"id": ["c1", "c2", "c3"], "name": ["A", "B", "C"],
-                                                  "expected_weeks": [10, 8, None],
-                                                  "created_at": stamp, "updated_at": stamp}))
+        load_people(conn, users, {"c1": 10, "c2": 8, "c3": None}, stamp)
         copy_frame(conn, "enrollments", enrollments)
     now = events if events_known_by is None else events[events["updated_at"] <= events_known_by]
     _ingest(engine, now)

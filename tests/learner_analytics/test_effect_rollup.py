@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from analytics_pipeline.analytics import content_effectiveness as ce
 from analytics_pipeline.analytics.store import (
     CATALOGS, EFFECT_READS, EFFECT_ROLLUP_READS, QUERIES, _read, category_config,
-    effect_reads_for, run_snapshot, update_daily_activity)
+    effect_reads_for, evidence_frames, run_snapshot, update_daily_activity)
 from analytics_pipeline.warehouse import independent_check
 from analytics_pipeline.warehouse.bulk import copy_frame, read_frame, sql_text
+from tests.learner_analytics.raw import load_people
 
 T1 = pd.Timestamp("2025-04-20", tz="UTC")
 T2 = T1 + pd.Timedelta(days=1)
@@ -84,13 +85,7 @@ def _load(engine, known_by: pd.Timestamp):
                                 "enrolled_at": stamp, "status": "active", "progress_percent": 10.0,
                                 "updated_at": stamp})
     with engine.begin() as conn:
-        copy_frame(conn, "organizations", pd.DataFrame({"id": ["o1"], "name": ["Org"],
-                                                        "created_at": stamp, "updated_at": stamp}))
-        copy_frame(conn, "users", pd.DataFrame({"id": users, "email": [f"{u}@example.org" for u in users],
-                                                "organization_id": "o1", "created_at": stamp,
-                                                "updated_at": stamp}))
-        copy_frame(conn, "courses", pd.DataFrame({"id": ["c1"], "name": ["A"], "expected_weeks": [10],
-                                                  "created_at": stamp, "updated_at": stamp}))
+        load_people(conn, users, {"c1": 10}, stamp)
         copy_frame(conn, "course_skills", pd.DataFrame({"course_id": "c1", "skill_id": SKILLS,
                                                         "target_level": 90.0}))
         copy_frame(conn, "enrollments", enrollments)
@@ -104,7 +99,7 @@ def _evidence(engine, T, reads, cfg):
     """(item effects, type effects, latest use) of ``T`` from the given evidence reads (one chunk)."""
     with engine.connect() as conn:
         items = read_frame(conn, sql_text(f"{QUERIES}/{CATALOGS['content_items']}"))
-        frames = _read(conn, reads, T, cfg, 1, 0)
+        frames = evidence_frames(_read(conn, reads, T, cfg, 1, 0), reads != EFFECT_READS)
     item_eff, type_eff = ce.effect_tables(ce.effect_parts_of(
         items, frames["learning_events"], frames["assessment_results"], T, cfg), cfg)
     use = ce.latest_use(frames["learning_events"], T)
