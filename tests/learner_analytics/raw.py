@@ -16,6 +16,7 @@ Others: u2 active in c1 and c2 (no events), u3 withdrawn from c1 on 2025-03-05 (
 enrollment), u4 enrolled in c2 on 2025-03-12 (active from T3 only), u5 user_skills only.
 """
 import pandas as pd
+import sqlalchemy as sa
 
 from analytics_pipeline.warehouse.bulk import copy_frame
 
@@ -109,3 +110,10 @@ def load_people(conn, users: list[str], courses: dict[str, int | None], stamp: p
     copy_frame(conn, "courses", pd.DataFrame({"id": list(courses), "name": [f"Course {c}" for c in courses],
                                               "expected_weeks": list(courses.values()),
                                               "created_at": stamp, "updated_at": stamp}))
+
+
+def table_rows(engine, table: str, columns, order_by: str) -> pd.DataFrame:
+    """Every row of a rollup table, in a fixed order (compared with assert_frame_equal)."""
+    with engine.connect() as conn:
+        return pd.read_sql_query(sa.text(f"select {', '.join(columns)} from {table} order by {order_by}"),
+                                 conn)

@@ -18,7 +18,7 @@ from analytics_pipeline.analytics.store import (
     effect_reads_for, evidence_frames, run_snapshot, update_daily_activity)
 from analytics_pipeline.warehouse import independent_check
 from analytics_pipeline.warehouse.bulk import copy_frame, read_frame, sql_text
-from tests.learner_analytics.raw import load_people
+from tests.learner_analytics.raw import load_people, table_rows
 
 T1 = pd.Timestamp("2025-04-20", tz="UTC")
 T2 = T1 + pd.Timedelta(days=1)
@@ -116,9 +116,7 @@ def _same_evidence(engine, T, cfg) -> tuple[pd.DataFrame, int, int]:
 
 
 def _item_cells(engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.read_sql_query(sa.text(f"select {', '.join(ITEM_COLUMNS)} from learner_daily_item_use "
-                                         "order by user_id, day, content_id"), conn)
+    return table_rows(engine, "learner_daily_item_use", ITEM_COLUMNS, "user_id, day, content_id")
 
 
 def _rebuilt(engine, T) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from analytics_pipeline.analytics.store import (
     READS, ROLLUP_READS, category_config, rollup_session_gap, run_snapshot, update_daily_activity)
 from analytics_pipeline.warehouse import independent_check
 from analytics_pipeline.warehouse.bulk import copy_frame
+from tests.learner_analytics.raw import table_rows
 from tests.learner_analytics.test_daily_activity_rollup import (
     DAY, T1, T2, _ingest, _load, _platform, _uses_rollup, _velocity_in_memory)
 
@@ -84,9 +85,7 @@ def _engagement(engine, T, reads) -> pd.DataFrame:
 
 
 def _parts(engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.read_sql_query(sa.text(f"select {', '.join(PART_COLUMNS)} from learner_daily_sessions "
-                                         "order by user_id, day, start_at"), conn)
+    return table_rows(engine, "learner_daily_sessions", PART_COLUMNS, "user_id, day, start_at")
 
 
 def _published(engine, T) -> pd.DataFrame:
