@@ -218,3 +218,22 @@ def test_a_rollup_without_item_cells_is_rebuilt(clean_warehouse):
     assert not _uses_cells(engine, T1, category_config("content_effectiveness"))
     assert update_daily_activity(engine, T2)["mode"] == "first_build"
     assert len(_item_cells(engine)) > 0 and _uses_cells(engine, T2, category_config("content_effectiveness"))
+
+
+def test_a_platform_without_events_publishes_through_the_empty_item_cells(clean_warehouse):
+    """A real platform whose events endpoint is empty: the rollup holds no item cell, the cells
+    path still runs (empty frames keep their dtypes) and publishes the raw path's rows."""
+    engine = clean_warehouse
+    cfg = category_config("content_effectiveness")
+    _load(engine, known_by=T1)
+    with engine.begin() as conn:
+        conn.execute(sa.text("delete from learning_events"))
+    assert update_daily_activity(engine, T1)["items_written"] == 0
+    assert _uses_cells(engine, T1, cfg)
+    effects, raw_rows, cell_rows = _same_evidence(engine, T1, cfg)
+    assert raw_rows == cell_rows == 0 and effects.empty
+    report = run_snapshot(engine, "content_effectiveness", T1, cfg)
+    assert report.rollup and report.rows == 90
+    via_cells = _published(engine, T1)
+    assert not run_snapshot(engine, "content_effectiveness", T1, cfg, rollup=False).rollup
+    pd.testing.assert_frame_equal(_published(engine, T1), via_cells)
