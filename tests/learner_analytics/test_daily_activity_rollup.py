@@ -19,7 +19,7 @@ from analytics_pipeline.analytics.store import (
     update_daily_activity)
 from analytics_pipeline.warehouse import independent_check
 from analytics_pipeline.warehouse.bulk import copy_frame, read_frame, sql_text
-from tests.learner_analytics.raw import load_people
+from tests.learner_analytics.raw import load_people, table_rows
 
 T1 = pd.Timestamp("2025-04-20", tz="UTC")
 T2 = T1 + pd.Timedelta(days=1)
@@ -113,9 +113,7 @@ def _published(engine, T) -> pd.DataFrame:
 
 
 def _rollup(engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.read_sql_query(sa.text(f"select {', '.join(ROLLUP_COLUMNS)} from learner_daily_activity "
-                                         "order by user_id, day, course_id, content_type"), conn)
+    return table_rows(engine, "learner_daily_activity", ROLLUP_COLUMNS, "user_id, day, course_id, content_type")
 
 
 def _rebuilt(engine, T) -> pd.DataFrame:
