@@ -87,7 +87,9 @@ HEAVY_DAILY_ASSET = dict(DAILY_ASSET, pool=WAREHOUSE_HEAVY)
 @dg.asset(
     **DAILY_ASSET,
     op_tags=priority_tags("daily_activity"),
-    deps=[dg.AssetKey("learning_events"), dg.AssetKey("users"), dg.AssetKey("organizations")],
+    # after deletions: an erasure never waits for this first build's lock (docs/scaling.md)
+    deps=[dg.AssetKey("learning_events"), dg.AssetKey("users"), dg.AssetKey("organizations"),
+          dg.AssetKey("deletions")],
     description=(
         "One row per learner per active local day (organisation time zone, else UTC): first and "
         "last event of the day. Upsert on (user_id, date) with least/greatest, so re-runs and "

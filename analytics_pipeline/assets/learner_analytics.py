@@ -313,7 +313,7 @@ learner_activity_summary = _maintained_table(
     update_activity_summary)
 
 learner_daily_activity = _maintained_table(
-    "learner_daily_activity", ["learning_events"],
+    "learner_daily_activity", ["learning_events", "deletions"],  # deletions first: as daily_activity
     "Per learner x course x content type x UTC day (bin (day, day + 1]): events, "
     "summed duration and progress_delta, first / last event (issue 18); and per "
     "learner x day the sessions of that day's events (learner_daily_sessions, "

@@ -40,7 +40,7 @@ def quarantine_check(key: str) -> dg.AssetCheckSpec:
     )
 
 
-def _metadata(stats: ExtractionStats, table_rows: int | None, lms_api: LmsApiResource) -> dict:
+def _metadata(stats: ExtractionStats, rows: tuple[int, bool] | None, lms_api: LmsApiResource) -> dict:
     metadata = {
         "rows_received": stats.rows_received,
         "rows_inserted": stats.inserted,
@@ -62,8 +62,8 @@ def _metadata(stats: ExtractionStats, table_rows: int | None, lms_api: LmsApiRes
         "watermark_after": format_watermark(stats.watermark_after) or "none",
         "source": lms_api.describe(),
     }
-    if table_rows is not None:
-        metadata["dagster/row_count"] = table_rows
+    if rows is not None:  # (count, exact): large tables carry the planner's estimate (tables.table_rows)
+        metadata["dagster/row_count"], metadata["row_count_exact"] = rows
     if stats.preview is not None and not stats.preview.empty:
         metadata["preview"] = dg.MetadataValue.md(stats.preview.astype(str).to_markdown(index=False))
     return metadata
@@ -109,6 +109,7 @@ def build_extraction_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 @dg.asset(
     name="deletions", group_name=GROUP, kinds=KINDS, owners=OWNERS, code_version=CODE_VERSION,
     deps=[spec.table for spec in SOURCES], check_specs=[quarantine_check("deletions")],
+    op_tags=priority_tags("deletions"),
     description="Applies GET /v1/deletions after every other source: each published deletion removes the row "
                 "(and what hangs on it); a user's deletion erases the user's rows from every raw table and every "
                 "table with a foreign key to users (sources/deletions.py).",

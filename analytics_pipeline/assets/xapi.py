@@ -33,7 +33,7 @@ DESCRIPTIONS = {
 ROSTER_DEPS = {"learning_events": ["users", "courses", "content_items"], "assessment_results": ["users", "courses"]}
 
 
-def _stats_metadata(stats: XapiStats, table: str, table_rows: int, lrs: XapiLrsResource) -> dict:
+def _stats_metadata(stats: XapiStats, table: str, rows: tuple[int, bool], lrs: XapiLrsResource) -> dict:
     written = stats.tables.get(table)
     metadata = {
         "statements_read": stats.rows_received,
@@ -49,7 +49,8 @@ def _stats_metadata(stats: XapiStats, table: str, table_rows: int, lrs: XapiLrsR
         "watermark_before": format_watermark(stats.watermark_before) or "none",
         "watermark_after": format_watermark(stats.watermark_after) or "none",
         "source": lrs.describe(),
-        "dagster/row_count": table_rows,
+        "dagster/row_count": rows[0],
+        "row_count_exact": rows[1],  # large tables: the planner's estimate (tables.table_rows)
     }
     if written is not None:
         metadata |= {"rows_inserted": written.inserted, "rows_updated": written.updated}

@@ -8,6 +8,10 @@ priorities 0): the chain learning_events → daily_activity → point_transactio
 and user_achievements (both wait for the ledger), is the nightly's critical path, yet daily_activity started 86 s after its last
 input was ready because independent analytics (mastery, skill gap) had taken both slots first.
 
+``deletions`` joined the chain (issue 18): it erased beside the first builds of daily_activity
+and the activity rollup and waited for their table locks (31 s in the L run of session 14,
+holding a slot); now both builds depend on it, so the erasure runs alone before them.
+
 So: the chain first (every step on it waits for the previous one, nothing can overlap it later),
 then content effectiveness (the longest analytic; the recommendations wait for its item
 effects), then everything else. Priorities reorder only steps that are ready at the same time;
@@ -20,7 +24,7 @@ from __future__ import annotations
 PRIORITY_TAG = "dagster/priority"
 
 #: the nightly's critical path: each step after the first waits for one before it
-CRITICAL_CHAIN = ("learning_events", "daily_activity", "point_transactions", "user_points",
+CRITICAL_CHAIN = ("learning_events", "deletions", "daily_activity", "point_transactions", "user_points",
                   "user_achievements")
 
 PRIORITY: dict[str, int] = {

@@ -54,3 +54,12 @@ def test_the_gamification_checks_step_follows_its_tables_and_precedes_what_reads
     for free in ("leaderboard_weekly", "leaderboard_monthly"):
         assert step not in upstream(free) and "point_transactions" in upstream(free), free
     assert _step_priority(job, step) == _step_priority(job, "user_achievements")
+
+
+def test_the_erasure_runs_before_the_first_builds_that_would_lock_it_out():
+    # deletions erased beside the first builds of daily_activity and the activity rollup and waited
+    # for their ACCESS EXCLUSIVE locks, holding a slot (31 s at L); both now wait for it instead
+    _job, graph = _nightly()
+    for build in ("daily_activity", "learner_daily_activity"):
+        assert dg.AssetKey("deletions") in graph.get(dg.AssetKey(build)).parent_keys, build
+    assert CRITICAL_CHAIN.index("deletions") < CRITICAL_CHAIN.index("daily_activity")

@@ -83,6 +83,7 @@ def test_metadata_says_what_happened(sandbox, clean_warehouse, warehouse_url, da
     result = materialize(sandbox, warehouse_url, dagster_instance, CORE[:3], page_size=100)
     users = metadata(result, "users")
     assert users["rows_received"] == users["rows_inserted"] == users["dagster/row_count"] > 0
+    assert users["row_count_exact"] is True
     assert users["pages"] >= 2 and users["rows_per_second"] > 0 and users["watermark_before"] == "none"
     assert "| id " in users["preview"] and "sources-test-token" not in str(users)
     assert all(check.passed for check in result.get_asset_check_evaluations())

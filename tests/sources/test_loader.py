@@ -216,3 +216,24 @@ def test_a_prepared_batch_takes_the_upsert_after_a_conflict_and_parents_are_chec
         rows = conn.execute(sa.text("select id, event_type from learning_events order by 1")).all()
     assert not sink.direct and (stats.inserted, stats.updated) == (2, 1)
     assert [tuple(r) for r in rows] == [("e1", "completed"), ("e2", "started")]
+
+
+def test_row_count_is_exact_for_small_tables_and_the_planners_estimate_above_the_limit(clean_warehouse):
+    # count(*) reads a whole table: above the limit the metadata carries the planner's estimate,
+    # scaled to the pages the table has now, and says it is one
+    from analytics_pipeline.sources.store.tables import table_rows
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("drop table if exists row_count_probe"))
+        conn.execute(sa.text("create table row_count_probe (id bigint, pad text) with (autovacuum_enabled = false)"))
+        conn.execute(sa.text("insert into row_count_probe select g, repeat('x', 40) from generate_series(1, 20000) g"))
+    # never analyzed: no density to scale, so counted whatever the limit
+    assert table_rows(clean_warehouse, "row_count_probe", exact_max=0) == (20000, True)
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("analyze row_count_probe"))
+        # appended after the statistics: the estimate still sees them through the page count
+        conn.execute(sa.text("insert into row_count_probe select g, repeat('x', 40) from generate_series(1, 10000) g"))
+    estimate, exact = table_rows(clean_warehouse, "row_count_probe", exact_max=1000)
+    assert not exact and abs(estimate - 30000) <= 300
+    assert table_rows(clean_warehouse, "row_count_probe") == (30000, True)
+    with clean_warehouse.begin() as conn:
+        conn.execute(sa.text("drop table row_count_probe"))
