@@ -37,6 +37,14 @@ def asset_groups() -> dict[str, str]:
         return {}
 
 
+def _short(value) -> bool:
+    """A metadata value kept in the results: a number, a short text, or a small flat dict of
+    numbers (the snapshot steps' ``seconds_by_phase``)."""
+    if isinstance(value, dict):
+        return len(value) <= 20 and all(isinstance(v, (int, float)) for v in value.values())
+    return isinstance(value, (int, float, str)) and len(str(value)) < 200
+
+
 def _rows(metadata: dict) -> int | None:
     values = {}
     for name, value in (metadata or {}).items():
@@ -90,8 +98,9 @@ def step_timings(instance: dg.DagsterInstance, run_id: str, groups: dict[str, st
             if group and group not in step["groups"]:
                 step["groups"].append(group)
             step.setdefault("metadata", {}).update({
-                name: getattr(value, "value", value) for name, value in (materialization.metadata or {}).items()
-                if isinstance(getattr(value, "value", value), (int, float, str)) and len(str(getattr(value, "value", value))) < 200})
+                name: plain for name, plain in (
+                    (name, getattr(value, "value", value)) for name, value in (materialization.metadata or {}).items())
+                if _short(plain)})
             rows = _rows(materialization.metadata)
             if rows is not None:
                 step["rows"] = (step["rows"] or 0) + rows

@@ -87,3 +87,9 @@ def test_readme_section_is_replaced_between_markers(bench_results, tmp_path):
     text = readme.read_text()
     assert "OLD-SECTION" not in text and "## After" in text and "| stage | seconds |" in text
     assert text.count(START_MARK) == 1 and "cores" in text
+
+
+def test_the_results_keep_short_metadata_and_the_snapshot_steps_phase_seconds():
+    from analytics_pipeline.bench.events import _short
+    assert _short(3) and _short(0.5) and _short("full") and _short({"read": 1.2, "effects": 30.0})
+    assert not _short("x" * 300) and not _short({"read": "slow"}) and not _short({str(k): 1 for k in range(21)})
