@@ -293,6 +293,7 @@ def _maintained_table(name: str, deps: list[str], description: str, update) -> d
 
     @dg.asset(name=name, group_name=GROUP, partitions_def=DAILY_PARTITIONS, kinds={"postgres"},
               owners=OWNERS, code_version=CODE_VERSION, deps=[dg.AssetKey(d) for d in deps],
+              op_tags=priority_tags(name),
               description=description, metadata={"dagster/table_name": f"public.{name}"})
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         T = snapshot_instant(context)

@@ -33,6 +33,10 @@ PRIORITY: dict[str, int] = {
     # retention, erasure and the analyst report wait for it
     "gamification_independent_checks": 10,
     "content_effectiveness_analytics": 5,
+    # content effectiveness, engagement and velocity read the activity rollup: at 0 its
+    # maintenance waited ~20 s behind mastery and performance in the L next day (session 15),
+    # and content effectiveness, the longest next-day step, with it
+    "learner_daily_activity": 5,
 }
 
 

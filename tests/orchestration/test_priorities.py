@@ -63,3 +63,13 @@ def test_the_erasure_runs_before_the_first_builds_that_would_lock_it_out():
     for build in ("daily_activity", "learner_daily_activity"):
         assert dg.AssetKey("deletions") in graph.get(dg.AssetKey(build)).parent_keys, build
     assert CRITICAL_CHAIN.index("deletions") < CRITICAL_CHAIN.index("daily_activity")
+
+
+def test_the_rollup_is_not_ranked_below_the_analytics_that_wait_for_it():
+    # a priority that only its readers carry is inverted: the readers cannot start before it
+    job, graph = _nightly()
+    rollup = _step_priority(job, "learner_daily_activity")
+    readers = [k.to_user_string() for k in graph.get(dg.AssetKey("learner_daily_activity")).child_keys]
+    assert "content_effectiveness_analytics" in readers
+    assert all(rollup >= _step_priority(job, r) for r in readers), readers
+    assert rollup > _step_priority(job, "mastery_analytics")  # what it waited behind at L
