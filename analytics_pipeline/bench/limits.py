@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import requests
@@ -171,27 +172,48 @@ def copy_file(conn, table: str, columns: list[str], path: Path) -> None:
 _TABLE_IN_SQL = re.compile(r"\b(?:from|into|join|update)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
 
-def create_limit_table(conn: sa.Connection, table: str) -> None:
-    """``LIMIT_SCHEMA.<table>``: an empty copy of ``public.<table>`` with its indexes, checks, defaults
+def create_limit_table(conn: sa.Connection, table: str, name: str | None = None, foreign_keys: bool = False) -> None:
+    """``LIMIT_SCHEMA.<name>`` (``name``: ``table``): an empty copy of ``public.<table>`` with its indexes, checks, defaults
     and triggers. The tables the trigger functions name are shadowed by empty copies in
     ``LIMIT_SCHEMA`` (a first load into a new warehouse); :func:`timed_copy` puts that schema first
-    on the search path, so the triggers fire exactly as on the real table, writing nothing real."""
-    conn.exec_driver_sql(f"create table {LIMIT_SCHEMA}.{table} (like public.{table} including all)")
+    on the search path, so the triggers fire exactly as on the real table, writing nothing real.
+    ``foreign_keys``: with the real table's foreign keys too (``LIKE ... INCLUDING ALL`` copies
+    none), each referencing the parent's limit table when it holds rows (the same dump), else the
+    real parent."""
+    name = name or table
+    conn.exec_driver_sql(f"create table {LIMIT_SCHEMA}.{name} (like public.{table} including all)")
     for definition, source in conn.execute(sa.text(sql_text("bench/limit_triggers.sql")), {"table": table}).all():
-        for name in sorted({n.lower() for n in _TABLE_IN_SQL.findall(source)}):
+        for shadowed in sorted({n.lower() for n in _TABLE_IN_SQL.findall(source)}):
             shadow = conn.execute(sa.text("select to_regclass(:real) is not null and to_regclass(:copy) is null"),
-                                  {"real": f"public.{name}", "copy": f"{LIMIT_SCHEMA}.{name}"}).scalar_one()
+                                  {"real": f"public.{shadowed}", "copy": f"{LIMIT_SCHEMA}.{shadowed}"}).scalar_one()
             if shadow:
-                conn.exec_driver_sql(f"create table {LIMIT_SCHEMA}.{name} (like public.{name} including all)")
-        conn.exec_driver_sql(re.sub(rf" ON (public\.)?{table} ", f" ON {LIMIT_SCHEMA}.{table} ", definition, count=1))
+                conn.exec_driver_sql(f"create table {LIMIT_SCHEMA}.{shadowed} (like public.{shadowed} including all)")
+        conn.exec_driver_sql(re.sub(rf" ON (public\.)?{table} ", f" ON {LIMIT_SCHEMA}.{name} ", definition, count=1))
+    if foreign_keys:
+        for columns, parent, parent_columns in conn.execute(
+                sa.text(sql_text("bench/limit_foreign_keys.sql")), {"table": table}).all():
+            conn.exec_driver_sql(f"alter table {LIMIT_SCHEMA}.{name} add foreign key ({columns}) "
+                                 f"references {_parent_table(conn, parent)} ({parent_columns})")
 
 
-def timed_copy(conn: sa.Connection, table: str, columns: list[str], path: Path) -> float:
-    """Seconds to COPY ``path`` into ``LIMIT_SCHEMA.<table>`` and commit (its triggers see the limit's tables)."""
+def _parent_table(conn: sa.Connection, parent: str) -> str:
+    """The parent a keyed limit table references: the parent's limit table when it was loaded."""
+    loaded = conn.execute(sa.text(f"select to_regclass('{LIMIT_SCHEMA}.{parent}') is not null")).scalar_one() \
+        and conn.exec_driver_sql(f"select exists (select 1 from {LIMIT_SCHEMA}.{parent})").scalar_one()
+    return f"{LIMIT_SCHEMA}.{parent}" if loaded else f"public.{parent}"
+
+
+def foreign_key_count(conn: sa.Connection, table: str) -> int:
+    return len(conn.execute(sa.text(sql_text("bench/limit_foreign_keys.sql")), {"table": table}).all())
+
+
+def timed_copy(conn: sa.Connection, table: str, columns: list[str], path: Path, name: str | None = None) -> float:
+    """Seconds to COPY ``path`` into ``LIMIT_SCHEMA.<name>`` (``name``: ``table``) and commit (its
+    triggers see the limit's tables)."""
     driver = conn.connection.driver_connection
     started = time.perf_counter()
     driver.execute(f"set local search_path = {LIMIT_SCHEMA}, public")
-    copy_file(driver, f"{LIMIT_SCHEMA}.{table}", columns, path)
+    copy_file(driver, f"{LIMIT_SCHEMA}.{name or table}", columns, path)
     driver.commit()
     return time.perf_counter() - started
 
@@ -210,10 +232,32 @@ def copy_limit(database_url: str, dumped: dict[str, DumpedTable]) -> dict[str, d
                 seconds = timed_copy(conn, name, dump.columns, dump.path)
             results[name] = {"rows": dump.rows, "bytes": dump.bytes, "seconds": round(seconds, 3),
                              "rows_per_s": round(dump.rows / seconds) if seconds > 0 else None}
+            results[name].update(_keyed_copy(engine, name, dump))
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text(f"drop schema if exists {LIMIT_SCHEMA} cascade"))
     return results
+
+
+def _keyed_copy(engine: sa.Engine, name: str, dump: DumpedTable) -> dict:
+    """The same COPY into a copy that has the real table's foreign keys too (their checks are
+    work a load into the real table cannot skip): ``seconds_with_keys``, or ``keys_error`` when
+    the dump's rows do not satisfy them; nothing for a table without foreign keys."""
+    keyed = f"{name}__keyed"
+    with engine.connect() as conn:
+        if not foreign_key_count(conn, name):
+            return {}
+        try:
+            create_limit_table(conn, name, keyed, foreign_keys=True)
+            conn.commit()
+            return {"seconds_with_keys": round(timed_copy(conn, name, dump.columns, dump.path, keyed), 3)}
+        except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:  # the COPY runs on the raw driver
+            conn.connection.driver_connection.rollback()
+            conn.rollback()
+            return {"keys_error": str(exc).splitlines()[0][:200]}
+        finally:
+            conn.exec_driver_sql(f"drop table if exists {LIMIT_SCHEMA}.{keyed}")
+            conn.commit()
 
 
 def load_raw_tables(database_url: str, dumped: dict[str, DumpedTable]) -> dict[str, int]:

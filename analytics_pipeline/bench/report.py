@@ -101,6 +101,11 @@ def build_stages(results: dict) -> list[dict]:
             ratio = round(step["seconds"] / limit_s, 3) if step.get("seconds") and limit_s else None
             rows.append(_row(label, step.get("seconds"), step.get("rows"), f"COPY {table}", limit_s, ratio,
                              f"<= {TARGETS['extract_load_vs_copy']:.2f}x", None if ratio is None else ratio <= TARGETS["extract_load_vs_copy"]))
+            limits = [copy[t] for t in (table, *CHILDREN.get(table, ())) if t in copy]
+            if step.get("seconds") and any("seconds_with_keys" in c for c in limits):
+                keyed = sum(c.get("seconds_with_keys", c["seconds"]) for c in limits)  # + the foreign-key checks
+                rows[-1]["limit_with_keys_seconds"] = round(keyed, 3)
+                rows[-1]["ratio_vs_copy_with_keys"] = round(step["seconds"] / keyed, 3)
             resource = RESOURCE_OF.get(table, table)
             if resource in transfer and step.get("seconds"):
                 rows[-1]["transfer_seconds"] = transfer[resource]["seconds"]
@@ -209,6 +214,8 @@ def markdown_table(results: dict) -> str:
             ratio = f"{row['ratio']:.2f}x {row.get('limit') or ''}".strip()
         if row.get("value"):
             ratio = row["value"] if ratio == "—" else f"{ratio}; {row['value']}"
+        if row.get("ratio_vs_copy_with_keys") is not None:
+            ratio += f"; {row['ratio_vs_copy_with_keys']:.2f}x COPY with its foreign keys"
         if row.get("ratio_vs_transfer") is not None:
             ratio += f"; {row['ratio_vs_transfer']:.2f}x transfer"
         lines.append(f"| {row['stage']} | {_fmt(row.get('seconds'))} | {_fmt(row.get('rows'))} | "

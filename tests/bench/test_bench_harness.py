@@ -93,3 +93,16 @@ def test_the_results_keep_short_metadata_and_the_snapshot_steps_phase_seconds():
     from analytics_pipeline.bench.events import _short
     assert _short(3) and _short(0.5) and _short("full") and _short({"read": 1.2, "effects": 30.0})
     assert not _short("x" * 300) and not _short({"read": "slow"}) and not _short({str(k): 1 for k in range(21)})
+
+
+def test_a_table_with_foreign_keys_is_also_compared_with_the_copy_that_checks_them():
+    from analytics_pipeline.bench.report import build_stages
+    step = {"step_key": "user_skills", "assets": ["user_skills"], "groups": ["sources"], "status": "success",
+            "seconds": 30.0, "rows": 900_000, "start": 0.0, "end": 30.0}
+    results = {"full": {"steps": [step]},
+               "copy_limit": {"user_skills": {"rows": 900_000, "seconds": 15.0, "seconds_with_keys": 24.0}}}
+    row = next(r for r in build_stages(results) if r["stage"] == "sources: user_skills")
+    assert row["ratio"] == 2.0 and row["ratio_vs_copy_with_keys"] == 1.25
+    assert "1.25x COPY with its foreign keys" in markdown_table({"stages": [row]})
+    del results["copy_limit"]["user_skills"]["seconds_with_keys"]  # a table without keys: no second ratio
+    assert "ratio_vs_copy_with_keys" not in next(r for r in build_stages(results) if r["stage"] == "sources: user_skills")
