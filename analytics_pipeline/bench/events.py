@@ -97,10 +97,8 @@ def step_timings(instance: dg.DagsterInstance, run_id: str, groups: dict[str, st
             group = groups.get(asset)
             if group and group not in step["groups"]:
                 step["groups"].append(group)
-            step.setdefault("metadata", {}).update({
-                name: plain for name, plain in (
-                    (name, getattr(value, "value", value)) for name, value in (materialization.metadata or {}).items())
-                if _short(plain)})
+            values = {name: getattr(value, "value", value) for name, value in (materialization.metadata or {}).items()}
+            step.setdefault("metadata", {}).update({name: v for name, v in values.items() if _short(v)})
             rows = _rows(materialization.metadata)
             if rows is not None:
                 step["rows"] = (step["rows"] or 0) + rows

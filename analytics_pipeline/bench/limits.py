@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,13 +173,14 @@ def copy_file(conn, table: str, columns: list[str], path: Path) -> None:
 _TABLE_IN_SQL = re.compile(r"\b(?:from|into|join|update)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
 
-def create_limit_table(conn: sa.Connection, table: str, name: str | None = None, foreign_keys: bool = False) -> None:
+def create_limit_table(conn: sa.Connection, table: str, name: str | None = None,
+                       foreign_keys: Sequence[sa.Row] = ()) -> None:
     """``LIMIT_SCHEMA.<name>`` (``name``: ``table``): an empty copy of ``public.<table>`` with its indexes, checks, defaults
     and triggers. The tables the trigger functions name are shadowed by empty copies in
     ``LIMIT_SCHEMA`` (a first load into a new warehouse); :func:`timed_copy` puts that schema first
     on the search path, so the triggers fire exactly as on the real table, writing nothing real.
-    ``foreign_keys``: with the real table's foreign keys too (``LIKE ... INCLUDING ALL`` copies
-    none), each referencing the parent's limit table when it holds rows (the same dump), else the
+    ``foreign_keys``: the real table's foreign keys (:func:`foreign_keys_of`; ``LIKE ... INCLUDING
+    ALL`` copies none) added too, each referencing the parent's limit table when it holds rows (the same dump), else the
     real parent."""
     name = name or table
     conn.exec_driver_sql(f"create table {LIMIT_SCHEMA}.{name} (like public.{table} including all)")
@@ -189,11 +191,9 @@ def create_limit_table(conn: sa.Connection, table: str, name: str | None = None,
             if shadow:
                 conn.exec_driver_sql(f"create table {LIMIT_SCHEMA}.{shadowed} (like public.{shadowed} including all)")
         conn.exec_driver_sql(re.sub(rf" ON (public\.)?{table} ", f" ON {LIMIT_SCHEMA}.{name} ", definition, count=1))
-    if foreign_keys:
-        for columns, parent, parent_columns in conn.execute(
-                sa.text(sql_text("bench/limit_foreign_keys.sql")), {"table": table}).all():
-            conn.exec_driver_sql(f"alter table {LIMIT_SCHEMA}.{name} add foreign key ({columns}) "
-                                 f"references {_parent_table(conn, parent)} ({parent_columns})")
+    for columns, parent, parent_columns in foreign_keys:
+        conn.exec_driver_sql(f"alter table {LIMIT_SCHEMA}.{name} add foreign key ({columns}) "
+                             f"references {_parent_table(conn, parent)} ({parent_columns})")
 
 
 def _parent_table(conn: sa.Connection, parent: str) -> str:
@@ -203,8 +203,13 @@ def _parent_table(conn: sa.Connection, parent: str) -> str:
     return f"{LIMIT_SCHEMA}.{parent}" if loaded else f"public.{parent}"
 
 
+def foreign_keys_of(conn: sa.Connection, table: str) -> list[sa.Row]:
+    """The foreign keys of ``public.<table>``: (columns, parent, parent columns) each."""
+    return conn.execute(sa.text(sql_text("bench/limit_foreign_keys.sql")), {"table": table}).all()
+
+
 def foreign_key_count(conn: sa.Connection, table: str) -> int:
-    return len(conn.execute(sa.text(sql_text("bench/limit_foreign_keys.sql")), {"table": table}).all())
+    return len(foreign_keys_of(conn, table))
 
 
 def timed_copy(conn: sa.Connection, table: str, columns: list[str], path: Path, name: str | None = None) -> float:
@@ -245,10 +250,11 @@ def _keyed_copy(engine: sa.Engine, name: str, dump: DumpedTable) -> dict:
     the dump's rows do not satisfy them; nothing for a table without foreign keys."""
     keyed = f"{name}__keyed"
     with engine.connect() as conn:
-        if not foreign_key_count(conn, name):
+        keys = foreign_keys_of(conn, name)
+        if not keys:
             return {}
         try:
-            create_limit_table(conn, name, keyed, foreign_keys=True)
+            create_limit_table(conn, name, keyed, foreign_keys=keys)
             conn.commit()
             return {"seconds_with_keys": round(timed_copy(conn, name, dump.columns, dump.path, keyed), 3)}
         except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:  # the COPY runs on the raw driver

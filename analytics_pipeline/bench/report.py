@@ -97,11 +97,11 @@ def build_stages(results: dict) -> list[dict]:
         label = f"{group}: {step['step_key']}" + ("" if step.get("status") == "success" else f" ({step.get('status')})")
         if table and table in copy:
             source_steps.append(step)
-            limit_s = sum(copy[t]["seconds"] for t in (table, *CHILDREN.get(table, ())) if t in copy)
+            limits = [copy[t] for t in (table, *CHILDREN.get(table, ())) if t in copy]  # the table and its children
+            limit_s = sum(c["seconds"] for c in limits)
             ratio = round(step["seconds"] / limit_s, 3) if step.get("seconds") and limit_s else None
             rows.append(_row(label, step.get("seconds"), step.get("rows"), f"COPY {table}", limit_s, ratio,
                              f"<= {TARGETS['extract_load_vs_copy']:.2f}x", None if ratio is None else ratio <= TARGETS["extract_load_vs_copy"]))
-            limits = [copy[t] for t in (table, *CHILDREN.get(table, ())) if t in copy]
             if step.get("seconds") and any("seconds_with_keys" in c for c in limits):
                 keyed = sum(c.get("seconds_with_keys", c["seconds"]) for c in limits)  # + the foreign-key checks
                 rows[-1]["limit_with_keys_seconds"] = round(keyed, 3)
