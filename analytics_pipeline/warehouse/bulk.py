@@ -73,6 +73,11 @@ def _serialisable(frame: pd.DataFrame, json_columns: Sequence[str], array_column
             data[column] = pa.array([_pg_array_or_none(v) for v in series.tolist()], type=pa.string())
         else:
             array = pa.Array.from_pandas(series)
+            if isinstance(array, pa.ChunkedArray) and array.num_chunks > 1:
+                # a zero-length chunk (pandas 3's Arrow strings keep one per frame concatenated,
+                # an empty frame's broadcast string included) made pyarrow's CSV writer emit NUL
+                # bytes for the whole column, which COPY refuses: only the chunks with rows
+                array = pa.chunked_array([c for c in array.chunks if len(c)], type=array.type)
             if pa.types.is_timestamp(array.type) and array.type.tz is not None:
                 array = _utc_text(array)
             data[column] = array

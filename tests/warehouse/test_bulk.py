@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from analytics_pipeline.warehouse.bulk import copy_frame, read_copy, read_frame, replace_snapshot
+from analytics_pipeline.warehouse.bulk import copy_frame, frame_to_csv, read_copy, read_frame, replace_snapshot
 
 T = pd.Timestamp("2024-03-31T00:00:00Z")  # an old month: its partition does not exist yet
 
@@ -39,6 +39,21 @@ def test_copy_round_trips_nulls_quotes_arrays_and_timestamps(two_users):
     assert users[1].email == "c,d@x.org" and users[1].full_name == ""
     assert users[0].created_at == pd.Timestamp("2024-01-01T10:00:00.123456Z")
     assert content.skill_ids == ["s1", 'we"ird,one'] and content.duration_minutes is None
+
+
+def test_a_column_concatenated_from_an_empty_frame_is_written_as_its_values(two_users):
+    """pandas 3 keeps an Arrow chunk per concatenated frame; an empty frame's broadcast string
+    left a zero-length chunk that made pyarrow's CSV writer emit NUL bytes (COPY refused the
+    column: a platform with an empty endpoint crashed the write)."""
+    empty = pd.DataFrame({"id": pd.Series([], dtype=str), "course_id": "k", "content_type": "video"})
+    rows = pd.DataFrame({"id": pd.Series(["c1", "c2"], dtype=str), "course_id": "k", "content_type": "quiz"})
+    frame = pd.concat([empty, rows], ignore_index=True)
+    assert frame["content_type"].array._pa_array.num_chunks == 2  # the shape that failed
+    assert b"\x00" not in frame_to_csv(frame)
+    with two_users.begin() as conn:
+        assert copy_frame(conn, "content_items", frame.assign(updated_at=T)) == 2
+        stored = conn.execute(sa.text("select id, content_type from content_items order by id")).all()
+    assert [tuple(r) for r in stored] == [("c1", "quiz"), ("c2", "quiz")]
 
 
 def test_snapshot_replace_is_idempotent_and_creates_its_partition(two_users):
