@@ -439,8 +439,15 @@ class ArrowReader:
             adbc.close()
 
     def _connection(self):
+        # not autocommit: the driver opens each transaction with a simple-protocol BEGIN (and a new
+        # one right after each rollback), so every statement of a read runs inside a transaction.
+        # In autocommit our own BEGIN went through the extended protocol (an unnamed prepared
+        # statement, then its description in a second round trip): behind a transaction-mode
+        # PgBouncer the description could reach another server connection ("unnamed prepared
+        # statement does not exist", seen in the nightly through the pooler under load).
+        # Between reads the open transaction has run nothing: it holds no snapshot.
         if self._adbc is None:
-            self._adbc = adbc_postgresql.connect(libpq_url(self.conn.engine.url), autocommit=True)
+            self._adbc = adbc_postgresql.connect(libpq_url(self.conn.engine.url), autocommit=False)
         return self._adbc
 
     def __call__(self, sql: str, params: dict | None = None) -> pd.DataFrame:
@@ -453,14 +460,15 @@ class ArrowReader:
             return _copy_rows(conn, query, columns)
         autocommit = conn.connection.driver_connection.autocommit
         snapshot = None if autocommit else conn.execute(sa.text("select pg_export_snapshot()")).scalar_one()
-        cursor = self._connection().cursor()
+        adbc = self._connection()
+        cursor = adbc.cursor()
         try:
-            cursor.execute("begin isolation level repeatable read read only")
+            cursor.execute("set transaction isolation level repeatable read, read only")
             if snapshot is not None:
                 cursor.execute(f"set transaction snapshot '{snapshot}'")
             cursor.execute(query)
             table = cursor.fetch_arrow_table()
-            cursor.execute("rollback")
+            adbc.rollback()
         except BaseException:
             cursor.close()
             self.close()  # a fresh connection for the next read, never one left in a transaction

@@ -166,8 +166,11 @@ def _run_as_user(host: str) -> str:
 
 
 @contextlib.contextmanager
-def pgbouncer(server_url: str, demo_database: str, pool_size: int = 8) -> Iterator[PgBouncer]:
+def pgbouncer(server_url: str, demo_database: str, pool_size: int = 8,
+              round_robin: bool = False) -> Iterator[PgBouncer]:
     """PgBouncer in transaction mode on a free port in front of the test server.
+    ``round_robin``: ``server_round_robin = 1``, each transaction (or statement outside one) on the
+    next idle server connection, what a busy pool does by chance (the default reuses the last one).
 
     Every database name is forwarded (``* = ...``); the alias ``prepare_demo`` goes to
     ``demo_database`` through ONE server connection (to show what auto-prepare does there).
@@ -192,6 +195,7 @@ def pgbouncer(server_url: str, demo_database: str, pool_size: int = 8) -> Iterat
         f"admin_users = {user}\nstats_users = {user}\n"
         f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
         "ignore_startup_parameters = extra_float_digits\n"
+        f"server_round_robin = {int(round_robin)}\n"
         f"{extra}"
         f"logfile = {workdir / 'pgbouncer.log'}\npidfile = {workdir / 'pgbouncer.pid'}\n"
     )

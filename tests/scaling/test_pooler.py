@@ -16,6 +16,7 @@ from analytics_pipeline.settings import PROJECT_ROOT
 from analytics_pipeline.warehouse.bulk import read_arrow, read_copy
 from analytics_pipeline.warehouse.engine import make_engine
 from analytics_pipeline.warehouse.urls import libpq_url
+from tests.scaling import services
 from tests.scaling.conftest import subprocess_env
 
 STATEMENT = "select count(*) from pg_class where relname = %s"
@@ -81,6 +82,32 @@ def test_arrow_reads_import_the_callers_snapshot_behind_the_pooler(pooler, clean
             assert read_arrow(conn, count)["n"].tolist() == [1]
     finally:
         engine.dispose()
+
+
+def test_arrow_reads_never_depend_on_one_server_connection_between_round_trips(pg_server_url, clean_warehouse):
+    """Outside a transaction a transaction-mode PgBouncer may hand each round trip to another
+    server connection. ADBC prepares a statement (unnamed) and describes it in two round trips:
+    a read that began its transaction with such a statement failed ("unnamed prepared statement
+    does not exist") when the pool moved it, as a busy nightly's pool does by chance. Here the
+    pooler moves every round trip (server_round_robin) over two warm server connections."""
+    database = clean_warehouse.url.database
+    with services.pgbouncer(pg_server_url, demo_database=database, pool_size=2, round_robin=True) as bouncer:
+        engine = make_engine(bouncer.url_for(database))
+        try:
+            with engine.connect() as a, engine.connect() as b:  # two server connections in the pool
+                a.execute(sa.text("select 1"))
+                b.execute(sa.text("select 1"))
+                a.commit()
+                b.commit()
+            with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+                for _ in range(6):
+                    assert read_arrow(conn, "select count(*) as n from skills")["n"].tolist() == [5]
+            with engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                for _ in range(6):
+                    assert read_arrow(conn, "select count(*) as n from skills")["n"].tolist() == [5]
+        finally:
+            engine.dispose()
 
 
 def test_the_nightly_job_runs_through_the_pooler(pooler, warehouse_url, scaling_home, scaling_instance, lms_sandbox):
