@@ -208,10 +208,6 @@ def foreign_keys_of(conn: sa.Connection, table: str) -> list[sa.Row]:
     return conn.execute(sa.text(sql_text("bench/limit_foreign_keys.sql")), {"table": table}).all()
 
 
-def foreign_key_count(conn: sa.Connection, table: str) -> int:
-    return len(foreign_keys_of(conn, table))
-
-
 def timed_copy(conn: sa.Connection, table: str, columns: list[str], path: Path, name: str | None = None) -> float:
     """Seconds to COPY ``path`` into ``LIMIT_SCHEMA.<name>`` (``name``: ``table``) and commit (its
     triggers see the limit's tables)."""

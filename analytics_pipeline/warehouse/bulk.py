@@ -471,7 +471,7 @@ class ArrowReader:
             adbc.rollback()
         except BaseException:
             cursor.close()
-            self.close()  # a fresh connection for the next read, never one left in a transaction
+            self.close()  # a fresh connection for the next read, never one left in a failed transaction
             raise
         cursor.close()
         if table.num_rows == 0:

@@ -54,7 +54,7 @@ def test_the_limit_table_has_the_real_ones_indexes_and_triggers_writing_into_its
 def test_the_keyed_limit_checks_the_real_tables_foreign_keys_against_the_dumps_parents(clean_warehouse, tmp_path):
     # LIKE ... INCLUDING ALL copies no foreign key: the keyed copy has them, against the parent's
     # limit table when the dump loaded it, so a row whose parent the dump lacks is refused
-    from analytics_pipeline.bench.limits import DumpedTable, _keyed_copy, foreign_key_count
+    from analytics_pipeline.bench.limits import DumpedTable, _keyed_copy, foreign_keys_of
     columns = ["id", "user_id", "skill_id", "mastery_level", "updated_at"]
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     good.write_text("s1,u1,k1,50,2025-01-01 10:00:00+00\n")
@@ -69,7 +69,7 @@ def test_the_keyed_limit_checks_the_real_tables_foreign_keys_against_the_dumps_p
                 "(id, name, domain, level, updated_at)"
             conn.exec_driver_sql(f"insert into {LIMIT_SCHEMA}.{parent} {cols} values {row}")
         conn.commit()
-        assert foreign_key_count(conn, "user_skills") == 2 and foreign_key_count(conn, "learning_events") == 0
+        assert len(foreign_keys_of(conn, "user_skills")) == 2 and len(foreign_keys_of(conn, "learning_events")) == 0
     timed = _keyed_copy(clean_warehouse, "user_skills", DumpedTable("user_skills", columns, good, 1, 0))
     assert timed["seconds_with_keys"] > 0
     refused = _keyed_copy(clean_warehouse, "user_skills", DumpedTable("user_skills", columns, bad, 2, 0))
